@@ -1,0 +1,47 @@
+# The whole interface: `make up`, `make test`, `make lint`, `make bench`.
+# Each target bootstraps what it needs on a fresh Debian/Ubuntu machine with python3 and make.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: up test lint bench sync system-packages clean
+
+$(UV):
+	@echo "==> installing uv into $(TOOLS)/"
+	@$(PYTHON) -m venv $(TOOLS) 2>/dev/null || { \
+		echo "==> python3-venv missing: installing it"; \
+		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(TOOLS); }
+	@$(TOOLS)/bin/pip install -q --disable-pip-version-check uv
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	@echo "==> syncing the locked environment into $(VENV)/"
+	@$(UV) sync --frozen --all-extras -q
+	@touch $@
+
+sync: $(VENV)/.synced
+
+# Debian packages some tests drive (a real browser, ffmpeg); installed only when missing.
+system-packages:
+	@bash scripts/system-packages.sh
+
+up: sync
+	@$(VENV)/bin/kinoteka up
+
+test: sync system-packages
+	@$(VENV)/bin/pytest
+
+lint: sync
+	@$(VENV)/bin/ruff check src tests bench migrations
+	@$(VENV)/bin/ruff format --check src tests bench migrations
+	@$(VENV)/bin/mypy
+
+bench: sync
+	@$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .kinoteka .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,119 @@
+"""The HTTP app: one FastAPI app mounting every context (`kinoteka up`) or just one (`serve`).
+
+A context joins by adding a `ContextMount` to `available_contexts()`: a function that installs
+its routers (and anything else it serves) on the app, and optionally a lifespan for what it
+runs in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from kinoteka.services import Services
+
+log = structlog.get_logger(__name__)
+
+HEALTH_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class ContextMount:
+    name: str
+    install: Callable[[FastAPI, Services], None]
+    lifespan: Callable[[Services], AbstractAsyncContextManager[None]] | None = None
+    background: Callable[[Services], AbstractAsyncContextManager[None]] | None = None
+    """Workers `kinoteka up` runs beside the API (the search follower, …); not under `serve`."""
+
+
+def available_contexts() -> dict[str, ContextMount]:
+    """Every context that serves HTTP, by the name `kinoteka serve <name>` takes."""
+    mounts: list[ContextMount] = []
+    return {mount.name: mount for mount in mounts}
+
+
+class RequestIdMiddleware(BaseHTTPMiddleware):
+    """Accept `X-Request-Id` or make one; bind it to every log line; return it."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        if len(request_id) > 128:
+            request_id = uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+
+async def _timed_check(check: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), HEALTH_TIMEOUT)
+    except Exception as error:  # a failing store is reported, not raised
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+    return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def create_app(
+    services: Services,
+    contexts: Sequence[str] | None = None,
+    *,
+    run_background: bool = False,
+) -> FastAPI:
+    """Build the app over shared `services`; `contexts=None` mounts them all."""
+    mounts = available_contexts()
+    chosen = list(mounts) if contexts is None else list(contexts)
+    unknown = [name for name in chosen if name not in mounts]
+    if unknown:
+        raise ValueError(f"unknown context(s): {', '.join(unknown)}; known: {', '.join(mounts)}")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for name in chosen:
+                mount = mounts[name]
+                if mount.lifespan is not None:
+                    await stack.enter_async_context(mount.lifespan(services))
+                if run_background and mount.background is not None:
+                    await stack.enter_async_context(mount.background(services))
+            try:
+                yield
+            finally:
+                await services.close()
+
+    app = FastAPI(
+        title="Kinoteka",
+        summary="Open-source online cinema: catalog, search, accounts, streaming.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(RequestIdMiddleware)
+
+    @app.get("/health", tags=["health"], summary="Whether every store answers")
+    async def health() -> JSONResponse:
+        names = list(services.health_checks)
+        results = await asyncio.gather(*(_timed_check(services.health_checks[n]) for n in names))
+        stores = dict(zip(names, results, strict=True))
+        healthy = all(result["ok"] for result in results)
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "stores": stores},
+            status_code=200 if healthy else 503,
+        )
+
+    for name in chosen:
+        mounts[name].install(app, services)
+    return app

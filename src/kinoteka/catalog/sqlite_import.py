@@ -1,0 +1,356 @@
+"""Import the course's SQLite layout into the catalog: validated, batched, one transaction, idempotent.
+
+The source is read and checked in full before PostgreSQL is touched; rows go through COPY into
+a staging table and are upserted from there, so a second run of the same file changes nothing.
+A verification pass then compares per-table counts and content checksums on both sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from kinoteka.catalog.models import SCHEMA, FilmType, PersonRole
+from kinoteka.infra.db import libpq_url
+
+BATCH_SIZE = 1000
+
+Convert = Callable[[Any], Any]
+
+
+class ImportInputError(Exception):
+    """The source file cannot be imported; the message names what is wrong."""
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
+def _text(value: Any) -> str:
+    if value is None or str(value).strip() == "":
+        raise ValueError("must not be empty")
+    return str(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _rating(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    rating = float(value)
+    if math.isnan(rating) or not 0 <= rating <= 10:
+        raise ValueError(f"{value!r} is outside 0..10")
+    return rating
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if value is None or value == "":
+        return None
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _film_type(value: Any) -> str:
+    return FilmType(str(value)).value
+
+
+def _role(value: Any) -> str:
+    return PersonRole(str(value)).value
+
+
+@dataclass(frozen=True)
+class Column:
+    source: str
+    target: str
+    convert: Convert
+    compared: bool = True  # part of the content checksum and of the "changed?" test
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    link: bool = False  # link rows are immutable: existing ones are left as they are
+
+    @property
+    def targets(self) -> list[str]:
+        return [column.target for column in self.columns]
+
+    @property
+    def compared(self) -> list[str]:
+        return [column.target for column in self.columns if column.compared]
+
+
+ID = Column("id", "id", _uuid)
+CREATED = Column("created_at", "created", _timestamp, compared=False)
+MODIFIED = Column("updated_at", "modified", _timestamp, compared=False)
+
+# Parents before children, so foreign keys hold at every step.
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "genre",
+        (ID, Column("name", "name", _text), Column("description", "description", _optional_text),
+         CREATED, MODIFIED),
+    ),
+    TableSpec("person", (ID, Column("full_name", "full_name", _text), CREATED, MODIFIED)),
+    TableSpec(
+        "film_work",
+        (ID, Column("title", "title", _text),
+         Column("description", "description", _optional_text),
+         Column("creation_date", "creation_date", _date),
+         Column("file_path", "file_path", _optional_text),
+         Column("rating", "rating", _rating), Column("type", "type", _film_type),
+         CREATED, MODIFIED),
+    ),
+    TableSpec(
+        "genre_film_work",
+        (ID, Column("film_work_id", "film_work_id", _uuid), Column("genre_id", "genre_id", _uuid),
+         CREATED),
+        link=True,
+    ),
+    TableSpec(
+        "person_film_work",
+        (ID, Column("film_work_id", "film_work_id", _uuid),
+         Column("person_id", "person_id", _uuid), Column("role", "role", _role), CREATED),
+        link=True,
+    ),
+)  # fmt: skip
+
+
+@dataclass
+class TableReport:
+    table: str
+    source_rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    target_rows: int = 0
+    source_checksum: str = ""
+    target_checksum: str = ""
+
+    @property
+    def matches(self) -> bool:
+        return (
+            self.source_rows == self.target_rows and self.source_checksum == self.target_checksum
+        )
+
+
+@dataclass
+class ImportReport:
+    path: Path
+    tables: list[TableReport] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(table.inserted or table.updated for table in self.tables)
+
+    @property
+    def verified(self) -> bool:
+        return all(table.matches for table in self.tables)
+
+
+Progress = Callable[[str, int, int], None]
+"""Called as (table, rows done in this step, rows in the table)."""
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def content_checksum(rows: Iterable[Sequence[Any]]) -> str:
+    """Order-independent digest of rows' compared content."""
+    lines = sorted("\x1f".join(_canonical(value) for value in row) for row in rows)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _open_source(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise ImportInputError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImportInputError(f"{path}: not a file")
+    connection = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True)
+    try:
+        connection.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise ImportInputError(f"{path}: not a SQLite database ({error})") from None
+    return connection
+
+
+def _check_layout(source: sqlite3.Connection, path: Path) -> None:
+    for spec in TABLES:
+        info = source.execute(f"PRAGMA table_info({spec.name})").fetchall()
+        if not info:
+            raise ImportInputError(f"{path}: table {spec.name!r} is missing")
+        present = {row[1] for row in info}
+        for column in spec.columns:
+            if column.source not in present:
+                raise ImportInputError(
+                    f"{path}: column {spec.name}.{column.source} is missing"
+                )
+
+
+def read_source(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Read and convert every table; the first bad value stops the import, naming its place."""
+    source = _open_source(path)
+    try:
+        _check_layout(source, path)
+        tables: dict[str, list[tuple[Any, ...]]] = {}
+        for spec in TABLES:
+            names = ", ".join(column.source for column in spec.columns)
+            rows: list[tuple[Any, ...]] = []
+            for raw in source.execute(f"SELECT {names} FROM {spec.name}"):  # noqa: S608 - names are ours
+                converted = []
+                for column, value in zip(spec.columns, raw, strict=True):
+                    try:
+                        converted.append(column.convert(value))
+                    except ValueError as error:
+                        raise ImportInputError(
+                            f"{path}: {spec.name}.{column.source} of row {raw[0]}: "
+                            f"bad value {value!r} ({error})"
+                        ) from None
+                rows.append(tuple(converted))
+            tables[spec.name] = rows
+        return tables
+    except sqlite3.DatabaseError as error:
+        raise ImportInputError(f"{path}: cannot read ({error})") from None
+    finally:
+        source.close()
+
+
+def _upsert_statement(spec: TableSpec, stage: str) -> sql.Composed:
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in spec.targets)
+    target = sql.Identifier(SCHEMA, spec.name)
+    if spec.link:
+        conflict = sql.SQL("ON CONFLICT DO NOTHING")
+    else:
+        updated = [name for name in spec.compared if name != "id"]
+        conflict = sql.SQL(
+            "ON CONFLICT (id) DO UPDATE SET {assignments} WHERE ({current}) IS DISTINCT FROM ({new})"
+        ).format(
+            assignments=sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in updated
+            ),
+            current=sql.SQL(", ").join(sql.Identifier(spec.name, name) for name in updated),
+            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in updated),
+        )
+    return sql.SQL(
+        "INSERT INTO {target} AS {alias} ({columns}) "
+        "SELECT {columns} FROM {stage} {conflict} RETURNING (xmax = 0)"
+    ).format(
+        target=target,
+        alias=sql.Identifier(spec.name),
+        columns=columns,
+        stage=sql.Identifier(stage),
+        conflict=conflict,
+    )
+
+
+def _load_table(
+    connection: psycopg.Connection[Any],
+    spec: TableSpec,
+    rows: list[tuple[Any, ...]],
+    report: TableReport,
+    progress: Progress | None,
+) -> None:
+    stage = f"stage_{spec.name}"
+    connection.execute(
+        sql.SQL(
+            "CREATE TEMP TABLE {stage} (LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+        ).format(stage=sql.Identifier(stage), target=sql.Identifier(SCHEMA, spec.name))
+    )
+    copy_sql = sql.SQL("COPY {stage} ({columns}) FROM STDIN").format(
+        stage=sql.Identifier(stage),
+        columns=sql.SQL(", ").join(sql.Identifier(name) for name in spec.targets),
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH_SIZE):
+            batch = rows[start : start + BATCH_SIZE]
+            with cursor.copy(copy_sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+            if progress is not None:
+                progress(spec.name, len(batch), len(rows))
+        # created/modified left empty in the source get the table defaults.
+        for name in ("created", "modified"):
+            if name in spec.targets:
+                cursor.execute(
+                    sql.SQL("UPDATE {stage} SET {col} = now() WHERE {col} IS NULL").format(
+                        stage=sql.Identifier(stage), col=sql.Identifier(name)
+                    )
+                )
+        try:
+            cursor.execute(_upsert_statement(spec, stage))
+        except psycopg.errors.UniqueViolation as error:
+            constraint = error.diag.constraint_name or "a unique constraint"
+            detail = error.diag.message_detail or ""
+            raise ImportInputError(
+                f"{spec.name}: rows clash with existing catalog rows on {constraint} {detail}".strip()
+            ) from None
+        except psycopg.errors.ForeignKeyViolation as error:
+            raise ImportInputError(
+                f"{spec.name}: {error.diag.message_detail or 'a reference points nowhere'}"
+            ) from None
+        outcomes = cursor.fetchall()
+    report.inserted = sum(1 for (inserted,) in outcomes if inserted)
+    report.updated = len(outcomes) - report.inserted
+
+
+def _verify(
+    connection: psycopg.Connection[Any],
+    spec: TableSpec,
+    rows: list[tuple[Any, ...]],
+    report: TableReport,
+) -> None:
+    indexes = [spec.targets.index(name) for name in spec.compared]
+    report.source_rows = len(rows)
+    report.source_checksum = content_checksum([tuple(row[i] for i in indexes) for row in rows])
+    ids = [row[0] for row in rows]
+    query = sql.SQL("SELECT {columns} FROM {target} WHERE id = ANY(%s)").format(
+        columns=sql.SQL(", ").join(sql.Identifier(name) for name in spec.compared),
+        target=sql.Identifier(SCHEMA, spec.name),
+    )
+    target_rows = connection.execute(query, (ids,)).fetchall()
+    report.target_rows = len(target_rows)
+    report.target_checksum = content_checksum(target_rows)
+
+
+def import_sqlite(database_url: str, path: Path, *, progress: Progress | None = None) -> ImportReport:
+    """Load `path` into the catalog in one transaction, then verify both sides."""
+    tables = read_source(path)
+    report = ImportReport(path=path, tables=[TableReport(spec.name) for spec in TABLES])
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        with connection.transaction():
+            for spec, table_report in zip(TABLES, report.tables, strict=True):
+                _load_table(connection, spec, tables[spec.name], table_report, progress)
+        with connection.transaction():
+            for spec, table_report in zip(TABLES, report.tables, strict=True):
+                _verify(connection, spec, tables[spec.name], table_report)
+    return report

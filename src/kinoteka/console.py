@@ -1,0 +1,48 @@
+"""What every CLI command shares: settings or a one-line error, the stores, a rich console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from kinoteka.infra.footprint import Footprint, StoreUrls
+from kinoteka.logs import configure_logging
+from kinoteka.settings import Settings, SettingsError, load_settings
+
+console = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line (no traceback) and exit non-zero."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        fail(f"invalid setting: {error}", code=2)
+    configure_logging(settings.log)
+    return settings
+
+
+@contextmanager
+def running_stores(
+    settings: Settings, *, database: bool = True, redis: bool = False
+) -> Iterator[StoreUrls]:
+    """The stores a command needs: configured servers, or embedded ones for its duration."""
+    footprint = Footprint(settings, database=database, redis=redis)
+    try:
+        urls = footprint.start()
+    except Exception as error:
+        fail(f"cannot start the embedded stores: {error}")
+    try:
+        yield urls
+    finally:
+        footprint.stop()

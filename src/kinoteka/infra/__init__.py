@@ -1,0 +1,1 @@
+"""Ports and adapters: one sub-package per role (db, cache, search, storage, …)."""

@@ -1,0 +1,43 @@
+"""Redis adapter of the cache port (redis.asyncio)."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+
+class RedisCache:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisCache:
+        return cls(Redis.from_url(url))
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self.client.get(key)
+        return value
+
+    async def set(self, key: str, value: bytes | str, *, ttl: float | None = None) -> None:
+        if ttl is None:
+            await self.client.set(key, value)
+        else:
+            await self.client.set(key, value, px=max(1, int(ttl * 1000)))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        removed: int = await self.client.delete(*keys)
+        return removed
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.client.exists(key))
+
+    async def incr(self, key: str, amount: int = 1) -> int:
+        value: int = await self.client.incrby(key, amount)
+        return value
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()

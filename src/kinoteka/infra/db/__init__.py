@@ -1,0 +1,80 @@
+"""Relational store port: the async SQLAlchemy engine and sessions over PostgreSQL.
+
+SQLAlchemy speaks both footprints (embedded and server PostgreSQL), so there is one adapter.
+`from_url()` takes a plain `postgresql://` URL (a Unix-socket host in `?host=` works too) and
+builds the async engine on asyncpg; `sync_url()` gives the psycopg form for migrations and
+COPY-based bulk loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from kinoteka.infra.db.base import Base
+
+__all__ = ["Base", "Database", "async_url", "from_url", "libpq_url", "sync_url"]
+
+
+def _with_driver(url: str, driver: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy asyncpg URL for a `postgresql://` URL."""
+    return _with_driver(url, "asyncpg")
+
+
+def sync_url(url: str) -> str:
+    """The SQLAlchemy psycopg (v3) URL for a `postgresql://` URL."""
+    return _with_driver(url, "psycopg")
+
+
+def libpq_url(url: str) -> str:
+    """A plain libpq URL (what psycopg.connect and psql take)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass
+class Database:
+    """An async engine and its session factory."""
+
+    url: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success, rolls back on error (the edge owns the commit)."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("select 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def from_url(url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
+    engine = create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+    )
+    return Database(url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,8 @@
+"""Every context's tables on one MetaData, for Alembic's comparisons."""
+
+from __future__ import annotations
+
+import kinoteka.catalog.models  # noqa: F401 - registers the catalog tables
+from kinoteka.infra.db.base import Base
+
+metadata = Base.metadata

@@ -1,0 +1,153 @@
+"""The one settings tree: env vars `KINOTEKA_*` (nested with `__`), an optional `kinoteka.yaml`.
+
+Read once at start-up (`load_settings`) and passed down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogSettings(BaseModel):
+    level: str = Field(default="INFO", description="Root log level (DEBUG, INFO, WARNING, ...).")
+    json_output: bool = Field(
+        default=False, alias="json", description="Emit JSON log lines instead of console lines."
+    )
+
+    model_config = {"populate_by_name": True}
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+
+class DemoSettings(BaseModel):
+    films: int = Field(default=1000, ge=0, description="Films generated on first start if empty.")
+    seed: int = Field(default=42, description="Seed of the generated demo catalog.")
+    sqlite: Path | None = Field(
+        default=None, description="Import this SQLite file instead of generating a catalog."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything configurable in Kinoteka. Unset URLs mean: run the embedded twin."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KINOTEKA_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        yaml_file="kinoteka.yaml",
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Field(
+        default=Path(".kinoteka"), description="Where embedded servers keep their data."
+    )
+    database_url: str | None = Field(
+        default=None, description="postgresql://… of an external server; unset: embedded."
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://… or unix://… of an external Redis; unset: embedded."
+    )
+    search_url: str | None = Field(
+        default=None, description="tantivy:///path or http(s)://elasticsearch; unset: tantivy."
+    )
+    storage_url: str | None = Field(
+        default=None, description="file:///path or s3://bucket?endpoint=…; unset: local dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
+    log: LogSettings = LogSettings()
+    demo: DemoSettings = DemoSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secrets(self) -> Settings:
+        if (
+            self.env is Environment.PRODUCTION
+            and self.secret_key.get_secret_value() == DEFAULT_SECRET
+        ):
+            raise ValueError(
+                "secret_key: the default secret is refused in production; "
+                "set KINOTEKA_SECRET_KEY"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then kinoteka.yaml.
+        return (
+            init_settings,
+            env_settings,
+            YamlConfigSettingsSource(settings_cls),
+            file_secret_settings,
+        )
+
+
+class SettingsError(Exception):
+    """Invalid configuration, phrased as one line naming the setting."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn pydantic's report into `KINOTEKA_PORT: Input should be …` lines."""
+    lines = []
+    for item in error.errors():
+        location = [str(part) for part in item["loc"]]
+        name = "KINOTEKA_" + "__".join(location).upper() if location else "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; raise `SettingsError` with a one-line reason when invalid."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+    if not settings.data_dir.is_absolute():
+        settings.data_dir = settings.data_dir.absolute()
+    return settings
