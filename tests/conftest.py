@@ -38,7 +38,9 @@ def database_url(server_url: str, name: str) -> str:
 
 def create_database(server_url: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(libpq_url(server_url), autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             statement = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -50,7 +52,9 @@ def create_database(server_url: str, name: str, template: str | None = None) -> 
 
 def drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(libpq_url(server_url), autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def prepare_template(server_url: str) -> None:
@@ -132,4 +136,4 @@ async def flushed_redis(embedded_redis: str) -> AsyncIterator[str]:
     client = Redis.from_url(embedded_redis)
     await client.flushall()
     await client.aclose()
-    yield embedded_redis
+    return embedded_redis

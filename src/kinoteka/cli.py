@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 import typer
@@ -28,7 +29,9 @@ HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]
 
 
-def _summary(settings: Settings, urls: StoreUrls, host: str, port: int, contexts: list[str]) -> Table:
+def _summary(
+    settings: Settings, urls: StoreUrls, host: str, port: int, contexts: list[str]
+) -> Table:
     table = Table(title="Kinoteka", show_header=True)
     table.add_column("role")
     table.add_column("where")
@@ -54,7 +57,9 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
     except ValueError as error:
         fail(str(error))
     config = uvicorn.Config(application, host=host, port=port, log_config=None, lifespan="on")
-    uvicorn.Server(config).run()
+    # uvicorn re-raises the Ctrl-C it handled; by then the shutdown was already clean.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
 
 
 @app.command()

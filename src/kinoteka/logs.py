@@ -1,4 +1,4 @@
-"""structlog set-up: key-value lines for people, JSON for machines; stdlib logs routed through it."""
+"""structlog set-up: key-value lines for people, JSON for machines; stdlib logs go through it."""
 
 from __future__ import annotations
 

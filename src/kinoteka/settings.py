@@ -104,8 +104,7 @@ class Settings(BaseSettings):
             and self.secret_key.get_secret_value() == DEFAULT_SECRET
         ):
             raise ValueError(
-                "secret_key: the default secret is refused in production; "
-                "set KINOTEKA_SECRET_KEY"
+                "secret_key: the default secret is refused in production; set KINOTEKA_SECRET_KEY"
             )
         return self
 

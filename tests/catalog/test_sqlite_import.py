@@ -25,7 +25,7 @@ EXPECTED = {
 def _counts(url: str) -> dict[str, int]:
     with psycopg.connect(libpq_url(url)) as connection:
         return {
-            table: connection.execute(f"SELECT count(*) FROM content.{table}").fetchone()[0]  # type: ignore[index]
+            table: connection.execute(f"SELECT count(*) FROM content.{table}").fetchone()[0]  # type: ignore[index]  # noqa: S608
             for table in EXPECTED
         }
 

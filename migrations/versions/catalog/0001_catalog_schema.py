@@ -22,7 +22,9 @@ ROLES = ("actor", "director", "writer", "producer", "composer", "cinematographer
 
 def _timestamps(modified: bool = True) -> list[sa.Column[object]]:
     columns: list[sa.Column[object]] = [
-        sa.Column("created", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
+        sa.Column(
+            "created", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        )
     ]
     if modified:
         columns.append(
@@ -54,8 +56,8 @@ def upgrade() -> None:
         sa.Column("rating", sa.Float()),
         sa.Column("type", sa.String(32), nullable=False),
         *_timestamps(),
-        sa.CheckConstraint("rating >= 0 AND rating <= 10", name="ck_film_work_rating_range"),
-        sa.CheckConstraint("type IN ('movie', 'tv_show')", name="ck_film_work_film_type"),
+        sa.CheckConstraint("rating >= 0 AND rating <= 10", name=op.f("ck_film_work_rating_range")),
+        sa.CheckConstraint("type IN ('movie', 'tv_show')", name=op.f("ck_film_work_film_type")),
         sa.PrimaryKeyConstraint("id", name="pk_film_work"),
         schema=SCHEMA,
     )
@@ -131,7 +133,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "role IN (" + ", ".join(f"'{role}'" for role in ROLES) + ")",
-            name="ck_person_film_work_person_role",
+            name=op.f("ck_person_film_work_person_role"),
         ),
         schema=SCHEMA,
     )  # fmt: skip

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from kinoteka.catalog.generator import GenerateError, generate_catalog
@@ -47,7 +54,7 @@ def import_sqlite_command(
     with running_stores(settings) as urls:
         migrations.upgrade(urls.database_url)
         with _progress() as progress:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def advance(table: str, done: int, total: int) -> None:
                 if table not in tasks:

@@ -162,11 +162,12 @@ class GenerateReport:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-FILM_COLUMNS = ("id", "title", "description", "creation_date", "rating", "type", "created", "modified")
-PERSON_COLUMNS = ("id", "full_name", "created", "modified")
-GENRE_LINK_COLUMNS = ("id", "film_work_id", "genre_id", "created")
-CREDIT_COLUMNS = ("id", "film_work_id", "person_id", "role", "created")
-STAMP = "2024-01-01 00:00:00+00"
+# created/modified are left to their defaults (the load's own time), so change capture and the
+# sync's `modified` cursor see generated rows like any other write.
+FILM_COLUMNS = ("id", "title", "description", "creation_date", "rating", "type")
+PERSON_COLUMNS = ("id", "full_name")
+GENRE_LINK_COLUMNS = ("id", "film_work_id", "genre_id")
+CREDIT_COLUMNS = ("id", "film_work_id", "person_id", "role")
 
 
 def generate_rows(films: int, seed: int, genre_ids: list[str]) -> Iterator[GeneratedChunk]:
@@ -180,8 +181,7 @@ def generate_rows(films: int, seed: int, genre_ids: list[str]) -> Iterator[Gener
             "person",
             PERSON_COLUMNS,
             [
-                f"{person_ids[i]}\t{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}\t"
-                f"{STAMP}\t{STAMP}\n"
+                f"{person_ids[i]}\t{rng.choice(_FIRST_NAMES)} {rng.choice(_LAST_NAMES)}\n"
                 for i in range(start, stop)
             ],
         )
@@ -195,15 +195,15 @@ def generate_rows(films: int, seed: int, genre_ids: list[str]) -> Iterator[Gener
             date = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             rating = round(rng.triangular(1.0, 9.9, 6.8), 1)
             kind = "tv_show" if rng.random() < 0.15 else "movie"
+            description = _sentence(_description(rng))
             film_lines.append(
-                f"{film_id}\t{_title(rng)}\t{_sentence(_description(rng))}\t{date}\t{rating}\t{kind}\t"
-                f"{STAMP}\t{STAMP}\n"
+                f"{film_id}\t{_title(rng)}\t{description}\t{date}\t{rating}\t{kind}\n"
             )
             for genre_id in rng.sample(genre_ids, rng.randint(1, 3)):
-                genre_lines.append(f"{_uuid(rng)}\t{film_id}\t{genre_id}\t{STAMP}\n")
+                genre_lines.append(f"{_uuid(rng)}\t{film_id}\t{genre_id}\n")
             for role, low, high in (("director", 1, 2), ("writer", 1, 3), ("actor", 3, 8)):
                 for person in rng.sample(person_ids, rng.randint(low, high)):
-                    credit_lines.append(f"{_uuid(rng)}\t{film_id}\t{person}\t{role}\t{STAMP}\n")
+                    credit_lines.append(f"{_uuid(rng)}\t{film_id}\t{person}\t{role}\n")
         yield GeneratedChunk("film_work", FILM_COLUMNS, film_lines, films=len(film_lines))
         yield GeneratedChunk("genre_film_work", GENRE_LINK_COLUMNS, genre_lines)
         yield GeneratedChunk("person_film_work", CREDIT_COLUMNS, credit_lines)

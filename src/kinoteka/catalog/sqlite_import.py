@@ -1,4 +1,4 @@
-"""Import the course's SQLite layout into the catalog: validated, batched, one transaction, idempotent.
+"""Import the course's SQLite layout into the catalog: checked, batched, atomic, idempotent.
 
 The source is read and checked in full before PostgreSQL is touched; rows go through COPY into
 a staging table and are upserted from there, so a second run of the same file changes nothing.
@@ -147,9 +147,7 @@ class TableReport:
 
     @property
     def matches(self) -> bool:
-        return (
-            self.source_rows == self.target_rows and self.source_checksum == self.target_checksum
-        )
+        return self.source_rows == self.target_rows and self.source_checksum == self.target_checksum
 
 
 @dataclass
@@ -212,9 +210,7 @@ def _check_layout(source: sqlite3.Connection, path: Path) -> None:
         present = {row[1] for row in info}
         for column in spec.columns:
             if column.source not in present:
-                raise ImportInputError(
-                    f"{path}: column {spec.name}.{column.source} is missing"
-                )
+                raise ImportInputError(f"{path}: column {spec.name}.{column.source} is missing")
 
 
 def read_source(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -248,18 +244,22 @@ def read_source(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 def _upsert_statement(spec: TableSpec, stage: str) -> sql.Composed:
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in spec.targets)
     target = sql.Identifier(SCHEMA, spec.name)
+    conflict: sql.Composable
     if spec.link:
         conflict = sql.SQL("ON CONFLICT DO NOTHING")
     else:
         updated = [name for name in spec.compared if name != "id"]
         conflict = sql.SQL(
-            "ON CONFLICT (id) DO UPDATE SET {assignments} WHERE ({current}) IS DISTINCT FROM ({new})"
+            "ON CONFLICT (id) DO UPDATE SET {assignments} "
+            "WHERE ({current}) IS DISTINCT FROM ({new})"
         ).format(
             assignments=sql.SQL(", ").join(
                 sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name)) for name in updated
             ),
             current=sql.SQL(", ").join(sql.Identifier(spec.name, name) for name in updated),
-            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in updated),
+            new=sql.SQL(", ").join(
+                sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in updated
+            ),
         )
     return sql.SQL(
         "INSERT INTO {target} AS {alias} ({columns}) "
@@ -312,7 +312,7 @@ def _load_table(
             constraint = error.diag.constraint_name or "a unique constraint"
             detail = error.diag.message_detail or ""
             raise ImportInputError(
-                f"{spec.name}: rows clash with existing catalog rows on {constraint} {detail}".strip()
+                f"{spec.name}: rows clash with catalog rows on {constraint} {detail}".strip()
             ) from None
         except psycopg.errors.ForeignKeyViolation as error:
             raise ImportInputError(
@@ -342,7 +342,9 @@ def _verify(
     report.target_checksum = content_checksum(target_rows)
 
 
-def import_sqlite(database_url: str, path: Path, *, progress: Progress | None = None) -> ImportReport:
+def import_sqlite(
+    database_url: str, path: Path, *, progress: Progress | None = None
+) -> ImportReport:
     """Load `path` into the catalog in one transaction, then verify both sides."""
     tables = read_source(path)
     report = ImportReport(path=path, tables=[TableReport(spec.name) for spec in TABLES])

@@ -31,9 +31,7 @@ class StoreUrls:
 class Footprint:
     """Starts what the settings leave to us; `with Footprint(settings) as urls: …`."""
 
-    def __init__(
-        self, settings: Settings, *, database: bool = True, redis: bool = True
-    ) -> None:
+    def __init__(self, settings: Settings, *, database: bool = True, redis: bool = True) -> None:
         self.settings = settings
         self._want_database = database
         self._want_redis = redis

@@ -14,8 +14,8 @@ class RedisCache:
         return cls(Redis.from_url(url))
 
     async def get(self, key: str) -> bytes | None:
-        value: bytes | None = await self.client.get(key)
-        return value
+        value: bytes | str | None = await self.client.get(key)
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes | str, *, ttl: float | None = None) -> None:
         if ttl is None:

@@ -77,4 +77,6 @@ def from_url(url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
     engine = create_async_engine(
         async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
     )
-    return Database(url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False))
+    return Database(
+        url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False)
+    )

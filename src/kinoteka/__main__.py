@@ -1,0 +1,5 @@
+"""`python -m kinoteka` is the `kinoteka` command."""
+
+from kinoteka.cli import main
+
+main()
