@@ -1,0 +1,133 @@
+"""Local-directory adapter of the object storage port (the embedded footprint's default).
+
+Objects are files under one root directory; a put writes a temporary file and renames it, so
+a reader never sees half an object. Presigned URLs are HMAC-SHA256 signatures over the key and
+the expiry, made with the app's secret and checked by `verify()` in the serving route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import anyio
+
+from kinoteka.infra.storage import (
+    DEFAULT_CHUNK,
+    Body,
+    ObjectNotFound,
+    StorageError,
+    StoredObject,
+    check_key,
+)
+
+
+class LocalStorage:
+    def __init__(self, root: Path, *, secret: str, public_base_url: str = "/storage") -> None:
+        if not secret:
+            raise ValueError("the local storage needs a secret to sign its URLs")
+        self.root = root
+        self._secret = secret.encode()
+        self.public_base_url = public_base_url.rstrip("/")
+
+    @classmethod
+    def from_url(cls, url: str, *, secret: str, public_base_url: str = "/storage") -> LocalStorage:
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if parts.netloc or not path.startswith("/"):
+            raise ValueError("a local storage URL is file:///absolute/path")
+        return cls(Path(path), secret=secret, public_base_url=public_base_url)
+
+    def path_of(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    async def prepare(self) -> None:
+        await anyio.Path(self.root).mkdir(parents=True, exist_ok=True)
+
+    async def put(self, key: str, data: Body, *, content_type: str | None = None) -> StoredObject:
+        target = anyio.Path(self.path_of(key))
+        await target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
+        try:
+            async with await anyio.open_file(partial, "wb") as file:
+                if isinstance(data, bytes):
+                    await file.write(data)
+                    digest.update(data)
+                    size = len(data)
+                else:
+                    async for chunk in data:
+                        await file.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+            await partial.rename(target)
+        except BaseException:
+            await partial.unlink(missing_ok=True)
+            raise
+        return StoredObject(key=key, size=size, etag=digest.hexdigest())
+
+    async def get(
+        self, key: str, *, start: int | None = None, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        path = self.path_of(key)
+        try:
+            file = await anyio.open_file(path, "rb")
+        except (FileNotFoundError, IsADirectoryError):
+            raise ObjectNotFound(key) from None
+        async with file:
+            if start:
+                await file.seek(start)
+            remaining = None if end is None else end - (start or 0) + 1
+            while remaining is None or remaining > 0:
+                want = DEFAULT_CHUNK if remaining is None else min(DEFAULT_CHUNK, remaining)
+                chunk = await file.read(want)
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    async def exists(self, key: str) -> bool:
+        return await anyio.Path(self.path_of(key)).is_file()
+
+    async def size(self, key: str) -> int:
+        try:
+            stat = await anyio.Path(self.path_of(key)).stat()
+        except FileNotFoundError:
+            raise ObjectNotFound(key) from None
+        return stat.st_size
+
+    async def delete(self, key: str) -> None:
+        await anyio.Path(self.path_of(key)).unlink(missing_ok=True)
+
+    def signature(self, key: str, expires: int) -> str:
+        message = f"{key}\n{expires}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def verify(self, key: str, expires: int, signature: str, *, now: float | None = None) -> bool:
+        """Whether a URL's `expires` and `signature` were made by us for `key` and are current."""
+        if expires < (time.time() if now is None else now):
+            return False
+        return hmac.compare_digest(self.signature(key, expires), signature)
+
+    async def presigned_url(self, key: str, *, expires_in: int = 3600) -> str:
+        check_key(key)
+        expires = int(time.time()) + expires_in
+        query = urlencode({"expires": expires, "signature": self.signature(key, expires)})
+        return f"{self.public_base_url}/{quote(key)}?{query}"
+
+    async def ping(self) -> None:
+        if not await anyio.Path(self.root).is_dir():
+            raise StorageError(f"storage directory {self.root} is missing")
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"storage directory {self.root} is not writable")
+
+    async def close(self) -> None:
+        return None
