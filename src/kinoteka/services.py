@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.auth.kit import AuthKit
 from kinoteka.infra import cache as cache_port
 from kinoteka.infra import db as db_port
 from kinoteka.infra.cache import Cache
@@ -27,6 +28,7 @@ class Services:
     cache: Cache
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    auth: AuthKit | None = None
 
     async def close(self) -> None:
         for close in reversed(self.closers):

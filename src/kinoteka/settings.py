@@ -17,6 +17,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from kinoteka.auth.settings import AuthSettings
+
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 
 
@@ -82,6 +84,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     log: LogSettings = LogSettings()
     demo: DemoSettings = DemoSettings()
+    auth: AuthSettings = AuthSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,80 @@
+"""FastAPI dependencies any service imports to trust a caller's access token, offline.
+
+    from kinoteka.auth.deps import CurrentUser, require_permission
+
+    @router.get("/films/{id}/stream")
+    async def stream(user: Annotated[AccessClaims, Depends(require_permission("content.premium"))]):
+        ...
+
+The signature is checked with the deployment's public keys (the shared key store, or the JWKS
+of `auth.jwks_url`), and the token's `jti` against the denylist in Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.tokens import AccessClaims, TokenError, denylist_key
+from kinoteka.services import ServicesDep
+
+bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login.")
+
+
+def get_auth_kit(services: ServicesDep) -> AuthKit:
+    """The process's auth kit; built on first use when the auth context is not mounted here."""
+    if services.auth is None:
+        kit = build_auth_kit(
+            services.settings, services.db, services.cache, services.urls.redis_url
+        )
+        services.auth = kit
+        services.closers.append(kit.close)
+    return services.auth
+
+
+AuthKitDep = Annotated[AuthKit, Depends(get_auth_kit)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def check_access_token(kit: AuthKit, token: str) -> AccessClaims:
+    """Verified, unrevoked claims of `token`, or a 401."""
+    try:
+        claims = await kit.verifier.verify(token)
+    except TokenError as error:
+        raise _unauthorized(str(error)) from None
+    if await kit.cache.exists(denylist_key(kit.settings.redis_prefix, claims.jti)):
+        raise _unauthorized("token revoked")
+    return claims
+
+
+async def current_user(
+    kit: AuthKitDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AccessClaims:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("not authenticated")
+    return await check_access_token(kit, credentials.credentials)
+
+
+CurrentUser = Annotated[AccessClaims, Depends(current_user)]
+
+
+def require_permission(permission: str) -> Callable[[AccessClaims], Awaitable[AccessClaims]]:
+    """A dependency giving the caller's claims when they hold `permission`, else a 403."""
+
+    async def check(claims: CurrentUser) -> AccessClaims:
+        if not claims.has(permission):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"requires {permission}")
+        return claims
+
+    check.__name__ = f"require_{permission.replace('.', '_')}"
+    return check

@@ -1,0 +1,69 @@
+"""Auth domain errors; `api.py` maps each to an HTTP status in one handler."""
+
+from __future__ import annotations
+
+
+class AuthError(Exception):
+    """Base of the auth errors; the message is safe to show to the caller."""
+
+
+class InvalidInput(AuthError):
+    """A field the caller sent is not acceptable; the message starts with the field's name."""
+
+
+class InvalidEmail(InvalidInput):
+    pass
+
+
+class WeakPassword(InvalidInput):
+    pass
+
+
+class EmailTaken(AuthError):
+    pass
+
+
+class InvalidCredentials(AuthError):
+    def __init__(self) -> None:
+        # One answer for an unknown email and a wrong password.
+        super().__init__("invalid email or password")
+
+
+class AccountInactive(AuthError):
+    pass
+
+
+class TooManyAttempts(AuthError):
+    """A rate limit or a lockout: try again in `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InvalidRefreshToken(AuthError):
+    pass
+
+
+class InvalidResetToken(AuthError):
+    pass
+
+
+class NotAuthenticated(AuthError):
+    pass
+
+
+class PermissionDenied(AuthError):
+    pass
+
+
+class NotFound(AuthError):
+    pass
+
+
+class Conflict(AuthError):
+    pass
+
+
+class OAuthFailed(AuthError):
+    pass

@@ -1,0 +1,79 @@
+"""Password hashing (Argon2id, transparent re-hash) and the password policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from kinoteka.auth.settings import PasswordHashSettings
+
+MAX_PASSWORD_LENGTH = 128  # bounds the hashing work one request can ask for
+
+
+class PasswordPolicyError(ValueError):
+    """The password breaks the policy; the message says which rule, for the user to read."""
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    valid: bool
+    needs_rehash: bool
+
+
+class Passwords:
+    """Hash and verify with the configured Argon2id cost, off the event loop."""
+
+    def __init__(self, settings: PasswordHashSettings) -> None:
+        self.hasher = PasswordHasher(
+            time_cost=settings.time_cost,
+            memory_cost=settings.memory_kib,
+            parallelism=settings.parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=Type.ID,
+        )
+        # Verified against when the account is unknown, so both answers cost the same.
+        self._decoy = self.hasher.hash("kinoteka-decoy-password")
+
+    def hash_sync(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify_sync(self, password_hash: str | None, password: str) -> PasswordCheck:
+        try:
+            self.hasher.verify(password_hash or self._decoy, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return PasswordCheck(valid=False, needs_rehash=False)
+        if password_hash is None:
+            return PasswordCheck(valid=False, needs_rehash=False)
+        return PasswordCheck(valid=True, needs_rehash=self.hasher.check_needs_rehash(password_hash))
+
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self.hash_sync, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> PasswordCheck:
+        """Check `password`; `password_hash=None` burns the same time and answers invalid."""
+        return await anyio.to_thread.run_sync(self.verify_sync, password_hash, password)
+
+
+def check_password_policy(password: str, *, email: str, min_length: int) -> None:
+    """Raise `PasswordPolicyError` naming every rule the password breaks."""
+    problems: list[str] = []
+    length = len(password)
+    if length < min_length:
+        problems.append(f"be at least {min_length} characters long")
+    if length > MAX_PASSWORD_LENGTH:
+        problems.append(f"be at most {MAX_PASSWORD_LENGTH} characters long")
+    if not any(char.isalpha() for char in password):
+        problems.append("contain a letter")
+    if all(char.isalpha() for char in password):
+        problems.append("contain a digit or a symbol")
+    if len(set(password)) < 4:
+        problems.append("use at least 4 different characters")
+    local_part = email.split("@", 1)[0].lower()
+    if len(local_part) >= 4 and local_part in password.lower():
+        problems.append("not contain your email address")
+    if problems:
+        raise PasswordPolicyError("password must " + ", ".join(problems))

@@ -1,0 +1,536 @@
+"""Account use cases: sign-up, login, refresh, logout, passwords, sessions and history.
+
+Functions take the request's `AsyncSession` (they flush; the caller commits) and the process's
+`AuthKit`. Audit writes that must outlive a failed request (failed logins, lockouts, a revoked
+session family after refresh-token reuse) go through their own short unit of work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kinoteka.auth.devices import device_type_from_user_agent
+from kinoteka.auth.errors import (
+    AccountInactive,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidRefreshToken,
+    InvalidResetToken,
+    NotFound,
+    TooManyAttempts,
+    WeakPassword,
+)
+from kinoteka.auth.kit import AuthKit
+from kinoteka.auth.models import (
+    DeviceType,
+    LoginHistory,
+    LoginMethod,
+    LoginOutcome,
+    PasswordReset,
+    RefreshToken,
+    Role,
+    Session,
+    User,
+    UserRole,
+)
+from kinoteka.auth.passwords import PasswordPolicyError, check_password_policy
+from kinoteka.auth.permissions import RoleName
+from kinoteka.auth.tokens import AccessClaims, denylist_key, sign_access_token
+from kinoteka.notify import Message
+
+log = structlog.get_logger(__name__)
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who is calling: for rate limits, sessions and the login history."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @property
+    def device_type(self) -> DeviceType:
+        return device_type_from_user_agent(self.user_agent)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    claims: AccessClaims
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """Trimmed, NFKC, lower-cased, domain in IDNA; `InvalidEmail` when it is not an address."""
+    value = unicodedata.normalize("NFKC", email).strip().lower()
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise InvalidEmail("email: not a valid email address")
+    local, domain = value.rsplit("@", 1)
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidEmail("email: the domain is not valid") from None
+    return f"{local}@{domain}"
+
+
+async def _limit(kit: AuthKit, rule: str, what: str, *identity: str) -> None:
+    if not kit.settings.rate_limits.enabled:
+        return
+    decision = await kit.limiter.hit(rule, what, *identity)
+    if not decision.allowed:
+        log.info("auth.rate_limited", rule=what)
+        raise TooManyAttempts(f"too many requests; retry in {decision.retry_after} s",
+                              decision.retry_after)  # fmt: skip
+
+
+async def check_client_rate(kit: AuthKit, client_key: str) -> None:
+    """The global per-client limit on the auth API."""
+    await _limit(kit, kit.settings.rate_limits.api_per_client, "api", client_key)
+
+
+def _check_policy(kit: AuthKit, password: str, email: str) -> None:
+    try:
+        check_password_policy(password, email=email, min_length=kit.settings.password_min_length)
+    except PasswordPolicyError as error:
+        raise WeakPassword(f"password: {error}") from None
+
+
+async def _role(session: AsyncSession, name: str) -> Role:
+    role = (await session.scalars(select(Role).where(Role.name == name))).first()
+    if role is None:
+        raise NotFound(f"role {name!r} does not exist")
+    return role
+
+
+async def user_roles(session: AsyncSession, user_id: uuid.UUID) -> list[Role]:
+    statement = (
+        select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
+    )
+    return list(await session.scalars(statement.order_by(Role.name)))
+
+
+async def create_user(
+    session: AsyncSession,
+    kit: AuthKit,
+    email: str,
+    password: str | None,
+    *,
+    roles: Sequence[str] = (RoleName.PUBLIC_USER,),
+) -> User:
+    """A new account holding `roles`; the password is checked against the policy."""
+    email = normalise_email(email)
+    password_hash = None
+    if password is not None:
+        try:
+            check_password_policy(
+                password, email=email, min_length=kit.settings.password_min_length
+            )
+        except PasswordPolicyError as error:
+            raise WeakPassword(f"password: {error}") from None
+        password_hash = await kit.passwords.hash(password)
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise EmailTaken("email: an account with this email already exists")
+    user = User(email=email, password_hash=password_hash, is_active=True, failed_logins=0)
+    session.add(user)
+    await session.flush()
+    for name in roles:
+        session.add(UserRole(user_id=user.id, role_id=(await _role(session, name)).id))
+    await session.flush()
+    log.info("auth.user_created", user_id=str(user.id))
+    return user
+
+
+async def sign_up(
+    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
+) -> User:
+    await _limit(kit, kit.settings.rate_limits.signup_per_ip, "signup", client.ip or "-")
+    return await create_user(session, kit, email, password)
+
+
+async def _record(
+    session: AsyncSession,
+    *,
+    email: str,
+    user_id: uuid.UUID | None,
+    client: ClientInfo,
+    outcome: LoginOutcome,
+    method: LoginMethod = LoginMethod.PASSWORD,
+) -> None:
+    session.add(
+        LoginHistory(
+            id=uuid.uuid4(),
+            device_type=client.device_type,
+            user_id=user_id,
+            email=email,
+            ip=client.ip,
+            user_agent=(client.user_agent or "")[:512] or None,
+            method=method,
+            outcome=outcome,
+        )
+    )
+    await session.flush()
+
+
+def lockout_seconds(kit: AuthKit, failures: int) -> float:
+    """Progressive lock after `failures` in a row: base, then doubling, up to the cap."""
+    lockout = kit.settings.lockout
+    if failures < lockout.threshold:
+        return 0.0
+    return float(
+        min(lockout.base_seconds * 2 ** (failures - lockout.threshold), lockout.max_seconds)
+    )
+
+
+async def _register_failure(
+    kit: AuthKit, user_id: uuid.UUID, email: str, client: ClientInfo
+) -> None:
+    async with kit.db.session() as audit:
+        failures = await audit.scalar(
+            update(User).where(User.id == user_id)
+            .values(failed_logins=User.failed_logins + 1).returning(User.failed_logins)
+        )  # fmt: skip
+        seconds = lockout_seconds(kit, failures or 0)
+        if seconds:
+            locked_until = _now() + dt.timedelta(seconds=seconds)
+            await audit.execute(
+                update(User).where(User.id == user_id).values(locked_until=locked_until)
+            )
+            log.info("auth.locked", user_id=str(user_id), seconds=seconds)
+        await _record(audit, email=email, user_id=user_id, client=client,
+                      outcome=LoginOutcome.WRONG_PASSWORD)  # fmt: skip
+
+
+async def _audit(kit: AuthKit, **fields: object) -> None:
+    async with kit.db.session() as audit:
+        await _record(audit, **fields)  # type: ignore[arg-type]
+
+
+async def _new_refresh_token(session: AsyncSession, kit: AuthKit, session_id: uuid.UUID) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            session_id=session_id,
+            token_hash=_digest(token),
+            expires_at=_now() + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def _issue(session: AsyncSession, kit: AuthKit, user: User, login: Session) -> TokenPair:
+    roles = await user_roles(session, user.id)
+    permissions = {permission for role in roles for permission in role.permissions}
+    signer = await kit.keys.signer()
+    access, claims = sign_access_token(
+        signer,
+        subject=user.id,
+        session_id=login.id,
+        roles=[role.name for role in roles],
+        permissions=permissions,
+        issuer=kit.settings.issuer,
+        audience=kit.settings.audience,
+        ttl_seconds=kit.settings.access_ttl_seconds,
+    )
+    login.access_jti = claims.jti
+    login.access_expires_at = dt.datetime.fromtimestamp(claims.expires_at, dt.UTC)
+    refresh = await _new_refresh_token(session, kit, login.id)
+    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims)
+
+
+async def start_session(
+    session: AsyncSession,
+    kit: AuthKit,
+    user: User,
+    client: ClientInfo,
+    method: LoginMethod = LoginMethod.PASSWORD,
+) -> TokenPair:
+    """A new session family for `user` (after a successful authentication)."""
+    now = _now()
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    login = Session(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        expires_at=now + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:512] or None,
+        device_type=client.device_type,
+    )
+    session.add(login)
+    await session.flush()
+    await _record(session, email=user.email, user_id=user.id, client=client,
+                  outcome=LoginOutcome.SUCCESS, method=method)  # fmt: skip
+    pair = await _issue(session, kit, user, login)
+    log.info("auth.login", user_id=str(user.id), session_id=str(login.id), method=str(method))
+    return pair
+
+
+async def authenticate(
+    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
+) -> User:
+    """The account for `email` + `password`, or `InvalidCredentials`/`TooManyAttempts`.
+
+    Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
+    """
+    limits = kit.settings.rate_limits
+    await _limit(kit, limits.login_per_ip, "login-ip", client.ip or "-")
+    try:
+        email = normalise_email(email)
+    except InvalidEmail:
+        await kit.passwords.verify(None, password)
+        raise InvalidCredentials() from None
+    await _limit(kit, limits.login_per_account, "login-account", email)
+    user = (await session.scalars(select(User).where(User.email == email))).first()
+    if user is not None and user.locked_until is not None and user.locked_until > _now():
+        retry = max(1, int((user.locked_until - _now()).total_seconds() + 0.999))
+        await _audit(kit, email=email, user_id=user.id, client=client, outcome=LoginOutcome.LOCKED)
+        raise TooManyAttempts(f"too many failed logins; retry in {retry} s", retry)
+    check = await kit.passwords.verify(user.password_hash if user else None, password)
+    if user is None:
+        await _audit(kit, email=email, user_id=None, client=client,
+                     outcome=LoginOutcome.UNKNOWN_ACCOUNT)  # fmt: skip
+        raise InvalidCredentials()
+    if not check.valid:
+        await _register_failure(kit, user.id, email, client)
+        raise InvalidCredentials()
+    if not user.is_active:
+        await _audit(kit, email=email, user_id=user.id, client=client,
+                     outcome=LoginOutcome.INACTIVE)  # fmt: skip
+        raise AccountInactive("this account is deactivated")
+    if check.needs_rehash:
+        # The cost settings changed since this hash was made: upgrade it while we have the password.
+        user.password_hash = await kit.passwords.hash(password)
+        log.info("auth.password_rehashed", user_id=str(user.id))
+    return user
+
+
+async def login(
+    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
+) -> TokenPair:
+    """Email + password to an access and a refresh token (what the admin panel calls too)."""
+    user = await authenticate(session, kit, email, password, client)
+    return await start_session(session, kit, user, client)
+
+
+async def _deny(kit: AuthKit, jti: str | None, expires_at: dt.datetime | None) -> None:
+    if jti is None or expires_at is None:
+        return
+    remaining = (expires_at - _now()).total_seconds() + kit.settings.leeway_seconds
+    if remaining > 0:
+        await kit.cache.set(denylist_key(kit.settings.redis_prefix, jti), "1", ttl=remaining)
+
+
+async def _revoke(kit: AuthKit, sessions: Sequence[Session], reason: str) -> int:
+    now = _now()
+    count = 0
+    for login in sessions:
+        if login.revoked_at is None:
+            login.revoked_at = now
+            login.revoked_reason = reason
+            count += 1
+        await _deny(kit, login.access_jti, login.access_expires_at)
+    return count
+
+
+async def refresh(
+    session: AsyncSession, kit: AuthKit, refresh_token: str, client: ClientInfo
+) -> TokenPair:
+    """Rotate: the presented refresh token is spent, a new pair is issued with fresh roles.
+
+    Presenting a spent token again means it leaked: the whole session family is revoked.
+    """
+    row = (
+        await session.scalars(
+            select(RefreshToken).where(RefreshToken.token_hash == _digest(refresh_token))
+            .with_for_update()
+        )
+    ).first()  # fmt: skip
+    if row is None:
+        raise InvalidRefreshToken("unknown refresh token")
+    if row.rotated_at is not None:
+        async with kit.db.session() as audit:
+            family = await audit.get(Session, row.session_id, with_for_update=True)
+            if family is not None:
+                await _revoke(kit, [family], "refresh_token_reuse")
+        log.warning("auth.refresh_reuse", session_id=str(row.session_id))
+        raise InvalidRefreshToken("refresh token already used; the session is revoked")
+    login = await session.get(Session, row.session_id, with_for_update=True)
+    now = _now()
+    if login is None or login.revoked_at is not None or login.expires_at <= now:
+        raise InvalidRefreshToken("the session is no longer active")
+    if row.expires_at <= now:
+        raise InvalidRefreshToken("refresh token expired")
+    user = await session.get(User, login.user_id)
+    if user is None or not user.is_active:
+        raise InvalidRefreshToken("the account is no longer active")
+    row.rotated_at = now
+    login.last_used = now
+    # One live access token per session: the one it replaces stops working now.
+    await _deny(kit, login.access_jti, login.access_expires_at)
+    return await _issue(session, kit, user, login)
+
+
+async def logout(session: AsyncSession, kit: AuthKit, claims: AccessClaims) -> None:
+    """End the session the access token belongs to; the token stops working at once."""
+    await _deny(kit, claims.jti, dt.datetime.fromtimestamp(claims.expires_at, dt.UTC))
+    login = await session.get(Session, claims.session_id, with_for_update=True)
+    if login is not None and login.user_id == claims.subject:
+        await _revoke(kit, [login], "logout")
+    await session.flush()
+
+
+async def logout_everywhere(session: AsyncSession, kit: AuthKit, user_id: uuid.UUID) -> int:
+    active = await session.scalars(
+        select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None))
+        .with_for_update()
+    )  # fmt: skip
+    count = await _revoke(kit, list(active), "logout_everywhere")
+    await session.flush()
+    return count
+
+
+async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[Session]:
+    statement = (
+        select(Session)
+        .where(Session.user_id == user_id, Session.revoked_at.is_(None),
+               Session.expires_at > func.now())
+        .order_by(Session.last_used.desc())
+    )  # fmt: skip
+    return list(await session.scalars(statement))
+
+
+async def revoke_session(
+    session: AsyncSession, kit: AuthKit, user_id: uuid.UUID, session_id: uuid.UUID
+) -> None:
+    login = await session.get(Session, session_id, with_for_update=True)
+    if login is None or login.user_id != user_id:
+        raise NotFound("no such session")
+    await _revoke(kit, [login], "revoked_by_user")
+    await session.flush()
+
+
+async def login_history(
+    session: AsyncSession, user_id: uuid.UUID, *, page: int, size: int
+) -> tuple[list[LoginHistory], int]:
+    total = await session.scalar(
+        select(func.count()).select_from(LoginHistory).where(LoginHistory.user_id == user_id)
+    )
+    rows = await session.scalars(
+        select(LoginHistory).where(LoginHistory.user_id == user_id)
+        .order_by(LoginHistory.created.desc(), LoginHistory.id)
+        .offset((page - 1) * size).limit(size)
+    )  # fmt: skip
+    return list(rows), total or 0
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+async def _set_password(session: AsyncSession, kit: AuthKit, user: User, password: str) -> None:
+    try:
+        check_password_policy(
+            password, email=user.email, min_length=kit.settings.password_min_length
+        )
+    except PasswordPolicyError as error:
+        raise WeakPassword(f"password: {error}") from None
+    user.password_hash = await kit.passwords.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    await session.flush()
+
+
+async def change_password(
+    session: AsyncSession, kit: AuthKit, claims: AccessClaims, current: str, new: str
+) -> None:
+    """Needs the current password; every other session of the account is logged out."""
+    user = await get_user(session, claims.subject)
+    if not (await kit.passwords.verify(user.password_hash, current)).valid:
+        raise InvalidCredentials()
+    await _set_password(session, kit, user, new)
+    others = await session.scalars(
+        select(Session).where(Session.user_id == user.id, Session.revoked_at.is_(None),
+                              Session.id != claims.session_id)
+    )  # fmt: skip
+    await _revoke(kit, list(others), "password_changed")
+    await session.flush()
+
+
+async def request_password_reset(session: AsyncSession, kit: AuthKit, email: str) -> None:
+    """Send a one-time reset token through the notifier; silent when no such account."""
+    email = normalise_email(email)
+    await _limit(kit, kit.settings.rate_limits.password_reset_per_account, "reset", email)
+    user = (await session.scalars(select(User).where(User.email == email))).first()
+    if user is None or not user.is_active:
+        return
+    token = secrets.token_urlsafe(32)
+    session.add(
+        PasswordReset(
+            user_id=user.id,
+            token_hash=_digest(token),
+            expires_at=_now() + dt.timedelta(seconds=kit.settings.reset_token_ttl_seconds),
+        )
+    )
+    await session.flush()
+    await kit.notifier.send(
+        Message(
+            recipient=user.email,
+            kind="password_reset",
+            subject="Reset your Kinoteka password",
+            body=f"Use this code to set a new password (valid "
+            f"{kit.settings.reset_token_ttl_seconds // 60} min): {token}",
+            data={"token": token},
+        )
+    )
+
+
+async def reset_password(session: AsyncSession, kit: AuthKit, token: str, new: str) -> None:
+    """Spend a reset token, set the password, log out every session of the account."""
+    reset = (
+        await session.scalars(
+            select(PasswordReset).where(PasswordReset.token_hash == _digest(token))
+            .with_for_update()
+        )
+    ).first()  # fmt: skip
+    if reset is None or reset.used_at is not None or reset.expires_at <= _now():
+        raise InvalidResetToken("the reset token is invalid, used or expired")
+    reset.used_at = _now()
+    user = await get_user(session, reset.user_id)
+    await _set_password(session, kit, user, new)
+    await logout_everywhere(session, kit, user.id)
+
+
+async def deactivate(session: AsyncSession, kit: AuthKit, user_id: uuid.UUID) -> None:
+    """The account can no longer log in or refresh; its sessions end now."""
+    user = await get_user(session, user_id)
+    user.is_active = False
+    await logout_everywhere(session, kit, user.id)
+    log.info("auth.deactivated", user_id=str(user_id))

@@ -1,0 +1,225 @@
+"""Access tokens: EdDSA (Ed25519) JWTs signed by auth, verified offline by any service.
+
+Import `TokenVerifier` (or the FastAPI deps in `kinoteka.auth.deps`) to check a token without
+calling auth: the public keys come from a `KeySource`, either the JWKS endpoint of the auth
+service (`JwksKeySource`) or the shared key store (`kinoteka.auth.keys.DatabaseKeySource`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.algorithms import OKPAlgorithm
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["sub", "sid", "jti", "exp", "iat", "iss", "aud"]
+
+
+class TokenError(Exception):
+    """The token is not acceptable; the message is safe to show (it never echoes the token)."""
+
+
+class UnknownSigningKey(TokenError):
+    """The token names a key (`kid`) that none of the known public keys has."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    subject: uuid.UUID
+    session_id: uuid.UUID
+    roles: frozenset[str]
+    permissions: frozenset[str]
+    jti: str
+    issued_at: int
+    expires_at: int
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class SigningKeyPair:
+    kid: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.private_key.public_key()
+
+
+def public_jwk(key: Ed25519PublicKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = OKPAlgorithm.to_jwk(key, as_dict=True)
+    return {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"}
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> Ed25519PublicKey:
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        raise TokenError("unsupported key type in the key set")
+    key = OKPAlgorithm.from_jwk(dict(jwk))
+    if not isinstance(key, Ed25519PublicKey):
+        raise TokenError("the key set holds a private key or a non-Ed25519 key")
+    return key
+
+
+def sign_access_token(
+    key: SigningKeyPair,
+    *,
+    subject: uuid.UUID,
+    session_id: uuid.UUID,
+    roles: Iterable[str],
+    permissions: Iterable[str],
+    issuer: str,
+    audience: str,
+    ttl_seconds: int,
+    now: float | None = None,
+) -> tuple[str, AccessClaims]:
+    issued = int(now if now is not None else time.time())
+    claims = AccessClaims(
+        subject=subject,
+        session_id=session_id,
+        roles=frozenset(roles),
+        permissions=frozenset(permissions),
+        jti=uuid.uuid4().hex,
+        issued_at=issued,
+        expires_at=issued + ttl_seconds,
+    )
+    payload = {
+        "sub": str(subject),
+        "sid": str(session_id),
+        "roles": sorted(claims.roles),
+        "permissions": sorted(claims.permissions),
+        "jti": claims.jti,
+        "iat": issued,
+        "exp": claims.expires_at,
+        "iss": issuer,
+        "aud": audience,
+    }
+    token = jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+    return token, claims
+
+
+def verify_access_token(
+    token: str,
+    keys: Mapping[str, Ed25519PublicKey],
+    *,
+    issuer: str,
+    audience: str,
+    leeway: float = 0,
+) -> AccessClaims:
+    """Check signature, algorithm, expiry, issuer and audience; raise `TokenError` otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenError("malformed token") from None
+    if header.get("alg") != ALGORITHM:
+        raise TokenError("unexpected signing algorithm")
+    key = keys.get(header.get("kid", ""))
+    if key is None:
+        raise UnknownSigningKey("unknown signing key")
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token expired") from None
+    except jwt.PyJWTError as error:
+        raise TokenError(f"invalid token: {error}") from None
+    try:
+        return AccessClaims(
+            subject=uuid.UUID(payload["sub"]),
+            session_id=uuid.UUID(payload["sid"]),
+            roles=frozenset(payload.get("roles", ())),
+            permissions=frozenset(payload.get("permissions", ())),
+            jti=str(payload["jti"]),
+            issued_at=int(payload["iat"]),
+            expires_at=int(payload["exp"]),
+        )
+    except (TypeError, ValueError):
+        raise TokenError("invalid token claims") from None
+
+
+def denylist_key(prefix: str, jti: str) -> str:
+    """The cache key marking an access token revoked until it expires."""
+    return f"{prefix}:deny:{jti}"
+
+
+class KeySource(Protocol):
+    """Where a verifier gets the public keys: `public_keys()` maps kid to key."""
+
+    async def public_keys(self) -> dict[str, Ed25519PublicKey]: ...
+
+
+class JwksKeySource:
+    """The auth service's `/.well-known/jwks.json`, for services running elsewhere."""
+
+    def __init__(self, url: str, *, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self._client = client
+
+    async def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        if self._client is not None:
+            response = await self._client.get(self.url)
+        else:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.get(self.url)
+        response.raise_for_status()
+        keys: dict[str, Ed25519PublicKey] = {}
+        for jwk in response.json().get("keys", []):
+            if jwk.get("alg", ALGORITHM) == ALGORITHM and "kid" in jwk:
+                keys[jwk["kid"]] = public_key_from_jwk(jwk)
+        return keys
+
+
+class TokenVerifier:
+    """Offline verification with cached public keys, reloaded when an unknown `kid` shows up
+    (at most every `refresh_interval` seconds, so garbage kids cannot hammer the source)."""
+
+    def __init__(
+        self,
+        source: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 0,
+        refresh_interval: float = 30.0,
+    ) -> None:
+        self.source = source
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.refresh_interval = refresh_interval
+        self._keys: dict[str, Ed25519PublicKey] = {}
+        self._loaded_at: float | None = None
+
+    async def reload(self) -> None:
+        self._keys = await self.source.public_keys()
+        self._loaded_at = time.monotonic()
+
+    def verify_cached(self, token: str) -> AccessClaims:
+        """Verify with the keys already loaded (no I/O)."""
+        return verify_access_token(
+            token, self._keys, issuer=self.issuer, audience=self.audience, leeway=self.leeway
+        )
+
+    async def verify(self, token: str) -> AccessClaims:
+        try:
+            return self.verify_cached(token)
+        except UnknownSigningKey:
+            loaded = self._loaded_at
+            if loaded is not None and time.monotonic() - loaded < self.refresh_interval:
+                raise
+        await self.reload()
+        return self.verify_cached(token)

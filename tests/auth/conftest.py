@@ -1,0 +1,52 @@
+"""Auth fixtures: services over a fresh database and Redis, cheap Argon2 for speed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.infra.footprint import StoreUrls
+from kinoteka.services import Services, build_services
+from kinoteka.settings import Settings
+
+# Cheap hashing keeps the suite fast; test_passwords checks the defaults are OWASP's.
+FAST_HASH = PasswordHashSettings(memory_kib=256, time_cost=1, parallelism=1)
+PASSWORD = "correct horse 42"
+
+
+def make_settings(**auth: Any) -> Settings:
+    auth.setdefault("password_hash", FAST_HASH)
+    auth.setdefault("redis_prefix", f"t{uuid.uuid4().hex[:10]}")
+    return Settings(auth=AuthSettings(**auth), secret_key="test-secret-for-keys")
+
+
+async def make_services(database_url: str, redis_url: str, **auth: Any) -> Services:
+    settings = make_settings(**auth)
+    urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")
+    services = build_services(settings, urls)
+    kit = build_auth_kit(settings, services.db, services.cache, redis_url)
+    services.auth = kit
+    services.closers.append(kit.close)
+    return services
+
+
+@pytest.fixture
+async def services(fresh_database: str, flushed_redis: str) -> AsyncIterator[Services]:
+    built = await make_services(fresh_database, flushed_redis)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+def kit(services: Services) -> AuthKit:
+    assert services.auth is not None
+    return services.auth
+
+
+def new_email() -> str:
+    return f"user-{uuid.uuid4().hex[:8]}@Example.COM"
