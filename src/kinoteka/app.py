@@ -38,7 +38,9 @@ class ContextMount:
 
 def available_contexts() -> dict[str, ContextMount]:
     """Every context that serves HTTP, by the name `kinoteka serve <name>` takes."""
-    mounts: list[ContextMount] = []
+    from kinoteka.catalog.mount import catalog_mount
+
+    mounts: list[ContextMount] = [catalog_mount()]
     return {mount.name: mount for mount in mounts}
 
 

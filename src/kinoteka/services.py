@@ -15,6 +15,7 @@ from kinoteka.infra import db as db_port
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
+from kinoteka.infra.storage import ObjectStorage
 from kinoteka.settings import Settings
 
 HealthCheck = Callable[[], Awaitable[None]]
@@ -28,6 +29,7 @@ class Services:
     cache: Cache
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    storage: ObjectStorage | None = None
     auth: AuthKit | None = None
 
     async def close(self) -> None:

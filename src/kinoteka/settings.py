@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from kinoteka.auth.settings import AuthSettings
+from kinoteka.catalog.settings import CatalogSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     log: LogSettings = LogSettings()
     demo: DemoSettings = DemoSettings()
+    catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
 
     @field_validator("database_url")

@@ -85,6 +85,8 @@ class FilmWork(Timestamped, Modified, Base):
     file_path: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[float | None] = mapped_column(Float)
     type: Mapped[FilmType] = mapped_column(_enum(FilmType, "film_type"), nullable=False)
+    poster_key: Mapped[str | None] = mapped_column(Text)
+    """Storage prefix of the poster renditions (`<poster_key>/<width>.webp`); None: no poster."""
 
     genres: Mapped[list[GenreFilmWork]] = relationship(
         back_populates="film_work", cascade="all, delete-orphan", lazy="raise"

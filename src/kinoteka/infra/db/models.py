@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import kinoteka.auth.models  # noqa: F401 - registers the auth tables
+import kinoteka.catalog.audit  # noqa: F401 - registers the admin audit trail
 import kinoteka.catalog.models  # noqa: F401 - registers the catalog tables
 from kinoteka.infra.db.base import Base
 

@@ -1,0 +1,44 @@
+"""Building the catalog's HTTP surface over a test database (used by the API and admin tests)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+
+from kinoteka.app import create_app
+from kinoteka.infra.footprint import StoreUrls
+from kinoteka.services import Services, build_services
+from kinoteka.settings import Environment, Settings, load_settings
+
+BASE_URL = "http://kinoteka.test"
+
+
+def catalog_settings(data_dir: Path, **overrides: object) -> Settings:
+    return load_settings(
+        env=Environment.TEST, data_dir=data_dir, secret_key="catalog-tests-secret", **overrides
+    )
+
+
+def catalog_services(settings: Settings, database_url: str, redis_url: str) -> Services:
+    urls = StoreUrls(
+        database_url=database_url,
+        redis_url=redis_url,
+        search_url=f"tantivy://{settings.data_dir / 'search'}",
+        storage_url=f"file://{settings.data_dir / 'storage'}",
+    )
+    return build_services(settings, urls)
+
+
+@asynccontextmanager
+async def running_client(
+    services: Services, contexts: Sequence[str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app with its lifespan running (closed, with the services, on exit)."""
+    app = create_app(services, list(contexts))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+            yield client

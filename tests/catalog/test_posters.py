@@ -1,0 +1,117 @@
+"""Posters: type checked by content, size and pixel limits; refusals store nothing."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from kinoteka.catalog.posters import (
+    PosterRejected,
+    delete_poster,
+    poster_url,
+    render_poster,
+    rendition_key,
+    store_poster,
+)
+from kinoteka.catalog.settings import PosterSettings
+from kinoteka.infra.storage.local import LocalStorage
+
+SETTINGS = PosterSettings()
+
+
+def image_bytes(kind: str, size: tuple[int, int] = (800, 1200), mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, (200, 30, 60) if mode == "RGB" else 128).save(buffer, kind)
+    return buffer.getvalue()
+
+
+def fifty_megabyte_png() -> bytes:
+    """A real PNG of about 50 MB (stored without compression), over the 10 MB limit."""
+    width, height = 4200, 4000
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+def stored_files(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
+def test_accepted_images_become_webp_renditions(kind: str) -> None:
+    renditions = render_poster(image_bytes(kind), SETTINGS)
+
+    assert [r.width for r in renditions] == [160, 320, 640]
+    for rendition in renditions:
+        with Image.open(io.BytesIO(rendition.data)) as image:
+            assert image.format == "WEBP"
+            assert image.size == rendition.size == (rendition.width, rendition.width * 3 // 2)
+
+
+def test_small_images_are_not_upscaled() -> None:
+    renditions = render_poster(image_bytes("PNG", (200, 300)), SETTINGS)
+    assert [r.width for r in renditions] == [160, 320, 640]
+    assert [r.size[0] for r in renditions] == [160, 200, 200]
+
+
+def test_a_text_file_named_jpg_is_refused() -> None:
+    with pytest.raises(PosterRejected, match="not an image"):
+        render_poster(b"this is not a poster, just text\n" * 20, SETTINGS)
+
+
+def test_a_truncated_jpeg_is_refused() -> None:
+    data = image_bytes("JPEG")
+    with pytest.raises(PosterRejected, match=r"damaged|not an image"):
+        render_poster(data[: len(data) // 2], SETTINGS)
+
+
+def test_other_image_formats_are_refused() -> None:
+    with pytest.raises(PosterRejected, match="GIF is not accepted"):
+        render_poster(image_bytes("GIF", mode="L"), SETTINGS)
+
+
+def test_an_image_over_the_size_limit_is_refused() -> None:
+    data = fifty_megabyte_png()
+    assert len(data) > 50_000_000
+    with pytest.raises(PosterRejected, match=r"limit is 10\.0 MB"):
+        render_poster(data, SETTINGS)
+
+
+def test_a_decompression_bomb_is_refused() -> None:
+    bomb = image_bytes("PNG", (12_000, 12_000), mode="1")
+    assert len(bomb) < SETTINGS.max_bytes
+    with pytest.raises(PosterRejected, match="pixels"):
+        render_poster(bomb, SETTINGS)
+
+
+async def test_stored_poster_has_every_width_and_is_deleted_whole(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, secret="s")
+    film_id = uuid.uuid4()
+
+    poster_key = await store_poster(storage, film_id, image_bytes("JPEG"), SETTINGS)
+
+    assert poster_key.startswith(f"posters/{film_id}/")
+    for width in SETTINGS.widths:
+        assert await storage.exists(rendition_key(poster_key, width))
+    assert poster_url(poster_key, 160) == f"/api/v1/{poster_key}/160.webp"
+    assert poster_url(None) is None
+
+    await delete_poster(storage, poster_key, SETTINGS)
+    assert stored_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("bad", ["text", "huge"])
+async def test_refused_uploads_store_nothing(tmp_path: Path, bad: str) -> None:
+    storage = LocalStorage(tmp_path, secret="s")
+    data = b"plain text\n" * 100 if bad == "text" else fifty_megabyte_png()
+
+    with pytest.raises(PosterRejected):
+        await store_poster(storage, uuid.uuid4(), data, SETTINGS)
+
+    assert stored_files(tmp_path) == []
