@@ -17,6 +17,7 @@ from kinoteka.catalog.sqlite_import import ImportInputError
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 from kinoteka.infra.db import migrations
 from kinoteka.infra.footprint import StoreUrls
+from kinoteka.search.cli import app as sync_app
 from kinoteka.services import build_services
 from kinoteka.settings import Settings
 
@@ -24,6 +25,7 @@ app = typer.Typer(help="Kinoteka, an open-source online cinema.", no_args_is_hel
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(sync_app, name="sync")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]

@@ -15,6 +15,7 @@ from kinoteka.infra import db as db_port
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
+from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.settings import Settings
 
@@ -31,6 +32,7 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     storage: ObjectStorage | None = None
     auth: AuthKit | None = None
+    search: SearchIndex | None = None
 
     async def close(self) -> None:
         for close in reversed(self.closers):

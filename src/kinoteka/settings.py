@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
+from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
+    search: SearchSettings = SearchSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,188 @@
+"""Search index port: index definitions, the query object and the `SearchIndex` protocol.
+
+Every adapter implements all members of `SearchIndex`:
+- `ensure_indexes()` creates each defined index that is missing (idempotent);
+- `bulk(index, upserts, deletes)` writes documents (upsert by `id`) and deletes ids; when it
+  returns the batch is acknowledged (durable) and the index version has been bumped;
+- `get`, `count`, `search` read; `refresh()` makes acknowledged writes visible to readers;
+- `rebuild(index, batches)` builds a new versioned index from `batches`, switches the alias
+  (Elasticsearch) or pointer file (Tantivy) atomically, then drops the old one; searches keep
+  answering from the old index until the switch;
+- `version()` is a counter bumped on every acknowledged write batch and rebuild, cheap to read
+  (a small file for Tantivy, one document for Elasticsearch): a cache over search results is
+  valid while `version()` returns the value it was filled under;
+- `ping()` and `close()`.
+
+`from_url()` picks the adapter by URL scheme: `tantivy:///path` or `http(s)://host:9200`.
+Adapters raise `SearchUnavailable` when the index cannot be reached (worth a retry) and
+`SearchError` for anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+__all__ = [
+    "Document",
+    "FieldKind",
+    "FieldSpec",
+    "IndexDefinition",
+    "SearchError",
+    "SearchHits",
+    "SearchIndex",
+    "SearchQuery",
+    "SearchUnavailable",
+    "Sort",
+    "from_url",
+    "fuzzy_distance",
+]
+
+Document = dict[str, Any]
+MAX_PAGE_SIZE = 100
+
+
+class SearchError(Exception):
+    """The index refused an operation (bad query, unknown index, corrupt data)."""
+
+
+class SearchUnavailable(SearchError):
+    """The index cannot be reached right now; the caller may retry."""
+
+
+class FieldKind(StrEnum):
+    KEYWORD = "keyword"
+    """Exact values (ids): filterable, not analyzed."""
+    TEXT = "text"
+    """Analyzed text (`ru_en`): searchable."""
+    FLOAT = "float"
+    OBJECTS = "objects"
+    """A list of `{…}` objects (nested in Elasticsearch); their TEXT properties are searchable
+    as `<field>.<property>` and their KEYWORD properties filterable the same way."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: FieldKind
+    sortable: bool = False
+    """TEXT: also kept as a lowercase raw keyword (`title.raw` in Elasticsearch) for sorting."""
+    boost: float = 0.0
+    """> 0: searched by default in a full-text query, with this weight."""
+    properties: tuple[FieldSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexDefinition:
+    """What an index holds; each adapter derives its mapping or schema from this."""
+
+    name: str
+    fields: tuple[FieldSpec, ...]
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise SearchError(f"index {self.name!r} has no field {name!r}")
+
+    @property
+    def default_text_fields(self) -> dict[str, float]:
+        return {spec.name: spec.boost for spec in self.fields if spec.boost > 0}
+
+
+@dataclass(frozen=True)
+class Sort:
+    field: str
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, value: str) -> Sort:
+        """`-imdb_rating` -> descending by imdb_rating, `title` -> ascending by title."""
+        return cls(value.removeprefix("-"), descending=value.startswith("-"))
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A search in one index.
+
+    `text` matches any of its words (as Elasticsearch's `match`) in `fields` (default: the
+    definition's boosted fields, weighted by their boost); with `fuzzy`, words of 3-5 letters
+    tolerate one edit and longer words two, exact words still ranking first. `filters` keep
+    documents whose KEYWORD field holds the value, or any of the values when given a sequence
+    (e.g. `{"genre_ids": id}`, `{"id": [id1, id2]}`, `{"directors.id": id}`); `sort` orders by a
+    FLOAT or sortable TEXT field (relevance when None and `text` is given, else index order).
+    Pagination is by `offset`/`limit` at any depth.
+    """
+
+    index: str
+    text: str | None = None
+    fields: tuple[str, ...] = ()
+    fuzzy: bool = False
+    filters: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    sort: Sort | None = None
+    offset: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if self.offset < 0:
+            raise SearchError("offset must be 0 or more")
+        if not 0 < self.limit <= MAX_PAGE_SIZE:
+            raise SearchError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+
+
+@dataclass(frozen=True)
+class SearchHits:
+    total: int
+    documents: list[Document]
+
+
+def fuzzy_distance(word: str) -> int:
+    """Edits tolerated in a word, as Elasticsearch's `fuzziness: AUTO` (0-2, 3-5, 6+)."""
+    if len(word) < 3:
+        return 0
+    return 1 if len(word) <= 5 else 2
+
+
+class SearchIndex(Protocol):
+    definitions: Mapping[str, IndexDefinition]
+
+    async def ensure_indexes(self) -> list[str]:
+        """Create the missing indexes; return the names created."""
+        ...
+
+    async def bulk(
+        self, index: str, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+    ) -> None: ...
+
+    async def get(self, index: str, document_id: str) -> Document | None: ...
+
+    async def count(self, index: str) -> int: ...
+
+    async def search(self, query: SearchQuery) -> SearchHits: ...
+
+    async def refresh(self) -> None: ...
+
+    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Document]]) -> int:
+        """Load a new version of `index` from `batches`, switch to it, drop the old one."""
+        ...
+
+    async def version(self) -> int: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def from_url(url: str, definitions: Sequence[IndexDefinition]) -> SearchIndex:
+    """The adapter for `url`: `tantivy:///path` or `http(s)://…` (Elasticsearch/OpenSearch)."""
+    if url.startswith("tantivy://"):
+        from kinoteka.infra.search.tantivy import TantivyIndex
+
+        return TantivyIndex.from_url(url, definitions)
+    if url.startswith(("http://", "https://")):
+        from kinoteka.infra.search.elasticsearch import ElasticsearchIndex
+
+        return ElasticsearchIndex.from_url(url, definitions)
+    raise SearchError(f"unsupported search URL {url!r}: use tantivy:///path or http(s)://…")

@@ -1,0 +1,382 @@
+"""Elasticsearch 8 / OpenSearch adapter over the official async client and its bulk helpers.
+
+Each index is a versioned physical index (`movies_v<ns>`) behind an alias (`movies`); `rebuild`
+loads a new version and swaps the alias in one `update_aliases` call, then drops the old one.
+Text is analyzed by `ru_en` (standard tokenizer, lowercase, English and Russian stop words and
+stemmers, English possessive stemmer); mappings are `dynamic: strict`. The write version lives
+in the one document of the `<first index>_meta` index.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import structlog
+from elasticsearch import (
+    ApiError,
+    AsyncElasticsearch,
+    ConnectionError,
+    ConnectionTimeout,
+    NotFoundError,
+)
+from elasticsearch.helpers import BulkIndexError, async_bulk
+
+from kinoteka.infra.search import (
+    Document,
+    FieldKind,
+    FieldSpec,
+    IndexDefinition,
+    SearchError,
+    SearchHits,
+    SearchQuery,
+    SearchUnavailable,
+)
+
+log = structlog.get_logger(__name__)
+
+MAX_WINDOW = 10_000  # index.max_result_window: deeper pages walk with search_after
+FUZZY_WEIGHT = 0.2
+T = TypeVar("T")
+
+ANALYSIS: dict[str, Any] = {
+    "filter": {
+        "english_stop": {"type": "stop", "stopwords": "_english_"},
+        "english_stemmer": {"type": "stemmer", "language": "english"},
+        "english_possessive_stemmer": {"type": "stemmer", "language": "possessive_english"},
+        "russian_stop": {"type": "stop", "stopwords": "_russian_"},
+        "russian_stemmer": {"type": "stemmer", "language": "russian"},
+    },
+    "analyzer": {
+        "ru_en": {
+            "tokenizer": "standard",
+            "filter": [
+                "lowercase",
+                "english_stop",
+                "english_stemmer",
+                "english_possessive_stemmer",
+                "russian_stop",
+                "russian_stemmer",
+            ],
+        }
+    },
+    "normalizer": {"sort_key": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
+}
+META_MAPPING: dict[str, Any] = {"dynamic": "strict", "properties": {"version": {"type": "long"}}}
+
+
+def field_mapping(spec: FieldSpec) -> dict[str, Any]:
+    if spec.kind is FieldKind.KEYWORD:
+        return {"type": "keyword"}
+    if spec.kind is FieldKind.FLOAT:
+        return {"type": "float"}
+    if spec.kind is FieldKind.TEXT:
+        mapping: dict[str, Any] = {"type": "text", "analyzer": "ru_en"}
+        if spec.sortable:
+            mapping["fields"] = {"raw": {"type": "keyword", "normalizer": "sort_key"}}
+        return mapping
+    return {
+        "type": "nested",
+        "dynamic": "strict",
+        "properties": {prop.name: field_mapping(prop) for prop in spec.properties},
+    }
+
+
+def index_body(definition: IndexDefinition) -> dict[str, Any]:
+    """Settings and the strict mapping of one index (the `movies` one is the issue's)."""
+    return {
+        "settings": {"refresh_interval": "1s", "analysis": ANALYSIS},
+        "mappings": {
+            "dynamic": "strict",
+            "properties": {spec.name: field_mapping(spec) for spec in definition.fields},
+        },
+    }
+
+
+def _nested_path(definition: IndexDefinition, path: str) -> tuple[str | None, FieldSpec]:
+    parent, _, child = path.partition(".")
+    spec = definition.field(parent)
+    if not child:
+        return None, spec
+    for prop in spec.properties:
+        if prop.name == child:
+            return parent, prop
+    raise SearchError(f"index {definition.name!r} has no field {path!r}")
+
+
+def _wrap(nested: str | None, clause: dict[str, Any]) -> dict[str, Any]:
+    return clause if nested is None else {"nested": {"path": nested, "query": clause}}
+
+
+def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, Any]:
+    """The Elasticsearch bool query for a `SearchQuery` (filters + weighted full text)."""
+    filters: list[dict[str, Any]] = []
+    for path, value in query.filters.items():
+        nested, spec = _nested_path(definition, path)
+        if spec.kind is not FieldKind.KEYWORD:
+            raise SearchError(f"cannot filter {definition.name!r} by {path!r}")
+        term = {"term": {path: value}} if isinstance(value, str) else {"terms": {path: list(value)}}
+        filters.append(_wrap(nested, term))
+    must: list[dict[str, Any]] = []
+    if query.text and query.text.strip():
+        paths = query.fields or tuple(definition.default_text_fields)
+        should: list[dict[str, Any]] = []
+        for path in paths:
+            nested, spec = _nested_path(definition, path)
+            if spec.kind is not FieldKind.TEXT:
+                raise SearchError(f"cannot search {definition.name!r} in {path!r}")
+            boost = definition.default_text_fields.get(path, 1.0)
+            exact = {"match": {path: {"query": query.text, "boost": boost}}}
+            should.append(_wrap(nested, exact))
+            if query.fuzzy:
+                fuzzy = {
+                    "match": {
+                        path: {
+                            "query": query.text,
+                            "fuzziness": "AUTO",
+                            "boost": boost * FUZZY_WEIGHT,
+                        }
+                    }
+                }
+                should.append(_wrap(nested, fuzzy))
+        must.append({"bool": {"should": should, "minimum_should_match": 1}})
+    if not must and not filters:
+        return {"match_all": {}}
+    return {"bool": {"must": must, "filter": filters}}
+
+
+def compile_sort(definition: IndexDefinition, query: SearchQuery) -> list[Any]:
+    """A total order (ties broken by id), as `search_after` needs."""
+    if query.sort is None:
+        head: list[Any] = ["_score"] if query.text else []
+        return [*head, {"id": "asc"}]
+    spec = definition.field(query.sort.field)
+    order = "desc" if query.sort.descending else "asc"
+    if spec.kind is FieldKind.FLOAT:
+        return [{spec.name: {"order": order, "missing": "_last"}}, {"id": "asc"}]
+    if spec.kind is FieldKind.TEXT and spec.sortable:
+        return [{f"{spec.name}.raw": {"order": order}}, {"id": "asc"}]
+    raise SearchError(f"cannot sort {definition.name!r} by {query.sort.field!r}")
+
+
+class ElasticsearchIndex:
+    """The `SearchIndex` port over an Elasticsearch 8 / OpenSearch cluster."""
+
+    def __init__(self, client: AsyncElasticsearch, definitions: Sequence[IndexDefinition]) -> None:
+        self.client = client
+        self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
+        first = definitions[0].name if definitions else "kinoteka"
+        self.meta_index = f"{first}_meta"
+
+    @classmethod
+    def from_url(cls, url: str, definitions: Sequence[IndexDefinition]) -> ElasticsearchIndex:
+        client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=False)
+        return cls(client, definitions)
+
+    def _definition(self, index: str) -> IndexDefinition:
+        try:
+            return self.definitions[index]
+        except KeyError:
+            raise SearchError(f"unknown index {index!r}") from None
+
+    async def _guard(self, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except (ConnectionError, ConnectionTimeout) as error:
+            raise SearchUnavailable(str(error)) from error
+        except ApiError as error:
+            if error.meta.status in (429, 502, 503, 504):
+                raise SearchUnavailable(str(error)) from error
+            raise SearchError(str(error)) from error
+
+    async def _create_version(self, definition: IndexDefinition) -> str:
+        physical = f"{definition.name}_v{time.time_ns()}"
+        await self.client.indices.create(index=physical, **index_body(definition))
+        return physical
+
+    async def ensure_indexes(self) -> list[str]:
+        async def run() -> list[str]:
+            created = []
+            for definition in self.definitions.values():
+                if not await self.client.indices.exists(index=definition.name):
+                    physical = await self._create_version(definition)
+                    await self.client.indices.put_alias(index=physical, name=definition.name)
+                    created.append(definition.name)
+            if not await self.client.indices.exists(index=self.meta_index):
+                await self.client.indices.create(index=self.meta_index, mappings=META_MAPPING)
+            if created:
+                await self._bump_version()
+            return created
+
+        return await self._guard(run)
+
+    async def _bump_version(self) -> None:
+        current = await self._read_version()
+        version = max(current + 1, time.time_ns())
+        await self.client.index(
+            index=self.meta_index, id="version", document={"version": version}, refresh=True
+        )
+
+    async def _read_version(self) -> int:
+        try:
+            found = await self.client.get(index=self.meta_index, id="version")
+        except NotFoundError:
+            return 0
+        return int(found["_source"]["version"])
+
+    async def bulk(
+        self, index: str, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+    ) -> None:
+        self._definition(index)
+        if not upserts and not deletes:
+            return
+        actions: list[dict[str, Any]] = [
+            {"_op_type": "index", "_index": index, "_id": str(d["id"]), "_source": d}
+            for d in upserts
+        ]
+        actions += [{"_op_type": "delete", "_index": index, "_id": str(i)} for i in deletes]
+
+        async def run() -> None:
+            _, errors = await async_bulk(
+                self.client, actions, raise_on_error=False, raise_on_exception=True
+            )
+            failures = [
+                item
+                for item in (errors if isinstance(errors, list) else [])
+                if isinstance(item, dict)
+                and not ("delete" in item and item["delete"].get("status") == 404)
+            ]
+            if failures:
+                raise SearchError(f"{len(failures)} bulk action(s) failed: {failures[0]}")
+            await self._bump_version()
+
+        try:
+            await self._guard(run)
+        except BulkIndexError as error:
+            raise SearchError(str(error)) from error
+
+    async def get(self, index: str, document_id: str) -> Document | None:
+        self._definition(index)
+
+        async def run() -> Document | None:
+            try:
+                found = await self.client.get(index=index, id=document_id)
+            except NotFoundError:
+                return None
+            document: Document = found["_source"]
+            return document
+
+        return await self._guard(run)
+
+    async def count(self, index: str) -> int:
+        self._definition(index)
+
+        async def run() -> int:
+            return int((await self.client.count(index=index))["count"])
+
+        return await self._guard(run)
+
+    async def search(self, query: SearchQuery) -> SearchHits:
+        definition = self._definition(query.index)
+        body = compile_query(definition, query)
+        sort = compile_sort(definition, query)
+
+        async def run() -> SearchHits:
+            if query.offset + query.limit <= MAX_WINDOW:
+                found = await self.client.search(
+                    index=query.index, query=body, sort=sort, from_=query.offset,
+                    size=query.limit, track_total_hits=True,
+                )  # fmt: skip
+                return _hits(found)
+            # Past the result window: walk to the offset with search_after, ids only.
+            after: list[Any] | None = None
+            skipped = 0
+            while skipped < query.offset:
+                step = min(MAX_WINDOW, query.offset - skipped)
+                found = await self.client.search(
+                    index=query.index, query=body, sort=sort, size=step, source=False,
+                    search_after=after, track_total_hits=False,
+                )  # fmt: skip
+                hits = found["hits"]["hits"]
+                if not hits:
+                    total = await self.client.count(index=query.index, query=body)
+                    return SearchHits(total=int(total["count"]), documents=[])
+                skipped += len(hits)
+                after = hits[-1]["sort"]
+            found = await self.client.search(
+                index=query.index, query=body, sort=sort, size=query.limit,
+                search_after=after, track_total_hits=True,
+            )  # fmt: skip
+            return _hits(found)
+
+        return await self._guard(run)
+
+    async def refresh(self) -> None:
+        async def run() -> None:
+            names = ",".join(self.definitions)
+            await self.client.indices.refresh(index=names)
+
+        await self._guard(run)
+
+    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Document]]) -> int:
+        definition = self._definition(index)
+        physical = await self._guard(lambda: self._create_version(definition))
+        loaded = 0
+        try:
+            async for batch in batches:
+                await self.bulk_into(physical, batch)
+                loaded += len(batch)
+
+            async def switch() -> None:
+                await self.client.indices.refresh(index=physical)
+                current = await self.client.indices.get_alias(name=index)
+                old = list(current)
+                await self.client.indices.update_aliases(
+                    actions=[
+                        *({"remove": {"index": name, "alias": index}} for name in old),
+                        {"add": {"index": physical, "alias": index}},
+                    ]
+                )
+                await self._bump_version()
+                for name in old:
+                    await self.client.indices.delete(index=name)
+                log.info("search.rebuild.switched", index=index, old=old, new=physical)
+
+            await self._guard(switch)
+        except BaseException:
+            await self.client.indices.delete(index=physical, ignore_unavailable=True)
+            raise
+        return loaded
+
+    async def bulk_into(self, physical: str, documents: Sequence[Document]) -> None:
+        actions = [
+            {"_op_type": "index", "_index": physical, "_id": str(d["id"]), "_source": d}
+            for d in documents
+        ]
+
+        async def run() -> None:
+            await async_bulk(self.client, actions)
+
+        try:
+            await self._guard(run)
+        except BulkIndexError as error:
+            raise SearchError(str(error)) from error
+
+    async def version(self) -> int:
+        return await self._guard(self._read_version)
+
+    async def ping(self) -> None:
+        async def run() -> None:
+            await self.client.info()
+
+        await self._guard(run)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _hits(found: Any) -> SearchHits:
+    total = found["hits"]["total"]
+    count = total["value"] if isinstance(total, dict) else int(total)
+    return SearchHits(total=count, documents=[hit["_source"] for hit in found["hits"]["hits"]])

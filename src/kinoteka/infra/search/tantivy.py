@@ -1,0 +1,455 @@
+"""Tantivy adapter: each index is a versioned directory on local disk behind a pointer file.
+
+Layout under the root (`tantivy:///root`): `<index>/CURRENT` names the live version directory
+(`<index>/v<ns>/`), switched atomically (temp file + `os.replace`) by `rebuild`; `VERSION` holds
+the write counter. One process writes an index at a time (Tantivy's writer lock); any number of
+processes read it, reopening when `CURRENT` changes and reloading when `VERSION` moves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import anyio.to_thread
+import structlog
+import tantivy
+
+from kinoteka.infra.search import (
+    Document,
+    FieldKind,
+    FieldSpec,
+    IndexDefinition,
+    SearchError,
+    SearchHits,
+    SearchQuery,
+    fuzzy_distance,
+)
+
+log = structlog.get_logger(__name__)
+
+ANALYZER = "ru_en"
+SOURCE = "_source"
+SORT_SUFFIX = "__sort"
+WRITER_HEAP = 64_000_000
+FUZZY_WEIGHT = 0.2  # a fuzzy hit scores a constant; kept below any exact BM25 hit
+T = TypeVar("T")
+
+
+def text_analyzer() -> tantivy.TextAnalyzer:
+    """Lowercase, accent-folded, English + Russian stop words and stems; splits on punctuation."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(60))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        # the English possessive "'s" is split off by the tokenizer; drop it as a stop word
+        .filter(tantivy.Filter.custom_stopword(["s"]))
+        .filter(tantivy.Filter.stopword("english"))
+        .filter(tantivy.Filter.stopword("russian"))
+        .filter(tantivy.Filter.stemmer("english"))
+        .filter(tantivy.Filter.stemmer("russian"))
+        .build()
+    )
+
+
+def sort_key(value: str) -> str:
+    """The raw form a title sorts by: case- and accent-insensitive."""
+    folded = unicodedata.normalize("NFKD", value.casefold())
+    return "".join(char for char in folded if not unicodedata.combining(char))
+
+
+def field_name(path: str) -> str:
+    """Tantivy field for a query path: `actors.name` -> `actors__name`."""
+    return path.replace(".", "__")
+
+
+def build_schema(definition: IndexDefinition) -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
+    for spec in definition.fields:
+        if spec.name == "id":
+            continue
+        _add_field(builder, spec.name, spec)
+        for prop in spec.properties:
+            _add_field(builder, f"{spec.name}__{prop.name}", prop)
+    builder.add_bytes_field(SOURCE, stored=True)
+    return builder.build()
+
+
+def _add_field(builder: tantivy.SchemaBuilder, name: str, spec: FieldSpec) -> None:
+    if spec.kind is FieldKind.KEYWORD:
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    elif spec.kind is FieldKind.TEXT:
+        builder.add_text_field(name, tokenizer_name=ANALYZER)
+        if spec.sortable:
+            builder.add_text_field(name + SORT_SUFFIX, fast=True, tokenizer_name="raw")
+    elif spec.kind is FieldKind.FLOAT:
+        builder.add_float_field(name, indexed=True, fast=True)
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def to_tantivy(definition: IndexDefinition, document: Document) -> dict[str, list[Any]]:
+    """The field -> values dict `tantivy.Document.from_dict` takes."""
+    fields: dict[str, list[Any]] = {"id": [str(document["id"])]}
+    for spec in definition.fields:
+        if spec.name == "id":
+            continue
+        values = _values(document.get(spec.name))
+        if spec.kind is FieldKind.OBJECTS:
+            for prop in spec.properties:
+                nested = [item.get(prop.name) for item in values]
+                fields[f"{spec.name}__{prop.name}"] = [
+                    v for item in nested for v in _values(item) if v is not None
+                ]
+            continue
+        if spec.kind is FieldKind.FLOAT:
+            fields[spec.name] = [float(v) for v in values]
+            continue
+        fields[spec.name] = [str(v) for v in values]
+        if spec.kind is FieldKind.TEXT and spec.sortable and values:
+            fields[spec.name + SORT_SUFFIX] = [sort_key(str(values[0]))]
+    fields[SOURCE] = [json.dumps(document, ensure_ascii=False).encode()]
+    return {name: values for name, values in fields.items() if values}
+
+
+@dataclass
+class _Reader:
+    directory: str
+    index: tantivy.Index
+    seen_version: int
+
+
+class TantivyIndex:
+    """The `SearchIndex` port over Tantivy directories (see the module docstring)."""
+
+    def __init__(self, root: Path, definitions: Sequence[IndexDefinition]) -> None:
+        self.root = root
+        self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
+        self._analyzer = text_analyzer()
+        self._readers: dict[str, _Reader] = {}
+        self._writers: dict[str, tuple[str, tantivy.Index, tantivy.IndexWriter]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, definitions: Sequence[IndexDefinition]) -> TantivyIndex:
+        parts = urlsplit(url)
+        path = unquote(parts.netloc + parts.path)
+        if not path:
+            raise SearchError(f"tantivy URL {url!r} names no directory")
+        return cls(Path(path), definitions)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _definition(self, index: str) -> IndexDefinition:
+        try:
+            return self.definitions[index]
+        except KeyError:
+            raise SearchError(f"unknown index {index!r}") from None
+
+    def _pointer(self, index: str) -> Path:
+        return self.root / index / "CURRENT"
+
+    def _current(self, index: str) -> str:
+        try:
+            return self._pointer(index).read_text().strip()
+        except FileNotFoundError:
+            raise SearchError(f"index {index!r} does not exist under {self.root}") from None
+
+    def _read_version(self) -> int:
+        try:
+            return int((self.root / "VERSION").read_text() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def _bump_version(self) -> int:
+        version = max(self._read_version() + 1, time.time_ns())
+        _atomic_write(self.root / "VERSION", str(version))
+        return version
+
+    def _open(self, index: str, directory: str) -> tantivy.Index:
+        opened = tantivy.Index.open(str(self.root / index / directory))
+        opened.register_tokenizer(ANALYZER, self._analyzer)
+        return opened
+
+    def _create(self, index: str) -> str:
+        directory = f"v{time.time_ns()}"
+        path = self.root / index / directory
+        path.mkdir(parents=True)
+        created = tantivy.Index(build_schema(self._definition(index)), path=str(path))
+        created.register_tokenizer(ANALYZER, self._analyzer)
+        return directory
+
+    # -- sync halves (run in a worker thread) ------------------------------------------------
+
+    def _ensure(self) -> list[str]:
+        created = []
+        for name in self.definitions:
+            if not self._pointer(name).exists():
+                directory = self._create(name)
+                _atomic_write(self._pointer(name), directory)
+                created.append(name)
+        if created:
+            self._bump_version()
+        return created
+
+    def _writer(self, index: str) -> tuple[tantivy.Index, tantivy.IndexWriter]:
+        directory = self._current(index)
+        held = self._writers.get(index)
+        if held is None or held[0] != directory:
+            self._writers.pop(index, None)  # drops the lock on a directory rebuilt away
+            opened = self._open(index, directory)
+            held = (directory, opened, opened.writer(WRITER_HEAP, 1))
+            self._writers[index] = held
+        return held[1], held[2]
+
+    def _bulk(self, index: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
+        definition = self._definition(index)
+        with self._lock:
+            _, writer = self._writer(index)
+            try:
+                for document in upserts:
+                    writer.delete_documents_by_term("id", str(document["id"]))
+                    fields = to_tantivy(definition, document)
+                    writer.add_document(tantivy.Document.from_dict(fields))
+                for document_id in deletes:
+                    writer.delete_documents_by_term("id", str(document_id))
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            self._bump_version()
+
+    def _reader(self, index: str) -> tantivy.Searcher:
+        version = self._read_version()
+        directory = self._current(index)
+        reader = self._readers.get(index)
+        if reader is None or reader.directory != directory:
+            try:
+                opened = self._open(index, directory)
+            except ValueError:
+                # the pointer moved on and the old version was dropped between the two reads
+                directory = self._current(index)
+                opened = self._open(index, directory)
+            reader = _Reader(directory, opened, version)
+            self._readers[index] = reader
+        elif reader.seen_version != version:
+            reader.index.reload()
+            reader.seen_version = version
+        return reader.index.searcher()
+
+    def _get(self, index: str, document_id: str) -> Document | None:
+        searcher = self._reader(index)
+        schema = self._readers[index].index.schema
+        hits = searcher.search(tantivy.Query.term_query(schema, "id", document_id), 1).hits
+        if not hits:
+            return None
+        return _source(searcher, hits[0][1])
+
+    def _count(self, index: str) -> int:
+        return self._reader(index).num_docs
+
+    def _search(self, query: SearchQuery) -> SearchHits:
+        definition = self._definition(query.index)
+        searcher = self._reader(query.index)
+        schema = self._readers[query.index].index.schema
+        compiled = self._compile(definition, schema, query)
+        order_by: str | None = None
+        order = tantivy.Order.Asc
+        if query.sort is not None:
+            spec = _sort_field(definition, query.sort.field)
+            order_by = spec
+            order = tantivy.Order.Desc if query.sort.descending else tantivy.Order.Asc
+        result = searcher.search(
+            compiled,
+            query.limit,
+            count=True,
+            order_by_field=order_by,
+            offset=query.offset,
+            order=order,
+        )
+        documents = [_source(searcher, address) for _, address in result.hits]
+        total: int = getattr(result, "count", None) or 0  # not in the bundled stub
+        return SearchHits(total=total, documents=documents)
+
+    def _compile(
+        self, definition: IndexDefinition, schema: tantivy.Schema, query: SearchQuery
+    ) -> tantivy.Query:
+        must: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for path, value in query.filters.items():
+            name = _keyword_field(definition, path)
+            if isinstance(value, str):
+                condition = tantivy.Query.term_query(schema, name, value)
+            else:
+                condition = tantivy.Query.term_set_query(schema, name, list(value))
+            must.append((tantivy.Occur.Must, condition))
+        if query.text is not None and query.text.strip():
+            must.append((tantivy.Occur.Must, self._text_query(definition, schema, query)))
+        if not must:
+            return tantivy.Query.all_query()
+        return tantivy.Query.boolean_query(must)
+
+    def _text_query(
+        self, definition: IndexDefinition, schema: tantivy.Schema, query: SearchQuery
+    ) -> tantivy.Query:
+        if query.fields:
+            boosts = {path: definition.default_text_fields.get(path, 1.0) for path in query.fields}
+        else:
+            boosts = definition.default_text_fields
+        for path in boosts:
+            _text_field(definition, path)
+        should: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for term in dict.fromkeys(self._analyzer.analyze(query.text or "")):
+            distance = fuzzy_distance(term) if query.fuzzy else 0
+            for path, boost in boosts.items():
+                name = field_name(path)
+                exact = tantivy.Query.term_query(schema, name, term)
+                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(exact, boost)))
+                if distance:
+                    fuzzy = tantivy.Query.fuzzy_term_query(schema, name, term, distance)
+                    weighted = tantivy.Query.boost_query(fuzzy, boost * FUZZY_WEIGHT)
+                    should.append((tantivy.Occur.Should, weighted))
+        if not should:
+            return tantivy.Query.empty_query()
+        return tantivy.Query.boolean_query(should)
+
+    def _rebuild_start(self, index: str) -> tuple[str, tantivy.IndexWriter]:
+        directory = self._create(index)
+        opened = self._open(index, directory)
+        return directory, opened.writer(WRITER_HEAP * 2, 2)
+
+    def _rebuild_write(
+        self, index: str, writer: tantivy.IndexWriter, documents: Sequence[Document]
+    ) -> None:
+        definition = self._definition(index)
+        for document in documents:
+            writer.add_document(tantivy.Document.from_dict(to_tantivy(definition, document)))
+
+    def _rebuild_switch(self, index: str, directory: str, writer: tantivy.IndexWriter) -> None:
+        writer.commit()
+        writer.wait_merging_threads()
+        with self._lock:
+            old = self._current(index)
+            _atomic_write(self._pointer(index), directory)
+            self._bump_version()
+            self._writers.pop(index, None)
+        shutil.rmtree(self.root / index / old, ignore_errors=True)
+        log.info("search.rebuild.switched", index=index, old=old, new=directory)
+
+    # -- the port ----------------------------------------------------------------------------
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(function, *args)
+
+    async def ensure_indexes(self) -> list[str]:
+        return await self._run(self._ensure)
+
+    async def bulk(
+        self, index: str, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+    ) -> None:
+        if upserts or deletes:
+            await self._run(self._bulk, index, upserts, deletes)
+
+    async def get(self, index: str, document_id: str) -> Document | None:
+        return await self._run(self._get, index, document_id)
+
+    async def count(self, index: str) -> int:
+        return await self._run(self._count, index)
+
+    async def search(self, query: SearchQuery) -> SearchHits:
+        return await self._run(self._search, query)
+
+    async def refresh(self) -> None:
+        def reload_all() -> None:
+            for name in list(self._readers):
+                self._reader(name)
+
+        await self._run(reload_all)
+
+    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Document]]) -> int:
+        directory, writer = await self._run(self._rebuild_start, index)
+        loaded = 0
+        try:
+            async for batch in batches:
+                await self._run(self._rebuild_write, index, writer, batch)
+                loaded += len(batch)
+            await self._run(self._rebuild_switch, index, directory, writer)
+        except BaseException:
+            shutil.rmtree(self.root / index / directory, ignore_errors=True)
+            raise
+        return loaded
+
+    async def version(self) -> int:
+        return await self._run(self._read_version)
+
+    async def ping(self) -> None:
+        if not self.root.is_dir():
+            raise SearchError(f"no search index directory at {self.root}")
+
+    async def close(self) -> None:
+        self._writers.clear()
+        self._readers.clear()
+
+
+def _source(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Document:
+    raw = searcher.doc(address).get_first(SOURCE)
+    if raw is None:
+        raise SearchError("a stored document lacks its source")
+    document: Document = json.loads(bytes(raw))
+    return document
+
+
+def _sort_field(definition: IndexDefinition, path: str) -> str:
+    spec = definition.field(path)
+    if spec.kind is FieldKind.FLOAT:
+        return spec.name
+    if spec.kind is FieldKind.TEXT and spec.sortable:
+        return spec.name + SORT_SUFFIX
+    raise SearchError(f"cannot sort {definition.name!r} by {path!r}")
+
+
+def _nested(definition: IndexDefinition, path: str) -> FieldSpec:
+    parent, _, child = path.partition(".")
+    spec = definition.field(parent)
+    if not child:
+        return spec
+    for prop in spec.properties:
+        if prop.name == child:
+            return prop
+    raise SearchError(f"index {definition.name!r} has no field {path!r}")
+
+
+def _keyword_field(definition: IndexDefinition, path: str) -> str:
+    if _nested(definition, path).kind is not FieldKind.KEYWORD:
+        raise SearchError(f"cannot filter {definition.name!r} by {path!r}: not a keyword field")
+    return field_name(path)
+
+
+def _text_field(definition: IndexDefinition, path: str) -> str:
+    if _nested(definition, path).kind is not FieldKind.TEXT:
+        raise SearchError(f"cannot search {definition.name!r} in {path!r}: not a text field")
+    return field_name(path)
+
+
+def _atomic_write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    with temporary.open("w") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -1,0 +1,454 @@
+"""The catalog -> index sync: full load, change-queue batches, the `modified` safety net, rebuild.
+
+Triggers on `content.*` append changed ids (fanned out to the films that embed a person or a
+genre) to `search.change` and NOTIFY; a batch reads queue rows, builds the documents of the ids
+that still exist (one query per kind), upserts them and deletes the rest, and only after the
+index acknowledged removes exactly the rows it read and saves the checkpoint. A row committed
+late by a long transaction is still in the queue for the next batch. Every step runs under one
+advisory lock, so a rebuild pauses the follower and the queue carries what changed meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy.exc
+import structlog
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kinoteka.infra.db import Database
+from kinoteka.infra.search import Document, SearchIndex, SearchUnavailable
+from kinoteka.search.backoff import Backoff
+from kinoteka.search.documents import (
+    DocumentKind,
+    SearchIndexes,
+    build_documents,
+    build_documents_after,
+)
+from kinoteka.search.settings import SearchSettings
+from kinoteka.search.state import StateStore, SyncCheckpoint
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "kinoteka_search"
+LOCK_KEY = 0x6B696E6F5F73  # "kino_s": one sync step at a time across processes
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
+RETRYABLE = (*DB_ERRORS, SearchUnavailable)
+LOAD_ORDER = (DocumentKind.FILM, DocumentKind.GENRE, DocumentKind.PERSON)
+
+# Safety net: per catalog table, the queue rows its recently modified rows stand for.
+SAFETY_CAPTURE = {
+    "film_work": "SELECT 'film', t.id FROM content.film_work t WHERE t.modified > :lower",
+    "genre": (
+        "SELECT 'genre', t.id FROM content.genre t WHERE t.modified > :lower UNION"
+        " SELECT 'film', l.film_work_id FROM content.genre t"
+        " JOIN content.genre_film_work l ON l.genre_id = t.id WHERE t.modified > :lower"
+    ),
+    "person": (
+        "SELECT 'person', t.id FROM content.person t WHERE t.modified > :lower UNION"
+        " SELECT 'film', l.film_work_id FROM content.person t"
+        " JOIN content.person_film_work l ON l.person_id = t.id WHERE t.modified > :lower"
+    ),
+}
+_DELETE_READ = text("DELETE FROM search.change WHERE seq = ANY(:seqs)").bindparams(
+    bindparam("seqs", type_=ARRAY(BIGINT))
+)
+
+
+@dataclass
+class PassReport:
+    loaded: int = 0
+    upserted: int = 0
+    deleted: int = 0
+    batches: int = 0
+
+
+@dataclass
+class SyncStatus:
+    checkpoint: SyncCheckpoint
+    state_store: str
+    queued: int
+    oldest_queued: dt.datetime | None
+    lag_seconds: float
+    index_counts: dict[str, int]
+    version: int
+
+
+@dataclass
+class VerifyReport:
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per index: (catalog, index)."""
+    mismatched: dict[str, list[str]] = field(default_factory=dict)
+    """Per index: ids whose document differs from (or is missing in) the index."""
+    sampled: int = 0
+    queued: int = 0
+
+    @property
+    def ok(self) -> bool:
+        counts_equal = all(catalog == index for catalog, index in self.counts.values())
+        return counts_equal and not any(self.mismatched.values())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CatalogSync:
+    """Keeps the search indexes equal to the catalog (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        index: SearchIndex,
+        index_url: str,
+        store: StateStore,
+        settings: SearchSettings,
+    ) -> None:
+        self.db = db
+        self.index = index
+        self.index_url = index_url
+        self.store = store
+        self.settings = settings
+        self.indexes = SearchIndexes.named(settings.indexes)
+        self.retry = Backoff.from_settings(settings.backoff)(RETRYABLE)
+        self.checkpoint = SyncCheckpoint()
+        self._prepared = False
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[AsyncConnection]:
+        """A connection holding the sync's advisory lock (waits for a running rebuild)."""
+        async with self.db.engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+            await connection.commit()
+            try:
+                yield connection
+            finally:
+                if not connection.invalidated:
+                    await connection.rollback()
+                    await connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY}
+                    )
+                    await connection.commit()
+
+    async def _call(self, step: Callable[[], Awaitable[Any]]) -> Any:
+        return await self.retry(step)()
+
+    async def prepare(self) -> None:
+        """Create missing indexes and read the checkpoint; a new index starts a full load."""
+
+        async def step() -> None:
+            created = await self.index.ensure_indexes()
+            checkpoint = await self.store.load()
+            if created or checkpoint.index_url != self.index_url:
+                if checkpoint.loaded_at is not None:
+                    log.info("sync.reset", reason="new index", created=created)
+                checkpoint = SyncCheckpoint(index_url=self.index_url)
+            self.checkpoint = checkpoint
+
+        await self._call(step)
+        self._prepared = True
+
+    async def _save(self, connection: AsyncConnection) -> None:
+        await self.store.save(self.checkpoint, connection)
+        await connection.commit()
+
+    # -- one pass ----------------------------------------------------------------------------
+
+    async def run_once(self, *, safety: bool = True) -> PassReport:
+        """Load what was never loaded, apply every queued change, run the safety pass."""
+        if not self._prepared:
+            await self.prepare()
+        report = PassReport()
+        if not self.checkpoint.loaded:
+            report.loaded = await self.full_load()
+        await self.drain(report)
+        if safety and self._safety_due():
+            await self._call(self.safety_pass)
+            await self.drain(report)
+        return report
+
+    def _safety_due(self) -> bool:
+        last = self.checkpoint.safety_at
+        return last is None or (_now() - last).total_seconds() >= self.settings.safety_interval
+
+    async def full_load(self) -> int:
+        """Load every document, resumably: the checkpoint keeps the last id acknowledged."""
+        if self.checkpoint.loaded_at is None:
+            await self._call(self._begin_load)
+        total = 0
+        for kind in LOAD_ORDER:
+            if kind.value in self.checkpoint.load_done:
+                continue
+            total += await self._load_kind(kind)
+        self.checkpoint.loaded = True
+        await self._call(self._save_checkpoint)
+        log.info("sync.loaded", documents=total)
+        return total
+
+    async def _save_checkpoint(self) -> None:
+        async with self.db.engine.connect() as connection:
+            await self._save(connection)
+
+    async def _begin_load(self) -> None:
+        async with self._exclusive() as connection:
+            # Everything committed so far is read by the load; the queue starts empty here.
+            loaded_at = await connection.scalar(text("SELECT now()"))
+            await connection.execute(text("DELETE FROM search.change"))
+            checkpoint = SyncCheckpoint(index_url=self.index_url, loaded_at=loaded_at)
+            checkpoint.safety_at = loaded_at
+            checkpoint.safety_cursor = dict.fromkeys(SAFETY_CAPTURE, loaded_at)
+            self.checkpoint = checkpoint
+            await self._save(connection)
+
+    async def _load_kind(self, kind: DocumentKind) -> int:
+        definition = self.indexes.for_kind(kind)
+        limit = self.settings.load_batch_size
+        loaded = 0
+
+        async def fetch(after: str | None) -> list[Document]:
+            async def step() -> list[Document]:
+                async with self.db.engine.connect() as connection:
+                    return await build_documents_after(connection, kind, after, limit)
+
+            result: list[Document] = await self._call(step)
+            return result
+
+        # Extraction of the next page overlaps the indexing of this one.
+        batch = await fetch(self.checkpoint.load_after.get(kind.value))
+        while True:
+            ahead = asyncio.create_task(fetch(batch[-1]["id"])) if len(batch) == limit else None
+            try:
+                if batch:
+                    await self._call(functools.partial(self.index.bulk, definition.name, batch))
+                    loaded += len(batch)
+                    self.checkpoint.load_after[kind.value] = batch[-1]["id"]
+                    self.checkpoint.documents += len(batch)
+                if ahead is None:
+                    self.checkpoint.load_done.append(kind.value)
+                self.checkpoint.last_batch_at = _now()
+                await self._call(self._save_checkpoint)
+            except BaseException:
+                if ahead is not None:
+                    ahead.cancel()
+                raise
+            if ahead is None:
+                break
+            batch = await ahead
+            log.info("sync.load.batch", index=definition.name, loaded=loaded)
+        return loaded
+
+    async def drain(self, report: PassReport | None = None) -> PassReport:
+        """Apply queued changes batch by batch until the queue is empty."""
+        report = report or PassReport()
+        while True:
+            read: int = await self._call(lambda: self._batch(report))
+            if read < self.settings.batch_size:
+                return report
+
+    async def _batch(self, report: PassReport) -> int:
+        async with self._exclusive() as connection:
+            rows = (
+                await connection.execute(
+                    text("SELECT seq, entity, entity_id FROM search.change ORDER BY seq LIMIT :n"),
+                    {"n": self.settings.batch_size},
+                )
+            ).all()
+            if not rows:
+                await connection.commit()
+                return 0
+            wanted: dict[DocumentKind, dict[uuid.UUID, None]] = {kind: {} for kind in LOAD_ORDER}
+            for _, entity, entity_id in rows:
+                wanted[DocumentKind(entity)][entity_id] = None
+            writes: list[tuple[str, list[Document], list[str]]] = []
+            for kind, ids in wanted.items():
+                if not ids:
+                    continue
+                documents = await build_documents(connection, kind, list(ids))
+                found = {document["id"] for document in documents}
+                gone = [str(i) for i in ids if str(i) not in found]
+                writes.append((self.indexes.for_kind(kind).name, documents, gone))
+            await connection.commit()
+            for name, documents, gone in writes:
+                await self.index.bulk(name, documents, gone)
+                report.upserted += len(documents)
+                report.deleted += len(gone)
+            # Acknowledged: forget exactly the rows read (later ones stay), then checkpoint.
+            await connection.execute(_DELETE_READ, {"seqs": [row[0] for row in rows]})
+            self.checkpoint.last_batch_at = _now()
+            self.checkpoint.documents += sum(len(d) + len(g) for _, d, g in writes)
+            await self._save(connection)
+            report.batches += 1
+            log.info(
+                "sync.batch",
+                changes=len(rows),
+                upserted=sum(len(d) for _, d, _ in writes),
+                deleted=sum(len(g) for _, _, g in writes),
+            )
+            return len(rows)
+
+    async def safety_pass(self) -> None:
+        """Queue what the `modified` columns say changed since the last pass (with overlap)."""
+        checkpoint = self.checkpoint
+        floor = checkpoint.loaded_at
+        overlap = dt.timedelta(seconds=self.settings.overlap)
+        async with self._exclusive() as connection:
+            now = await connection.scalar(text("SELECT now()"))
+            queued = 0
+            for table, select in SAFETY_CAPTURE.items():
+                cursor = checkpoint.safety_cursor.get(table, floor or now)
+                lower = cursor - overlap
+                if floor is not None:
+                    lower = max(lower, floor)
+                result = await connection.execute(
+                    text(f"INSERT INTO search.change (entity, entity_id) {select}"),
+                    {"lower": lower},
+                )
+                queued += result.rowcount or 0
+                checkpoint.safety_cursor[table] = now
+            checkpoint.safety_at = now
+            await self._save(connection)
+        if queued:
+            log.info("sync.safety_pass", queued=queued)
+
+    # -- follow ------------------------------------------------------------------------------
+
+    async def follow(self, stop: asyncio.Event | None = None) -> None:
+        """Run passes forever: woken by NOTIFY, at least every `poll_interval` seconds."""
+        stop = stop or asyncio.Event()
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen(wake, stop))
+        try:
+            while not stop.is_set():
+                wake.clear()
+                await self.run_once()
+                waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+                await asyncio.wait(
+                    waiters, timeout=self.settings.poll_interval, return_when="FIRST_COMPLETED"
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+
+    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._call(lambda: self._listen_until_lost(wake, stop))
+
+    async def _listen_until_lost(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        async with self.db.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            lost = asyncio.Event()
+
+            def notified(*_: object) -> None:
+                wake.set()
+
+            driver.add_termination_listener(lambda *_: lost.set())
+            await driver.add_listener(CHANNEL, notified)
+            wake.set()  # anything queued while not listening is picked up now
+            log.info("sync.listening", channel=CHANNEL)
+            waiters = [asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait())]
+            try:
+                await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+                if not driver.is_closed():
+                    await driver.remove_listener(CHANNEL, notified)
+            if lost.is_set() and not stop.is_set():
+                raise ConnectionError("the LISTEN connection was lost")
+
+    # -- rebuild, status, verify --------------------------------------------------------------
+
+    async def rebuild(self) -> dict[str, int]:
+        """Rebuild every index into a new version and switch to it; searches keep answering."""
+        if not self._prepared:
+            await self.prepare()
+        loaded: dict[str, int] = {}
+        async with self._exclusive():
+            for kind in LOAD_ORDER:
+                definition = self.indexes.for_kind(kind)
+                loaded[definition.name] = await self.index.rebuild(
+                    definition.name, self._pages(kind)
+                )
+        return loaded
+
+    async def _pages(self, kind: DocumentKind) -> AsyncIterator[list[Document]]:
+        after: str | None = None
+        while True:
+            async with self.db.engine.connect() as connection:
+                batch = await build_documents_after(
+                    connection, kind, after, self.settings.load_batch_size
+                )
+            if batch:
+                yield batch
+            if len(batch) < self.settings.load_batch_size:
+                return
+            after = batch[-1]["id"]
+
+    async def status(self) -> SyncStatus:
+        checkpoint = await self.store.load()
+        async with self.db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text("SELECT count(*), min(recorded), now() FROM search.change")
+                )
+            ).one()
+        queued, oldest, now = row
+        counts = {d.name: await self.index.count(d.name) for d in self.indexes.all()}
+        return SyncStatus(
+            checkpoint=checkpoint,
+            state_store=self.store.describe(),
+            queued=queued,
+            oldest_queued=oldest,
+            lag_seconds=(now - oldest).total_seconds() if oldest is not None else 0.0,
+            index_counts=counts,
+            version=await self.index.version(),
+        )
+
+    async def verify(self, sample: int = 100) -> VerifyReport:
+        """Compare counts and a random sample of documents between catalog and index."""
+        report = VerifyReport()
+        await self.index.refresh()
+        tables = {
+            DocumentKind.FILM: "film_work",
+            DocumentKind.GENRE: "genre",
+            DocumentKind.PERSON: "person",
+        }
+        async with self.db.engine.connect() as connection:
+            report.queued = await connection.scalar(text("SELECT count(*) FROM search.change"))
+            for kind, table in tables.items():
+                name = self.indexes.for_kind(kind).name
+                catalog = await connection.scalar(text(f"SELECT count(*) FROM content.{table}"))  # noqa: S608
+                report.counts[name] = (catalog, await self.index.count(name))
+                ids = (
+                    await connection.scalars(
+                        text(f"SELECT id FROM content.{table} ORDER BY random() LIMIT :n"),  # noqa: S608
+                        {"n": sample},
+                    )
+                ).all()
+                expected = await build_documents(connection, kind, list(ids))
+                report.sampled += len(expected)
+                report.mismatched[name] = [
+                    document["id"]
+                    for document in expected
+                    if await self.index.get(name, document["id"]) != document
+                ]
+        return report
