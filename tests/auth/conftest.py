@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import APIRouter
 
+from kinoteka.app import create_app
 from kinoteka.auth.kit import AuthKit, build_auth_kit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
 from kinoteka.infra.footprint import StoreUrls
@@ -50,3 +54,24 @@ def kit(services: Services) -> AuthKit:
 
 def new_email() -> str:
     return f"user-{uuid.uuid4().hex[:8]}@Example.COM"
+
+
+@pytest.fixture(params=["embedded", "server"])
+def any_redis(request: pytest.FixtureRequest) -> str:
+    """The embedded Redis or the server's db 15; every test's keys carry its own prefix."""
+    if request.param == "embedded":
+        url: str = request.getfixturevalue("embedded_redis")
+        return url
+    server: str = request.getfixturevalue("server_redis")
+    return server
+
+
+@asynccontextmanager
+async def app_client(services: Services, *routers: APIRouter) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(services, ["auth"])
+    for router in routers:
+        app.include_router(router)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client

@@ -29,6 +29,7 @@ from kinoteka.auth.errors import (
     InvalidRefreshToken,
     InvalidResetToken,
     NotFound,
+    OAuthFailed,
     TooManyAttempts,
     WeakPassword,
 )
@@ -38,6 +39,7 @@ from kinoteka.auth.models import (
     LoginHistory,
     LoginMethod,
     LoginOutcome,
+    OAuthAccount,
     PasswordReset,
     RefreshToken,
     Role,
@@ -534,3 +536,45 @@ async def deactivate(session: AsyncSession, kit: AuthKit, user_id: uuid.UUID) ->
     user.is_active = False
     await logout_everywhere(session, kit, user.id)
     log.info("auth.deactivated", user_id=str(user_id))
+
+
+async def social_login(
+    session: AsyncSession,
+    kit: AuthKit,
+    *,
+    provider: str,
+    subject: str,
+    email: str | None,
+    email_verified: bool,
+    client: ClientInfo,
+) -> TokenPair:
+    """Log in through a provider: its linked account, else the account with the same verified
+    email (linked now), else a new account without a password."""
+    link = (
+        await session.scalars(
+            select(OAuthAccount).where(
+                OAuthAccount.provider == provider, OAuthAccount.subject == subject
+            )
+        )
+    ).first()
+    user: User | None = None
+    if link is not None:
+        user = await session.get(User, link.user_id)
+    else:
+        normalised = normalise_email(email) if email else None
+        if normalised is not None:
+            user = (await session.scalars(select(User).where(User.email == normalised))).first()
+            if user is not None and not email_verified:
+                # Linking on an unverified address would hand the account to whoever typed it.
+                raise OAuthFailed(f"{provider} has not verified {normalised}; log in to link it")
+        if user is None:
+            if normalised is None:
+                raise OAuthFailed(f"{provider} gave no email address")
+            user = await create_user(session, kit, normalised, None)
+        session.add(OAuthAccount(provider=provider, subject=subject, user_id=user.id,
+                                 email=normalised))  # fmt: skip
+        await session.flush()
+        log.info("auth.oauth_linked", user_id=str(user.id), provider=provider)
+    if user is None or not user.is_active:
+        raise AccountInactive("this account is deactivated")
+    return await start_session(session, kit, user, client, LoginMethod.OAUTH)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -25,7 +25,8 @@ def storage_uri(url: str) -> str:
     }
     if parts.scheme not in schemes:
         raise ValueError(f"unsupported rate-limit store URL scheme {parts.scheme!r}")
-    return urlunsplit(parts._replace(scheme=schemes[parts.scheme]))
+    # Plain text surgery: urlunsplit would drop the empty authority of unix:///path.
+    return schemes[parts.scheme] + url[len(parts.scheme) :]
 
 
 @lru_cache(maxsize=256)

@@ -53,6 +53,7 @@ ANALYSIS: dict[str, Any] = {
             "tokenizer": "standard",
             "filter": [
                 "lowercase",
+                "asciifolding",  # "Leon" finds "Léon", as the Tantivy twin does
                 "english_stop",
                 "english_stemmer",
                 "english_possessive_stemmer",

@@ -32,6 +32,7 @@ from kinoteka.infra.search import (
     SearchError,
     SearchHits,
     SearchQuery,
+    SearchUnavailable,
     fuzzy_distance,
 )
 
@@ -142,7 +143,6 @@ class TantivyIndex:
         self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
         self._analyzer = text_analyzer()
         self._readers: dict[str, _Reader] = {}
-        self._writers: dict[str, tuple[str, tantivy.Index, tantivy.IndexWriter]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -207,20 +207,21 @@ class TantivyIndex:
             self._bump_version()
         return created
 
-    def _writer(self, index: str) -> tuple[tantivy.Index, tantivy.IndexWriter]:
-        directory = self._current(index)
-        held = self._writers.get(index)
-        if held is None or held[0] != directory:
-            self._writers.pop(index, None)  # drops the lock on a directory rebuilt away
-            opened = self._open(index, directory)
-            held = (directory, opened, opened.writer(WRITER_HEAP, 1))
-            self._writers[index] = held
-        return held[1], held[2]
+    def _writer(self, index: str) -> tantivy.IndexWriter:
+        try:
+            return self._open(index, self._current(index)).writer(WRITER_HEAP, 1)
+        except ValueError as error:
+            if "LockBusy" in str(error):
+                message = f"index {index!r} is being written by another process"
+                raise SearchUnavailable(message) from error
+            raise SearchError(str(error)) from error
 
     def _bulk(self, index: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
         definition = self._definition(index)
         with self._lock:
-            _, writer = self._writer(index)
+            # A writer per batch: the lock it holds is released for other processes (a CLI
+            # run beside `kinoteka up`) as soon as the batch is acknowledged.
+            writer = self._writer(index)
             try:
                 for document in upserts:
                     writer.delete_documents_by_term("id", str(document["id"]))
@@ -232,6 +233,8 @@ class TantivyIndex:
             except BaseException:
                 writer.rollback()
                 raise
+            finally:
+                writer.wait_merging_threads()
             self._bump_version()
 
     def _reader(self, index: str) -> tantivy.Searcher:
@@ -346,7 +349,6 @@ class TantivyIndex:
             old = self._current(index)
             _atomic_write(self._pointer(index), directory)
             self._bump_version()
-            self._writers.pop(index, None)
         shutil.rmtree(self.root / index / old, ignore_errors=True)
         log.info("search.rebuild.switched", index=index, old=old, new=directory)
 
@@ -401,7 +403,6 @@ class TantivyIndex:
             raise SearchError(f"no search index directory at {self.root}")
 
     async def close(self) -> None:
-        self._writers.clear()
         self._readers.clear()
 
 

@@ -1,0 +1,269 @@
+"""The auth HTTP API at `/api/v1/auth` (thin: parse, call the service, shape the answer)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from kinoteka.auth import roles as roles_service
+from kinoteka.auth import service
+from kinoteka.auth.deps import AuthKitDep, CurrentUser, require_permission
+from kinoteka.auth.errors import (
+    AccountInactive,
+    AuthError,
+    Conflict,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidInput,
+    InvalidRefreshToken,
+    InvalidResetToken,
+    NotAuthenticated,
+    NotFound,
+    OAuthFailed,
+    PermissionDenied,
+    TooManyAttempts,
+)
+from kinoteka.auth.permissions import Permission
+from kinoteka.auth.schemas import (
+    Credentials,
+    DeactivateIn,
+    GrantIn,
+    HistoryPage,
+    LoginOut,
+    PasswordChangeIn,
+    RefreshIn,
+    ResetIn,
+    ResetRequestIn,
+    RoleIn,
+    RoleOut,
+    SessionOut,
+    TokenOut,
+    UserOut,
+)
+from kinoteka.auth.tokens import AccessClaims
+from kinoteka.services import SessionDep
+
+PREFIX = "/api/v1/auth"
+
+STATUS: dict[type[AuthError], int] = {
+    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    EmailTaken: status.HTTP_409_CONFLICT,
+    Conflict: status.HTTP_409_CONFLICT,
+    InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
+    NotAuthenticated: status.HTTP_401_UNAUTHORIZED,
+    InvalidRefreshToken: status.HTTP_401_UNAUTHORIZED,
+    AccountInactive: status.HTTP_403_FORBIDDEN,
+    PermissionDenied: status.HTTP_403_FORBIDDEN,
+    NotFound: status.HTTP_404_NOT_FOUND,
+    InvalidResetToken: status.HTTP_400_BAD_REQUEST,
+    OAuthFailed: status.HTTP_400_BAD_REQUEST,
+    TooManyAttempts: status.HTTP_429_TOO_MANY_REQUESTS,
+}
+
+
+async def auth_error_handler(request: Request, error: Exception) -> JSONResponse:
+    """The one place auth errors become HTTP answers."""
+    code = next(
+        (STATUS[kind] for kind in type(error).__mro__ if kind in STATUS),
+        status.HTTP_400_BAD_REQUEST,
+    )
+    headers: dict[str, str] = {}
+    if isinstance(error, TooManyAttempts):
+        headers["Retry-After"] = str(error.retry_after)
+    if code == status.HTTP_401_UNAUTHORIZED:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse({"detail": str(error)}, status_code=code, headers=headers)
+
+
+def client_info(request: Request) -> service.ClientInfo:
+    return service.ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+Client = Annotated[service.ClientInfo, Depends(client_info)]
+
+
+async def per_client_limit(kit: AuthKitDep, client: Client) -> None:
+    await service.check_client_rate(kit, client.ip or "-")
+
+
+router = APIRouter(prefix=PREFIX, tags=["auth"], dependencies=[Depends(per_client_limit)])
+RolesManager = Annotated[AccessClaims, Depends(require_permission(Permission.ROLES_MANAGE))]
+UsersManager = Annotated[AccessClaims, Depends(require_permission(Permission.USERS_MANAGE))]
+
+
+def _tokens(pair: service.TokenPair) -> TokenOut:
+    return TokenOut(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post("/signup", status_code=status.HTTP_201_CREATED, summary="Create an account")
+async def sign_up(
+    body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
+) -> UserOut:
+    user = await service.sign_up(session, kit, body.email, body.password, client)
+    roles = await service.user_roles(session, user.id)
+    return UserOut(
+        id=user.id, email=user.email, is_active=user.is_active, created=user.created,
+        roles=[role.name for role in roles],
+        permissions=sorted({p for role in roles for p in role.permissions}),
+    )  # fmt: skip
+
+
+@router.post("/login", summary="Email and password to an access and a refresh token")
+async def login(
+    body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
+) -> TokenOut:
+    return _tokens(await service.login(session, kit, body.email, body.password, client))
+
+
+@router.post("/refresh", summary="Spend a refresh token for a new pair (rotation)")
+async def refresh(
+    body: RefreshIn, session: SessionDep, kit: AuthKitDep, client: Client
+) -> TokenOut:
+    return _tokens(await service.refresh(session, kit, body.refresh_token, client))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
+async def logout(claims: CurrentUser, session: SessionDep, kit: AuthKitDep) -> Response:
+    await service.logout(session, kit, claims)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, summary="End every session")
+async def logout_all(claims: CurrentUser, session: SessionDep, kit: AuthKitDep) -> Response:
+    await service.logout_everywhere(session, kit, claims.subject)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me", summary="The caller's account, roles and permissions")
+async def me(claims: CurrentUser, session: SessionDep) -> UserOut:
+    user = await service.get_user(session, claims.subject)
+    roles = await service.user_roles(session, user.id)
+    return UserOut(
+        id=user.id, email=user.email, is_active=user.is_active, created=user.created,
+        roles=[role.name for role in roles],
+        permissions=sorted({p for role in roles for p in role.permissions}),
+    )  # fmt: skip
+
+
+@router.post("/password/change", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChangeIn, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
+) -> Response:
+    """Other sessions are logged out; this one stays."""
+    await service.change_password(session, kit, claims, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/password/reset-request", status_code=status.HTTP_202_ACCEPTED)
+async def request_reset(
+    body: ResetRequestIn, session: SessionDep, kit: AuthKitDep
+) -> dict[str, str]:
+    """Sends a one-time token when the account exists; answers the same either way."""
+    await service.request_password_reset(session, kit, body.email)
+    return {"detail": "if the account exists, a reset code is on its way"}
+
+
+@router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
+async def reset(body: ResetIn, session: SessionDep, kit: AuthKitDep) -> Response:
+    await service.reset_password(session, kit, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/deactivate", status_code=status.HTTP_204_NO_CONTENT, summary="Close my account")
+async def deactivate(
+    body: DeactivateIn, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
+) -> Response:
+    user = await service.get_user(session, claims.subject)
+    if not (await kit.passwords.verify(user.password_hash, body.password)).valid:
+        raise InvalidCredentials()
+    await service.deactivate(session, kit, user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/history", summary="My logins, newest first")
+async def history(
+    claims: CurrentUser,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HistoryPage:
+    rows, total = await service.login_history(session, claims.subject, page=page, size=size)
+    items = [
+        LoginOut(created=row.created, ip=row.ip, user_agent=row.user_agent,
+                 device_type=row.device_type, method=row.method, outcome=row.outcome)
+        for row in rows
+    ]  # fmt: skip
+    return HistoryPage(items=items, page=page, size=size, total=total)
+
+
+@router.get("/sessions", summary="My active sessions")
+async def sessions(claims: CurrentUser, session: SessionDep) -> list[SessionOut]:
+    return [
+        SessionOut(id=row.id, created=row.created, last_used=row.last_used, ip=row.ip,
+                   user_agent=row.user_agent, device_type=row.device_type,
+                   current=row.id == claims.session_id)
+        for row in await service.active_sessions(session, claims.subject)
+    ]  # fmt: skip
+
+
+@router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_session(
+    session_id: uuid.UUID, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
+) -> Response:
+    await service.revoke_session(session, kit, claims.subject, session_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/roles", summary="Every role and its permissions")
+async def list_roles(_: RolesManager, session: SessionDep) -> list[RoleOut]:
+    return [
+        RoleOut(name=role.name, description=role.description, permissions=role.permissions)
+        for role in await roles_service.list_roles(session)
+    ]
+
+
+@router.post("/roles", status_code=status.HTTP_201_CREATED, summary="Create a role")
+async def create_role(body: RoleIn, _: RolesManager, session: SessionDep) -> RoleOut:
+    role = await roles_service.create_role(session, body.name, body.permissions, body.description)
+    return RoleOut(name=role.name, description=role.description, permissions=role.permissions)
+
+
+@router.post("/users/{user_id}/roles", status_code=status.HTTP_204_NO_CONTENT)
+async def grant_role(
+    user_id: uuid.UUID, body: GrantIn, _: RolesManager, session: SessionDep
+) -> Response:
+    """Takes effect at the user's next refresh, without a new login."""
+    await roles_service.grant_role(session, user_id, body.role)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/users/{user_id}/roles/{role}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_role(
+    user_id: uuid.UUID, role: str, _: RolesManager, session: SessionDep
+) -> Response:
+    await roles_service.revoke_role(session, user_id, role)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/users/{user_id}/deactivate", status_code=status.HTTP_204_NO_CONTENT)
+async def deactivate_user(
+    user_id: uuid.UUID, _: UsersManager, session: SessionDep, kit: AuthKitDep
+) -> Response:
+    await service.deactivate(session, kit, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+jwks_router = APIRouter(tags=["auth"])
+
+
+@jwks_router.get("/.well-known/jwks.json", summary="Public keys that verify access tokens")
+async def jwks(kit: AuthKitDep) -> JSONResponse:
+    return JSONResponse(await kit.keys.jwks(), headers={"Cache-Control": "public, max-age=60"})

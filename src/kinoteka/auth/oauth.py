@@ -1,0 +1,157 @@
+"""Social login (OAuth2 / OpenID Connect) with Authlib's Starlette client.
+
+Providers come from `auth.oauth_providers`: any OIDC issuer by its discovery URL, or a preset
+(google, yandex, github). State and nonce live in a signed session cookie scoped to the OAuth
+paths; PKCE (S256) is used with every provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.starlette_client import OAuth
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse
+from starlette.middleware.sessions import SessionMiddleware
+
+from kinoteka.auth import service
+from kinoteka.auth.api import PREFIX, client_info
+from kinoteka.auth.errors import NotFound, OAuthFailed
+from kinoteka.auth.kit import AuthKit
+from kinoteka.auth.schemas import TokenOut
+from kinoteka.auth.settings import OAuthProvider
+from kinoteka.services import Services, SessionDep
+
+log = structlog.get_logger(__name__)
+
+OAUTH_PATH = f"{PREFIX}/oauth"
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "google": {
+        "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration",
+        "scope": "openid email profile",
+    },
+    "yandex": {
+        "authorize_url": "https://oauth.yandex.ru/authorize",
+        "access_token_url": "https://oauth.yandex.ru/token",
+        "userinfo_endpoint": "https://login.yandex.ru/info?format=json",
+        "scope": "login:email login:info",
+        "email_claim": "default_email",
+        "subject_claim": "id",
+    },
+    "github": {
+        "authorize_url": "https://github.com/login/oauth/authorize",
+        "access_token_url": "https://github.com/login/oauth/access_token",
+        "userinfo_endpoint": "https://api.github.com/user",
+        "scope": "read:user user:email",
+        "subject_claim": "id",
+    },
+}
+
+
+def registration(name: str, provider: OAuthProvider) -> dict[str, Any]:
+    """Authlib `register()` arguments for a provider: its preset, overridden by the settings."""
+    if provider.preset is not None and provider.preset not in PRESETS:
+        raise ValueError(f"oauth provider {name}: unknown preset {provider.preset!r}")
+    merged = dict(PRESETS.get(provider.preset or "", {}))
+    for key, value in (
+        ("server_metadata_url", provider.discovery_url),
+        ("authorize_url", provider.authorize_url),
+        ("access_token_url", provider.token_url),
+        ("userinfo_endpoint", provider.userinfo_url),
+        ("scope", provider.scope),
+    ):
+        if value is not None:
+            merged[key] = str(value)
+    merged.setdefault("scope", "openid email profile")
+    if not merged.get("server_metadata_url") and not merged.get("authorize_url"):
+        raise ValueError(f"oauth provider {name}: set discovery_url, preset or authorize_url")
+    userinfo = merged.pop("userinfo_endpoint", None)
+    merged.pop("email_claim", None)
+    merged.pop("subject_claim", None)
+    return {
+        "name": name,
+        "client_id": provider.client_id,
+        "client_secret": provider.client_secret.get_secret_value(),
+        "server_metadata_url": merged.pop("server_metadata_url", None),
+        "client_kwargs": {"scope": merged.pop("scope"), "code_challenge_method": "S256"},
+        "userinfo_endpoint": userinfo,
+        **merged,
+    }
+
+
+def _claim_names(provider: OAuthProvider) -> tuple[str, str]:
+    preset = PRESETS.get(provider.preset or "", {})
+    subject = preset.get("subject_claim", provider.subject_claim)
+    email = preset.get("email_claim", provider.email_claim)
+    return str(subject), str(email)
+
+
+def build_oauth(providers: dict[str, OAuthProvider]) -> OAuth:
+    oauth = OAuth()
+    for name, provider in providers.items():
+        oauth.register(**registration(name, provider))
+    return oauth
+
+
+def oauth_router(oauth: OAuth, providers: dict[str, OAuthProvider], kit: AuthKit) -> APIRouter:
+    router = APIRouter(prefix=OAUTH_PATH, tags=["auth"])
+
+    def client_for(provider: str) -> Any:
+        client = oauth.create_client(provider) if provider in providers else None
+        if client is None:
+            raise NotFound(f"no oauth provider {provider!r}")
+        return client
+
+    @router.get("/{provider}/login", summary="Start a social login (redirects to the provider)")
+    async def oauth_login(provider: str, request: Request) -> RedirectResponse:
+        client = client_for(provider)
+        redirect_uri = request.url_for("oauth_callback", provider=provider)
+        response: RedirectResponse = await client.authorize_redirect(request, str(redirect_uri))
+        return response
+
+    @router.get("/{provider}/callback", name="oauth_callback", summary="The provider's answer")
+    async def oauth_callback(provider: str, request: Request, session: SessionDep) -> TokenOut:
+        client = client_for(provider)
+        try:
+            token = await client.authorize_access_token(request)
+            info = token.get("userinfo") or await client.userinfo(token=token)
+        except OAuthError as error:
+            log.info("auth.oauth_failed", provider=provider, error=error.error)
+            raise OAuthFailed(f"{provider}: {error.error}") from None
+        subject_claim, email_claim = _claim_names(providers[provider])
+        subject = info.get(subject_claim)
+        if subject is None:
+            raise OAuthFailed(f"{provider} gave no subject")
+        pair = await service.social_login(
+            session,
+            kit,
+            provider=provider,
+            subject=str(subject),
+            email=info.get(email_claim),
+            # OIDC says so explicitly; the presets without the claim only return verified ones.
+            email_verified=bool(info.get("email_verified", "email_verified" not in info)),
+            client=client_info(request),
+        )
+        return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token,
+                        expires_in=pair.expires_in)  # fmt: skip
+
+    return router
+
+
+def install_oauth(app: FastAPI, services: Services, kit: AuthKit) -> None:
+    providers = kit.settings.oauth_providers
+    if not providers:
+        return
+    app.include_router(oauth_router(build_oauth(providers), providers, kit))
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=services.settings.secret_key.get_secret_value(),
+        session_cookie="kinoteka_oauth",
+        path=OAUTH_PATH,
+        max_age=600,
+        same_site="lax",
+        https_only=kit.settings.public_url.startswith("https://"),
+    )

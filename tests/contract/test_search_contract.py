@@ -1,0 +1,239 @@
+"""The contract every `SearchIndex` adapter passes: Tantivy always, Elasticsearch when
+`KINOTEKA_TEST_ELASTICSEARCH_URL` points at a cluster (skipped with that reason otherwise)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from kinoteka.infra import search as search_port
+from kinoteka.infra.search import Document, SearchError, SearchIndex, SearchQuery, Sort
+from kinoteka.search.documents import SearchIndexes
+from kinoteka.search.settings import IndexNames
+
+ELASTICSEARCH_URL = os.environ.get("KINOTEKA_TEST_ELASTICSEARCH_URL")
+
+
+def film(title: str, rating: float | None = None, **extra: object) -> Document:
+    document: Document = {
+        "id": str(uuid.uuid4()),
+        "imdb_rating": rating,
+        "title": title,
+        "description": extra.pop("description", None),
+        "genres": [],
+        "genre_ids": [],
+        "directors_names": [],
+        "actors_names": [],
+        "writers_names": [],
+        "directors": [],
+        "actors": [],
+        "writers": [],
+    }
+    document.update(extra)
+    return document
+
+
+def credited(names: Sequence[str]) -> list[dict[str, str]]:
+    return [{"id": str(uuid.uuid4()), "name": name} for name in names]
+
+
+@pytest.fixture(params=["tantivy", "elasticsearch"])
+async def index(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchIndex]:
+    suffix = uuid.uuid4().hex[:8]
+    names = IndexNames(movies=f"movies_{suffix}", genres=f"genres_{suffix}", persons=f"p_{suffix}")
+    definitions = SearchIndexes.named(names).all()
+    if request.param == "tantivy":
+        url = f"tantivy://{tmp_path / 'index'}"
+    else:
+        if not ELASTICSEARCH_URL:
+            pytest.skip("no Elasticsearch; set KINOTEKA_TEST_ELASTICSEARCH_URL to run this suite")
+        url = ELASTICSEARCH_URL
+    adapter = search_port.from_url(url, definitions)
+    await adapter.ensure_indexes()
+    yield adapter
+    if request.param == "elasticsearch":
+        client = adapter.client  # type: ignore[attr-defined]
+        await client.indices.delete(index=f"*_{suffix}*", ignore_unavailable=True)
+    await adapter.close()
+
+
+def movies(index: SearchIndex) -> str:
+    return next(name for name in index.definitions if name.startswith("movies"))
+
+
+async def load(index: SearchIndex, documents: list[Document]) -> None:
+    await index.bulk(movies(index), documents)
+    await index.refresh()
+
+
+async def titles(index: SearchIndex, **query: object) -> list[str]:
+    hits = await index.search(SearchQuery(movies(index), **query))  # type: ignore[arg-type]
+    return [document["title"] for document in hits.documents]
+
+
+async def test_ensure_indexes_is_idempotent(index: SearchIndex) -> None:
+    assert await index.ensure_indexes() == []
+    assert await index.count(movies(index)) == 0
+
+
+async def test_upsert_get_count_and_delete(index: SearchIndex) -> None:
+    first, second = film("Alpha", 5.0), film("Beta", 6.0)
+    await load(index, [first, second])
+    assert await index.count(movies(index)) == 2
+    assert await index.get(movies(index), first["id"]) == first
+
+    renamed = {**first, "title": "Alpha Prime"}
+    await index.bulk(movies(index), [renamed], deletes=[second["id"]])
+    await index.refresh()
+    assert await index.count(movies(index)) == 1  # upsert replaced, no duplicate
+    assert await index.get(movies(index), first["id"]) == renamed
+    assert await index.get(movies(index), second["id"]) is None
+
+
+async def test_deleting_a_missing_id_is_not_an_error(index: SearchIndex) -> None:
+    await index.bulk(movies(index), deletes=[str(uuid.uuid4())])
+    assert await index.count(movies(index)) == 0
+
+
+async def test_version_moves_on_every_acknowledged_write(index: SearchIndex) -> None:
+    before = await index.version()
+    await index.bulk(movies(index), [film("Gamma")])
+    middle = await index.version()
+    await index.bulk(movies(index), deletes=[str(uuid.uuid4())])
+    assert before < middle < await index.version()
+
+
+async def test_text_matches_any_word_punctuation_case_and_accents(index: SearchIndex) -> None:
+    await load(index, [film("Spider-Man"), film("Léon"), film("Batman Begins")])
+    assert await titles(index, text="spider man") == ["Spider-Man"]
+    assert await titles(index, text="Leon") == ["Léon"]
+    assert sorted(await titles(index, text="spider batman")) == ["Batman Begins", "Spider-Man"]
+
+
+async def test_english_and_russian_stemming(index: SearchIndex) -> None:
+    await load(index, [film("Running Man"), film("Ёжик в тумане", description="фильмы")])
+    assert await titles(index, text="runs") == ["Running Man"]
+    assert await titles(index, text="ежики") == ["Ёжик в тумане"]
+    assert await titles(index, text="фильм") == ["Ёжик в тумане"]
+
+
+async def test_fuzzy_tolerates_typos_and_ranks_exact_words_first(index: SearchIndex) -> None:
+    await load(index, [film("Star Camp"), film("Star Cramp Story"), film("Dune")])
+    assert await titles(index, text="stra", fuzzy=False) == []
+    assert set(await titles(index, text="stra", fuzzy=True)) == {"Star Camp", "Star Cramp Story"}
+    assert (await titles(index, text="camp", fuzzy=True))[0] == "Star Camp"
+    assert await titles(index, text="dnue", fuzzy=True) == ["Dune"]
+    # two letters tolerate no edit; long words two edits
+    assert await titles(index, text="du", fuzzy=True) == []
+
+
+async def test_field_boosts_rank_title_above_people_and_description(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            film("Quiet Evening", description="a story about Harbor"),
+            film("Harbor", description="nothing"),
+            film("Another", actors=credited(["Harbor"]), actors_names=["Harbor"]),
+        ],
+    )
+    assert await titles(index, text="harbor") == ["Harbor", "Another", "Quiet Evening"]
+
+
+async def test_search_restricted_to_fields(index: SearchIndex) -> None:
+    actors = ["Greg Smith", "Ann Camp"]
+    await load(
+        index,
+        [
+            film("One", actors=credited(actors), actors_names=actors),
+            film("Greg Camp Story"),
+            film("Two", writers=credited(["Greg Camp"]), writers_names=["Greg Camp"]),
+        ],
+    )
+    assert await titles(index, text="Greg Camp", fields=("actors_names",)) == ["One"]
+    assert await titles(index, text="camp", fields=("writers.name",)) == ["Two"]
+
+
+async def test_filters_by_keyword_nested_id_and_id_list(index: SearchIndex) -> None:
+    genre = str(uuid.uuid4())
+    director = credited(["Ridley Scott"])
+    documents = [
+        film("A", genre_ids=[genre], genres=["Drama"]),
+        film("B", directors=director, directors_names=["Ridley Scott"]),
+        film("C", genre_ids=[genre], genres=["Drama"]),
+    ]
+    await load(index, documents)
+    assert sorted(await titles(index, filters={"genre_ids": genre})) == ["A", "C"]
+    assert await titles(index, filters={"directors.id": director[0]["id"]}) == ["B"]
+    wanted = [documents[0]["id"], documents[1]["id"]]
+    assert sorted(await titles(index, filters={"id": wanted})) == ["A", "B"]
+    assert await titles(index, filters={"genre_ids": genre}, text="c") == ["C"]
+
+
+async def test_sort_by_rating_and_title_missing_ratings_last(index: SearchIndex) -> None:
+    await load(index, [film("b", 3.0), film("Á", None), film("C", 9.0), film("d", 1.0)])
+    assert await titles(index, sort=Sort.parse("-imdb_rating")) == ["C", "b", "d", "Á"]
+    assert await titles(index, sort=Sort.parse("imdb_rating")) == ["d", "b", "C", "Á"]
+    assert await titles(index, sort=Sort.parse("title")) == ["Á", "b", "C", "d"]
+    assert await titles(index, sort=Sort.parse("-title")) == ["d", "C", "b", "Á"]
+
+
+async def test_pagination_reaches_any_depth(index: SearchIndex) -> None:
+    documents = [film(f"Film {n:05d}", rating=n / 100) for n in range(250)]
+    await load(index, documents)
+    hits = await index.search(
+        SearchQuery(movies(index), sort=Sort.parse("-imdb_rating"), offset=240, limit=20)
+    )
+    assert hits.total == 250
+    assert [d["title"] for d in hits.documents] == [f"Film {n:05d}" for n in range(9, -1, -1)]
+
+
+async def test_rejects_unknown_fields_and_bad_pages(index: SearchIndex) -> None:
+    with pytest.raises(SearchError):
+        await index.search(SearchQuery(movies(index), sort=Sort.parse("description")))
+    with pytest.raises(SearchError):
+        await index.search(SearchQuery(movies(index), filters={"title": "x"}))
+    with pytest.raises(SearchError):
+        SearchQuery(movies(index), limit=101)
+
+
+async def test_rebuild_switches_versions_while_searches_answer(index: SearchIndex) -> None:
+    await load(index, [film(f"Old {n}") for n in range(50)])
+    errors: list[BaseException] = []
+    empty = 0
+    done = asyncio.Event()
+
+    async def search_loop() -> int:
+        nonlocal empty
+        rounds = 0
+        while not done.is_set() or rounds == 0:
+            try:
+                hits = await index.search(SearchQuery(movies(index), limit=5))
+                if not hits.documents:
+                    empty += 1
+            except Exception as error:
+                errors.append(error)
+            rounds += 1
+            await asyncio.sleep(0)
+        return rounds
+
+    async def batches() -> AsyncIterator[list[Document]]:
+        for start in range(0, 300, 100):
+            yield [film(f"New {n}") for n in range(start, start + 100)]
+            await asyncio.sleep(0.01)
+
+    looping = asyncio.create_task(search_loop())
+    before = await index.version()
+    assert await index.rebuild(movies(index), batches()) == 300
+    done.set()
+    assert await looping > 1
+    await index.refresh()
+    assert errors == []
+    assert empty == 0
+    assert await index.count(movies(index)) == 300
+    assert await index.version() > before
+    assert (await titles(index, text="old")) == []

@@ -1,0 +1,74 @@
+"""The shared 999-film catalog, synced: counts and the documents the issue names."""
+
+from __future__ import annotations
+
+from kinoteka.infra.search import SearchIndex, SearchQuery
+from kinoteka.search.sync import CatalogSync
+
+WITH_ONE_WRITER = "24eafcd7-1018-4951-9e17-583e2554ef0a"
+WITHOUT_DIRECTOR = "479f20b0-58d1-4f16-8944-9b82f5b1f22a"
+
+
+async def test_counts_match_the_catalog(movies_index: tuple[SearchIndex, CatalogSync]) -> None:
+    index, _ = movies_index
+    assert await index.count("movies") == 999
+    assert await index.count("genres") == 26
+    assert await index.count("persons") == 4166
+
+
+async def test_film_with_exactly_one_writer(movies_index: tuple[SearchIndex, CatalogSync]) -> None:
+    index, _ = movies_index
+    document = await index.get("movies", WITH_ONE_WRITER)
+    assert document is not None
+    assert document["writers_names"] == ["Craig Hutchinson"]
+    assert [writer["name"] for writer in document["writers"]] == ["Craig Hutchinson"]
+
+
+async def test_film_without_director(movies_index: tuple[SearchIndex, CatalogSync]) -> None:
+    index, _ = movies_index
+    document = await index.get("movies", WITHOUT_DIRECTOR)
+    assert document is not None
+    assert document["directors"] == []
+    assert document["directors_names"] == []
+    assert document["title"]
+
+
+async def test_actor_names_match_any_word(movies_index: tuple[SearchIndex, CatalogSync]) -> None:
+    index, _ = movies_index
+    hits = await index.search(
+        SearchQuery("movies", text="Greg Camp", fields=("actors_names",), limit=50)
+    )
+    assert hits.total == 6
+    assert len(hits.documents) == 6
+    for document in hits.documents:
+        words = {word for name in document["actors_names"] for word in name.split()}
+        assert words & {"Greg", "Camp"}
+
+
+async def test_fuzzy_camp_ranks_star_camp_first(
+    movies_index: tuple[SearchIndex, CatalogSync],
+) -> None:
+    index, _ = movies_index
+    hits = await index.search(SearchQuery("movies", text="camp", fuzzy=True, limit=10))
+    assert hits.documents[0]["title"] == "Star Camp"
+
+
+async def test_persons_carry_their_films_with_roles(
+    movies_index: tuple[SearchIndex, CatalogSync],
+) -> None:
+    index, _ = movies_index
+    hits = await index.search(SearchQuery("persons", text="Craig Hutchinson", limit=1))
+    person = hits.documents[0]
+    assert person["full_name"] == "Craig Hutchinson"
+    assert {"id": WITH_ONE_WRITER, "roles": ["writer"]} in person["films"]
+    films = await index.search(SearchQuery("movies", filters={"writers.id": person["id"]}))
+    assert WITH_ONE_WRITER in [film["id"] for film in films.documents]
+
+
+async def test_verify_finds_index_equal_to_catalog(
+    movies_index: tuple[SearchIndex, CatalogSync],
+) -> None:
+    _, sync = movies_index
+    report = await sync.verify(sample=50)
+    assert report.ok, report
+    assert report.counts["movies"] == (999, 999)

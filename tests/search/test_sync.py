@@ -1,0 +1,253 @@
+"""The incremental sync on a small catalog: fan-out, deletes, late commits, checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from kinoteka.infra import db as db_port
+from kinoteka.infra.db import libpq_url
+from kinoteka.infra.search import SearchQuery
+from kinoteka.search.service import catalog_sync, open_index
+from kinoteka.search.settings import SearchSettings
+from kinoteka.search.state import YamlStateStore
+from tests.search.conftest import SyncRig, execute, seed_small_catalog
+
+
+async def film(rig: SyncRig, title: str) -> dict[str, object] | None:
+    return await rig.index.get("movies", rig.catalog.films[title])
+
+
+async def test_first_run_loads_everything_then_only_changes(rig: SyncRig) -> None:
+    first = await rig.sync.run_once()
+    assert first.loaded == 3 + 2 + 3
+    assert await rig.index.count("movies") == 3
+    document = await film(rig, "Blade Runner")
+    assert document is not None
+    assert document["genres"] == ["Drama", "Sci-Fi"]
+    assert document["directors_names"] == ["Ridley Scott"]
+    assert document["writers"] == [
+        {"id": rig.catalog.persons["Denis Villeneuve"], "name": "Denis Villeneuve"}
+    ]
+    again = await rig.sync.run_once()
+    assert (again.loaded, again.upserted, again.deleted) == (0, 0, 0)
+
+
+async def test_renaming_a_person_changes_every_film_crediting_them(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    execute(
+        rig.database_url,
+        "UPDATE content.person SET full_name = 'Sir Ridley Scott' WHERE id = %s",
+        (rig.catalog.persons["Ridley Scott"],),
+    )
+    report = await rig.sync.run_once()
+    assert report.upserted == 3  # two films and the person
+    for title in ("Alien", "Blade Runner"):
+        document = await film(rig, title)
+        assert document is not None
+        assert document["directors_names"] == ["Sir Ridley Scott"]
+    arrival = await film(rig, "Arrival")
+    assert arrival is not None
+    assert arrival["directors_names"] == ["Denis Villeneuve"]
+    person = await rig.index.get("persons", rig.catalog.persons["Ridley Scott"])
+    assert person is not None
+    assert person["full_name"] == "Sir Ridley Scott"
+
+
+async def test_renaming_a_genre_changes_its_films(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    execute(
+        rig.database_url, "UPDATE content.genre SET name = 'Science fiction' WHERE name = 'Sci-Fi'"
+    )
+    await rig.sync.run_once()
+    for title in ("Alien", "Arrival"):
+        document = await film(rig, title)
+        assert document is not None
+        assert document["genres"] == ["Science fiction"]
+
+
+async def test_deletes_reach_the_index(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    catalog = rig.catalog
+    execute(
+        rig.database_url, "DELETE FROM content.film_work WHERE id = %s", (catalog.films["Alien"],)
+    )
+    execute(
+        rig.database_url,
+        "DELETE FROM content.genre_film_work WHERE film_work_id = %s AND genre_id = %s",
+        (catalog.films["Blade Runner"], catalog.genres["Drama"]),
+    )
+    execute(
+        rig.database_url,
+        "DELETE FROM content.person WHERE id = %s",
+        (catalog.persons["Denis Villeneuve"],),
+    )
+    report = await rig.sync.run_once()
+    assert report.deleted == 2  # the film and the person
+    assert await film(rig, "Alien") is None
+    assert await rig.index.get("persons", catalog.persons["Denis Villeneuve"]) is None
+    blade_runner = await film(rig, "Blade Runner")
+    assert blade_runner is not None
+    assert blade_runner["genres"] == ["Sci-Fi"]
+    assert blade_runner["writers"] == []
+    arrival = await film(rig, "Arrival")
+    assert arrival is not None
+    assert arrival["directors"] == []
+    weaver = await rig.index.get("persons", catalog.persons["Sigourney Weaver"])
+    assert weaver is not None
+    assert weaver["films"] == []
+    assert (await rig.sync.verify()).ok
+
+
+async def test_update_in_a_transaction_open_across_a_pass_is_picked_up(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    with psycopg.connect(libpq_url(rig.database_url)) as late:
+        late.execute(
+            "UPDATE content.film_work SET title = 'Alien: Director''s Cut' WHERE id = %s",
+            (rig.catalog.films["Alien"],),
+        )
+        execute(
+            rig.database_url,
+            "UPDATE content.film_work SET rating = 9.9 WHERE id = %s",
+            (rig.catalog.films["Arrival"],),
+        )
+        await rig.sync.run_once()  # sees the later, committed change only
+        arrival = await film(rig, "Arrival")
+        assert arrival is not None
+        assert arrival["imdb_rating"] == 9.9
+        alien = await film(rig, "Alien")
+        assert alien is not None
+        assert alien["title"] == "Alien"
+        late.commit()
+    await rig.sync.run_once()
+    alien = await film(rig, "Alien")
+    assert alien is not None
+    assert alien["title"] == "Alien: Director's Cut"
+
+
+async def test_safety_pass_catches_changes_the_triggers_missed(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    with psycopg.connect(libpq_url(rig.database_url)) as connection:
+        # a replica-role session bypasses ordinary triggers, as a logical restore would
+        connection.execute("SET session_replication_role = replica")
+        connection.execute(
+            "UPDATE content.film_work SET title = 'Arrival (2016)', modified = now() WHERE id = %s",
+            (rig.catalog.films["Arrival"],),
+        )
+    await rig.sync.run_once(safety=False)
+    arrival = await film(rig, "Arrival")
+    assert arrival is not None
+    assert arrival["title"] == "Arrival"
+    rig.sync.checkpoint.safety_at = None  # due now
+    await rig.sync.run_once()
+    arrival = await film(rig, "Arrival")
+    assert arrival is not None
+    assert arrival["title"] == "Arrival (2016)"
+
+
+async def test_yaml_checkpoint_resumes_without_a_full_reload(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    seed_small_catalog(fresh_database)
+    search_url = f"tantivy://{tmp_path / 'index'}"
+    state = tmp_path / "state.yaml"
+    settings = SearchSettings(load_batch_size=2)
+    db = db_port.from_url(fresh_database, pool_size=2)
+    try:
+        first = catalog_sync(db, open_index(search_url, settings), search_url, settings, state)
+        assert (await first.run_once()).loaded == 8
+        saved = await YamlStateStore(state).load()
+        assert saved.loaded
+        assert saved.load_done == ["film", "genre", "person"]
+        execute(fresh_database, "UPDATE content.film_work SET rating = 1.0")
+        second = catalog_sync(db, open_index(search_url, settings), search_url, settings, state)
+        report = await second.run_once()
+        assert report.loaded == 0
+        assert report.upserted == 3
+    finally:
+        await db.close()
+
+
+async def test_status_reports_queue_lag_and_counts(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    execute(rig.database_url, "UPDATE content.film_work SET rating = 5.0")
+    status = await rig.sync.status()
+    assert status.queued == 3
+    assert status.lag_seconds >= 0
+    assert status.index_counts == {"movies": 3, "genres": 2, "persons": 3}
+    assert status.checkpoint.loaded
+
+
+async def test_verify_reports_a_mismatch(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    await rig.index.bulk("movies", deletes=[rig.catalog.films["Alien"]])
+    report = await rig.sync.verify()
+    assert not report.ok
+    assert report.counts["movies"] == (3, 2)
+    assert report.mismatched["movies"] == [rig.catalog.films["Alien"]]
+
+
+async def test_follow_picks_up_an_edit_within_a_second(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    stop = asyncio.Event()
+    following = asyncio.create_task(rig.sync.follow(stop))
+    try:
+        await asyncio.sleep(0.3)  # let the listener subscribe (it also wakes a pass when it does)
+        started = time.monotonic()
+        execute(
+            rig.database_url,
+            "UPDATE content.film_work SET title = 'Alien³' WHERE id = %s",
+            (rig.catalog.films["Alien"],),
+        )
+        while time.monotonic() - started < 5:
+            hits = await rig.index.search(SearchQuery("movies", text="alien³"))
+            document = hits.documents[0] if hits.documents else None
+            if document is not None and document["title"] == "Alien³":
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the edit did not reach the index within 5 s")
+        assert time.monotonic() - started < 1.0
+    finally:
+        stop.set()
+        await asyncio.wait_for(following, 10)
+
+
+async def test_rebuild_keeps_searches_answering(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    reader = open_index(rig.search_url, rig.sync.settings)  # another client, as the API holds
+    done = asyncio.Event()
+    failures: list[str] = []
+    rounds = 0
+
+    async def search_loop() -> None:
+        nonlocal rounds
+        while not done.is_set():
+            try:
+                hits = await reader.search(SearchQuery("movies", text="alien blade arrival"))
+                if hits.total != 3:
+                    failures.append(f"total {hits.total}")
+            except Exception as error:
+                failures.append(repr(error))
+            rounds += 1
+            await asyncio.sleep(0)
+
+    looping = asyncio.create_task(search_loop())
+    loaded = await rig.sync.rebuild()
+    done.set()
+    await looping
+    assert loaded == {"movies": 3, "genres": 2, "persons": 3}
+    assert failures == []
+    assert rounds > 0
+    execute(
+        rig.database_url, "UPDATE content.film_work SET title = 'Alien 2' WHERE title = 'Alien'"
+    )
+    await rig.sync.run_once()  # the follower writes into the new version
+    hits = await reader.search(SearchQuery("movies", text="alien"))
+    assert [d["title"] for d in hits.documents] == ["Alien 2"]
+    assert len(list((Path(rig.search_url.removeprefix("tantivy://")) / "movies").glob("v*"))) == 1
+    await reader.close()
