@@ -7,6 +7,8 @@ the Alembic migrations build.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -63,8 +65,16 @@ def prepare_template(server_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("kinoteka")
+def data_root() -> Iterator[Path]:
+    """Where the session's embedded servers keep their data.
+
+    Not under pytest's own temporary root: pytest keeps that root private (0700), and the
+    embedded PostgreSQL runs as its own system user when the tests run as root.
+    """
+    root = Path(tempfile.mkdtemp(prefix="kinoteka-test-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -40,9 +40,15 @@ def available_contexts() -> dict[str, ContextMount]:
     """Every context that serves HTTP, by the name `kinoteka serve <name>` takes."""
     from kinoteka.auth.mount import auth_mount
     from kinoteka.catalog.mount import catalog_mount
+    from kinoteka.content.mount import content_mount
     from kinoteka.search.mount import search_mount
 
-    mounts: list[ContextMount] = [catalog_mount(), search_mount(), auth_mount()]
+    mounts: list[ContextMount] = [
+        catalog_mount(),
+        search_mount(),
+        content_mount(),
+        auth_mount(),
+    ]
     return {mount.name: mount for mount in mounts}
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import (
 
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
+from kinoteka.content.settings import ContentSettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
@@ -88,6 +89,10 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
+    content_public: bool = Field(
+        default=False, description="Open the content API to anonymous reads (no token needed)."
+    )
+    content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
 
     @field_validator("database_url")

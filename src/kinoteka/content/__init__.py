@@ -1,0 +1,1 @@
+"""The public read API over the search index: films, genres, persons, search."""

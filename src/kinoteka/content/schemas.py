@@ -1,0 +1,132 @@
+"""The course's API contract: bare JSON bodies with `uuid` keys."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FilmShort(_Out):
+    uuid: str
+    title: str
+    imdb_rating: float | None = None
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "uuid": "3d825f60-9fff-4dfe-b294-1a45fa1e115d",
+                    "title": "Star Wars: Episode IV - A New Hope",
+                    "imdb_rating": 8.6,
+                }
+            ]
+        },
+    )
+
+
+class GenreRef(_Out):
+    uuid: str
+    name: str
+
+
+class PersonRef(_Out):
+    uuid: str
+    full_name: str
+
+
+class FilmDetail(_Out):
+    uuid: str
+    title: str
+    imdb_rating: float | None = None
+    description: str | None = None
+    genre: list[GenreRef] = Field(default_factory=list)
+    actors: list[PersonRef] = Field(default_factory=list)
+    writers: list[PersonRef] = Field(default_factory=list)
+    directors: list[PersonRef] = Field(default_factory=list)
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "uuid": "3d825f60-9fff-4dfe-b294-1a45fa1e115d",
+                    "title": "Star Wars: Episode IV - A New Hope",
+                    "imdb_rating": 8.6,
+                    "description": "Luke Skywalker joins forces with a Jedi Knight…",
+                    "genre": [
+                        {"uuid": "120a21cf-9097-479e-904a-13dd7198c1dd", "name": "Adventure"}
+                    ],
+                    "actors": [
+                        {"uuid": "26e83050-29ef-4163-a99d-b546cac208f8", "full_name": "Mark Hamill"}
+                    ],
+                    "writers": [
+                        {
+                            "uuid": "a5a8f573-3cee-4ccc-8a2b-91cb9f55250a",
+                            "full_name": "George Lucas",
+                        }
+                    ],
+                    "directors": [
+                        {
+                            "uuid": "a5a8f573-3cee-4ccc-8a2b-91cb9f55250a",
+                            "full_name": "George Lucas",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class Genre(_Out):
+    uuid: str
+    name: str
+    description: str | None = None
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "uuid": "120a21cf-9097-479e-904a-13dd7198c1dd",
+                    "name": "Adventure",
+                    "description": "Journeys into the unknown.",
+                }
+            ]
+        },
+    )
+
+
+class PersonFilm(_Out):
+    uuid: str
+    roles: list[str]
+
+
+class Person(_Out):
+    uuid: str
+    full_name: str
+    films: list[PersonFilm] = Field(default_factory=list)
+
+    model_config = ConfigDict(
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "uuid": "26e83050-29ef-4163-a99d-b546cac208f8",
+                    "full_name": "Mark Hamill",
+                    "films": [{"uuid": "3d825f60-9fff-4dfe-b294-1a45fa1e115d", "roles": ["actor"]}],
+                }
+            ]
+        },
+    )
+
+
+class ErrorDetail(_Out):
+    detail: str
+
+    model_config = ConfigDict(
+        frozen=True, json_schema_extra={"examples": [{"detail": "film not found"}]}
+    )

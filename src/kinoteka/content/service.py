@@ -1,0 +1,213 @@
+"""Content use cases: read films, genres and persons from the search port, shaped for the API.
+
+Nothing here touches PostgreSQL: the index is the read model. Functions take the port and
+return the API's schemas; a missing document raises the context's `NotFound`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kinoteka.content.schemas import (
+    FilmDetail,
+    FilmShort,
+    Genre,
+    GenreRef,
+    Person,
+    PersonFilm,
+    PersonRef,
+)
+from kinoteka.infra.search import MAX_PAGE_SIZE, SearchHits, SearchIndex, SearchQuery, Sort
+from kinoteka.search.settings import IndexNames
+
+SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
+
+
+class NotFound(Exception):
+    """No such film, genre or person; the message is the API's `detail`."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} not found")
+
+
+@dataclass(frozen=True)
+class Page:
+    size: int = 50
+    number: int = 1
+
+    @property
+    def offset(self) -> int:
+        return self.size * (self.number - 1)
+
+
+def _valid_id(value: str) -> str | None:
+    """The canonical form of a UUID, or None: an id that is not one names nothing."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def _film_short(document: Mapping[str, Any]) -> FilmShort:
+    return FilmShort(
+        uuid=document["id"], title=document["title"], imdb_rating=document.get("imdb_rating")
+    )
+
+
+def _people(document: Mapping[str, Any], field: str) -> list[PersonRef]:
+    return [
+        PersonRef(uuid=person["id"], full_name=person["name"])
+        for person in document.get(field) or []
+    ]
+
+
+def _film_detail(document: Mapping[str, Any]) -> FilmDetail:
+    return FilmDetail(
+        uuid=document["id"],
+        title=document["title"],
+        imdb_rating=document.get("imdb_rating"),
+        description=document.get("description"),
+        genre=[
+            GenreRef(uuid=genre_id, name=name)
+            for genre_id, name in zip(
+                document.get("genre_ids") or [], document.get("genres") or [], strict=False
+            )
+        ],
+        actors=_people(document, "actors"),
+        writers=_people(document, "writers"),
+        directors=_people(document, "directors"),
+    )
+
+
+def _genre(document: Mapping[str, Any]) -> Genre:
+    return Genre(
+        uuid=document["id"], name=document["name"], description=document.get("description")
+    )
+
+
+def _person(document: Mapping[str, Any]) -> Person:
+    return Person(
+        uuid=document["id"],
+        full_name=document["full_name"],
+        films=[
+            PersonFilm(uuid=film["id"], roles=sorted(film.get("roles") or []))
+            for film in document.get("films") or []
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ContentQueries:
+    """The read use cases over one search index and its index names."""
+
+    search: SearchIndex
+    names: IndexNames
+
+    async def _search(self, query: SearchQuery) -> SearchHits:
+        # A page past the end of the whole index is empty, whatever the query; engines that
+        # collect offset + limit hits must not be asked to allocate for absurd offsets.
+        if query.offset and query.offset >= await self.search.count(query.index):
+            return SearchHits(total=0, documents=[])
+        return await self.search.search(query)
+
+    async def list_films(
+        self, *, sort: str | None, genre: str | None, page: Page
+    ) -> list[FilmShort]:
+        filters: dict[str, str] = {}
+        if genre is not None:
+            genre_id = _valid_id(genre)
+            if genre_id is None:
+                return []
+            filters["genre_ids"] = genre_id
+        hits = await self._search(
+            SearchQuery(
+                index=self.names.movies,
+                filters=filters,
+                sort=Sort.parse(sort or "-imdb_rating"),
+                offset=page.offset,
+                limit=page.size,
+            )
+        )
+        return [_film_short(document) for document in hits.documents]
+
+    async def search_films(self, *, text: str, page: Page) -> list[FilmShort]:
+        if not text.strip():
+            return []
+        hits = await self._search(
+            SearchQuery(
+                index=self.names.movies, text=text, fuzzy=True, offset=page.offset, limit=page.size
+            )
+        )
+        return [_film_short(document) for document in hits.documents]
+
+    async def get_film(self, film_id: str) -> FilmDetail:
+        canonical = _valid_id(film_id)
+        document = (
+            None if canonical is None else await self.search.get(self.names.movies, canonical)
+        )
+        if document is None:
+            raise NotFound("film")
+        return _film_detail(document)
+
+    async def list_genres(self) -> list[Genre]:
+        genres: list[Genre] = []
+        while True:
+            hits = await self._search(
+                SearchQuery(
+                    index=self.names.genres,
+                    sort=Sort("name"),
+                    offset=len(genres),
+                    limit=MAX_PAGE_SIZE,
+                )
+            )
+            genres.extend(_genre(document) for document in hits.documents)
+            if not hits.documents or len(genres) >= hits.total:
+                return genres
+
+    async def get_genre(self, genre_id: str) -> Genre:
+        canonical = _valid_id(genre_id)
+        document = (
+            None if canonical is None else await self.search.get(self.names.genres, canonical)
+        )
+        if document is None:
+            raise NotFound("genre")
+        return _genre(document)
+
+    async def search_persons(self, *, text: str, page: Page) -> list[Person]:
+        if not text.strip():
+            return []
+        hits = await self._search(
+            SearchQuery(
+                index=self.names.persons, text=text, fuzzy=True, offset=page.offset, limit=page.size
+            )
+        )
+        return [_person(document) for document in hits.documents]
+
+    async def get_person(self, person_id: str) -> Person:
+        canonical = _valid_id(person_id)
+        document = (
+            None if canonical is None else await self.search.get(self.names.persons, canonical)
+        )
+        if document is None:
+            raise NotFound("person")
+        return _person(document)
+
+    async def person_films(self, person_id: str, *, page: Page) -> list[FilmShort]:
+        """The person's films, best rated first, a page at a time."""
+        person = await self.get_person(person_id)
+        film_ids: Sequence[str] = [film.uuid for film in person.films]
+        if not film_ids:
+            return []
+        hits = await self._search(
+            SearchQuery(
+                index=self.names.movies,
+                filters={"id": list(film_ids)},
+                sort=Sort("imdb_rating", descending=True),
+                offset=page.offset,
+                limit=page.size,
+            )
+        )
+        return [_film_short(document) for document in hits.documents]

@@ -1,0 +1,58 @@
+"""The content API over the shared 999-film catalog, synced into a Tantivy index."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kinoteka.app import create_app
+from kinoteka.infra import search as search_port
+from kinoteka.infra.footprint import StoreUrls
+from kinoteka.infra.search import SearchIndex
+from kinoteka.search.documents import SearchIndexes
+from kinoteka.search.settings import IndexNames
+from kinoteka.services import Services, build_services
+from kinoteka.settings import load_settings
+from tests.content.indexing import load_catalog_into
+
+
+@pytest.fixture(scope="session")
+async def movies_index(
+    movies_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[str, SearchIndex]]:
+    """A Tantivy index holding the catalog of `movies_database`, as the sync builds it."""
+    url = f"tantivy://{tmp_path_factory.mktemp('content-index')}"
+    definitions = SearchIndexes.named(IndexNames()).all()
+    index = search_port.from_url(url, definitions)
+    await load_catalog_into(movies_database, index)
+    yield url, index
+    await index.close()
+
+
+def content_services(
+    database_url: str, redis_url: str, search: SearchIndex, search_url: str, *, public: bool
+) -> Services:
+    settings = load_settings(content_public=public, data_dir=Path("/nonexistent"))
+    urls = StoreUrls(database_url, redis_url, search_url, "file:///nonexistent")
+    services = build_services(settings, urls)
+    services.search = search
+    return services
+
+
+@pytest.fixture
+async def public_client(
+    movies_database: str, flushed_redis: str, movies_index: tuple[str, SearchIndex]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the content API with `KINOTEKA_CONTENT_PUBLIC=true`."""
+    url, index = movies_index
+    services = content_services(movies_database, flushed_redis, index, url, public=True)
+    app = create_app(services, ["content"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://content.test"
+    ) as client:
+        yield client
+    await services.cache.close()
+    await services.db.close()

@@ -1,0 +1,62 @@
+"""Only holders of a valid access token read the catalog, unless it is public."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from kinoteka.app import create_app
+from kinoteka.auth import service as auth_service
+from kinoteka.auth.deps import get_auth_kit
+from kinoteka.infra.search import SearchIndex
+from tests.conftest import TEMPLATE, create_database, drop_database
+from tests.content.conftest import content_services
+
+
+@pytest.fixture
+async def private_client(
+    embedded_postgres: str, flushed_redis: str, movies_index: tuple[str, SearchIndex]
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    name = "content_access"
+    database = create_database(embedded_postgres, name, template=TEMPLATE)
+    url, index = movies_index
+    services = content_services(database, flushed_redis, index, url, public=False)
+    app = create_app(services, ["content"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://content.test"
+    ) as client:
+        yield client, services
+    await services.close()
+    drop_database(embedded_postgres, name)
+
+
+async def test_tokens_are_required_and_checked(
+    private_client: tuple[httpx.AsyncClient, Any],
+) -> None:
+    client, services = private_client
+    anonymous = await client.get("/api/v1/genres")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    forged = await client.get("/api/v1/genres", headers={"Authorization": "Bearer abc.def.ghi"})
+    assert forged.status_code == 401
+
+    kit = get_auth_kit(services)
+    client_info = auth_service.ClientInfo(ip="127.0.0.1", user_agent="pytest")
+    async with services.db.session() as session:
+        await auth_service.create_user(session, kit, "reader@example.com", "a long passphrase 42")
+    async with services.db.session() as session:
+        tokens = await auth_service.login(
+            session, kit, "reader@example.com", "a long passphrase 42", client_info
+        )
+    headers = {"Authorization": f"Bearer {tokens.access_token}"}
+    allowed = await client.get("/api/v1/genres", headers=headers)
+    assert allowed.status_code == 200
+    assert len(allowed.json()) == 26
+
+    async with services.db.session() as session:
+        await auth_service.logout(session, kit, tokens.claims)
+    revoked = await client.get("/api/v1/genres", headers=headers)
+    assert revoked.status_code == 401

@@ -1,0 +1,275 @@
+"""The content API's contract, checked against the catalog it was synced from."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from kinoteka.infra.db import libpq_url
+
+FILMS = "/api/v1/films"
+CRAIG_FILM = "24eafcd7-1018-4951-9e17-583e2554ef0a"
+NO_DIRECTOR_FILM = "479f20b0-58d1-4f16-8944-9b82f5b1f22a"
+
+
+def _folded(title: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(libpq_url(url)) as connection:
+        return connection.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+
+async def _all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        response = await client.get(path, params={**params, "page_size": 100, "page_number": page})
+        assert response.status_code == 200, response.text
+        batch = response.json()
+        if not batch:
+            return found
+        found.extend(batch)
+        page += 1
+
+
+async def test_films_default_order_is_best_rated_first(public_client: httpx.AsyncClient) -> None:
+    response = await public_client.get(FILMS)
+    assert response.status_code == 200
+    films = response.json()
+    assert len(films) == 50
+    assert set(films[0]) == {"uuid", "title", "imdb_rating"}
+    ratings = [film["imdb_rating"] for film in films]
+    assert ratings == sorted(ratings, reverse=True)
+
+
+async def test_pages_join_up_to_the_unpaged_order(public_client: httpx.AsyncClient) -> None:
+    for sort in ("imdb_rating", "-imdb_rating", "title", "-title"):
+        first = (await public_client.get(FILMS, params={"sort": sort, "page_size": 50})).json()
+        second = (
+            await public_client.get(FILMS, params={"sort": sort, "page_size": 50, "page_number": 2})
+        ).json()
+        hundred = (await public_client.get(FILMS, params={"sort": sort, "page_size": 100})).json()
+        assert [f["uuid"] for f in first + second] == [f["uuid"] for f in hundred], sort
+    legacy = await public_client.get(FILMS, params={"page[size]": 10, "page[number]": 3})
+    modern = await public_client.get(FILMS, params={"page_size": 10, "page_number": 3})
+    assert legacy.json() == modern.json()
+
+
+async def test_title_sort_and_past_the_end(public_client: httpx.AsyncClient) -> None:
+    everything = await _all_pages(public_client, FILMS, sort="title")
+    assert len(everything) == 999
+    # Titles sort case- and accent-insensitively ("À la…" among the "A"s).
+    titles = [_folded(film["title"]) for film in everything]
+    assert titles == sorted(titles)
+    past = await public_client.get(FILMS, params={"page_size": 100, "page_number": 11})
+    assert past.status_code == 200
+    assert past.json() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"page_number": 0}, "page_number"),
+        ({"page[size]": -1}, "page[size]"),
+        ({"page[number]": "x"}, "page[number]"),
+        ({"sort": "rating"}, "sort"),
+    ],
+)
+async def test_bad_paging_and_sort_are_422_naming_the_parameter(
+    public_client: httpx.AsyncClient, params: dict[str, Any], name: str
+) -> None:
+    response = await public_client.get(FILMS, params=params)
+    assert response.status_code == 422
+    assert name in response.text
+
+
+async def test_genre_filter_equals_the_catalog_for_every_genre(
+    public_client: httpx.AsyncClient, movies_database: str
+) -> None:
+    expected: dict[str, set[str]] = defaultdict(set)
+    for genre_id, film_id in _rows(
+        movies_database, "SELECT genre_id::text, film_work_id::text FROM content.genre_film_work"
+    ):
+        expected[genre_id].add(film_id)
+    genres = (await public_client.get("/api/v1/genres")).json()
+    assert len(genres) == 26
+    for genre in genres:
+        films = await _all_pages(public_client, FILMS, genre=genre["uuid"])
+        assert {film["uuid"] for film in films} == expected[genre["uuid"]], genre["name"]
+        assert len(films) == len(expected[genre["uuid"]])
+    one = genres[0]["uuid"]
+    legacy = await public_client.get(FILMS, params={"filter[genre]": one, "page_size": 100})
+    modern = await public_client.get(FILMS, params={"genre": one, "page_size": 100})
+    assert legacy.json() == modern.json()
+
+
+async def test_film_detail_matches_the_catalog(
+    public_client: httpx.AsyncClient, movies_database: str
+) -> None:
+    response = await public_client.get(f"{FILMS}/{CRAIG_FILM}")
+    assert response.status_code == 200
+    film = response.json()
+    assert set(film) == {
+        "uuid", "title", "imdb_rating", "description", "genre", "actors", "writers", "directors"
+    }  # fmt: skip
+    assert [w["full_name"] for w in film["writers"]] == ["Craig Hutchinson"]
+    no_director = (await public_client.get(f"{FILMS}/{NO_DIRECTOR_FILM}")).json()
+    assert no_director["directors"] == []
+
+    sample = _rows(
+        movies_database,
+        "SELECT id::text, title, rating FROM content.film_work ORDER BY md5(id::text) LIMIT 15",
+    )
+    for film_id, title, rating in sample:
+        body = (await public_client.get(f"{FILMS}/{film_id}")).json()
+        assert body["title"] == title
+        assert body["imdb_rating"] == rating
+        credits = _rows(
+            movies_database,
+            "SELECT p.id::text, pfw.role FROM content.person_film_work pfw "
+            "JOIN content.person p ON p.id = pfw.person_id WHERE pfw.film_work_id = %s",
+            film_id,
+        )
+        for role in ("actor", "writer", "director"):
+            got = {person["uuid"] for person in body[f"{role}s"]}
+            assert got == {pid for pid, r in credits if r == role}, (film_id, role)
+        genres = _rows(
+            movies_database,
+            "SELECT genre_id::text FROM content.genre_film_work WHERE film_work_id = %s",
+            film_id,
+        )
+        assert {g["uuid"] for g in body["genre"]} == {g for (g,) in genres}
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        (f"{FILMS}/00000000-0000-4000-8000-000000000000", "film not found"),
+        (f"{FILMS}/not-a-uuid", "film not found"),
+        ("/api/v1/genres/00000000-0000-4000-8000-000000000000", "genre not found"),
+        ("/api/v1/genres/42", "genre not found"),
+        ("/api/v1/persons/00000000-0000-4000-8000-000000000000", "person not found"),
+        ("/api/v1/persons/00000000-0000-4000-8000-000000000000/film", "person not found"),
+        ("/api/v1/persons/nobody", "person not found"),
+    ],
+)
+async def test_missing_things_are_404(
+    public_client: httpx.AsyncClient, path: str, detail: str
+) -> None:
+    response = await public_client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": detail}
+
+
+@pytest.mark.parametrize(
+    ("query", "title"),
+    [
+        ("Jefree Star", "The Secret World of Jeffree Star"),
+        ("Phantasy Star Millenium", "Phantasy Star IV: The End of the Millennium"),
+        ("Perri Mason", "Perry Mason: The Case of the All-Star Assassin"),
+        ("empire strikes", "Star Wars: Episode V - The Empire Strikes Back"),
+    ],
+)
+async def test_search_tolerates_typos(
+    public_client: httpx.AsyncClient, query: str, title: str
+) -> None:
+    response = await public_client.get(f"{FILMS}/search", params={"query": query})
+    assert response.status_code == 200
+    titles = [film["title"] for film in response.json()]
+    assert title in titles[:10], titles[:10]
+
+
+async def test_search_without_hits_is_an_empty_list(public_client: httpx.AsyncClient) -> None:
+    response = await public_client.get(f"{FILMS}/search", params={"query": "qwxzvbnmpl"})
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+async def test_persons_and_their_films_match_the_catalog(
+    public_client: httpx.AsyncClient, movies_database: str
+) -> None:
+    sample = _rows(
+        movies_database,
+        "SELECT id::text, full_name FROM content.person ORDER BY md5(id::text) LIMIT 12",
+    )
+    for person_id, name in sample:
+        credits = _rows(
+            movies_database,
+            "SELECT film_work_id::text, role FROM content.person_film_work WHERE person_id = %s",
+            person_id,
+        )
+        roles: dict[str, set[str]] = defaultdict(set)
+        for film_id, role in credits:
+            roles[film_id].add(role)
+        body = (await public_client.get(f"/api/v1/persons/{person_id}")).json()
+        assert body["full_name"] == name
+        assert {f["uuid"]: set(f["roles"]) for f in body["films"]} == roles
+        for suffix in ("film", "films", "film/"):
+            films = await public_client.get(f"/api/v1/persons/{person_id}/{suffix}")
+            assert films.status_code == 200
+            assert {f["uuid"] for f in films.json()} == set(roles)
+
+    found = await public_client.get("/api/v1/persons/search", params={"query": "Craig Hutchinson"})
+    assert found.status_code == 200
+    assert "Craig Hutchinson" in [p["full_name"] for p in found.json()][:3]
+
+
+async def test_paths_answer_with_and_without_a_trailing_slash(
+    public_client: httpx.AsyncClient,
+) -> None:
+    for path in ("/api/v1/films", "/api/v1/genres", f"{FILMS}/{CRAIG_FILM}"):
+        bare = await public_client.get(path)
+        slashed = await public_client.get(path + "/")
+        assert bare.status_code == slashed.status_code == 200
+        assert bare.json() == slashed.json()
+
+
+async def test_answers_are_cached_and_revalidated(public_client: httpx.AsyncClient) -> None:
+    first = await public_client.get(f"{FILMS}/{CRAIG_FILM}")
+    second = await public_client.get(f"{FILMS}/{CRAIG_FILM}/")
+    assert first.headers["x-cache"] == "miss"
+    assert second.headers["x-cache"] == "hit"
+    assert first.json() == second.json()
+    etag = second.headers["etag"]
+    revalidated = await public_client.get(f"{FILMS}/{CRAIG_FILM}", headers={"If-None-Match": etag})
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+    spelled_differently = await public_client.get(
+        FILMS, params={"page[number]": 2, "page[size]": 7}
+    )
+    again = await public_client.get(FILMS, params={"page_size": 7, "page_number": 2})
+    assert spelled_differently.headers["x-cache"] == "miss"
+    assert again.headers["x-cache"] == "hit"
+
+
+async def test_an_edit_in_the_index_changes_the_next_answer(
+    public_client: httpx.AsyncClient, movies_index: tuple[str, Any]
+) -> None:
+    _, index = movies_index
+    path = f"{FILMS}/{NO_DIRECTOR_FILM}"
+    before = await public_client.get(path)
+    assert (await public_client.get(path)).headers["x-cache"] == "hit"
+    document = await index.get("movies", NO_DIRECTOR_FILM)
+    assert document is not None
+    original = dict(document)
+    try:
+        await index.bulk("movies", [{**document, "title": "Renamed by the sync"}])
+        await index.refresh()
+        after = await public_client.get(path)
+        assert after.headers["x-cache"] == "miss"
+        assert after.json()["title"] == "Renamed by the sync"
+        assert after.headers["etag"] != before.headers["etag"]
+    finally:
+        await index.bulk("movies", [original])
+        await index.refresh()
