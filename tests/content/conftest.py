@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,12 +20,19 @@ from kinoteka.settings import load_settings
 from tests.content.indexing import load_catalog_into
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", params=["tantivy", "elasticsearch"])
 async def movies_index(
-    movies_database: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    movies_database: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[str, SearchIndex]]:
-    """A Tantivy index holding the catalog of `movies_database`, as the sync builds it."""
-    url = f"tantivy://{tmp_path_factory.mktemp('content-index')}"
+    """An index holding the catalog of `movies_database`, on each search adapter."""
+    if request.param == "tantivy":
+        url = f"tantivy://{tmp_path_factory.mktemp('content-index')}"
+    else:
+        url = os.environ.get("KINOTEKA_TEST_ELASTICSEARCH_URL", "")
+        if not url:
+            pytest.skip("no Elasticsearch; set KINOTEKA_TEST_ELASTICSEARCH_URL to run")
     definitions = SearchIndexes.named(IndexNames()).all()
     index = search_port.from_url(url, definitions)
     await load_catalog_into(movies_database, index)
