@@ -10,6 +10,7 @@ import uvicorn
 from rich.table import Table
 
 from kinoteka.app import available_contexts, create_app
+from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
 from kinoteka.catalog.demo import ensure_demo_catalog
 from kinoteka.catalog.generator import GenerateError
@@ -25,6 +26,7 @@ app = typer.Typer(help="Kinoteka, an open-source online cinema.", no_args_is_hel
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(auth_app, name="auth")
 app.add_typer(sync_app, name="sync")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]

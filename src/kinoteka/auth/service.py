@@ -49,6 +49,7 @@ from kinoteka.auth.models import (
 )
 from kinoteka.auth.passwords import PasswordPolicyError, check_password_policy
 from kinoteka.auth.permissions import RoleName
+from kinoteka.auth.settings import AuthSettings
 from kinoteka.auth.tokens import AccessClaims, denylist_key, sign_access_token
 from kinoteka.notify import Message
 
@@ -113,11 +114,16 @@ async def check_client_rate(kit: AuthKit, client_key: str) -> None:
     await _limit(kit, kit.settings.rate_limits.api_per_client, "api", client_key)
 
 
-def _check_policy(kit: AuthKit, password: str, email: str) -> None:
+def check_new_password(settings: AuthSettings, password: str, email: str) -> None:
+    """`WeakPassword` (naming the rules broken) unless the password meets the policy."""
     try:
-        check_password_policy(password, email=email, min_length=kit.settings.password_min_length)
+        check_password_policy(password, email=email, min_length=settings.password_min_length)
     except PasswordPolicyError as error:
         raise WeakPassword(f"password: {error}") from None
+
+
+def _check_policy(kit: AuthKit, password: str, email: str) -> None:
+    check_new_password(kit.settings, password, email)
 
 
 async def _role(session: AsyncSession, name: str) -> Role:
@@ -448,6 +454,15 @@ async def login_history(
         .offset((page - 1) * size).limit(size)
     )  # fmt: skip
     return list(rows), total or 0
+
+
+async def find_user(session: AsyncSession, email: str) -> User:
+    """The account with this email (normalised), or `NotFound`."""
+    normalised = normalise_email(email)
+    user = (await session.scalars(select(User).where(User.email == normalised))).first()
+    if user is None:
+        raise NotFound(f"email: no account for {normalised}")
+    return user
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

@@ -1,0 +1,109 @@
+"""`kinoteka auth …`: create a super user, grant roles, rotate the signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+
+from kinoteka.auth import roles, service
+from kinoteka.auth.errors import AuthError
+from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.permissions import RoleName
+from kinoteka.console import fail, out, running_stores, settings_or_exit
+from kinoteka.infra import cache as cache_port
+from kinoteka.infra import db as db_port
+from kinoteka.infra.db import migrations
+from kinoteka.settings import Settings
+
+app = typer.Typer(help="Accounts, roles and signing keys.", no_args_is_help=True)
+
+
+Work = Callable[[AuthKit], Awaitable[str]]
+
+
+async def _with_kit(settings: Settings, database_url: str, redis_url: str, work: Work) -> str:
+    db = db_port.from_url(database_url, pool_size=2)
+    cache = cache_port.from_url(redis_url)
+    kit = build_auth_kit(settings, db, cache, redis_url)
+    try:
+        return await work(kit)
+    finally:
+        await kit.close()
+        await cache.close()
+        await db.close()
+
+
+def _run(settings: Settings, work: Work) -> str:
+    with running_stores(settings, database=True, redis=True) as urls:
+        migrations.upgrade(urls.database_url)
+        try:
+            return asyncio.run(_with_kit(settings, urls.database_url, urls.redis_url, work))
+        except AuthError as error:
+            fail(str(error))
+
+
+@app.command("create-superuser")
+def create_superuser(
+    email: Annotated[str | None, typer.Option(help="Login email; prompted when left out.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password for scripts (prefer the prompt: shells keep history)."),
+    ] = None,
+) -> None:
+    """Create an account holding the super_user role (interactive, or with flags)."""
+    settings = settings_or_exit()
+    login: str = email if email is not None else typer.prompt("Email")
+    secret: str = (
+        password
+        if password is not None
+        else typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+    try:
+        # Checked before any store starts, so a typo costs nothing and says which field.
+        login = service.normalise_email(login)
+        service.check_new_password(settings.auth, secret, login)
+    except AuthError as error:
+        fail(str(error))
+
+    async def work(kit: AuthKit) -> str:
+        async with kit.db.session() as session:
+            user = await service.create_user(
+                session, kit, login, secret, roles=[RoleName.SUPER_USER]
+            )
+            return f"super user {user.email} created (id {user.id})"
+
+    out.print(_run(settings, work))
+
+
+@app.command("grant-role")
+def grant_role(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    role: Annotated[str, typer.Argument(help="Role name, e.g. subscriber or admin.")],
+) -> None:
+    """Grant a role; it shows in the account's tokens from its next refresh."""
+    settings = settings_or_exit()
+
+    async def work(kit: AuthKit) -> str:
+        async with kit.db.session() as session:
+            user = await service.find_user(session, email)
+            await roles.grant_role(session, user.id, role)
+            return f"{user.email} now holds {role}"
+
+    out.print(_run(settings, work))
+
+
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Start signing with a new key; the old one stays in the JWKS until its tokens expire."""
+    settings = settings_or_exit()
+
+    async def work(kit: AuthKit) -> str:
+        async with kit.db.session() as session:
+            kid = await kit.keys.rotate(session)
+        served = [key["kid"] for key in (await kit.keys.jwks())["keys"]]
+        return f"signing with {kid}; JWKS serves {', '.join(served)}"
+
+    out.print(_run(settings, work))
