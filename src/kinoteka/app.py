@@ -39,12 +39,13 @@ class ContextMount:
 def available_contexts() -> dict[str, ContextMount]:
     """Every context that serves HTTP, by the name `kinoteka serve <name>` takes."""
     from kinoteka.auth.mount import auth_mount
-    from kinoteka.catalog.mount import catalog_mount
+    from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
     from kinoteka.search.mount import search_mount
 
     mounts: list[ContextMount] = [
         catalog_mount(),
+        admin_mount(),
         search_mount(),
         content_mount(),
         auth_mount(),

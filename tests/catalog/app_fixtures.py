@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,16 +10,25 @@ from pathlib import Path
 import httpx
 
 from kinoteka.app import create_app
+from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.services import Services, build_services
 from kinoteka.settings import Environment, Settings, load_settings
 
 BASE_URL = "http://kinoteka.test"
+PASSWORD = "correct horse 42"
+# Cheap hashing keeps the admin tests fast (the auth tests check the real defaults).
+FAST_AUTH = {"password_hash": PasswordHashSettings(memory_kib=256, time_cost=1, parallelism=1)}
 
 
 def catalog_settings(data_dir: Path, **overrides: object) -> Settings:
+    auth = AuthSettings(**FAST_AUTH, redis_prefix=f"t{uuid.uuid4().hex[:10]}")
     return load_settings(
-        env=Environment.TEST, data_dir=data_dir, secret_key="catalog-tests-secret", **overrides
+        env=Environment.TEST,
+        data_dir=data_dir,
+        secret_key="catalog-tests-secret",
+        auth=auth,
+        **overrides,
     )
 
 

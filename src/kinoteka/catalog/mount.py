@@ -54,5 +54,16 @@ def install_catalog(app: FastAPI, services: Services) -> None:
     install_storage_routes(app, services)
 
 
+def install_admin_panel(app: FastAPI, services: Services) -> None:
+    from kinoteka.catalog.admin import install_admin
+
+    install_storage_routes(app, services)
+    install_admin(app, services)
+
+
 def catalog_mount() -> ContextMount:
     return ContextMount("catalog", install_catalog, lifespan=storage_lifespan)
+
+
+def admin_mount() -> ContextMount:
+    return ContextMount("admin", install_admin_panel, lifespan=storage_lifespan)

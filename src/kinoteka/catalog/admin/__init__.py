@@ -1,0 +1,65 @@
+"""The back office at `/admin` (SQLAdmin): catalog editing, posters, accounts' roles, audit.
+
+`install_admin(app, services)` mounts it; the view classes are subclassed per app so two apps
+in one process (tests, `serve`) never share a database or storage through class attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqladmin import Admin, ModelView
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from kinoteka.catalog.admin.access import AdminAuthentication, AdminGrants
+from kinoteka.catalog.admin.accounts import AccountAdmin
+from kinoteka.catalog.admin.trail import AuditTrail
+from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, PersonAdmin
+from kinoteka.catalog.mount import attach_storage
+from kinoteka.services import Services
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class KinotekaAdmin(Admin):
+    @staticmethod
+    async def _handle_form_data(request: Request, obj: Any = None) -> FormData:
+        # SQLAdmin would stand in the stored file for an empty upload field, by reading an
+        # attribute of the same name off the model; our poster field is not a model column.
+        return await Admin._handle_form_data(request, None)
+
+
+def _per_app(view: type[ModelView], **attributes: Any) -> type[ModelView]:
+    return type(view.__name__, (view,), dict(attributes))
+
+
+def install_admin(app: FastAPI, services: Services) -> Admin:
+    settings = services.settings.catalog
+    authentication = AdminAuthentication(services, settings.admin)
+    views: list[type[ModelView]] = [
+        _per_app(FilmAdmin, storage=attach_storage(services), posters=settings.posters),
+        _per_app(GenreAdmin),
+        _per_app(PersonAdmin),
+        _per_app(AuditAdmin),
+        _per_app(AccountAdmin, services=services),
+    ]
+    admin = KinotekaAdmin(
+        app,
+        session_maker=async_sessionmaker(services.db.engine, expire_on_commit=False),
+        base_url="/admin",
+        title=settings.admin.title,
+        templates_dir=str(TEMPLATES),
+        authentication_backend=authentication,
+        authorization_backend=AdminGrants([view.identity for view in views]),
+        audit_backend=AuditTrail(services.db.sessions),
+    )
+    authentication.templates = admin.templates
+    for view in views:
+        admin.add_view(view)
+    film_view = next(v for v in admin.views if isinstance(v, FilmAdmin))
+    admin.templates.env.globals["kinoteka_person_names"] = film_view.person_names
+    return admin

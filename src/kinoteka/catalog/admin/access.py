@@ -1,0 +1,204 @@
+"""Who enters the admin: login through the auth service, tokens kept server-side, refreshed.
+
+The browser holds only a random admin-session id in a signed cookie; the access and refresh
+tokens live in the cache under that id. Every request checks the access token (signature and
+revocation) and refreshes it shortly before it expires. Only accounts with `admin.access`
+enter; `roles.manage` additionally opens the accounts view. Everyone else gets a refusal page.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import structlog
+from fastapi import HTTPException
+from sqladmin.authentication import AuthenticationBackend
+from sqladmin.authorization import WILDCARD, GrantsAuthorizationBackend
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kinoteka.auth import service as auth_service
+from kinoteka.auth.deps import check_access_token, get_auth_kit
+from kinoteka.auth.errors import AuthError, TooManyAttempts
+from kinoteka.auth.permissions import Permission
+from kinoteka.auth.service import ClientInfo, TokenPair
+from kinoteka.auth.tokens import AccessClaims
+from kinoteka.catalog.settings import AdminSettings
+from kinoteka.services import Services
+
+log = structlog.get_logger(__name__)
+
+SESSION_KEY = "admin_session"
+CLAIMS_STATE = "kinoteka_admin_claims"
+REFRESH_MARGIN = 30  # seconds before expiry at which the access token is renewed
+ACCOUNTS_VIEW = "user"
+
+
+@dataclass
+class AdminLogin:
+    """What the cache keeps per admin session."""
+
+    user_id: str
+    email: str
+    access_token: str
+    refresh_token: str
+    expires_at: float
+
+    @classmethod
+    def from_pair(cls, pair: TokenPair, email: str) -> AdminLogin:
+        return cls(str(pair.claims.subject), email, pair.access_token, pair.refresh_token,
+                   time.time() + pair.expires_in)  # fmt: skip
+
+
+def _client(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+class AdminAuthentication(AuthenticationBackend):
+    def __init__(self, services: Services, settings: AdminSettings) -> None:
+        super().__init__(
+            secret_key=services.settings.secret_key.get_secret_value(),
+            session_cookie="kinoteka_admin",
+            max_age=settings.session_max_age,
+            https_only=settings.https_only,
+            same_site="lax",
+        )
+        self.services = services
+        self.ttl = settings.session_max_age
+        self.templates: Any = None  # the admin's templates, set once the Admin exists
+
+    def _key(self, sid: str) -> str:
+        return f"admin:session:{sid}"
+
+    async def _save(self, sid: str, login: AdminLogin) -> None:
+        await self.services.cache.set(self._key(sid), json.dumps(asdict(login)), ttl=self.ttl)
+
+    async def _load(self, sid: str) -> AdminLogin | None:
+        raw = await self.services.cache.get(self._key(sid))
+        return AdminLogin(**json.loads(raw)) if raw else None
+
+    async def refused(self, request: Request, email: str | None) -> Response:
+        response: Response = await self.templates.TemplateResponse(
+            request, "kinoteka/refused.html", {"email": email}, status_code=403
+        )
+        return response
+
+    async def _login_error(self, request: Request, message: str) -> Response:
+        response: Response = await self.templates.TemplateResponse(
+            request, "sqladmin/login.html", {"error": message}, status_code=400
+        )
+        return response
+
+    async def login(self, request: Request) -> Response | bool:
+        form = await request.form()
+        email, password = str(form.get("username") or ""), str(form.get("password") or "")
+        kit = get_auth_kit(self.services)
+        try:
+            async with self.services.db.session() as session:
+                pair = await auth_service.login(session, kit, email, password, _client(request))
+        except TooManyAttempts as error:
+            return await self._login_error(request, str(error))
+        except AuthError:
+            return False
+        if not pair.claims.has(Permission.ADMIN_ACCESS):
+            log.info("admin.refused", user_id=str(pair.claims.subject))
+            async with self.services.db.session() as session:
+                await auth_service.logout(session, kit, pair.claims)
+            return await self.refused(request, email)
+        sid = secrets.token_urlsafe(32)
+        await self._save(sid, AdminLogin.from_pair(pair, email.strip().lower()))
+        request.session.clear()
+        request.session[SESSION_KEY] = sid
+        request.session["user_id"] = str(pair.claims.subject)
+        log.info("admin.login", user_id=str(pair.claims.subject))
+        return True
+
+    async def _current(self, request: Request) -> tuple[AdminLogin, AccessClaims] | None:
+        sid = request.session.get(SESSION_KEY)
+        login = await self._load(sid) if sid else None
+        if sid is None or login is None:
+            return None
+        kit = get_auth_kit(self.services)
+        if login.expires_at - REFRESH_MARGIN <= time.time():
+            try:
+                async with self.services.db.session() as session:
+                    pair = await auth_service.refresh(
+                        session, kit, login.refresh_token, _client(request)
+                    )
+            except AuthError as error:
+                log.info("admin.refresh_failed", user_id=login.user_id, reason=str(error))
+                await self.services.cache.delete(self._key(sid))
+                return None
+            login = AdminLogin.from_pair(pair, login.email)
+            await self._save(sid, login)
+        try:
+            claims = await check_access_token(kit, login.access_token)
+        except HTTPException:
+            await self.services.cache.delete(self._key(sid))
+            return None
+        return login, claims
+
+    async def authenticate(self, request: Request) -> Response | bool:
+        current = await self._current(request)
+        if current is None:
+            request.session.clear()
+            return False
+        login, claims = current
+        if not claims.has(Permission.ADMIN_ACCESS):  # the role was taken away since login
+            return await self.refused(request, login.email)
+        setattr(request.state, CLAIMS_STATE, claims)
+        request.state.kinoteka_admin_email = login.email
+        return True
+
+    async def logout(self, request: Request) -> Response | bool:
+        sid = request.session.get(SESSION_KEY)
+        current = await self._current(request)
+        if current is not None:
+            async with self.services.db.session() as session:
+                await auth_service.logout(session, get_auth_kit(self.services), current[1])
+            log.info("admin.logout", user_id=current[0].user_id)
+        if sid:
+            await self.services.cache.delete(self._key(sid))
+        request.session.clear()
+        return False
+
+    async def get_user_id(self, request: Request) -> Any:
+        claims: AccessClaims | None = getattr(request.state, CLAIMS_STATE, None)
+        return str(claims.subject) if claims else None
+
+
+class AdminGrants(GrantsAuthorizationBackend):
+    """Catalog views for `admin.access`; the accounts view only for `roles.manage`."""
+
+    def __init__(self, identities: list[str]) -> None:
+        self.identities = identities
+
+    async def get_grants(self, request: Request) -> set[tuple[str, str]]:
+        claims: AccessClaims | None = getattr(request.state, CLAIMS_STATE, None)
+        if claims is None or not claims.has(Permission.ADMIN_ACCESS):
+            return set()
+        grants = {(identity, WILDCARD) for identity in self.identities if identity != ACCOUNTS_VIEW}
+        if claims.has(Permission.ROLES_MANAGE):
+            grants.add((ACCOUNTS_VIEW, WILDCARD))
+        return grants
+
+
+def actor_of(request: Request) -> tuple[str | None, str | None]:
+    claims: AccessClaims | None = getattr(request.state, CLAIMS_STATE, None)
+    email: str | None = getattr(request.state, "kinoteka_admin_email", None)
+    return (str(claims.subject) if claims else None), email
+
+
+def parse_user_id(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,76 @@
+"""The accounts view for super users: who holds which role (granted through the auth service)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+from wtforms import Form, SelectMultipleField
+
+from kinoteka.auth import roles as auth_roles
+from kinoteka.auth.models import Role, User, UserRole
+from kinoteka.catalog.admin.views import AuditedView
+from kinoteka.services import Services
+
+
+class AccountAdmin(AuditedView, model=User):
+    name = "Account"
+    name_plural = "Accounts and roles"
+    icon = "fa-solid fa-user-shield"
+    can_create = False  # accounts are made by sign-up or `kinoteka auth create-superuser`
+    can_delete = False
+    can_export = False
+    column_list: ClassVar[list[Any]] = [User.email, User.is_active, User.created,
+                                        User.last_login_at]  # fmt: skip
+    column_searchable_list: ClassVar[list[Any]] = [User.email]
+    column_sortable_list: ClassVar[list[Any]] = [User.email, User.created, User.last_login_at]
+    column_details_list: ClassVar[list[Any]] = [User.email, User.is_active, User.created,
+                                                User.last_login_at]  # fmt: skip
+    form_columns: ClassVar[list[Any]] = []
+    audit_fields = ("email",)
+
+    services: ClassVar[Services]
+
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        async with self.session_maker() as session:
+            names = list(await session.scalars(select(Role.name).order_by(Role.name)))
+        field = SelectMultipleField("Roles", choices=[(name, name) for name in names])
+        return type("AccountForm", (Form,), {"roles": field})
+
+    async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
+        async with self.session_maker() as session:
+            held = await session.scalars(
+                select(Role.name).join(UserRole, UserRole.role_id == Role.id)
+                .where(UserRole.user_id == obj.id)
+            )  # fmt: skip
+            return {"roles": list(held)}
+
+    async def on_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> None:
+        await super().on_model_change(data, model, is_created, request)
+        request.state.kinoteka_roles = set(data.pop("roles", None) or [])
+
+    async def after_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> Response | None:
+        wanted: set[str] = request.state.kinoteka_roles
+        user_id = uuid.UUID(str(model.id))
+        async with self.services.db.session() as session:
+            held = {role.name for role in await _held(session, user_id)}
+            for name in sorted(wanted - held):
+                await auth_roles.grant_role(session, user_id, name)
+            for name in sorted(held - wanted):
+                await auth_roles.revoke_role(session, user_id, name)
+        await super().after_model_change(data, model, is_created, request)
+        data["roles"] = {"granted": sorted(wanted - held), "revoked": sorted(held - wanted)}
+        return None
+
+
+async def _held(session: Any, user_id: uuid.UUID) -> list[Role]:
+    from kinoteka.auth.service import user_roles
+
+    return await user_roles(session, user_id)
