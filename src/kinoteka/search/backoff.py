@@ -49,9 +49,12 @@ class Backoff:
         return base * (1 - self.jitter * random.random())  # noqa: S311 - jitter, not secrecy
 
     def __call__(
-        self, retry_on: tuple[type[BaseException], ...]
+        self,
+        retry_on: tuple[type[BaseException], ...],
+        when: Callable[[BaseException], bool] | None = None,
     ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-        """Decorate an async function: retry it while it raises one of `retry_on`."""
+        """Decorate an async function: retry it while it raises one of `retry_on` (for which
+        `when`, if given, holds; other errors propagate at once)."""
 
         def decorate(function: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             name = getattr(function, "__qualname__", repr(function))
@@ -65,6 +68,8 @@ class Backoff:
                     try:
                         return await function(*args, **kwargs)
                     except retry_on as error:
+                        if when is not None and not when(error):
+                            raise
                         delay = self.delay(attempt)
                         elapsed = time.monotonic() - started
                         if self.give_up_after is not None and elapsed + delay > self.give_up_after:

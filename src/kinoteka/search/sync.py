@@ -41,13 +41,27 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "kinoteka_search"
 LOCK_KEY = 0x6B696E6F5F73  # "kino_s": one sync step at a time across processes
-DB_ERRORS: tuple[type[BaseException], ...] = (
+RETRYABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.DBAPIError,
+    SearchUnavailable,
 )
-RETRYABLE = (*DB_ERRORS, SearchUnavailable)
+PERMANENT_DB_ERRORS = (
+    sqlalchemy.exc.ProgrammingError,
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.DataError,
+    sqlalchemy.exc.NotSupportedError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """An outage worth waiting out, not a bug: lost connections, refused connects, timeouts."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        return error.connection_invalidated or not isinstance(error, PERMANENT_DB_ERRORS)
+    return True
+
+
 LOAD_ORDER = (DocumentKind.FILM, DocumentKind.GENRE, DocumentKind.PERSON)
 
 # Safety net: per catalog table, the queue rows its recently modified rows stand for.
@@ -124,7 +138,7 @@ class CatalogSync:
         self.store = store
         self.settings = settings
         self.indexes = SearchIndexes.named(settings.indexes)
-        self.retry = Backoff.from_settings(settings.backoff)(RETRYABLE)
+        self.retry = Backoff.from_settings(settings.backoff)(RETRYABLE, is_transient)
         self.checkpoint = SyncCheckpoint()
         self._prepared = False
 
