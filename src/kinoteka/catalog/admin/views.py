@@ -143,8 +143,10 @@ class FilmAdmin(AuditedView, model=FilmWork):
         FilmWork.rating, FilmWork.modified,
     ]  # fmt: skip
     column_labels: ClassVar[dict[Any, str]] = {
-        FilmWork.poster_key: "Poster", FilmWork.creation_date: "Released",
-        FilmWork.persons: "Credits",
+        FilmWork.poster_key: "Poster", FilmWork.title: "Title", FilmWork.type: "Type",
+        FilmWork.creation_date: "Released", FilmWork.rating: "Rating",
+        FilmWork.description: "Description", FilmWork.genres: "Genres",
+        FilmWork.persons: "Credits", FilmWork.created: "Created", FilmWork.modified: "Modified",
     }  # fmt: skip
     column_searchable_list: ClassVar[list[Any]] = [FilmWork.title]
     column_sortable_list: ClassVar[list[Any]] = [
