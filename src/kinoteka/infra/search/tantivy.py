@@ -42,6 +42,7 @@ ANALYZER = "ru_en"
 SOURCE = "_source"
 SORT_SUFFIX = "__sort"
 WRITER_HEAP = 64_000_000
+WRITER_IDLE = 2.0  # seconds without a batch before a writer's lock is given up
 FUZZY_WEIGHT = 0.2  # a fuzzy hit scores a constant; kept below any exact BM25 hit
 T = TypeVar("T")
 
@@ -144,6 +145,9 @@ class TantivyIndex:
         self._analyzer = text_analyzer()
         self._readers: dict[str, _Reader] = {}
         self._lock = threading.Lock()
+        self._writers: dict[str, tuple[str, tantivy.IndexWriter]] = {}
+        self._last_write = 0.0
+        self._idle_timer: threading.Timer | None = None
 
     @classmethod
     def from_url(cls, url: str, definitions: Sequence[IndexDefinition]) -> TantivyIndex:
@@ -208,19 +212,42 @@ class TantivyIndex:
         return created
 
     def _writer(self, index: str) -> tantivy.IndexWriter:
+        """The index's writer, reused while batches keep coming (merges run in its threads),
+        reopened when a rebuild moved the pointer. Caller holds `self._lock`."""
+        directory = self._current(index)
+        held = self._writers.get(index)
+        if held is not None and held[0] == directory:
+            return held[1]
+        self._release(index)
         try:
-            return self._open(index, self._current(index)).writer(WRITER_HEAP, 1)
+            writer = self._open(index, directory).writer(WRITER_HEAP, 1)
         except ValueError as error:
             if "LockBusy" in str(error):
                 message = f"index {index!r} is being written by another process"
                 raise SearchUnavailable(message) from error
             raise SearchError(str(error)) from error
+        self._writers[index] = (directory, writer)
+        return writer
+
+    def _release(self, index: str) -> None:
+        held = self._writers.pop(index, None)
+        if held is None:
+            return
+        try:
+            held[1].wait_merging_threads()
+        except ValueError as error:  # a merge in a version a rebuild has dropped
+            log.warning("search.writer.release_failed", index=index, error=str(error))
+
+    def _release_idle(self) -> None:
+        """Drop writers idle for WRITER_IDLE seconds: other processes may then write."""
+        with self._lock:
+            if time.monotonic() - self._last_write >= WRITER_IDLE:
+                for index in list(self._writers):
+                    self._release(index)
 
     def _bulk(self, index: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
         definition = self._definition(index)
         with self._lock:
-            # A writer per batch: the lock it holds is released for other processes (a CLI
-            # run beside `kinoteka up`) as soon as the batch is acknowledged.
             writer = self._writer(index)
             try:
                 for document in upserts:
@@ -233,9 +260,16 @@ class TantivyIndex:
             except BaseException:
                 writer.rollback()
                 raise
-            finally:
-                writer.wait_merging_threads()
             self._bump_version()
+            self._last_write = time.monotonic()
+            # The writer's lock is released once batches stop coming (a CLI run beside
+            # `kinoteka up` then gets its turn), not after each one: holding it lets merges
+            # run in the background instead of inside the next commit.
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._idle_timer = threading.Timer(WRITER_IDLE, self._release_idle)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
 
     def _reader(self, index: str) -> tantivy.Searcher:
         version = self._read_version()
@@ -346,6 +380,7 @@ class TantivyIndex:
         writer.commit()
         writer.wait_merging_threads()
         with self._lock:
+            self._release(index)
             old = self._current(index)
             _atomic_write(self._pointer(index), directory)
             self._bump_version()
@@ -403,6 +438,14 @@ class TantivyIndex:
             raise SearchError(f"no search index directory at {self.root}")
 
     async def close(self) -> None:
+        def release_all() -> None:
+            with self._lock:
+                if self._idle_timer is not None:
+                    self._idle_timer.cancel()
+                for index in list(self._writers):
+                    self._release(index)
+
+        await self._run(release_all)
         self._readers.clear()
 
 

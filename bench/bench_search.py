@@ -1,0 +1,174 @@
+"""Search sync speed on a generated catalog (KINOTEKA_BENCH_FILMS films, ~3 persons per film).
+
+Full sync (films/s) next to its two limits measured in the same run: extraction alone (the
+document queries streamed to nowhere) and indexing alone (the same documents, prebuilt, bulk
+written into a fresh Tantivy index in the same batches). Then commit-to-searchable latency of
+200 single-film edits with `kinoteka sync run --follow` running as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+
+from bench.fixtures import FILMS, migrated_database, postgres_server
+from kinoteka.catalog.generator import generate_catalog
+from kinoteka.infra import db as db_port
+from kinoteka.infra.db import libpq_url
+from kinoteka.infra.search import Document, SearchQuery
+from kinoteka.logs import configure_logging
+from kinoteka.search.documents import DocumentKind, SearchIndexes, build_documents_after
+from kinoteka.search.service import catalog_sync, open_index
+from kinoteka.search.settings import SearchSettings
+from kinoteka.search.sync import LOAD_ORDER
+from kinoteka.settings import LogSettings
+
+EDITS = int(os.environ.get("KINOTEKA_BENCH_SEARCH_EDITS", "200"))
+KINOTEKA = Path(sys.executable).with_name("kinoteka")
+
+
+Batches = dict[DocumentKind, list[list[Document]]]
+
+
+async def _extract(url: str, settings: SearchSettings) -> tuple[float, Batches]:
+    db = db_port.from_url(url, pool_size=2)
+    batches: Batches = {kind: [] for kind in LOAD_ORDER}
+    started = time.perf_counter()
+    try:
+        for kind in LOAD_ORDER:
+            after: str | None = None
+            while True:
+                async with db.engine.connect() as connection:
+                    batch = await build_documents_after(
+                        connection, kind, after, settings.load_batch_size
+                    )
+                if batch:
+                    batches[kind].append(batch)
+                    after = batch[-1]["id"]
+                if len(batch) < settings.load_batch_size:
+                    break
+    finally:
+        await db.close()
+    return time.perf_counter() - started, batches
+
+
+async def _index_only(search_url: str, settings: SearchSettings, batches: Batches) -> float:
+    index = open_index(search_url, settings)
+    indexes = SearchIndexes.named(settings.indexes)
+    await index.ensure_indexes()
+    started = time.perf_counter()
+    for kind, pages in batches.items():
+        for page in pages:
+            await index.bulk(indexes.for_kind(kind).name, page)
+    elapsed = time.perf_counter() - started
+    await index.close()
+    return elapsed
+
+
+async def _full_sync(url: str, search_url: str, settings: SearchSettings) -> float:
+    db = db_port.from_url(url, pool_size=4)
+    index = open_index(search_url, settings)
+    started = time.perf_counter()
+    try:
+        report = await catalog_sync(db, index, search_url, settings).run_once()
+    finally:
+        await index.close()
+        await db.close()
+    assert report.loaded > 0
+    return time.perf_counter() - started
+
+
+def _start_follower(url: str, search_url: str, directory: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINOTEKA_")}
+    env.update(
+        KINOTEKA_DATABASE_URL=url,
+        KINOTEKA_SEARCH_URL=search_url,
+        KINOTEKA_DATA_DIR=str(directory / "data"),
+        KINOTEKA_LOG__LEVEL="WARNING",
+    )
+    log = (directory / "follower.log").open("wb")
+    command = [str(KINOTEKA), "sync", "run", "--follow"]
+    return subprocess.Popen(command, env=env, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def _latencies(url: str, search_url: str) -> list[float]:
+    reader = open_index(search_url, SearchSettings())
+    latencies: list[float] = []
+    try:
+        with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+            ids = [row[0] for row in connection.execute(
+                "SELECT id::text FROM content.film_work ORDER BY random() LIMIT %s", (EDITS,)
+            )]  # fmt: skip
+            await asyncio.sleep(2)  # the follower's start-up (imports, first pass) is not measured
+            for film_id in ids:
+                token = f"zq{uuid.uuid4().hex[:10]}"
+                started = time.perf_counter()
+                connection.execute(
+                    "UPDATE content.film_work SET title = %s WHERE id = %s", (token, film_id)
+                )
+                deadline = started + 30
+                while True:
+                    hits = await reader.search(SearchQuery("movies", text=token, limit=1))
+                    if hits.documents:
+                        break
+                    if time.perf_counter() > deadline:
+                        raise RuntimeError(f"edit of {film_id} not searchable after 30 s")
+                    await asyncio.sleep(0.002)
+                latencies.append(time.perf_counter() - started)
+    finally:
+        await reader.close()
+    return latencies
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run(report: Callable[[str], None]) -> None:
+    configure_logging(LogSettings(level="WARNING"))  # the sync's per-batch lines are noise here
+    settings = SearchSettings()
+    with postgres_server() as server, migrated_database(server) as url:
+        started = time.perf_counter()
+        generated = generate_catalog(url, FILMS, seed=2026)
+        report(f"catalog: {generated.films} films, {generated.persons} persons "
+               f"generated in {time.perf_counter() - started:.1f} s")  # fmt: skip
+        with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE")
+        films = generated.films
+        with tempfile.TemporaryDirectory(prefix="kinoteka-bench-search-") as raw:
+            directory = Path(raw)
+            extract_s, batches = asyncio.run(_extract(url, settings))
+            documents = sum(len(page) for pages in batches.values() for page in pages)
+            index_s = asyncio.run(_index_only(f"tantivy://{directory / 'only'}", settings, batches))
+            del batches
+            sync_url = f"tantivy://{directory / 'sync'}"
+            sync_s = asyncio.run(_full_sync(url, sync_url, settings))
+            slower = max(extract_s, index_s)
+            report(f"extraction alone: {films / extract_s:,.0f} films/s "
+                   f"({documents:,} documents in {extract_s:.1f} s)")  # fmt: skip
+            report(f"indexing alone:   {films / index_s:,.0f} films/s ({index_s:.1f} s)")
+            report(f"full sync:        {films / sync_s:,.0f} films/s ({sync_s:.1f} s) = "
+                   f"{slower / sync_s:.2f}x the slower limit (goal >= 0.8x)")  # fmt: skip
+            follower = _start_follower(url, sync_url, directory)
+            try:
+                latencies = asyncio.run(_latencies(url, sync_url))
+            finally:
+                follower.send_signal(signal.SIGTERM)
+                follower.wait(30)
+            report(f"commit-to-searchable over {len(latencies)} edits with --follow: "
+                   f"p50 {_percentile(latencies, 0.5) * 1000:.0f} ms, "
+                   f"p95 {_percentile(latencies, 0.95) * 1000:.0f} ms, "
+                   f"max {max(latencies) * 1000:.0f} ms (goal p95 <= 1000 ms); "
+                   f"mean {statistics.mean(latencies) * 1000:.0f} ms")  # fmt: skip
