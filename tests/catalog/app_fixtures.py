@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 
 from kinoteka.app import create_app
+from kinoteka.auth import service as auth_service
+from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.infra.db import libpq_url
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.services import Services, build_services
 from kinoteka.settings import Environment, Settings, load_settings
@@ -52,3 +58,35 @@ async def running_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
             yield client
+
+
+@dataclass
+class Panel:
+    """The admin app over a fresh database, with accounts made through the auth service."""
+
+    client: httpx.AsyncClient
+    services: Services
+    database_url: str
+    storage_root: Path
+
+    def rows(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(libpq_url(self.database_url)) as connection:
+            return connection.execute(query, args).fetchall()
+
+    def stored_files(self) -> list[str]:
+        root = self.storage_root
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@asynccontextmanager
+async def admin_panel(
+    database_url: str, redis_url: str, data_dir: Path, users: dict[str, list[str]]
+) -> AsyncIterator[Panel]:
+    """`users`: email -> roles, each with the password `PASSWORD`."""
+    services = catalog_services(catalog_settings(data_dir), database_url, redis_url)
+    kit = get_auth_kit(services)
+    async with services.db.session() as session:
+        for email, roles in users.items():
+            await auth_service.create_user(session, kit, email, PASSWORD, roles=roles)
+    async with running_client(services, ["admin"]) as client:
+        yield Panel(client, services, database_url, data_dir / "storage")

@@ -11,53 +11,25 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from PIL import Image
 
-from kinoteka.auth import service as auth_service
-from kinoteka.auth.deps import get_auth_kit
-from kinoteka.infra.db import libpq_url
-from kinoteka.services import Services
-from tests.catalog.app_fixtures import PASSWORD, catalog_services, catalog_settings, running_client
+from tests.catalog.app_fixtures import PASSWORD, Panel, admin_panel
 
 ADMIN_EMAIL = "editor@example.com"
 ROOT_EMAIL = "root@example.com"
 VIEWER_EMAIL = "viewer@example.com"
 
 
-@dataclass
-class Panel:
-    client: httpx.AsyncClient
-    services: Services
-    database_url: str
-    storage_root: Path
-
-    def rows(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
-        with psycopg.connect(libpq_url(self.database_url)) as connection:
-            return connection.execute(query, args).fetchall()
-
-    def stored_files(self) -> list[str]:
-        root = self.storage_root
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-
-
 @pytest.fixture
 async def panel(fresh_database: str, flushed_redis: str, tmp_path: Path) -> AsyncIterator[Panel]:
-    settings = catalog_settings(tmp_path)
-    services = catalog_services(settings, fresh_database, flushed_redis)
-    kit = get_auth_kit(services)
-    async with services.db.session() as session:
-        await auth_service.create_user(session, kit, ADMIN_EMAIL, PASSWORD, roles=["admin"])
-        await auth_service.create_user(session, kit, ROOT_EMAIL, PASSWORD, roles=["super_user"])
-        await auth_service.create_user(session, kit, VIEWER_EMAIL, PASSWORD)
-    async with running_client(services, ["admin"]) as client:
-        yield Panel(client, services, fresh_database, tmp_path / "storage")
+    users = {ADMIN_EMAIL: ["admin"], ROOT_EMAIL: ["super_user"], VIEWER_EMAIL: ["public_user"]}
+    async with admin_panel(fresh_database, flushed_redis, tmp_path, users) as built:
+        yield built
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
