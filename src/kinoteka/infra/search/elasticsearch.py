@@ -332,7 +332,7 @@ class ElasticsearchIndex:
             async def switch() -> None:
                 await self.client.indices.refresh(index=physical)
                 current = await self.client.indices.get_alias(name=index)
-                old = list(current)
+                old = list(current.body)
                 await self.client.indices.update_aliases(
                     actions=[
                         *({"remove": {"index": name, "alias": index}} for name in old),
