@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -196,9 +195,3 @@ def actor_of(request: Request) -> tuple[str | None, str | None]:
     email: str | None = getattr(request.state, "kinoteka_admin_email", None)
     return (str(claims.subject) if claims else None), email
 
-
-def parse_user_id(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None

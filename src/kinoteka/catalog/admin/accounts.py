@@ -12,6 +12,7 @@ from wtforms import Form, SelectMultipleField
 
 from kinoteka.auth import roles as auth_roles
 from kinoteka.auth.models import Role, User, UserRole
+from kinoteka.auth.service import user_roles
 from kinoteka.catalog.admin.views import AuditedView
 from kinoteka.services import Services
 
@@ -60,7 +61,7 @@ class AccountAdmin(AuditedView, model=User):
         wanted: set[str] = request.state.kinoteka_roles
         user_id = uuid.UUID(str(model.id))
         async with self.services.db.session() as session:
-            held = {role.name for role in await _held(session, user_id)}
+            held = {role.name for role in await user_roles(session, user_id)}
             for name in sorted(wanted - held):
                 await auth_roles.grant_role(session, user_id, name)
             for name in sorted(held - wanted):
@@ -69,8 +70,3 @@ class AccountAdmin(AuditedView, model=User):
         data["roles"] = {"granted": sorted(wanted - held), "revoked": sorted(held - wanted)}
         return None
 
-
-async def _held(session: Any, user_id: uuid.UUID) -> list[Role]:
-    from kinoteka.auth.service import user_roles
-
-    return await user_roles(session, user_id)
