@@ -6,8 +6,10 @@ service's own login and tokens, the local storage directory.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -239,7 +241,9 @@ async def test_the_admin_session_refreshes_its_tokens_and_logout_revokes_them(
     stored["expires_at"] = 0  # as if the access token were about to expire
     await panel.services.cache.set(keys[0], json.dumps(stored))
 
-    assert (await panel.client.get("/admin/film-work/list")).status_code == 200
+    # Several requests at once, as a browser makes them: one refresh, the session survives.
+    pages = await asyncio.gather(*(panel.client.get("/admin/film-work/list") for _ in range(4)))
+    assert [page.status_code for page in pages] == [200] * 4
 
     renewed = json.loads(await panel.services.cache.get(keys[0]) or b"{}")
     assert renewed["access_token"] != stored["access_token"]
@@ -264,3 +268,25 @@ async def _session_keys(panel: Panel) -> AsyncIterator[str]:
             yield key.decode()
     finally:
         await client.aclose()
+
+
+async def test_an_oversized_poster_is_refused_and_nothing_is_stored(panel: Panel) -> None:
+    assert (await login(panel.client, ADMIN_EMAIL)).status_code == 302
+    width, height = 4200, 4000  # about 50 MB as an uncompressed PNG, five times the limit
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(
+        buffer, "PNG", compress_level=0
+    )
+    assert buffer.tell() > 50_000_000
+    film = {"title": "Too Big A Poster", "type": "movie", "save": "Save"}
+
+    refused = await panel.client.post(
+        "/admin/film-work/create", data=film,
+        files={"poster": ("poster.png", buffer.getvalue(), "image/png")},
+    )  # fmt: skip
+
+    assert refused.status_code == 400
+    refusal = r"Poster refused: The poster is 4[89]\.\d MB; the limit is 10\.0 MB\."
+    assert re.search(refusal, refused.text), re.findall(r"alert-danger[^>]*>([^<]*)", refused.text)
+    assert panel.rows("SELECT count(*) FROM content.film_work") == [(0,)]
+    assert panel.stored_files() == []

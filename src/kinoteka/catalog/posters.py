@@ -42,14 +42,19 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def check_poster_size(size: int, settings: PosterSettings) -> None:
+    """Refuse an upload by its size alone, before reading it."""
+    if size > settings.max_bytes:
+        raise PosterRejected(
+            f"The poster is {_megabytes(size)}; the limit is {_megabytes(settings.max_bytes)}."
+        )
+
+
 def render_poster(data: bytes, settings: PosterSettings) -> list[Rendition]:
     """WebP renditions of an uploaded image, or `PosterRejected`. CPU-bound: run in a thread."""
     if not data:
         raise PosterRejected("The poster file is empty.")
-    if len(data) > settings.max_bytes:
-        raise PosterRejected(
-            f"The poster is {_megabytes(len(data))}; the limit is {_megabytes(settings.max_bytes)}."
-        )
+    check_poster_size(len(data), settings)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -8,9 +8,11 @@ enter; `roles.manage` additionally opens the accounts view. Everyone else gets a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -73,6 +75,11 @@ class AdminAuthentication(AuthenticationBackend):
         self.services = services
         self.ttl = settings.session_max_age
         self.templates: Any = None  # the admin's templates, set once the Admin exists
+        # A refresh token works once: concurrent requests of one session must not both spend
+        # it (auth would take the second use for a stolen token and revoke the session).
+        self._refreshing: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def _key(self, sid: str) -> str:
         return f"admin:session:{sid}"
@@ -127,23 +134,35 @@ class AdminAuthentication(AuthenticationBackend):
             return None
         kit = get_auth_kit(self.services)
         if login.expires_at - REFRESH_MARGIN <= time.time():
-            try:
-                async with self.services.db.session() as session:
-                    pair = await auth_service.refresh(
-                        session, kit, login.refresh_token, _client(request)
-                    )
-            except AuthError as error:
-                log.info("admin.refresh_failed", user_id=login.user_id, reason=str(error))
-                await self.services.cache.delete(self._key(sid))
+            lock = self._refreshing.setdefault(sid, asyncio.Lock())
+            async with lock:
+                login = await self._refreshed(request, sid)
+            if login is None:
                 return None
-            login = AdminLogin.from_pair(pair, login.email)
-            await self._save(sid, login)
         try:
             claims = await check_access_token(kit, login.access_token)
         except HTTPException:
             await self.services.cache.delete(self._key(sid))
             return None
         return login, claims
+
+    async def _refreshed(self, request: Request, sid: str) -> AdminLogin | None:
+        """The session's tokens, renewed unless another request just did it."""
+        login = await self._load(sid)
+        if login is None or login.expires_at - REFRESH_MARGIN > time.time():
+            return login
+        try:
+            async with self.services.db.session() as session:
+                pair = await auth_service.refresh(
+                    session, get_auth_kit(self.services), login.refresh_token, _client(request)
+                )
+        except AuthError as error:
+            log.info("admin.refresh_failed", user_id=login.user_id, reason=str(error))
+            await self.services.cache.delete(self._key(sid))
+            return None
+        login = AdminLogin.from_pair(pair, login.email)
+        await self._save(sid, login)
+        return login
 
     async def authenticate(self, request: Request) -> Response | bool:
         current = await self._current(request)
@@ -194,4 +213,3 @@ def actor_of(request: Request) -> tuple[str | None, str | None]:
     claims: AccessClaims | None = getattr(request.state, CLAIMS_STATE, None)
     email: str | None = getattr(request.state, "kinoteka_admin_email", None)
     return (str(claims.subject) if claims else None), email
-

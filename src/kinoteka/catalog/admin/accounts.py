@@ -69,4 +69,3 @@ class AccountAdmin(AuditedView, model=User):
         await super().after_model_change(data, model, is_created, request)
         data["roles"] = {"granted": sorted(wanted - held), "revoked": sorted(held - wanted)}
         return None
-

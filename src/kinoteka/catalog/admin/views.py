@@ -34,7 +34,13 @@ from kinoteka.catalog.models import (
     PersonFilmWork,
     PersonRole,
 )
-from kinoteka.catalog.posters import PosterRejected, delete_poster, poster_url, store_poster
+from kinoteka.catalog.posters import (
+    PosterRejected,
+    check_poster_size,
+    delete_poster,
+    poster_url,
+    store_poster,
+)
 from kinoteka.catalog.settings import PosterSettings
 from kinoteka.infra.storage import ObjectStorage
 
@@ -252,8 +258,10 @@ class FilmAdmin(AuditedView, model=FilmWork):
         }
         old_key = model.poster_key
         if isinstance(upload, UploadFile) and upload.filename:
-            data_bytes = await upload.read(self.posters.max_bytes + 1)
             try:
+                # The multipart parser spooled the upload to disk; its size is known unread.
+                check_poster_size(upload.size or 0, self.posters)
+                data_bytes = await upload.read(self.posters.max_bytes + 1)
                 new_key = await store_poster(self.storage, model.id, data_bytes, self.posters)
             except PosterRejected as error:
                 raise FormRefused(f"Poster refused: {error}") from None
