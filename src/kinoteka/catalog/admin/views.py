@@ -24,7 +24,7 @@ from wtforms import Field, FloatField, Form, ValidationError
 
 from kinoteka.catalog.admin.filters import GenreFilter, RatingBandFilter, YearFilter
 from kinoteka.catalog.admin.forms import credit_rows, film_form_extras
-from kinoteka.catalog.audit import AuditRecord
+from kinoteka.catalog.audit import AuditAction, AuditRecord
 from kinoteka.catalog.models import (
     FilmType,
     FilmWork,
@@ -444,8 +444,13 @@ class AuditAdmin(ModelView, model=AuditRecord):
     column_sortable_list: ClassVar[list[Any]] = [AuditRecord.at, AuditRecord.entity]
     column_default_sort: ClassVar[list[Any]] = [(AuditRecord.at, True), (AuditRecord.id, True)]
     column_filters: ClassVar[list[Any]] = [
-        StaticValuesFilter(AuditRecord.entity, [("film-work", "films"), ("genre", "genres"),
-                                               ("person", "persons")], title="What"),
-        StaticValuesFilter(AuditRecord.action, [(a, a) for a in ("create", "update", "delete")],
-                           title="Action"),
+        StaticValuesFilter(
+            AuditRecord.entity,
+            [("film-work", "films"), ("genre", "genres"), ("person", "persons"),
+             ("user", "accounts")],
+            title="What",
+        ),
+        StaticValuesFilter(
+            AuditRecord.action, [(a.value, a.value) for a in AuditAction], title="Action"
+        ),
     ]  # fmt: skip
