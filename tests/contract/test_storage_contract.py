@@ -19,9 +19,11 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from fastapi import FastAPI
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from kinoteka.infra import storage as storage_port
-from kinoteka.infra.storage import InvalidKey, ObjectNotFound, ObjectStorage, read_all
+from kinoteka.infra.storage import InvalidKey, ObjectNotFound, ObjectStorage, check_key, read_all
 from kinoteka.infra.storage.local import LocalStorage
 from kinoteka.infra.storage.serving import parse_range, storage_router
 from tests.contract.seaweedfs import SeaweedFS, weed_binary
@@ -194,7 +196,7 @@ def _later_expiry(url: str) -> dict[str, str]:
 
 
 async def test_keys_cannot_escape_the_store(storage_adapter: ObjectStorage) -> None:
-    for key in ("../escape", "/absolute", "a//b", "a/./b", ""):
+    for key in ("../escape", "/absolute", "a//b", "a/./b", "", "a\n", "a b"):
         with pytest.raises(InvalidKey):
             await storage_adapter.put(key, b"x")
 
@@ -247,3 +249,44 @@ async def test_local_route_serves_ranges(tmp_path: Path) -> None:
 )
 def test_parse_range(header: str, expected: tuple[int, int] | None) -> None:
     assert parse_range(header, 100) == expected
+
+
+@given(
+    size=st.integers(min_value=1, max_value=10_000),
+    first=st.one_of(st.none(), st.integers(min_value=0, max_value=12_000)),
+    last=st.one_of(st.none(), st.integers(min_value=0, max_value=12_000)),
+)
+def test_parse_range_agrees_with_slicing(size: int, first: int | None, last: int | None) -> None:
+    header = f"bytes={'' if first is None else first}-{'' if last is None else last}"
+    data = bytes(range(256)) * (size // 256 + 1)
+    data = data[:size]
+
+    span = parse_range(header, size)
+
+    if first is None and last is None:
+        assert span is None
+        return
+    if first is None:
+        assert last is not None
+        expected = data[-last:] if last else b""
+    else:
+        expected = data[first : None if last is None else last + 1]
+    if span is None:
+        assert expected == b""
+    else:
+        start, end = span
+        assert 0 <= start <= end < size
+        assert data[start : end + 1] == expected
+
+
+@given(st.text(max_size=40))
+@example("posters/ok\n")  # `$` would let a trailing newline through
+def test_check_key_accepts_only_safe_relative_paths(key: str) -> None:
+    try:
+        checked = check_key(key)
+    except InvalidKey:
+        return
+    assert checked == key
+    assert not key.startswith("/")
+    assert all(part not in {"", ".", ".."} for part in key.split("/"))
+    assert set(key) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")

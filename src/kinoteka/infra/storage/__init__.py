@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK = 1024 * 1024
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,1023}$")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]{0,1023}")
 
 
 class StorageError(Exception):
@@ -54,7 +54,7 @@ class InvalidKey(StorageError):
 def check_key(key: str) -> str:
     """Return `key` if it is a safe object key, raise `InvalidKey` otherwise."""
     segments = key.split("/")
-    if not _KEY.match(key) or any(part in {"", ".", ".."} for part in segments):
+    if not _KEY.fullmatch(key) or any(part in {"", ".", ".."} for part in segments):
         raise InvalidKey(f"invalid object key {key!r}")
     return key
 
