@@ -206,6 +206,16 @@ async def test_an_admin_manages_a_film_and_the_audit_shows_each_step(panel: Pane
     assert panel.rows("SELECT poster_key FROM content.film_work") == [(poster_key,)]
     assert len(panel.stored_files()) == 3
 
+    # Genres and persons delete too while linked to the film (their links go with them).
+    for identity, pk in (("genre", genres["Comedy"]), ("person", people["Bo Actor"])):
+        gone = await client.delete(f"/admin/{identity}/delete", params={"pks": pk})
+        assert gone.status_code == 200
+        assert "error" not in gone.text
+    assert panel.rows("SELECT name FROM content.genre") == [("Drama",)]
+    assert panel.rows("SELECT full_name FROM content.person") == [("Ada Director",)]
+    assert panel.rows("SELECT count(*) FROM content.genre_film_work") == [(1,)]
+    assert panel.rows("SELECT count(*) FROM content.person_film_work") == [(1,)]
+
     # Delete (the list's confirmation modal sends this request); the poster goes with it.
     deleted = await client.delete("/admin/film-work/delete", params={"pks": film_id})
     assert deleted.status_code == 200
