@@ -321,3 +321,20 @@ async def test_a_role_taken_away_closes_the_panel_at_the_next_refresh(panel: Pan
     assert "No access to the admin panel" in refused.text
     audit = await panel.client.get("/admin/audit-record/list", params={"entity": "user"})
     assert audit.status_code == 403
+
+
+async def test_mangled_links_get_a_page_not_a_server_error(panel: Panel) -> None:
+    assert (await login(panel.client, ADMIN_EMAIL)).status_code == 302
+    expected = {
+        "/admin/film-work/edit/not-a-uuid": 404,
+        "/admin/film-work/details/not-a-uuid": 404,
+        f"/admin/film-work/edit/{uuid.UUID(int=0)}": 404,
+        "/admin/person/details/12": 404,
+        "/admin/audit-record/details/x": 404,
+        "/admin/film-work/list?genre=zzz&year=abc&rating=9-99": 200,
+        "/admin/film-work/list?page=abc": 400,
+    }
+    for url, status in expected.items():
+        assert (await panel.client.get(url)).status_code == status, url
+    bad_delete = await panel.client.delete("/admin/film-work/delete", params={"pks": "bad"})
+    assert bad_delete.status_code == 404

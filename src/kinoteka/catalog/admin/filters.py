@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,10 +37,12 @@ class GenreFilter:
         return [("__all", "All"), *((str(genre_id), name) for genre_id, name in rows)]
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
-        if not value or value == "__all":
+        try:
+            genre_id = uuid.UUID(str(value))
+        except ValueError:  # "__all", empty or a mangled link: no filtering
             return query
         linked = exists().where(
-            GenreFilmWork.film_work_id == FilmWork.id, GenreFilmWork.genre_id == value
+            GenreFilmWork.film_work_id == FilmWork.id, GenreFilmWork.genre_id == genre_id
         )
         return query.where(linked)
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from wtforms import Field, FloatField, Form, ValidationError
@@ -73,7 +74,17 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, PersonRole | FilmType) else value
 
 
-class AuditedView(ModelView):
+class KinotekaView(ModelView):
+    """A malformed id in a URL is a 404 page, not a server error."""
+
+    def _stmt_by_identifier(self, identifier: str) -> Any:
+        try:
+            return super()._stmt_by_identifier(identifier)
+        except ValueError:
+            raise HTTPException(status_code=404, detail="No such object.") from None
+
+
+class AuditedView(KinotekaView):
     """Keeps a readable name and the changed fields of each object for the audit entry."""
 
     audit_fields: ClassVar[tuple[str, ...]] = ()
@@ -421,7 +432,7 @@ class PersonAdmin(AuditedView, model=Person):
             raise FormRefused("A person needs a name.")
 
 
-class AuditAdmin(ModelView, model=AuditRecord):
+class AuditAdmin(KinotekaView, model=AuditRecord):
     """The audit trail, read-only."""
 
     name = "Audit entry"
