@@ -131,6 +131,9 @@ async def test_an_admin_manages_a_film_and_the_audit_shows_each_step(panel: Pane
                                               "credits-1-role": "director"})  # fmt: skip
     assert twice.status_code == 400
     assert "The same person is credited twice as director." in twice.text
+    unknown_role = await create(panel, "film-work", {**film, "credits-0-role": "hero"})
+    assert unknown_role.status_code == 400
+    assert "Pick a role from the list." in unknown_role.text
     assert panel.rows("SELECT count(*) FROM content.film_work") == [(0,)]
 
     created = await create(panel, "film-work", film)
