@@ -71,9 +71,8 @@ async def _index_only(search_url: str, settings: SearchSettings, batches: Batche
     for kind, pages in batches.items():
         for page in pages:
             await index.bulk(indexes.for_kind(kind).name, page)
-    elapsed = time.perf_counter() - started
-    await index.close()
-    return elapsed
+    await index.close()  # finishes the merges under way, as the full sync's close does
+    return time.perf_counter() - started
 
 
 async def _full_sync(url: str, search_url: str, settings: SearchSettings) -> float:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import sqlalchemy.exc
 import typer
 from rich.table import Table
 
@@ -52,6 +53,8 @@ def _sync(
                 return asyncio.run(main())
             except SearchError as error:
                 fail(f"search index: {error}")
+            except sqlalchemy.exc.ProgrammingError as error:
+                fail(f"database: {error.orig}; is it migrated? (kinoteka db upgrade)")
 
         yield run
 

@@ -11,13 +11,13 @@ Each builder runs one query per batch, selected either by ids (changes) or by an
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,10 +34,20 @@ class DocumentKind(StrEnum):
     PERSON = "person"
 
 
-CREDITED_ROLES = ("actor", "director", "writer")
-
 _ID = FieldSpec("id", FieldKind.KEYWORD)
-_PEOPLE = (FieldSpec("id", FieldKind.KEYWORD), FieldSpec("name", FieldKind.TEXT))
+
+
+def _people(role: str) -> FieldSpec:
+    return FieldSpec(
+        role,
+        FieldKind.OBJECTS,
+        properties=(
+            FieldSpec("id", FieldKind.KEYWORD),
+            FieldSpec("name", FieldKind.TEXT, same_as=f"{role}_names"),
+        ),
+    )
+
+
 MOVIE_FIELDS = (
     _ID,
     FieldSpec("imdb_rating", FieldKind.FLOAT),
@@ -48,9 +58,9 @@ MOVIE_FIELDS = (
     FieldSpec("directors_names", FieldKind.TEXT, boost=2.0),
     FieldSpec("actors_names", FieldKind.TEXT, boost=2.0),
     FieldSpec("writers_names", FieldKind.TEXT, boost=2.0),
-    FieldSpec("directors", FieldKind.OBJECTS, properties=_PEOPLE),
-    FieldSpec("actors", FieldKind.OBJECTS, properties=_PEOPLE),
-    FieldSpec("writers", FieldKind.OBJECTS, properties=_PEOPLE),
+    _people("directors"),
+    _people("actors"),
+    _people("writers"),
 )
 GENRE_FIELDS = (
     _ID,
@@ -95,29 +105,60 @@ class SearchIndexes:
         }[kind]
 
 
+# Each query renders whole documents as JSON in PostgreSQL (one parse per document here):
+# the database does the aggregation work in its own process, beside the indexing.
 _FILM_SELECT = """
-SELECT fw.id::text AS id, fw.rating, fw.title, fw.description,
-  (SELECT coalesce(json_agg(json_build_array(g.id, g.name) ORDER BY g.name), '[]')::text
-     FROM content.genre_film_work gfw JOIN content.genre g ON g.id = gfw.genre_id
-    WHERE gfw.film_work_id = fw.id) AS genres,
-  (SELECT coalesce(json_agg(json_build_array(p.id, p.full_name, pfw.role)
-                            ORDER BY p.full_name, p.id), '[]')::text
-     FROM content.person_film_work pfw JOIN content.person p ON p.id = pfw.person_id
-    WHERE pfw.film_work_id = fw.id AND pfw.role IN ('actor', 'director', 'writer')) AS persons
+SELECT fw.id, json_build_object(
+           'id', fw.id, 'imdb_rating', fw.rating, 'title', fw.title,
+           'description', fw.description,
+           'genres', coalesce(g.names, '[]'::json), 'genre_ids', coalesce(g.ids, '[]'::json),
+           'directors_names', coalesce(c.directors_names, '[]'::json),
+           'directors', coalesce(c.directors, '[]'::json),
+           'actors_names', coalesce(c.actors_names, '[]'::json),
+           'actors', coalesce(c.actors, '[]'::json),
+           'writers_names', coalesce(c.writers_names, '[]'::json),
+           'writers', coalesce(c.writers, '[]'::json)
+       )::text AS document
 FROM content.film_work fw
+LEFT JOIN LATERAL (
+  SELECT json_agg(g.name ORDER BY g.name) AS names, json_agg(g.id ORDER BY g.name) AS ids
+    FROM content.genre_film_work gfw JOIN content.genre g ON g.id = gfw.genre_id
+   WHERE gfw.film_work_id = fw.id) g ON true
+LEFT JOIN LATERAL (
+  SELECT
+         json_agg(p.full_name ORDER BY p.full_name, p.id)
+           FILTER (WHERE pfw.role = 'director') AS directors_names,
+         json_agg(json_build_object('id', p.id, 'name', p.full_name) ORDER BY p.full_name, p.id)
+           FILTER (WHERE pfw.role = 'director') AS directors,
+         json_agg(p.full_name ORDER BY p.full_name, p.id)
+           FILTER (WHERE pfw.role = 'actor') AS actors_names,
+         json_agg(json_build_object('id', p.id, 'name', p.full_name) ORDER BY p.full_name, p.id)
+           FILTER (WHERE pfw.role = 'actor') AS actors,
+         json_agg(p.full_name ORDER BY p.full_name, p.id)
+           FILTER (WHERE pfw.role = 'writer') AS writers_names,
+         json_agg(json_build_object('id', p.id, 'name', p.full_name) ORDER BY p.full_name, p.id)
+           FILTER (WHERE pfw.role = 'writer') AS writers
+    FROM content.person_film_work pfw JOIN content.person p ON p.id = pfw.person_id
+   WHERE pfw.film_work_id = fw.id) c ON true
 """
 _GENRE_SELECT = """
-SELECT g.id::text AS id, g.name, g.description FROM content.genre g
+SELECT g.id, json_build_object('id', g.id, 'name', g.name, 'description', g.description)::text
+       AS document
+FROM content.genre g
 """
 _PERSON_SELECT = """
-SELECT p.id::text AS id, p.full_name,
-  (SELECT coalesce(json_agg(json_build_array(r.film_work_id, r.roles)
-                            ORDER BY r.film_work_id), '[]')::text
-     FROM (SELECT pfw.film_work_id, array_agg(DISTINCT pfw.role ORDER BY pfw.role) AS roles
-             FROM content.person_film_work pfw WHERE pfw.person_id = p.id
-            GROUP BY pfw.film_work_id) r) AS films
+SELECT p.id, json_build_object('id', p.id, 'full_name', p.full_name,
+                               'films', coalesce(f.films, '[]'::json))::text AS document
 FROM content.person p
+LEFT JOIN LATERAL (
+  SELECT json_agg(json_build_object('id', r.film_work_id, 'roles', r.roles)
+                  ORDER BY r.film_work_id) AS films
+    FROM (SELECT pfw.film_work_id, array_agg(DISTINCT pfw.role ORDER BY pfw.role) AS roles
+            FROM content.person_film_work pfw WHERE pfw.person_id = p.id
+           GROUP BY pfw.film_work_id) r) f ON true
 """
+# JIT-compiling the per-batch query costs more than running it (measured: 220 of 370 ms).
+_NO_JIT = text("SET LOCAL jit = off")
 _SELECTS = {
     DocumentKind.FILM: (_FILM_SELECT, "fw"),
     DocumentKind.GENRE: (_GENRE_SELECT, "g"),
@@ -125,40 +166,9 @@ _SELECTS = {
 }
 
 
-def film_document(row: Any) -> Document:
-    genres = json.loads(row.genres)
-    credits: dict[str, list[dict[str, str]]] = {role: [] for role in CREDITED_ROLES}
-    for person_id, name, role in json.loads(row.persons):
-        credits[role].append({"id": person_id, "name": name})
-    document: Document = {
-        "id": row.id,
-        "imdb_rating": row.rating,
-        "title": row.title,
-        "description": row.description,
-        "genres": [name for _, name in genres],
-        "genre_ids": [genre_id for genre_id, _ in genres],
-    }
-    for role in CREDITED_ROLES:
-        people = credits[role]
-        document[f"{role}s_names"] = [person["name"] for person in people]
-        document[f"{role}s"] = people
+def _document(row: Any) -> Document:
+    document: Document = orjson.loads(row.document)
     return document
-
-
-def genre_document(row: Any) -> Document:
-    return {"id": row.id, "name": row.name, "description": row.description}
-
-
-def person_document(row: Any) -> Document:
-    films = [{"id": film_id, "roles": roles} for film_id, roles in json.loads(row.films)]
-    return {"id": row.id, "full_name": row.full_name, "films": films}
-
-
-_BUILDERS = {
-    DocumentKind.FILM: film_document,
-    DocumentKind.GENRE: genre_document,
-    DocumentKind.PERSON: person_document,
-}
 
 
 async def build_documents(
@@ -172,8 +182,9 @@ async def build_documents(
         bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
     )
     values = [value if isinstance(value, uuid.UUID) else uuid.UUID(value) for value in ids]
+    await connection.execute(_NO_JIT)
     result = await connection.execute(statement, {"ids": values})
-    return [_BUILDERS[kind](row) for row in result]
+    return [_document(row) for row in result]
 
 
 async def build_documents_after(
@@ -183,5 +194,6 @@ async def build_documents_after(
     select, alias = _SELECTS[kind]
     condition = f"WHERE {alias}.id > CAST(:after AS uuid)" if after is not None else ""
     statement = text(f"{select} {condition} ORDER BY {alias}.id LIMIT :limit")
+    await connection.execute(_NO_JIT)
     result = await connection.execute(statement, {"after": after, "limit": limit})
-    return [_BUILDERS[kind](row) for row in result]
+    return [_document(row) for row in result]

@@ -29,7 +29,7 @@ class SearchSettings(BaseModel):
         default=500, ge=1, le=100_000, description="Changes read from the queue per batch."
     )
     load_batch_size: int = Field(
-        default=2000, ge=1, le=100_000, description="Documents per batch in a full load."
+        default=5000, ge=1, le=100_000, description="Documents per batch in a full load."
     )
     safety_interval: float = Field(
         default=30.0, gt=0, description="Seconds between two `modified`-cursor safety passes."

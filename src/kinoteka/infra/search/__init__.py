@@ -72,6 +72,9 @@ class FieldSpec:
     boost: float = 0.0
     """> 0: searched by default in a full-text query, with this weight."""
     properties: tuple[FieldSpec, ...] = ()
+    same_as: str | None = None
+    """A TEXT property repeating a flat field (`actors.name` ~ `actors_names`): an adapter that
+    flattens documents may search that field instead of indexing the same words twice."""
 
 
 @dataclass(frozen=True)

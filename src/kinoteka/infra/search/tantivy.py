@@ -8,7 +8,7 @@ processes read it, reopening when `CURRENT` changes and reloading when `VERSION`
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import shutil
 import threading
@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import anyio.to_thread
+import orjson
 import structlog
 import tantivy
 
@@ -66,67 +67,82 @@ def text_analyzer() -> tantivy.TextAnalyzer:
 
 def sort_key(value: str) -> str:
     """The raw form a title sorts by: case- and accent-insensitive."""
+    if value.isascii():
+        return value.lower()
     folded = unicodedata.normalize("NFKD", value.casefold())
     return "".join(char for char in folded if not unicodedata.combining(char))
 
 
-def field_name(path: str) -> str:
-    """Tantivy field for a query path: `actors.name` -> `actors__name`."""
-    return path.replace(".", "__")
+TEXT_SUFFIX = "__text"
 
 
 def build_schema(definition: IndexDefinition) -> tantivy.Schema:
+    """Flat fields as they are; each OBJECTS field as a JSON field of raw terms (its KEYWORD
+    properties filter as `actors.id`), plus an analyzed twin for TEXT properties that do not
+    repeat a flat field (`same_as`)."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
     for spec in definition.fields:
         if spec.name == "id":
             continue
-        _add_field(builder, spec.name, spec)
-        for prop in spec.properties:
-            _add_field(builder, f"{spec.name}__{prop.name}", prop)
+        if spec.kind is FieldKind.KEYWORD:
+            builder.add_text_field(spec.name, tokenizer_name="raw", index_option="basic")
+        elif spec.kind is FieldKind.TEXT:
+            builder.add_text_field(spec.name, tokenizer_name=ANALYZER)
+            if spec.sortable:
+                builder.add_text_field(spec.name + SORT_SUFFIX, fast=True, tokenizer_name="raw")
+        elif spec.kind is FieldKind.FLOAT:
+            builder.add_float_field(spec.name, indexed=True, fast=True)
+        else:
+            builder.add_json_field(spec.name, tokenizer_name="raw", index_option="basic")
+            if _analyzed_properties(spec):
+                builder.add_json_field(spec.name + TEXT_SUFFIX, tokenizer_name=ANALYZER)
     builder.add_bytes_field(SOURCE, stored=True)
     return builder.build()
 
 
-def _add_field(builder: tantivy.SchemaBuilder, name: str, spec: FieldSpec) -> None:
-    if spec.kind is FieldKind.KEYWORD:
-        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
-    elif spec.kind is FieldKind.TEXT:
-        builder.add_text_field(name, tokenizer_name=ANALYZER)
-        if spec.sortable:
-            builder.add_text_field(name + SORT_SUFFIX, fast=True, tokenizer_name="raw")
-    elif spec.kind is FieldKind.FLOAT:
-        builder.add_float_field(name, indexed=True, fast=True)
+def _analyzed_properties(spec: FieldSpec) -> bool:
+    return any(p.kind is FieldKind.TEXT and p.same_as is None for p in spec.properties)
 
 
-def _values(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
+_Plan = tuple[tuple[str, bool, str | None, str | None], ...]
 
 
-def to_tantivy(definition: IndexDefinition, document: Document) -> dict[str, list[Any]]:
-    """The field -> values dict `tantivy.Document.from_dict` takes."""
-    fields: dict[str, list[Any]] = {"id": [str(document["id"])]}
+@functools.cache
+def _plan(definition: IndexDefinition) -> _Plan:
+    """Per field: its name, whether it is a float, its sort-key field and analyzed JSON twin,
+    worked out once."""
+    plan = []
     for spec in definition.fields:
-        if spec.name == "id":
+        sortable = spec.kind is FieldKind.TEXT and spec.sortable
+        twin = spec.kind is FieldKind.OBJECTS and _analyzed_properties(spec)
+        plan.append(
+            (
+                spec.name,
+                spec.kind is FieldKind.FLOAT,
+                spec.name + SORT_SUFFIX if sortable else None,
+                spec.name + TEXT_SUFFIX if twin else None,
+            )
+        )
+    return tuple(plan)
+
+
+def to_tantivy(definition: IndexDefinition, document: Document) -> dict[str, Any]:
+    """The field -> value(s) dict `tantivy.Document.from_dict` converts (in Rust, by schema)."""
+    fields: dict[str, Any] = {}
+    for name, is_float, sort_field, twin in _plan(definition):
+        value: Any = document.get(name)
+        if value is None or value == []:
             continue
-        values = _values(document.get(spec.name))
-        if spec.kind is FieldKind.OBJECTS:
-            for prop in spec.properties:
-                nested = [item.get(prop.name) for item in values]
-                fields[f"{spec.name}__{prop.name}"] = [
-                    v for item in nested for v in _values(item) if v is not None
-                ]
-            continue
-        if spec.kind is FieldKind.FLOAT:
-            fields[spec.name] = [float(v) for v in values]
-            continue
-        fields[spec.name] = [str(v) for v in values]
-        if spec.kind is FieldKind.TEXT and spec.sortable and values:
-            fields[spec.name + SORT_SUFFIX] = [sort_key(str(values[0]))]
-    fields[SOURCE] = [json.dumps(document, ensure_ascii=False).encode()]
-    return {name: values for name, values in fields.items() if values}
+        if is_float:  # JSON renders 7.0 as 7
+            value = [float(v) for v in value] if isinstance(value, list) else float(value)
+        fields[name] = value
+        if sort_field is not None:
+            fields[sort_field] = sort_key(value if isinstance(value, str) else value[0])
+        if twin is not None:
+            fields[twin] = value
+    fields[SOURCE] = orjson.dumps(document)
+    return fields
 
 
 @dataclass
@@ -142,6 +158,7 @@ class TantivyIndex:
     def __init__(self, root: Path, definitions: Sequence[IndexDefinition]) -> None:
         self.root = root
         self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
+        self._schemas = {d.name: build_schema(d) for d in definitions}
         self._analyzer = text_analyzer()
         self._readers: dict[str, _Reader] = {}
         self._lock = threading.Lock()
@@ -194,7 +211,8 @@ class TantivyIndex:
         directory = f"v{time.time_ns()}"
         path = self.root / index / directory
         path.mkdir(parents=True)
-        created = tantivy.Index(build_schema(self._definition(index)), path=str(path))
+        self._definition(index)
+        created = tantivy.Index(self._schemas[index], path=str(path))
         created.register_tokenizer(ANALYZER, self._analyzer)
         return directory
 
@@ -253,7 +271,7 @@ class TantivyIndex:
                 for document in upserts:
                     writer.delete_documents_by_term("id", str(document["id"]))
                     fields = to_tantivy(definition, document)
-                    writer.add_document(tantivy.Document.from_dict(fields))
+                    writer.add_document(tantivy.Document.from_dict(fields, self._schemas[index]))
                 for document_id in deletes:
                     writer.delete_documents_by_term("id", str(document_id))
                 writer.commit()
@@ -347,13 +365,12 @@ class TantivyIndex:
             boosts = {path: definition.default_text_fields.get(path, 1.0) for path in query.fields}
         else:
             boosts = definition.default_text_fields
-        for path in boosts:
-            _text_field(definition, path)
+        targets = {path: _text_field(definition, path) for path in boosts}
         should: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for term in dict.fromkeys(self._analyzer.analyze(query.text or "")):
             distance = fuzzy_distance(term) if query.fuzzy else 0
             for path, boost in boosts.items():
-                name = field_name(path)
+                name = targets[path]
                 exact = tantivy.Query.term_query(schema, name, term)
                 should.append((tantivy.Occur.Should, tantivy.Query.boost_query(exact, boost)))
                 if distance:
@@ -373,8 +390,11 @@ class TantivyIndex:
         self, index: str, writer: tantivy.IndexWriter, documents: Sequence[Document]
     ) -> None:
         definition = self._definition(index)
+        schema = self._schemas[index]
         for document in documents:
-            writer.add_document(tantivy.Document.from_dict(to_tantivy(definition, document)))
+            writer.add_document(
+                tantivy.Document.from_dict(to_tantivy(definition, document), schema)
+            )
 
     def _rebuild_switch(self, index: str, directory: str, writer: tantivy.IndexWriter) -> None:
         writer.commit()
@@ -453,7 +473,7 @@ def _source(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Document
     raw = searcher.doc(address).get_first(SOURCE)
     if raw is None:
         raise SearchError("a stored document lacks its source")
-    document: Document = json.loads(bytes(raw))
+    document: Document = orjson.loads(bytes(raw))
     return document
 
 
@@ -466,27 +486,36 @@ def _sort_field(definition: IndexDefinition, path: str) -> str:
     raise SearchError(f"cannot sort {definition.name!r} by {path!r}")
 
 
-def _nested(definition: IndexDefinition, path: str) -> FieldSpec:
+def _nested(definition: IndexDefinition, path: str) -> tuple[FieldSpec, FieldSpec]:
+    """The (top-level, addressed) specs of a query path."""
     parent, _, child = path.partition(".")
     spec = definition.field(parent)
     if not child:
-        return spec
+        return spec, spec
     for prop in spec.properties:
         if prop.name == child:
-            return prop
+            return spec, prop
     raise SearchError(f"index {definition.name!r} has no field {path!r}")
 
 
 def _keyword_field(definition: IndexDefinition, path: str) -> str:
-    if _nested(definition, path).kind is not FieldKind.KEYWORD:
+    """The Tantivy field (or JSON subpath) holding a KEYWORD path's raw terms."""
+    _, spec = _nested(definition, path)
+    if spec.kind is not FieldKind.KEYWORD:
         raise SearchError(f"cannot filter {definition.name!r} by {path!r}: not a keyword field")
-    return field_name(path)
+    return path
 
 
 def _text_field(definition: IndexDefinition, path: str) -> str:
-    if _nested(definition, path).kind is not FieldKind.TEXT:
+    """The Tantivy field (or JSON subpath) holding a TEXT path's analyzed terms."""
+    parent, spec = _nested(definition, path)
+    if spec.kind is not FieldKind.TEXT:
         raise SearchError(f"cannot search {definition.name!r} in {path!r}: not a text field")
-    return field_name(path)
+    if parent is spec:
+        return path
+    if spec.same_as is not None:
+        return spec.same_as
+    return f"{parent.name}{TEXT_SUFFIX}.{spec.name}"
 
 
 def _atomic_write(path: Path, content: str) -> None:
