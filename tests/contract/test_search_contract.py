@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 
 from kinoteka.infra import search as search_port
-from kinoteka.infra.search import Document, SearchError, SearchIndex, SearchQuery, Sort
+from kinoteka.infra.search import (
+    Document,
+    FieldKind,
+    FieldSpec,
+    IndexDefinition,
+    SearchError,
+    SearchIndex,
+    SearchQuery,
+    Sort,
+)
 from kinoteka.search.documents import SearchIndexes
 from kinoteka.search.settings import IndexNames
 
@@ -237,3 +246,49 @@ async def test_rebuild_switches_versions_while_searches_answer(index: SearchInde
     assert await index.count(movies(index)) == 300
     assert await index.version() > before
     assert (await titles(index, text="old")) == []
+
+
+@pytest.fixture(params=["tantivy", "elasticsearch"])
+async def things(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SearchIndex]:
+    """An index of a definition unlike the catalog's: nested text that has no flat twin."""
+    name = f"things_{uuid.uuid4().hex[:8]}"
+    tags = FieldSpec(
+        "tags",
+        FieldKind.OBJECTS,
+        properties=(FieldSpec("code", FieldKind.KEYWORD), FieldSpec("label", FieldKind.TEXT)),
+    )
+    definition = IndexDefinition(name, (FieldSpec("id", FieldKind.KEYWORD), tags))
+    if request.param == "tantivy":
+        url = f"tantivy://{tmp_path / 'things'}"
+    else:
+        if not ELASTICSEARCH_URL:
+            pytest.skip("no Elasticsearch; set KINOTEKA_TEST_ELASTICSEARCH_URL to run this suite")
+        url = ELASTICSEARCH_URL
+    adapter = search_port.from_url(url, [definition])
+    await adapter.ensure_indexes()
+    yield adapter
+    if request.param == "elasticsearch":
+        client = adapter.client  # type: ignore[attr-defined]
+        await client.indices.delete(index=f"{name}*", ignore_unavailable=True)
+    await adapter.close()
+
+
+async def test_nested_text_and_keywords_of_any_definition(things: SearchIndex) -> None:
+    (name,) = things.definitions
+    await things.bulk(
+        name,
+        [
+            {"id": "1", "tags": [{"code": "A-1", "label": "Running Dogs"}]},
+            {"id": "2", "tags": [{"code": "B", "label": "cats"}, {"code": "C", "label": "owls"}]},
+        ],
+    )
+    await things.refresh()
+
+    async def ids(**query: object) -> list[str]:
+        hits = await things.search(SearchQuery(name, **query))  # type: ignore[arg-type]
+        return sorted(document["id"] for document in hits.documents)
+
+    assert await ids(text="run dog", fields=("tags.label",)) == ["1"]
+    assert await ids(text="kats", fuzzy=True, fields=("tags.label",)) == ["2"]
+    assert await ids(filters={"tags.code": "A-1"}) == ["1"]
+    assert await ids(filters={"tags.code": ["C", "A-1"]}) == ["1", "2"]
