@@ -115,6 +115,33 @@ async def test_sigkill_mid_batch_then_restart_ends_equal(
     assert 0 < loaded < total  # resumed, not reloaded from scratch
     await assert_equal(fresh_database, search_url)
 
+    # and once more while following changes: killed halfway through draining the queue
+    env["KINOTEKA_SEARCH__BATCH_SIZE"] = "40"
+    process = start_sync(["--follow"], env, tmp_path)
+    try:
+        execute(fresh_database, "UPDATE content.film_work SET rating = 5.5")
+        await wait_for(lambda: 0 < queued(fresh_database) < 1400, 60, "the drain to be under way")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert queued(fresh_database) > 0
+    rerun = await asyncio.to_thread(
+        subprocess.run, [str(KINOTEKA), "sync", "run", "--once"], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "loaded 0," in rerun.stdout
+    await assert_equal(fresh_database, search_url)
+
+
+def queued(url: str) -> int:
+    with psycopg.connect(libpq_url(url)) as connection:
+        row = connection.execute("SELECT count(*) FROM search.change").fetchone()
+    return int(row[0]) if row else 0
+
 
 def postgres_socket(directory: Path) -> Path:
     return next(p for p in directory.glob(".s.PGSQL.*") if not p.name.endswith(".lock"))
