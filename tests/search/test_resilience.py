@@ -256,3 +256,63 @@ async def test_follower_survives_a_postgres_outage(
         await reader.close()
     assert process.returncode == 0, log.read_text()[-3000:]
     await assert_equal(fresh_database, search_url)
+
+
+async def test_rebuild_beside_a_running_follower(fresh_database: str, tmp_path: Path) -> None:
+    """`kinoteka sync rebuild` while `kinoteka sync run --follow` runs and searches go on: no
+    error, no empty answer, and the follower then writes into the new version."""
+    catalog = seed_small_catalog(fresh_database)
+    generate_catalog(fresh_database, 300, seed=5)
+    search_url = f"tantivy://{tmp_path / 'index'}"
+    env = sync_env(fresh_database, search_url, tmp_path / "data",
+                   KINOTEKA_SEARCH__LOAD_BATCH_SIZE="100")  # fmt: skip
+    follower = start_sync(["--follow"], env, tmp_path)
+    reader = open_index(search_url, SearchSettings())
+    failures: list[str] = []
+    rounds = 0
+    done = asyncio.Event()
+
+    async def search_loop() -> None:
+        nonlocal rounds
+        while not done.is_set():
+            try:
+                hits = await reader.search(SearchQuery("movies", text="alien", limit=5))
+                if not hits.documents:
+                    failures.append("empty")
+            except Exception as error:
+                failures.append(repr(error))
+            rounds += 1
+            await asyncio.sleep(0.005)
+
+    try:
+        await wait_for(lambda: bool(load_progress(fresh_database).get("loaded")), 60, "the load")
+        looping = asyncio.create_task(search_loop())
+        rebuilt = await asyncio.to_thread(
+            subprocess.run, [str(KINOTEKA), "sync", "rebuild"], env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        done.set()
+        await looping
+        assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+        assert "movies: 303 documents" in rebuilt.stdout
+        assert failures == []
+        assert rounds > 10
+
+        execute(fresh_database, "UPDATE content.film_work SET title = 'Alien Resurrection'"
+                " WHERE id = %s", (catalog.films["Alien"],))  # fmt: skip
+
+        async def renamed() -> bool:
+            document = await reader.get("movies", catalog.films["Alien"])
+            return document is not None and document["title"] == "Alien Resurrection"
+
+        ends = time.monotonic() + 30
+        while not await renamed():
+            assert time.monotonic() < ends, (tmp_path / "sync.log").read_text()[-3000:]
+            await asyncio.sleep(0.05)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(follower.wait, 15)
+        await reader.close()
+    assert follower.returncode == 0
+    versions = list((tmp_path / "index" / "movies").glob("v*"))
+    assert len(versions) == 1
