@@ -374,7 +374,10 @@ class CatalogSync:
             def notified(*_: object) -> None:
                 wake.set()
 
-            driver.add_termination_listener(lambda *_: lost.set())
+            def terminated(*_: object) -> None:
+                lost.set()
+
+            driver.add_termination_listener(terminated)
             await driver.add_listener(CHANNEL, notified)
             wake.set()  # anything queued while not listening is picked up now
             log.info("sync.listening", channel=CHANNEL)
@@ -384,6 +387,7 @@ class CatalogSync:
             finally:
                 for waiter in waiters:
                     waiter.cancel()
+                driver.remove_termination_listener(terminated)
                 if not driver.is_closed():
                     await driver.remove_listener(CHANNEL, notified)
             if lost.is_set() and not stop.is_set():
