@@ -7,6 +7,7 @@ session family after refresh-token reuse) go through their own short unit of wor
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -15,10 +16,12 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kinoteka.auth.devices import device_type_from_user_agent
 from kinoteka.auth.errors import (
@@ -50,7 +53,7 @@ from kinoteka.auth.models import (
 from kinoteka.auth.passwords import PasswordPolicyError, check_password_policy
 from kinoteka.auth.permissions import RoleName
 from kinoteka.auth.settings import AuthSettings
-from kinoteka.auth.tokens import AccessClaims, denylist_key, sign_access_token
+from kinoteka.auth.tokens import AccessClaims, SigningKeyPair, denylist_key, sign_access_token
 from kinoteka.notify import Message
 
 log = structlog.get_logger(__name__)
@@ -178,27 +181,28 @@ async def sign_up(
     return await create_user(session, kit, email, password)
 
 
-async def _record(
-    session: AsyncSession,
+def _history_row(
     *,
     email: str,
     user_id: uuid.UUID | None,
     client: ClientInfo,
     outcome: LoginOutcome,
     method: LoginMethod = LoginMethod.PASSWORD,
-) -> None:
-    session.add(
-        LoginHistory(
-            id=uuid.uuid4(),
-            device_type=client.device_type,
-            user_id=user_id,
-            email=email,
-            ip=client.ip,
-            user_agent=(client.user_agent or "")[:512] or None,
-            method=method,
-            outcome=outcome,
-        )
+) -> LoginHistory:
+    return LoginHistory(
+        id=uuid.uuid4(),
+        device_type=client.device_type,
+        user_id=user_id,
+        email=email,
+        ip=client.ip,
+        user_agent=(client.user_agent or "")[:512] or None,
+        method=method,
+        outcome=outcome,
     )
+
+
+async def _record(session: AsyncSession, **fields: Any) -> None:
+    session.add(_history_row(**fields))
     await session.flush()
 
 
@@ -231,42 +235,40 @@ async def _register_failure(
                       outcome=LoginOutcome.WRONG_PASSWORD)  # fmt: skip
 
 
-async def _audit(kit: AuthKit, **fields: object) -> None:
+async def _audit(kit: AuthKit, **fields: Any) -> None:
     async with kit.db.session() as audit:
-        await _record(audit, **fields)  # type: ignore[arg-type]
+        await _record(audit, **fields)
 
 
-async def _new_refresh_token(session: AsyncSession, kit: AuthKit, session_id: uuid.UUID) -> str:
-    token = secrets.token_urlsafe(32)
-    session.add(
-        RefreshToken(
-            session_id=session_id,
-            token_hash=_digest(token),
-            expires_at=_now() + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
-        )
-    )
-    await session.flush()
-    return token
-
-
-async def _issue(session: AsyncSession, kit: AuthKit, user: User, login: Session) -> TokenPair:
-    roles = await user_roles(session, user.id)
-    permissions = {permission for role in roles for permission in role.permissions}
-    signer = await kit.keys.signer()
-    access, claims = sign_access_token(
+def _sign(
+    signer: SigningKeyPair,
+    kit: AuthKit,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    roles: Sequence[Role],
+) -> tuple[str, AccessClaims]:
+    return sign_access_token(
         signer,
-        subject=user.id,
-        session_id=login.id,
+        subject=user_id,
+        session_id=session_id,
         roles=[role.name for role in roles],
-        permissions=permissions,
+        permissions={permission for role in roles for permission in role.permissions},
         issuer=kit.settings.issuer,
         audience=kit.settings.audience,
         ttl_seconds=kit.settings.access_ttl_seconds,
-    )
-    login.access_jti = claims.jti
-    login.access_expires_at = dt.datetime.fromtimestamp(claims.expires_at, dt.UTC)
-    refresh = await _new_refresh_token(session, kit, login.id)
-    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims)
+    )  # fmt: skip
+
+
+def _new_refresh_token(kit: AuthKit, session_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    """An opaque token and the row that stores only its hash."""
+    token = secrets.token_urlsafe(32)
+    row = {
+        "id": uuid.uuid4(),
+        "session_id": session_id,
+        "token_hash": _digest(token),
+        "expires_at": _now() + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
+    }
+    return token, row
 
 
 async def start_session(
@@ -275,36 +277,48 @@ async def start_session(
     user: User,
     client: ClientInfo,
     method: LoginMethod = LoginMethod.PASSWORD,
+    roles: Sequence[Role] | None = None,
 ) -> TokenPair:
-    """A new session family for `user` (after a successful authentication)."""
-    now = _now()
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-    login = Session(
-        id=uuid.uuid4(),
-        user_id=user.id,
-        expires_at=now + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
-        ip=client.ip,
-        user_agent=(client.user_agent or "")[:512] or None,
-        device_type=client.device_type,
-    )
-    session.add(login)
-    await session.flush()
-    await _record(session, email=user.email, user_id=user.id, client=client,
-                  outcome=LoginOutcome.SUCCESS, method=method)  # fmt: skip
-    pair = await _issue(session, kit, user, login)
-    log.info("auth.login", user_id=str(user.id), session_id=str(login.id), method=str(method))
-    return pair
+    """A new session family for `user` (after a successful authentication).
 
-
-async def authenticate(
-    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
-) -> User:
-    """The account for `email` + `password`, or `InvalidCredentials`/`TooManyAttempts`.
-
-    Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
+    Logins are the hot path next to Argon2: the session, its first refresh token, the history
+    row and the account's counters are written in one statement (one round trip).
     """
+    if roles is None:
+        roles = await user_roles(session, user.id)
+    now = _now()
+    session_id = uuid.uuid4()
+    access, claims = _sign(await kit.keys.signer(), kit, user.id, session_id, roles)
+    refresh, refresh_row = _new_refresh_token(kit, session_id)
+    agent = (client.user_agent or "")[:512] or None
+    family = insert(Session).values(
+        id=session_id, user_id=user.id, created=now, last_used=now,
+        expires_at=now + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
+        ip=client.ip, user_agent=agent, device_type=client.device_type,
+        access_jti=claims.jti,
+        access_expires_at=dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
+    ).cte("new_session")  # fmt: skip
+    first_token = insert(RefreshToken).values(created=now, **refresh_row).cte("new_refresh")
+    history = insert(LoginHistory).values(
+        id=uuid.uuid4(), device_type=client.device_type, user_id=user.id, email=user.email,
+        created=now, ip=client.ip, user_agent=agent, method=method,
+        outcome=LoginOutcome.SUCCESS,
+    ).cte("new_history")  # fmt: skip
+    await session.execute(
+        update(User).where(User.id == user.id)
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .add_cte(family, first_token, history),
+        execution_options={"synchronize_session": False},
+    )  # fmt: skip
+    for name, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
+        set_committed_value(user, name, value)
+    log.info("auth.login", user_id=str(user.id), session_id=str(session_id), method=str(method))
+    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims)
+
+
+async def _authenticate(
+    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
+) -> tuple[User, list[Role]]:
     limits = kit.settings.rate_limits
     await _limit(kit, limits.login_per_ip, "login-ip", client.ip or "-")
     try:
@@ -318,7 +332,14 @@ async def authenticate(
         retry = max(1, int((user.locked_until - _now()).total_seconds() + 0.999))
         await _audit(kit, email=email, user_id=user.id, client=client, outcome=LoginOutcome.LOCKED)
         raise TooManyAttempts(f"too many failed logins; retry in {retry} s", retry)
-    check = await kit.passwords.verify(user.password_hash if user else None, password)
+    # The role lookup a successful login needs runs while Argon2 works in its thread.
+    verifying = asyncio.ensure_future(
+        kit.passwords.verify(user.password_hash if user else None, password)
+    )
+    try:
+        roles = await user_roles(session, user.id) if user is not None else []
+    finally:
+        check = await verifying
     if user is None:
         await _audit(kit, email=email, user_id=None, client=client,
                      outcome=LoginOutcome.UNKNOWN_ACCOUNT)  # fmt: skip
@@ -334,6 +355,17 @@ async def authenticate(
         # The cost settings changed since this hash was made: upgrade it while we have the password.
         user.password_hash = await kit.passwords.hash(password)
         log.info("auth.password_rehashed", user_id=str(user.id))
+    return user, roles
+
+
+async def authenticate(
+    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
+) -> User:
+    """The account for `email` + `password`, or `InvalidCredentials`/`TooManyAttempts`.
+
+    Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
+    """
+    user, _ = await _authenticate(session, kit, email, password, client)
     return user
 
 
@@ -341,8 +373,8 @@ async def login(
     session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
 ) -> TokenPair:
     """Email + password to an access and a refresh token (what the admin panel calls too)."""
-    user = await authenticate(session, kit, email, password, client)
-    return await start_session(session, kit, user, client)
+    user, roles = await _authenticate(session, kit, email, password, client)
+    return await start_session(session, kit, user, client, roles=roles)
 
 
 async def _deny(kit: AuthKit, jti: str | None, expires_at: dt.datetime | None) -> None:
@@ -400,7 +432,14 @@ async def refresh(
     login.last_used = now
     # One live access token per session: the one it replaces stops working now.
     await _deny(kit, login.access_jti, login.access_expires_at)
-    return await _issue(session, kit, user, login)
+    roles = await user_roles(session, user.id)
+    access, claims = _sign(await kit.keys.signer(), kit, user.id, login.id, roles)
+    login.access_jti = claims.jti
+    login.access_expires_at = dt.datetime.fromtimestamp(claims.expires_at, dt.UTC)
+    token, next_row = _new_refresh_token(kit, login.id)
+    session.add(RefreshToken(**next_row))
+    await session.flush()
+    return TokenPair(access, token, kit.settings.access_ttl_seconds, claims)
 
 
 async def logout(session: AsyncSession, kit: AuthKit, claims: AccessClaims) -> None:

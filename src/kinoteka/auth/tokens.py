@@ -105,6 +105,33 @@ def sign_access_token(
     return token, claims
 
 
+# Every token one key signs has the same header segment, so its parse is remembered (bounded:
+# only well-formed EdDSA headers are kept, and the memo is cleared when it fills up).
+_HEADER_KIDS: dict[str, str] = {}
+_HEADER_MEMO_SIZE = 64
+
+
+def _signing_kid(token: str) -> str:
+    """The `kid` of a token's header, refusing any algorithm but ours before any crypto runs."""
+    segment = token.split(".", 1)[0]
+    kid = _HEADER_KIDS.get(segment)
+    if kid is not None:
+        return kid
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise TokenError("malformed token") from None
+    if header.get("alg") != ALGORITHM:
+        raise TokenError("unexpected signing algorithm")
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise UnknownSigningKey("the token names no signing key")
+    if len(_HEADER_KIDS) >= _HEADER_MEMO_SIZE:
+        _HEADER_KIDS.clear()
+    _HEADER_KIDS[segment] = kid
+    return kid
+
+
 def verify_access_token(
     token: str,
     keys: Mapping[str, Ed25519PublicKey],
@@ -114,13 +141,7 @@ def verify_access_token(
     leeway: float = 0,
 ) -> AccessClaims:
     """Check signature, algorithm, expiry, issuer and audience; raise `TokenError` otherwise."""
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
-        raise TokenError("malformed token") from None
-    if header.get("alg") != ALGORITHM:
-        raise TokenError("unexpected signing algorithm")
-    key = keys.get(header.get("kid", ""))
+    key = keys.get(_signing_kid(token))
     if key is None:
         raise UnknownSigningKey("unknown signing key")
     try:

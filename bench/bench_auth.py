@@ -1,0 +1,184 @@
+"""Auth costs: access-token verification next to a bare PyJWT decode, and password logins per
+second (OWASP Argon2id: 19 MiB, t=2, p=1) next to the bare Argon2 verify rate.
+
+The bare decode uses the same key, token and claim checks; the bare verify the same hash
+parameters. Goals: verification <= 1.5x the bare decode and <= 0.2 ms; logins >= 0.8x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bench.fixtures import migrated_database, postgres_server
+from kinoteka.auth import service
+from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.passwords import Passwords
+from kinoteka.auth.settings import AuthSettings, RateLimitSettings
+from kinoteka.auth.tokens import (
+    REQUIRED_CLAIMS,
+    SigningKeyPair,
+    TokenVerifier,
+    sign_access_token,
+    verify_access_token,
+)
+from kinoteka.infra import cache as cache_port
+from kinoteka.infra import db as db_port
+from kinoteka.infra.cache.embedded import EmbeddedRedis
+from kinoteka.infra.db import Database
+from kinoteka.logs import configure_logging
+from kinoteka.settings import LogSettings, Settings
+
+ISSUER, AUDIENCE = "kinoteka-auth", "kinoteka"
+VERIFICATIONS = 20_000
+LOGINS = 40
+PASSWORD = "throughput 42 ok"  # noqa: S105 - a throwaway account in a throwaway database
+
+
+def _per_call_us(function: Callable[[], object], count: int) -> float:
+    for _ in range(min(500, count)):
+        function()  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(count):
+            function()
+        best = min(best, (time.perf_counter() - started) / count)
+    return best * 1e6
+
+
+def bench_verification(report: Callable[[str], None]) -> None:
+    key = SigningKeyPair("bench", Ed25519PrivateKey.generate())
+    token, _ = sign_access_token(
+        key, subject=uuid.uuid4(), session_id=uuid.uuid4(), roles=["public_user"],
+        permissions=["catalog.read", "ugc.write"], issuer=ISSUER, audience=AUDIENCE,
+        ttl_seconds=900,
+    )  # fmt: skip
+    public = key.public_key
+    keys = {"bench": public}
+
+    def bare() -> object:
+        return jwt.decode(
+            token, public, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )  # fmt: skip
+
+    def ours() -> object:
+        return verify_access_token(token, keys, issuer=ISSUER, audience=AUDIENCE)
+
+    verifier = TokenVerifier(_StaticKeys(keys), issuer=ISSUER, audience=AUDIENCE)
+    asyncio.run(verifier.reload())
+    loop = asyncio.new_event_loop()
+
+    async def many() -> None:
+        for _ in range(VERIFICATIONS):
+            await verifier.verify(token)
+
+    bare_us = _per_call_us(bare, VERIFICATIONS)
+    ours_us = _per_call_us(ours, VERIFICATIONS)
+    started = time.perf_counter()
+    loop.run_until_complete(many())
+    async_us = (time.perf_counter() - started) / VERIFICATIONS * 1e6
+    loop.close()
+    report(
+        f"token verification: {ours_us:.1f} us (TokenVerifier.verify, async: {async_us:.1f} us); "
+        f"bare PyJWT decode {bare_us:.1f} us; ratio {ours_us / bare_us:.2f}x "
+        f"(goal <= 1.5x, <= 200 us)"
+    )
+
+
+class _StaticKeys:
+    def __init__(self, keys: dict[str, object]) -> None:
+        self.keys = keys
+
+    async def public_keys(self) -> dict[str, object]:
+        return dict(self.keys)
+
+
+async def _login_rate(
+    kit: AuthKit, db: Database, client: service.ClientInfo, workers: int
+) -> float:
+    async def worker() -> None:
+        for _ in range(LOGINS):
+            async with db.session() as session:
+                await service.login(session, kit, "load@example.com", PASSWORD, client)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return LOGINS * workers / (time.perf_counter() - started)
+
+
+async def _logins(database_url: str, redis_url: str, workers: int) -> dict[int, float]:
+    auth = AuthSettings(rate_limits=RateLimitSettings(enabled=False))
+    settings = Settings(auth=auth, secret_key="bench-only-key")  # noqa: S106 - throwaway keys
+    db = db_port.from_url(database_url, pool_size=workers + 1)
+    cache = cache_port.from_url(redis_url)
+    kit = build_auth_kit(settings, db, cache, redis_url)
+    client = service.ClientInfo(ip="127.0.0.1", user_agent="Mozilla/5.0 Firefox/130.0")
+    try:
+        async with db.session() as session:
+            await service.create_user(session, kit, "load@example.com", PASSWORD)
+        async with db.session() as session:
+            await service.login(session, kit, "load@example.com", PASSWORD, client)  # warm-up
+        return {n: await _login_rate(kit, db, client, n) for n in sorted({1, workers})}
+    finally:
+        await kit.close()
+        await cache.close()
+        await db.close()
+
+
+def _bare_verify_rate(passwords: Passwords, workers: int) -> float:
+    hasher = passwords.hasher
+    stored = hasher.hash(PASSWORD)
+    hasher.verify(stored, PASSWORD)
+
+    def verify_many() -> None:
+        for _ in range(LOGINS):
+            hasher.verify(stored, PASSWORD)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(verify_many) for _ in range(workers)]:
+            future.result()
+    return LOGINS * workers / (time.perf_counter() - started)
+
+
+def bench_logins(report: Callable[[str], None]) -> None:
+    # One login per core at a time is how a server meets them; serial is shown too.
+    workers = os.cpu_count() or 1
+    with (
+        postgres_server() as server,
+        migrated_database(server) as url,
+        tempfile.TemporaryDirectory(prefix="kinoteka-bench-redis-") as directory,
+    ):
+        redis = EmbeddedRedis(Path(directory))
+        redis_url = redis.start()
+        try:
+            rates = asyncio.run(_logins(url, redis_url, workers))
+        finally:
+            redis.stop()
+    defaults = AuthSettings().password_hash
+    passwords = Passwords(defaults)
+    for concurrency, login_rate in rates.items():
+        bare_rate = _bare_verify_rate(passwords, concurrency)
+        report(
+            f"password logins, {concurrency} at a time: {login_rate:.1f}/s (Argon2id "
+            f"m={defaults.memory_kib} KiB, t={defaults.time_cost}, p={defaults.parallelism}; "
+            f"plus DB, history, session, tokens); bare Argon2 verify {bare_rate:.1f}/s; "
+            f"ratio {login_rate / bare_rate:.2f}x (goal >= 0.8x)"
+        )
+
+
+def run(report: Callable[[str], None]) -> None:
+    configure_logging(LogSettings(level="WARNING"))  # one line per login would drown the figures
+    bench_verification(report)
+    bench_logins(report)
