@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from kinoteka.infra import db as db_port
 from kinoteka.infra.db import libpq_url
-from kinoteka.infra.search import SearchQuery
+from kinoteka.infra.search import SearchError, SearchQuery
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import SearchSettings
 from kinoteka.search.state import YamlStateStore
@@ -251,3 +253,27 @@ async def test_rebuild_keeps_searches_answering(rig: SyncRig) -> None:
     assert [d["title"] for d in hits.documents] == ["Alien 2"]
     assert len(list((Path(rig.search_url.removeprefix("tantivy://")) / "movies").glob("v*"))) == 1
     await reader.close()
+
+
+async def test_follower_rebuilds_an_index_lost_under_it(rig: SyncRig) -> None:
+    await rig.sync.run_once()
+    stop = asyncio.Event()
+    following = asyncio.create_task(rig.sync.follow(stop))
+    root = Path(rig.search_url.removeprefix("tantivy://"))
+    try:
+        shutil.rmtree(root / "movies")
+        execute(rig.database_url, "UPDATE content.genre SET name = 'Drama!' WHERE name = 'Drama'")
+        ends = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(SearchError):
+                if await rig.index.count("movies") == 3:
+                    break
+            assert time.monotonic() < ends, "the lost index was not rebuilt"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(following, 10)
+    blade_runner = await film(rig, "Blade Runner")
+    assert blade_runner is not None
+    assert blade_runner["genres"] == ["Drama!", "Sci-Fi"]
+    assert (await rig.sync.verify()).ok

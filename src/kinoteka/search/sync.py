@@ -343,18 +343,32 @@ class CatalogSync:
     # -- follow ------------------------------------------------------------------------------
 
     async def follow(self, stop: asyncio.Event | None = None) -> None:
-        """Run passes forever: woken by NOTIFY, at least every `poll_interval` seconds."""
+        """Run passes forever: woken by NOTIFY, at least every `poll_interval` seconds.
+
+        Outages are waited out inside a pass (backoff); any other failure of a pass is logged
+        with its traceback and the pass retried after a growing pause, so one bad document
+        does not stop the follower for good.
+        """
         stop = stop or asyncio.Event()
         wake = asyncio.Event()
         listener = asyncio.create_task(self._listen(wake, stop))
+        pause = Backoff.from_settings(self.settings.backoff)
+        failures = 0
         try:
             while not stop.is_set():
                 wake.clear()
-                await self.run_once()
+                timeout = self.settings.poll_interval
+                try:
+                    await self.run_once()
+                    failures = 0
+                except Exception:
+                    self._prepared = False  # re-check the indexes: one may have been lost
+                    failures += 1
+                    timeout = pause.delay(failures)
+                    log.exception("sync.pass_failed", failures=failures, retry_in=timeout)
+                    wake.clear()
                 waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
-                await asyncio.wait(
-                    waiters, timeout=self.settings.poll_interval, return_when="FIRST_COMPLETED"
-                )
+                await asyncio.wait(waiters, timeout=timeout, return_when="FIRST_COMPLETED")
                 for waiter in waiters:
                     waiter.cancel()
         finally:
