@@ -74,3 +74,20 @@ def test_unknown_fields_are_refused() -> None:
         compile_query(INDEXES.movies, SearchQuery("movies", filters={"title": "x"}))
     with pytest.raises(SearchError):
         compile_sort(INDEXES.movies, SearchQuery("movies", sort=Sort("genres")))
+
+
+async def test_an_unreachable_cluster_is_reported_as_unavailable() -> None:
+    """What the sync's backoff retries on: a refused connection, from the real client."""
+    from kinoteka.infra import search as search_port
+    from kinoteka.infra.search import SearchUnavailable
+
+    index = search_port.from_url("http://127.0.0.1:9", INDEXES.all())
+    try:
+        with pytest.raises(SearchUnavailable):
+            await index.ping()
+        with pytest.raises(SearchUnavailable):
+            await index.bulk("movies", [{"id": "1", "title": "x"}])
+        with pytest.raises(SearchError):
+            await index.bulk("nope", [{"id": "1"}])
+    finally:
+        await index.close()
