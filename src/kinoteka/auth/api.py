@@ -181,10 +181,7 @@ async def reset(body: ResetIn, session: SessionDep, kit: AuthKitDep) -> Response
 async def deactivate(
     body: DeactivateIn, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    user = await service.get_user(session, claims.subject)
-    if not (await kit.passwords.verify(user.password_hash, body.password)).valid:
-        raise InvalidCredentials()
-    await service.deactivate(session, kit, user.id)
+    await service.deactivate_own_account(session, kit, claims, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -584,6 +584,16 @@ async def reset_password(session: AsyncSession, kit: AuthKit, token: str, new: s
     await logout_everywhere(session, kit, user.id)
 
 
+async def deactivate_own_account(
+    session: AsyncSession, kit: AuthKit, claims: AccessClaims, password: str
+) -> None:
+    """The account holder closes their account; the password confirms it is them."""
+    user = await get_user(session, claims.subject)
+    if not (await kit.passwords.verify(user.password_hash, password)).valid:
+        raise InvalidCredentials()
+    await deactivate(session, kit, user.id)
+
+
 async def deactivate(session: AsyncSession, kit: AuthKit, user_id: uuid.UUID) -> None:
     """The account can no longer log in or refresh; its sessions end now."""
     user = await get_user(session, user_id)
