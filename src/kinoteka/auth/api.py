@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from kinoteka.auth import account, service
 from kinoteka.auth import roles as roles_service
-from kinoteka.auth import service
 from kinoteka.auth.deps import AuthKitDep, CurrentUser, require_permission
 from kinoteka.auth.errors import (
     AccountInactive,
@@ -158,7 +158,7 @@ async def change_password(
     body: PasswordChangeIn, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
 ) -> Response:
     """Other sessions are logged out; this one stays."""
-    await service.change_password(session, kit, claims, body.current_password, body.new_password)
+    await account.change_password(session, kit, claims, body.current_password, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -167,13 +167,13 @@ async def request_reset(
     body: ResetRequestIn, session: SessionDep, kit: AuthKitDep
 ) -> dict[str, str]:
     """Sends a one-time token when the account exists; answers the same either way."""
-    await service.request_password_reset(session, kit, body.email)
+    await account.request_password_reset(session, kit, body.email)
     return {"detail": "if the account exists, a reset code is on its way"}
 
 
 @router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)
 async def reset(body: ResetIn, session: SessionDep, kit: AuthKitDep) -> Response:
-    await service.reset_password(session, kit, body.token, body.new_password)
+    await account.reset_password(session, kit, body.token, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -181,7 +181,7 @@ async def reset(body: ResetIn, session: SessionDep, kit: AuthKitDep) -> Response
 async def deactivate(
     body: DeactivateIn, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    await service.deactivate_own_account(session, kit, claims, body.password)
+    await account.deactivate_own_account(session, kit, claims, body.password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -254,7 +254,7 @@ async def revoke_role(
 async def deactivate_user(
     user_id: uuid.UUID, _: UsersManager, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    await service.deactivate(session, kit, user_id)
+    await account.deactivate(session, kit, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
-from kinoteka.auth import service
+from kinoteka.auth import social
 from kinoteka.auth.api import PREFIX, client_info
 from kinoteka.auth.errors import NotFound, OAuthFailed
 from kinoteka.auth.kit import AuthKit
@@ -125,7 +125,7 @@ def oauth_router(oauth: OAuth, providers: dict[str, OAuthProvider], kit: AuthKit
         subject = info.get(subject_claim)
         if subject is None:
             raise OAuthFailed(f"{provider} gave no subject")
-        pair = await service.social_login(
+        pair = await social.social_login(
             session,
             kit,
             provider=provider,

@@ -1,4 +1,4 @@
-"""Account use cases: sign-up, login, refresh, logout, passwords, sessions and history.
+"""Account use cases: sign-up, login, refresh, logout, sessions and login history.
 
 Functions take the request's `AsyncSession` (they flush; the caller commits) and the process's
 `AuthKit`. Audit writes that must outlive a failed request (failed logins, lockouts, a revoked
@@ -30,9 +30,7 @@ from kinoteka.auth.errors import (
     InvalidCredentials,
     InvalidEmail,
     InvalidRefreshToken,
-    InvalidResetToken,
     NotFound,
-    OAuthFailed,
     TooManyAttempts,
     WeakPassword,
 )
@@ -42,8 +40,6 @@ from kinoteka.auth.models import (
     LoginHistory,
     LoginMethod,
     LoginOutcome,
-    OAuthAccount,
-    PasswordReset,
     RefreshToken,
     Role,
     Session,
@@ -54,7 +50,6 @@ from kinoteka.auth.passwords import PasswordPolicyError, check_password_policy
 from kinoteka.auth.permissions import RoleName
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.auth.tokens import AccessClaims, SigningKeyPair, denylist_key, sign_access_token
-from kinoteka.notify import Message
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +80,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """How one-time and refresh tokens are stored: SHA-256, so a leaked table grants nothing."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -102,7 +98,8 @@ def normalise_email(email: str) -> str:
     return f"{local}@{domain}"
 
 
-async def _limit(kit: AuthKit, rule: str, what: str, *identity: str) -> None:
+async def enforce_limit(kit: AuthKit, rule: str, what: str, *identity: str) -> None:
+    """`TooManyAttempts` when this hit of `rule` (named `what`) for `identity` is one too many."""
     if not kit.settings.rate_limits.enabled:
         return
     decision = await kit.limiter.hit(rule, what, *identity)
@@ -114,7 +111,7 @@ async def _limit(kit: AuthKit, rule: str, what: str, *identity: str) -> None:
 
 async def check_client_rate(kit: AuthKit, client_key: str) -> None:
     """The global per-client limit on the auth API."""
-    await _limit(kit, kit.settings.rate_limits.api_per_client, "api", client_key)
+    await enforce_limit(kit, kit.settings.rate_limits.api_per_client, "api", client_key)
 
 
 def check_new_password(settings: AuthSettings, password: str, email: str) -> None:
@@ -123,10 +120,6 @@ def check_new_password(settings: AuthSettings, password: str, email: str) -> Non
         check_password_policy(password, email=email, min_length=settings.password_min_length)
     except PasswordPolicyError as error:
         raise WeakPassword(f"password: {error}") from None
-
-
-def _check_policy(kit: AuthKit, password: str, email: str) -> None:
-    check_new_password(kit.settings, password, email)
 
 
 async def _role(session: AsyncSession, name: str) -> Role:
@@ -155,12 +148,7 @@ async def create_user(
     email = normalise_email(email)
     password_hash = None
     if password is not None:
-        try:
-            check_password_policy(
-                password, email=email, min_length=kit.settings.password_min_length
-            )
-        except PasswordPolicyError as error:
-            raise WeakPassword(f"password: {error}") from None
+        check_new_password(kit.settings, password, email)
         password_hash = await kit.passwords.hash(password)
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken("email: an account with this email already exists")
@@ -177,7 +165,7 @@ async def create_user(
 async def sign_up(
     session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
 ) -> User:
-    await _limit(kit, kit.settings.rate_limits.signup_per_ip, "signup", client.ip or "-")
+    await enforce_limit(kit, kit.settings.rate_limits.signup_per_ip, "signup", client.ip or "-")
     return await create_user(session, kit, email, password)
 
 
@@ -265,7 +253,7 @@ def _new_refresh_token(kit: AuthKit, session_id: uuid.UUID) -> tuple[str, dict[s
     row = {
         "id": uuid.uuid4(),
         "session_id": session_id,
-        "token_hash": _digest(token),
+        "token_hash": token_digest(token),
         "expires_at": _now() + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
     }
     return token, row
@@ -320,13 +308,13 @@ async def _authenticate(
     session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
 ) -> tuple[User, list[Role]]:
     limits = kit.settings.rate_limits
-    await _limit(kit, limits.login_per_ip, "login-ip", client.ip or "-")
+    await enforce_limit(kit, limits.login_per_ip, "login-ip", client.ip or "-")
     try:
         email = normalise_email(email)
     except InvalidEmail:
         await kit.passwords.verify(None, password)
         raise InvalidCredentials() from None
-    await _limit(kit, limits.login_per_account, "login-account", email)
+    await enforce_limit(kit, limits.login_per_account, "login-account", email)
     user = (await session.scalars(select(User).where(User.email == email))).first()
     if user is not None and user.locked_until is not None and user.locked_until > _now():
         retry = max(1, int((user.locked_until - _now()).total_seconds() + 0.999))
@@ -385,7 +373,8 @@ async def _deny(kit: AuthKit, jti: str | None, expires_at: dt.datetime | None) -
         await kit.cache.set(denylist_key(kit.settings.redis_prefix, jti), "1", ttl=remaining)
 
 
-async def _revoke(kit: AuthKit, sessions: Sequence[Session], reason: str) -> int:
+async def revoke_sessions(kit: AuthKit, sessions: Sequence[Session], reason: str) -> int:
+    """Mark sessions revoked and denylist their live access tokens; the count newly revoked."""
     now = _now()
     count = 0
     for login in sessions:
@@ -406,7 +395,7 @@ async def refresh(
     """
     row = (
         await session.scalars(
-            select(RefreshToken).where(RefreshToken.token_hash == _digest(refresh_token))
+            select(RefreshToken).where(RefreshToken.token_hash == token_digest(refresh_token))
             .with_for_update()
         )
     ).first()  # fmt: skip
@@ -416,7 +405,7 @@ async def refresh(
         async with kit.db.session() as audit:
             family = await audit.get(Session, row.session_id, with_for_update=True)
             if family is not None:
-                await _revoke(kit, [family], "refresh_token_reuse")
+                await revoke_sessions(kit, [family], "refresh_token_reuse")
         log.warning("auth.refresh_reuse", session_id=str(row.session_id))
         raise InvalidRefreshToken("refresh token already used; the session is revoked")
     login = await session.get(Session, row.session_id, with_for_update=True)
@@ -447,7 +436,7 @@ async def logout(session: AsyncSession, kit: AuthKit, claims: AccessClaims) -> N
     await _deny(kit, claims.jti, dt.datetime.fromtimestamp(claims.expires_at, dt.UTC))
     login = await session.get(Session, claims.session_id, with_for_update=True)
     if login is not None and login.user_id == claims.subject:
-        await _revoke(kit, [login], "logout")
+        await revoke_sessions(kit, [login], "logout")
     await session.flush()
 
 
@@ -456,7 +445,7 @@ async def logout_everywhere(session: AsyncSession, kit: AuthKit, user_id: uuid.U
         select(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None))
         .with_for_update()
     )  # fmt: skip
-    count = await _revoke(kit, list(active), "logout_everywhere")
+    count = await revoke_sessions(kit, list(active), "logout_everywhere")
     await session.flush()
     return count
 
@@ -477,7 +466,7 @@ async def revoke_session(
     login = await session.get(Session, session_id, with_for_update=True)
     if login is None or login.user_id != user_id:
         raise NotFound("no such session")
-    await _revoke(kit, [login], "revoked_by_user")
+    await revoke_sessions(kit, [login], "revoked_by_user")
     await session.flush()
 
 
@@ -509,136 +498,3 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     if user is None:
         raise NotFound("no such user")
     return user
-
-
-async def _set_password(session: AsyncSession, kit: AuthKit, user: User, password: str) -> None:
-    try:
-        check_password_policy(
-            password, email=user.email, min_length=kit.settings.password_min_length
-        )
-    except PasswordPolicyError as error:
-        raise WeakPassword(f"password: {error}") from None
-    user.password_hash = await kit.passwords.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    await session.flush()
-
-
-async def change_password(
-    session: AsyncSession, kit: AuthKit, claims: AccessClaims, current: str, new: str
-) -> None:
-    """Needs the current password; every other session of the account is logged out."""
-    user = await get_user(session, claims.subject)
-    if not (await kit.passwords.verify(user.password_hash, current)).valid:
-        raise InvalidCredentials()
-    await _set_password(session, kit, user, new)
-    others = await session.scalars(
-        select(Session).where(Session.user_id == user.id, Session.revoked_at.is_(None),
-                              Session.id != claims.session_id)
-    )  # fmt: skip
-    await _revoke(kit, list(others), "password_changed")
-    await session.flush()
-
-
-async def request_password_reset(session: AsyncSession, kit: AuthKit, email: str) -> None:
-    """Send a one-time reset token through the notifier; silent when no such account."""
-    email = normalise_email(email)
-    await _limit(kit, kit.settings.rate_limits.password_reset_per_account, "reset", email)
-    user = (await session.scalars(select(User).where(User.email == email))).first()
-    if user is None or not user.is_active:
-        return
-    token = secrets.token_urlsafe(32)
-    session.add(
-        PasswordReset(
-            user_id=user.id,
-            token_hash=_digest(token),
-            expires_at=_now() + dt.timedelta(seconds=kit.settings.reset_token_ttl_seconds),
-        )
-    )
-    await session.flush()
-    await kit.notifier.send(
-        Message(
-            recipient=user.email,
-            kind="password_reset",
-            subject="Reset your Kinoteka password",
-            body=f"Use this code to set a new password (valid "
-            f"{kit.settings.reset_token_ttl_seconds // 60} min): {token}",
-            data={"token": token},
-        )
-    )
-
-
-async def reset_password(session: AsyncSession, kit: AuthKit, token: str, new: str) -> None:
-    """Spend a reset token, set the password, log out every session of the account."""
-    reset = (
-        await session.scalars(
-            select(PasswordReset).where(PasswordReset.token_hash == _digest(token))
-            .with_for_update()
-        )
-    ).first()  # fmt: skip
-    if reset is None or reset.used_at is not None or reset.expires_at <= _now():
-        raise InvalidResetToken("the reset token is invalid, used or expired")
-    reset.used_at = _now()
-    user = await get_user(session, reset.user_id)
-    await _set_password(session, kit, user, new)
-    await logout_everywhere(session, kit, user.id)
-
-
-async def deactivate_own_account(
-    session: AsyncSession, kit: AuthKit, claims: AccessClaims, password: str
-) -> None:
-    """The account holder closes their account; the password confirms it is them."""
-    user = await get_user(session, claims.subject)
-    if not (await kit.passwords.verify(user.password_hash, password)).valid:
-        raise InvalidCredentials()
-    await deactivate(session, kit, user.id)
-
-
-async def deactivate(session: AsyncSession, kit: AuthKit, user_id: uuid.UUID) -> None:
-    """The account can no longer log in or refresh; its sessions end now."""
-    user = await get_user(session, user_id)
-    user.is_active = False
-    await logout_everywhere(session, kit, user.id)
-    log.info("auth.deactivated", user_id=str(user_id))
-
-
-async def social_login(
-    session: AsyncSession,
-    kit: AuthKit,
-    *,
-    provider: str,
-    subject: str,
-    email: str | None,
-    email_verified: bool,
-    client: ClientInfo,
-) -> TokenPair:
-    """Log in through a provider: its linked account, else the account with the same verified
-    email (linked now), else a new account without a password."""
-    link = (
-        await session.scalars(
-            select(OAuthAccount).where(
-                OAuthAccount.provider == provider, OAuthAccount.subject == subject
-            )
-        )
-    ).first()
-    user: User | None = None
-    if link is not None:
-        user = await session.get(User, link.user_id)
-    else:
-        normalised = normalise_email(email) if email else None
-        if normalised is not None:
-            user = (await session.scalars(select(User).where(User.email == normalised))).first()
-            if user is not None and not email_verified:
-                # Linking on an unverified address would hand the account to whoever typed it.
-                raise OAuthFailed(f"{provider} has not verified {normalised}; log in to link it")
-        if user is None:
-            if normalised is None:
-                raise OAuthFailed(f"{provider} gave no email address")
-            user = await create_user(session, kit, normalised, None)
-        session.add(OAuthAccount(provider=provider, subject=subject, user_id=user.id,
-                                 email=normalised))  # fmt: skip
-        await session.flush()
-        log.info("auth.oauth_linked", user_id=str(user.id), provider=provider)
-    if user is None or not user.is_active:
-        raise AccountInactive("this account is deactivated")
-    return await start_session(session, kit, user, client, LoginMethod.OAUTH)
