@@ -40,7 +40,8 @@ from kinoteka.settings import LogSettings, Settings
 
 ISSUER, AUDIENCE = "kinoteka-auth", "kinoteka"
 VERIFICATIONS = 20_000
-LOGINS = 40
+LOGINS = 30
+ROUNDS = 3
 PASSWORD = "throughput 42 ok"  # noqa: S105 - a throwaway account in a throwaway database
 
 
@@ -112,9 +113,12 @@ async def _login_rate(
             async with db.session() as session:
                 await service.login(session, kit, "load@example.com", PASSWORD, client)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return LOGINS * workers / (time.perf_counter() - started)
+    best = 0.0
+    for _ in range(ROUNDS):  # the best round: other load on the machine only slows a round
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        best = max(best, LOGINS * workers / (time.perf_counter() - started))
+    return best
 
 
 async def _logins(database_url: str, redis_url: str, workers: int) -> dict[int, float]:
@@ -145,11 +149,14 @@ def _bare_verify_rate(passwords: Passwords, workers: int) -> float:
         for _ in range(LOGINS):
             hasher.verify(stored, PASSWORD)
 
-    started = time.perf_counter()
+    best = 0.0
     with ThreadPoolExecutor(workers) as pool:
-        for future in [pool.submit(verify_many) for _ in range(workers)]:
-            future.result()
-    return LOGINS * workers / (time.perf_counter() - started)
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            for future in [pool.submit(verify_many) for _ in range(workers)]:
+                future.result()
+            best = max(best, LOGINS * workers / (time.perf_counter() - started))
+    return best
 
 
 def bench_logins(report: Callable[[str], None]) -> None:
