@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import HTTPException
 
 from kinoteka.auth.deps import check_access_token
+from kinoteka.auth.keys import KeyStoreError, SigningKeys
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.tokens import (
     SigningKeyPair,
@@ -147,3 +148,13 @@ async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(kit: A
     new_token = _token(await kit.keys.signer(), issuer=kit.settings.issuer,
                        audience=kit.settings.audience)  # fmt: skip
     await fresh.verify(new_token)
+
+
+async def test_keys_sealed_with_another_secret_say_how_to_recover(kit: AuthKit) -> None:
+    await kit.keys.signer()
+    other = SigningKeys(kit.db, passphrase=b"a different secret", access_ttl=60, cache_seconds=0)
+    with pytest.raises(KeyStoreError, match="rotate-keys"):
+        await other.signer()
+    async with kit.db.session() as session:
+        await other.rotate(session)
+    assert (await other.signer()).kid != (await kit.keys.jwks())["keys"][-1]["kid"]

@@ -24,6 +24,10 @@ from kinoteka.infra.db import Database
 _KEY_LOCK = 0x6B696E6F
 
 
+class KeyStoreError(RuntimeError):
+    """The stored keys cannot be used with this deployment's settings."""
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -42,7 +46,13 @@ class SigningKeys:
         self._signer_loaded = 0.0
 
     def _decrypt(self, pem: str) -> Ed25519PrivateKey:
-        key = serialization.load_pem_private_key(pem.encode(), password=self._passphrase)
+        try:
+            key = serialization.load_pem_private_key(pem.encode(), password=self._passphrase)
+        except ValueError:
+            raise KeyStoreError(
+                "the signing key was encrypted with another KINOTEKA_SECRET_KEY; restore it, "
+                "or run `kinoteka auth rotate-keys` to start a new key"
+            ) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise TypeError("a signing key in the store is not Ed25519")
         return key
