@@ -130,7 +130,7 @@ def test_up_serves_health_restarts_on_its_data_and_stops_clean(data_dir: Path) -
         _wait_healthy(port, third)
         assert _film_count(data_dir) == 300, "the same data, no second demo load"
     finally:
-        third.send_signal(signal.SIGINT)
+        third.send_signal(signal.SIGTERM)  # what a service manager sends
         third.communicate(timeout=30)
     assert third.returncode == 0
     assert _wait_gone(data_dir) == []

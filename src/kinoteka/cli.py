@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -33,6 +35,18 @@ HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]
 
 
+class Terminated(Exception):
+    """SIGTERM, turned into an exception so that cleanup code runs (the default just dies)."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def _stop_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def _summary(
     settings: Settings, urls: StoreUrls, host: str, port: int, contexts: list[str]
 ) -> Table:
@@ -61,8 +75,9 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
     except ValueError as error:
         fail(str(error))
     config = uvicorn.Config(application, host=host, port=port, log_config=None, lifespan="on")
-    # uvicorn re-raises the Ctrl-C it handled; by then the shutdown was already clean.
-    with contextlib.suppress(KeyboardInterrupt):
+    # uvicorn re-raises the signal it handled once its shutdown is done; both arrive here as
+    # exceptions, so the embedded servers are stopped by `running_stores` on the way out.
+    with contextlib.suppress(KeyboardInterrupt, Terminated):
         uvicorn.Server(config).run()
 
 
@@ -72,6 +87,7 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
     settings = settings_or_exit()
     host = host or settings.host
     port = port or settings.port
+    _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
         migrations.upgrade(urls.database_url)
         try:
@@ -96,6 +112,7 @@ def serve(
     settings = settings_or_exit()
     if context not in available_contexts():
         fail(f"unknown context {context!r}; known: {', '.join(available_contexts()) or 'none'}")
+    _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
         _serve(settings, urls, [context], host or settings.host, port or settings.port,
                background=False)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
@@ -13,8 +14,10 @@ from kinoteka.content.access import content_reader
 from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
-from kinoteka.infra.search import MAX_PAGE_SIZE, SearchIndex
+from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
 from kinoteka.services import ServicesDep
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(content_reader)])
 
@@ -246,6 +249,17 @@ async def _not_found(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": str(error)}, status_code=404)
 
 
+async def _index_unavailable(request: Request, error: Exception) -> Response:
+    log.warning("content.search_unavailable", error=str(error))
+    return JSONResponse(
+        {"detail": "the search index is unavailable; try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.add_exception_handler(NotFound, _not_found)
+    # An index that is missing or unreachable is the service's state, not the caller's fault.
+    app.add_exception_handler(SearchError, _index_unavailable)
