@@ -175,10 +175,11 @@ async def test_missing_things_are_404(
 @pytest.mark.parametrize(
     ("query", "title"),
     [
+        ("Star Slamer", "Star Slammer"),
         ("Jefree Star", "The Secret World of Jeffree Star"),
         ("Phantasy Star Millenium", "Phantasy Star IV: The End of the Millennium"),
         ("Perri Mason", "Perry Mason: The Case of the All-Star Assassin"),
-        ("empire strikes", "Star Wars: Episode V - The Empire Strikes Back"),
+        ("Kirbi Super Star", "Kirby Super Star"),
     ],
 )
 async def test_search_tolerates_typos(
@@ -187,7 +188,7 @@ async def test_search_tolerates_typos(
     response = await public_client.get(f"{FILMS}/search", params={"query": query})
     assert response.status_code == 200
     titles = [film["title"] for film in response.json()]
-    assert title in titles[:10], titles[:10]
+    assert title in titles[:3], titles[:5]
 
 
 async def test_search_without_hits_is_an_empty_list(public_client: httpx.AsyncClient) -> None:

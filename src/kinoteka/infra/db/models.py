@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import kinoteka.auth.models  # noqa: F401 - registers the auth tables
-import kinoteka.catalog.audit  # noqa: F401 - registers the admin audit trail
+import kinoteka.auth.models  # registers the auth tables
+import kinoteka.catalog.audit  # registers the admin audit trail
 import kinoteka.catalog.models  # noqa: F401 - registers the catalog tables
 from kinoteka.infra.db.base import Base
 

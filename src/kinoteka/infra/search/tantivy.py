@@ -9,6 +9,7 @@ processes read it, reopening when `CURRENT` changes and reloading when `VERSION`
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import threading
@@ -44,7 +45,7 @@ SOURCE = "_source"
 SORT_SUFFIX = "__sort"
 WRITER_HEAP = 64_000_000
 WRITER_IDLE = 2.0  # seconds without a batch before a writer's lock is given up
-FUZZY_WEIGHT = 0.2  # a fuzzy hit scores a constant; kept below any exact BM25 hit
+FUZZY_WEIGHT = 1.0  # a typo's hit, relative to an exact hit of the rarest word
 T = TypeVar("T")
 
 
@@ -322,7 +323,7 @@ class TantivyIndex:
         definition = self._definition(query.index)
         searcher = self._reader(query.index)
         schema = self._readers[query.index].index.schema
-        compiled = self._compile(definition, schema, query)
+        compiled = self._compile(definition, schema, query, searcher)
         order_by: str | None = None
         order = tantivy.Order.Asc
         if query.sort is not None:
@@ -342,7 +343,11 @@ class TantivyIndex:
         return SearchHits(total=total, documents=documents)
 
     def _compile(
-        self, definition: IndexDefinition, schema: tantivy.Schema, query: SearchQuery
+        self,
+        definition: IndexDefinition,
+        schema: tantivy.Schema,
+        query: SearchQuery,
+        searcher: tantivy.Searcher,
     ) -> tantivy.Query:
         must: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for path, value in query.filters.items():
@@ -353,13 +358,17 @@ class TantivyIndex:
                 condition = tantivy.Query.term_set_query(schema, name, list(value))
             must.append((tantivy.Occur.Must, condition))
         if query.text is not None and query.text.strip():
-            must.append((tantivy.Occur.Must, self._text_query(definition, schema, query)))
+            must.append((tantivy.Occur.Must, self._text_query(definition, schema, query, searcher)))
         if not must:
             return tantivy.Query.all_query()
         return tantivy.Query.boolean_query(must)
 
     def _text_query(
-        self, definition: IndexDefinition, schema: tantivy.Schema, query: SearchQuery
+        self,
+        definition: IndexDefinition,
+        schema: tantivy.Schema,
+        query: SearchQuery,
+        searcher: tantivy.Searcher,
     ) -> tantivy.Query:
         if query.fields:
             boosts = {path: definition.default_text_fields.get(path, 1.0) for path in query.fields}
@@ -369,14 +378,27 @@ class TantivyIndex:
         should: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for term in dict.fromkeys(self._analyzer.analyze(query.text or "")):
             distance = fuzzy_distance(term) if query.fuzzy else 0
+            # Tantivy scores a fuzzy hit as a constant, not by the BM25 of the word it hit, so
+            # a known word is matched exactly only (BM25 ranks it); a word the index does not
+            # hold is taken for a typo and matched within its edit distance.
+            if distance and any(searcher.doc_freq(name, term) for name in targets.values()):
+                distance = 0
+            per_field: list[tantivy.Query] = []
+            # ... scored like an exact hit of a word found in one document (its BM25 idf).
+            typo_score = FUZZY_WEIGHT * math.log1p((max(searcher.num_docs, 1) - 0.5) / 1.5)
             for path, boost in boosts.items():
                 name = targets[path]
                 exact = tantivy.Query.term_query(schema, name, term)
-                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(exact, boost)))
-                if distance:
-                    fuzzy = tantivy.Query.fuzzy_term_query(schema, name, term, distance)
-                    weighted = tantivy.Query.boost_query(fuzzy, boost * FUZZY_WEIGHT)
-                    should.append((tantivy.Occur.Should, weighted))
+                per_field.append(tantivy.Query.boost_query(exact, boost))
+                # One query per allowed distance, each worth an equal share: a word one edit
+                # away collects every share, one two edits away only the last.
+                for edits in range(1, distance + 1):
+                    fuzzy = tantivy.Query.fuzzy_term_query(schema, name, term, edits)
+                    share = boost * typo_score / distance
+                    per_field.append(tantivy.Query.boost_query(fuzzy, share))
+            should.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, field_query) for field_query in per_field]
+            )))  # fmt: skip
         if not should:
             return tantivy.Query.empty_query()
         return tantivy.Query.boolean_query(should)
