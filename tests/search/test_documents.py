@@ -72,3 +72,32 @@ async def test_verify_finds_index_equal_to_catalog(
     report = await sync.verify(sample=50)
     assert report.ok, report
     assert report.counts["movies"] == (999, 999)
+
+
+async def test_film_documents_carry_the_poster_url(fresh_database: str) -> None:
+    from sqlalchemy import text
+
+    from kinoteka.catalog.posters import poster_url
+    from kinoteka.infra import db as db_port
+    from kinoteka.search.documents import DocumentKind, build_documents
+
+    database = db_port.from_url(fresh_database)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO content.film_work (id, title, type, poster_key) VALUES "
+                "('11111111-1111-4111-8111-111111111111', 'With', 'movie', 'posters/x/abc'),"
+                "('22222222-2222-4222-8222-222222222222', 'Without', 'movie', NULL)"
+            ))  # fmt: skip
+            documents = await build_documents(
+                connection,
+                DocumentKind.FILM,
+                ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"],
+            )
+    finally:
+        await database.close()
+    by_title = {document["title"]: document for document in documents}
+    assert by_title["With"]["poster_url"] == poster_url("posters/x/abc")
+    assert by_title["With"]["poster_url"].endswith("/320.webp")
+    assert by_title["Without"]["poster_url"] is None
+    assert "poster_key" not in by_title["With"]

@@ -4,7 +4,7 @@ Each builder runs one query per batch, selected either by ids (changes) or by an
 (full loads), and returns plain dicts in the shape the indexes hold:
 - movies: `id`, `imdb_rating`, `title`, `description`, `genres` (names), `genre_ids`,
   `directors_names`, `actors_names`, `writers_names`, `directors`/`actors`/`writers` as
-  `[{id, name}]`;
+  `[{id, name}]`, `poster_url` (the catalog's poster path, or null);
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 """
@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kinoteka.catalog.posters import poster_url
 from kinoteka.infra.search import Document, FieldKind, FieldSpec, IndexDefinition
 from kinoteka.search.settings import IndexNames
 
@@ -58,6 +59,7 @@ MOVIE_FIELDS = (
     FieldSpec("directors_names", FieldKind.TEXT, boost=2.0),
     FieldSpec("actors_names", FieldKind.TEXT, boost=2.0),
     FieldSpec("writers_names", FieldKind.TEXT, boost=2.0),
+    FieldSpec("poster_url", FieldKind.KEYWORD),
     _people("directors"),
     _people("actors"),
     _people("writers"),
@@ -110,7 +112,7 @@ class SearchIndexes:
 _FILM_SELECT = """
 SELECT fw.id, json_build_object(
            'id', fw.id, 'imdb_rating', fw.rating, 'title', fw.title,
-           'description', fw.description,
+           'description', fw.description, 'poster_key', fw.poster_key,
            'genres', coalesce(g.names, '[]'::json), 'genre_ids', coalesce(g.ids, '[]'::json),
            'directors_names', coalesce(c.directors_names, '[]'::json),
            'directors', coalesce(c.directors, '[]'::json),
@@ -168,6 +170,8 @@ _SELECTS = {
 
 def _document(row: Any) -> Document:
     document: Document = orjson.loads(row.document)
+    if "poster_key" in document:  # films: the catalog owns how a poster is addressed
+        document["poster_url"] = poster_url(document.pop("poster_key"))
     return document
 
 
