@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kinoteka.infra.db.base import Base
+from kinoteka.infra.db.base import Base, text_enum
 
 SCHEMA = "auth"
 
@@ -46,19 +45,6 @@ class LoginOutcome(StrEnum):
 class LoginMethod(StrEnum):
     PASSWORD = "password"  # noqa: S105 - a login method, not a secret
     OAUTH = "oauth"
-
-
-def _enum(kind: type[StrEnum], name: str) -> Enum:
-    # Text with a CHECK (as the catalog does): a new value is a constraint swap, not ALTER TYPE.
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 def _now_column() -> Mapped[dt.datetime]:
@@ -126,7 +112,7 @@ class Session(Base):
     ip: Mapped[str | None] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(Text)
     device_type: Mapped[DeviceType] = mapped_column(
-        _enum(DeviceType, "device_type"), nullable=False
+        text_enum(DeviceType, "device_type"), nullable=False
     )
     # The one live access token of the session, denylisted when it is replaced or revoked.
     access_jti: Mapped[str | None] = mapped_column(Text)
@@ -163,7 +149,7 @@ class LoginHistory(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), default=uuid.uuid4)
     device_type: Mapped[DeviceType] = mapped_column(
-        _enum(DeviceType, "device_type"), nullable=False
+        text_enum(DeviceType, "device_type"), nullable=False
     )
     # No foreign key: failed attempts on unknown emails are recorded too.
     user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -171,9 +157,11 @@ class LoginHistory(Base):
     created: Mapped[dt.datetime] = _now_column()
     ip: Mapped[str | None] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(Text)
-    method: Mapped[LoginMethod] = mapped_column(_enum(LoginMethod, "login_method"), nullable=False)
+    method: Mapped[LoginMethod] = mapped_column(
+        text_enum(LoginMethod, "login_method"), nullable=False
+    )
     outcome: Mapped[LoginOutcome] = mapped_column(
-        _enum(LoginOutcome, "login_outcome"), nullable=False
+        text_enum(LoginOutcome, "login_outcome"), nullable=False
     )
 
 

@@ -10,7 +10,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -21,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kinoteka.infra.db.base import Base
+from kinoteka.infra.db.base import Base, text_enum
 
 SCHEMA = "content"
 
@@ -39,19 +38,6 @@ class PersonRole(StrEnum):
     COMPOSER = "composer"
     CINEMATOGRAPHER = "cinematographer"
     EDITOR = "editor"
-
-
-def _enum(kind: type[StrEnum], name: str) -> Enum:
-    # Stored as text with a CHECK, so adding a value is a constraint swap, not an ALTER TYPE.
-    return Enum(
-        kind,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class Timestamped:
@@ -84,7 +70,7 @@ class FilmWork(Timestamped, Modified, Base):
     creation_date: Mapped[dt.date | None] = mapped_column(Date)
     file_path: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[float | None] = mapped_column(Float)
-    type: Mapped[FilmType] = mapped_column(_enum(FilmType, "film_type"), nullable=False)
+    type: Mapped[FilmType] = mapped_column(text_enum(FilmType, "film_type"), nullable=False)
     poster_key: Mapped[str | None] = mapped_column(Text)
     """Storage prefix of the poster renditions (`<poster_key>/<width>.webp`); None: no poster."""
 
@@ -173,7 +159,7 @@ class PersonFilmWork(Timestamped, Base):
     person_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey(f"{SCHEMA}.person.id", ondelete="CASCADE"), nullable=False
     )
-    role: Mapped[PersonRole] = mapped_column(_enum(PersonRole, "person_role"), nullable=False)
+    role: Mapped[PersonRole] = mapped_column(text_enum(PersonRole, "person_role"), nullable=False)
 
     film_work: Mapped[FilmWork] = relationship(back_populates="persons", lazy="raise")
     person: Mapped[Person] = relationship(back_populates="films", lazy="raise")
