@@ -173,3 +173,35 @@ def test_settings_come_from_kinoteka_yaml(tmp_path: Path) -> None:
         timeout=60, check=True,
     )  # fmt: skip
     assert result.stdout.split() == ["9123", "7"]
+
+
+@pytest.mark.slow
+def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> None:
+    port = _free_port()
+    process = subprocess.Popen(
+        [*KINOTEKA, "serve", "content", "--port", str(port)],
+        env=_env(data_dir, KINOTEKA_CONTENT_PUBLIC="true"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert process.poll() is None, "kinoteka serve exited early"
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/genres", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "kinoteka serve did not answer"
+                time.sleep(0.2)
+        # Nothing was synced into this data directory: a reason, not a crash.
+        assert response.status_code == 503
+        assert "search index" in response.json()["detail"]
+        paths = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["paths"]
+        assert "/api/v1/films" in paths
+        assert not any(path.startswith("/api/v1/auth") for path in paths), "content alone"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert _wait_gone(data_dir) == []
