@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import Form, SelectMultipleField
 
 from kinoteka.auth import roles as auth_roles
-from kinoteka.auth.models import Role, User, UserRole
+from kinoteka.auth.models import User
 from kinoteka.auth.service import user_roles
 from kinoteka.catalog.admin.views import AuditedView
 from kinoteka.services import Services
 
 
+# SQLAdmin's ModelView is built on a mapped class (its list query, search, sort and column
+# lists all name ORM attributes), so the view keeps `User` as its model; it has no form
+# columns of its own, and roles are read and written only through auth's role functions.
 class AccountAdmin(AuditedView, model=User):
     name = "Account"
     name_plural = "Accounts and roles"
@@ -37,17 +39,14 @@ class AccountAdmin(AuditedView, model=User):
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         async with self.session_maker() as session:
-            names = list(await session.scalars(select(Role.name).order_by(Role.name)))
+            names = [role.name for role in await auth_roles.list_roles(session)]
         field = SelectMultipleField("Roles", choices=[(name, name) for name in names])
         return type("AccountForm", (Form,), {"roles": field})
 
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
         async with self.session_maker() as session:
-            held = await session.scalars(
-                select(Role.name).join(UserRole, UserRole.role_id == Role.id)
-                .where(UserRole.user_id == obj.id)
-            )  # fmt: skip
-            return {"roles": list(held)}
+            held = await user_roles(session, uuid.UUID(str(obj.id)))
+        return {"roles": [role.name for role in held]}
 
     async def on_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
