@@ -22,19 +22,35 @@ RATING_BANDS: dict[str, tuple[float, float, str]] = {
 RunQuery = Callable[[Any], Any]
 
 
-class GenreFilter:
-    """Films having a given genre."""
+class LookupFilter:
+    """A SQLAdmin lookup filter: an "All" entry, then the choices `choices()` gives."""
 
     has_operator = False
     template = "sqladmin/filters/lookup_filter.html"
-    title = "Genre"
-    parameter_name = "genre"
+    title: str
+    parameter_name: str
 
     async def lookups(
         self, request: Request, model: Any, run_query: RunQuery
     ) -> list[tuple[str, str]]:
+        return [("__all", "All"), *await self.choices(run_query)]
+
+    async def choices(self, run_query: RunQuery) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
+        raise NotImplementedError
+
+
+class GenreFilter(LookupFilter):
+    """Films having a given genre."""
+
+    title = "Genre"
+    parameter_name = "genre"
+
+    async def choices(self, run_query: RunQuery) -> list[tuple[str, str]]:
         rows = await run_query(select(Genre.id, Genre.name).order_by(Genre.name))
-        return [("__all", "All"), *((str(genre_id), name) for genre_id, name in rows)]
+        return [(str(genre_id), name) for genre_id, name in rows]
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
         try:
@@ -47,18 +63,14 @@ class GenreFilter:
         return query.where(linked)
 
 
-class RatingBandFilter:
+class RatingBandFilter(LookupFilter):
     """Films whose rating falls in a band (the lower bound included, the upper excluded)."""
 
-    has_operator = False
-    template = "sqladmin/filters/lookup_filter.html"
     title = "Rating"
     parameter_name = "rating"
 
-    async def lookups(
-        self, request: Request, model: Any, run_query: RunQuery
-    ) -> list[tuple[str, str]]:
-        return [("__all", "All"), *((key, band[2]) for key, band in RATING_BANDS.items())]
+    async def choices(self, run_query: RunQuery) -> list[tuple[str, str]]:
+        return [(key, band[2]) for key, band in RATING_BANDS.items()]
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
         band = RATING_BANDS.get(str(value))
@@ -68,22 +80,18 @@ class RatingBandFilter:
         return query.where(FilmWork.rating >= low, FilmWork.rating < high)
 
 
-class YearFilter:
+class YearFilter(LookupFilter):
     """Films made in a given year."""
 
-    has_operator = False
-    template = "sqladmin/filters/lookup_filter.html"
     title = "Year"
     parameter_name = "year"
 
-    async def lookups(
-        self, request: Request, model: Any, run_query: RunQuery
-    ) -> list[tuple[str, str]]:
+    async def choices(self, run_query: RunQuery) -> list[tuple[str, str]]:
         year = extract("year", FilmWork.creation_date)
         rows = await run_query(
             select(year).where(FilmWork.creation_date.is_not(None)).distinct().order_by(year.desc())
         )
-        return [("__all", "All"), *((str(int(y)), str(int(y))) for (y,) in rows)]
+        return [(str(int(y)), str(int(y))) for (y,) in rows]
 
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
         if not str(value).isdigit():
