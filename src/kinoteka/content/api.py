@@ -15,6 +15,7 @@ from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
+from kinoteka.search.mount import attach_search
 from kinoteka.services import ServicesDep
 
 log = structlog.get_logger(__name__)
@@ -33,9 +34,7 @@ _persons = TypeAdapter(list[Person])
 
 
 def get_search(services: ServicesDep) -> SearchIndex:
-    if services.search is None:
-        raise RuntimeError("the search index is not open (the content lifespan opens it)")
-    return services.search
+    return attach_search(services)
 
 
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
