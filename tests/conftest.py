@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,6 +33,14 @@ SERVER_POSTGRES_URL = os.environ.get(
 )
 SERVER_REDIS_URL = os.environ.get("KINOTEKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEMPLATE = "kinoteka_template"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def database_url(server_url: str, name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ import httpx
 import psutil
 import pytest
 
+from tests.conftest import free_port
+
 KINOTEKA = [sys.executable, "-m", "kinoteka"]
 START_TIMEOUT = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -102,7 +96,7 @@ def _film_count(data_dir: Path) -> int:
 
 @pytest.mark.slow
 def test_up_serves_health_restarts_on_its_data_and_stops_clean(data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     first = _start(data_dir, port)
     try:
         health = _wait_healthy(port, first)
@@ -177,7 +171,7 @@ def test_settings_come_from_kinoteka_yaml(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*KINOTEKA, "serve", "content", "--port", str(port)],
         env=_env(data_dir, KINOTEKA_CONTENT_PUBLIC="true"),

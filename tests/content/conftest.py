@@ -10,14 +10,13 @@ import httpx
 import pytest
 
 from kinoteka.app import create_app
-from kinoteka.infra import search as search_port
+from kinoteka.infra import db as db_port
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
-from kinoteka.search.documents import SearchIndexes
-from kinoteka.search.settings import IndexNames
+from kinoteka.search.service import catalog_sync, open_index
+from kinoteka.search.settings import SearchSettings
 from kinoteka.services import Services, build_services
 from kinoteka.settings import load_settings
-from tests.content.indexing import load_catalog_into
 
 
 @pytest.fixture(scope="session", params=["tantivy", "elasticsearch"])
@@ -26,16 +25,24 @@ async def movies_index(
     movies_database: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[tuple[str, SearchIndex]]:
-    """An index holding the catalog of `movies_database`, on each search adapter."""
+    """The catalog of `movies_database` synced into an index, on each search adapter."""
+    root = tmp_path_factory.mktemp("content-index")
     if request.param == "tantivy":
-        url = f"tantivy://{tmp_path_factory.mktemp('content-index')}"
+        url = f"tantivy://{root / 'index'}"
     else:
         url = os.environ.get("KINOTEKA_TEST_ELASTICSEARCH_URL", "")
         if not url:
             pytest.skip("no Elasticsearch; set KINOTEKA_TEST_ELASTICSEARCH_URL to run")
-    definitions = SearchIndexes.named(IndexNames()).all()
-    index = search_port.from_url(url, definitions)
-    await load_catalog_into(movies_database, index)
+    settings = SearchSettings()
+    index = open_index(url, settings)
+    database = db_port.from_url(movies_database, pool_size=2)
+    try:
+        # The real sync, its checkpoint in a file so the shared catalog database stays as it is.
+        await catalog_sync(
+            database, index, url, settings, state_file=root / "state.yaml"
+        ).run_once()
+    finally:
+        await database.close()
     yield url, index
     await index.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,14 +19,8 @@ from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.services import build_services
 from kinoteka.settings import load_settings
+from tests.conftest import free_port
 from tests.content.conftest import content_services
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +30,7 @@ def content_server(
     """The public content API served by uvicorn in a thread of its own."""
     url, index = movies_index
     services = content_services(movies_database, embedded_redis, index, url, public=True)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(services, ["content"]), port=port, log_level="warning",
                        lifespan="off")

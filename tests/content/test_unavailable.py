@@ -7,9 +7,8 @@ from pathlib import Path
 import httpx
 
 from kinoteka.app import create_app
-from kinoteka.infra import search as search_port
-from kinoteka.search.documents import SearchIndexes
-from kinoteka.search.settings import IndexNames
+from kinoteka.search.service import open_index
+from kinoteka.search.settings import SearchSettings
 from tests.content.conftest import content_services
 
 
@@ -17,7 +16,7 @@ async def test_no_index_yet_answers_503(
     movies_database: str, flushed_redis: str, tmp_path: Path
 ) -> None:
     url = f"tantivy://{tmp_path / 'never-synced'}"
-    index = search_port.from_url(url, SearchIndexes.named(IndexNames()).all())
+    index = open_index(url, SearchSettings())
     services = content_services(movies_database, flushed_redis, index, url, public=True)
     app = create_app(services, ["content"])
     async with httpx.AsyncClient(
