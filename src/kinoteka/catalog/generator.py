@@ -126,7 +126,7 @@ def _title(rng: random.Random) -> str:
 
 
 def _description(rng: random.Random) -> str:
-    return rng.choice(_PLOTS).format(
+    text = rng.choice(_PLOTS).format(
         who=rng.choice(_WHO),
         act=rng.choice(_ACT),
         deadline=rng.choice(_DEADLINE),
@@ -135,9 +135,6 @@ def _description(rng: random.Random) -> str:
         place=rng.choice(_PLACE),
         theme=rng.choice(_THEME),
     )
-
-
-def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -153,13 +150,25 @@ class GeneratedChunk:
 
 @dataclass
 class GenerateReport:
-    films: int = 0
-    persons: int = 0
     genres_created: int = 0
-    genre_links: int = 0
-    credits: int = 0
-    seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    """Rows written, by table."""
+
+    @property
+    def films(self) -> int:
+        return self.counts.get("film_work", 0)
+
+    @property
+    def persons(self) -> int:
+        return self.counts.get("person", 0)
+
+    @property
+    def genre_links(self) -> int:
+        return self.counts.get("genre_film_work", 0)
+
+    @property
+    def credits(self) -> int:
+        return self.counts.get("person_film_work", 0)
 
 
 # created/modified are left to their defaults (the load's own time), so change capture and the
@@ -195,7 +204,7 @@ def generate_rows(films: int, seed: int, genre_ids: list[str]) -> Iterator[Gener
             date = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             rating = round(rng.triangular(1.0, 9.9, 6.8), 1)
             kind = "tv_show" if rng.random() < 0.15 else "movie"
-            description = _sentence(_description(rng))
+            description = _description(rng)
             film_lines.append(
                 f"{film_id}\t{_title(rng)}\t{description}\t{date}\t{rating}\t{kind}\n"
             )
@@ -270,8 +279,4 @@ def generate_catalog(
             raise GenerateError(
                 f"the catalog already holds rows generated with seed {seed}; pick another --seed"
             ) from None
-    report.films = report.counts.get("film_work", 0)
-    report.persons = report.counts.get("person", 0)
-    report.genre_links = report.counts.get("genre_film_work", 0)
-    report.credits = report.counts.get("person_film_work", 0)
     return report
