@@ -81,8 +81,8 @@ class SigningKeys:
         )
         return (await session.scalars(statement)).first()
 
-    async def ensure(self, session: AsyncSession) -> str:
-        """Make a key when the deployment has none; return the signing kid."""
+    async def _ensure_row(self, session: AsyncSession) -> SigningKey:
+        """The signing key's row, made when the deployment has none (one query when it exists)."""
         row = await self._current_row(session)
         if row is None:
             await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _KEY_LOCK})
@@ -91,7 +91,7 @@ class SigningKeys:
                 row = self._new_row()
                 session.add(row)
                 await session.flush()
-        return row.kid
+        return row
 
     async def rotate(self, session: AsyncSession) -> str:
         """Retire the signing key (served until its tokens expire) and start a new one."""
@@ -114,10 +114,7 @@ class SigningKeys:
         if self._signer is not None and time.monotonic() - self._signer_loaded < self.cache_seconds:
             return self._signer
         async with self.db.session() as session:
-            await self.ensure(session)
-            row = await self._current_row(session)
-            if row is None:
-                raise RuntimeError("no signing key after ensure()")
+            row = await self._ensure_row(session)
             self._signer = SigningKeyPair(kid=row.kid, private_key=self._decrypt(row.private_pem))
         self._signer_loaded = time.monotonic()
         return self._signer
