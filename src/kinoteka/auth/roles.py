@@ -9,9 +9,10 @@ import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka.auth.errors import Conflict, InvalidInput, NotFound
-from kinoteka.auth.models import Role, User, UserRole
+from kinoteka.auth.errors import Conflict, InvalidInput
+from kinoteka.auth.models import Role, UserRole
 from kinoteka.auth.permissions import is_valid_permission
+from kinoteka.auth.service import get_role, get_user
 
 log = structlog.get_logger(__name__)
 
@@ -39,21 +40,10 @@ async def create_role(
     return role
 
 
-async def _user_and_role(
-    session: AsyncSession, user_id: uuid.UUID, role_name: str
-) -> tuple[User, Role]:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("no such user")
-    role = (await session.scalars(select(Role).where(Role.name == role_name))).first()
-    if role is None:
-        raise NotFound(f"role {role_name!r} does not exist")
-    return user, role
-
-
 async def grant_role(session: AsyncSession, user_id: uuid.UUID, role_name: str) -> None:
     """Takes effect in the user's next access token (at the next refresh)."""
-    user, role = await _user_and_role(session, user_id, role_name)
+    user = await get_user(session, user_id)
+    role = await get_role(session, role_name)
     held = await session.get(UserRole, (user.id, role.id))
     if held is None:
         session.add(UserRole(user_id=user.id, role_id=role.id))
@@ -62,7 +52,8 @@ async def grant_role(session: AsyncSession, user_id: uuid.UUID, role_name: str) 
 
 
 async def revoke_role(session: AsyncSession, user_id: uuid.UUID, role_name: str) -> None:
-    user, role = await _user_and_role(session, user_id, role_name)
+    user = await get_user(session, user_id)
+    role = await get_role(session, role_name)
     await session.execute(
         delete(UserRole).where(UserRole.user_id == user.id, UserRole.role_id == role.id)
     )

@@ -122,7 +122,8 @@ def check_new_password(settings: AuthSettings, password: str, email: str) -> Non
         raise WeakPassword(f"password: {error}") from None
 
 
-async def _role(session: AsyncSession, name: str) -> Role:
+async def get_role(session: AsyncSession, name: str) -> Role:
+    """The role called `name`, or `NotFound`."""
     role = (await session.scalars(select(Role).where(Role.name == name))).first()
     if role is None:
         raise NotFound(f"role {name!r} does not exist")
@@ -156,7 +157,7 @@ async def create_user(
     session.add(user)
     await session.flush()
     for name in roles:
-        session.add(UserRole(user_id=user.id, role_id=(await _role(session, name)).id))
+        session.add(UserRole(user_id=user.id, role_id=(await get_role(session, name)).id))
     await session.flush()
     log.info("auth.user_created", user_id=str(user.id))
     return user
