@@ -14,12 +14,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Enum, Identity, Index, Text, func
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kinoteka.infra.db.base import Base
+from kinoteka.infra.db.base import Base, text_enum
 
 SCHEMA = "admin"
 
@@ -33,7 +33,6 @@ class AuditAction(StrEnum):
 class AuditRecord(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
-        CheckConstraint("action IN ('create', 'update', 'delete')", name="audit_action"),
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_entity_object_id", "entity", "object_id"),
         {"schema": SCHEMA},
@@ -46,10 +45,8 @@ class AuditRecord(Base):
     actor_id: Mapped[str | None] = mapped_column(Text)
     actor_email: Mapped[str | None] = mapped_column(Text)
     action: Mapped[AuditAction] = mapped_column(
-        Enum(AuditAction, native_enum=False, length=16, create_constraint=False,
-             values_callable=lambda members: [member.value for member in members]),
-        nullable=False,
-    )  # fmt: skip
+        text_enum(AuditAction, "audit_action"), nullable=False
+    )
     entity: Mapped[str] = mapped_column(Text, nullable=False)
     object_id: Mapped[str | None] = mapped_column(Text)
     object_repr: Mapped[str | None] = mapped_column(Text)
