@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Identity, Index, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kinoteka.infra.db.base import Base, text_enum
@@ -72,29 +71,3 @@ def json_safe(value: Any) -> Any:
     if filename is not None:
         return {"file": str(filename)}
     return str(value)
-
-
-async def record_change(
-    session: AsyncSession,
-    *,
-    action: AuditAction,
-    entity: str,
-    object_id: str | None,
-    object_repr: str | None,
-    changes: Mapping[str, Any] | None,
-    actor_id: str | None,
-    actor_email: str | None,
-) -> AuditRecord:
-    """Add one audit row to the session (the caller commits)."""
-    record = AuditRecord(
-        action=action,
-        entity=entity,
-        object_id=object_id,
-        object_repr=object_repr,
-        changes=json_safe(dict(changes)) if changes is not None else None,
-        actor_id=actor_id,
-        actor_email=actor_email,
-    )
-    session.add(record)
-    await session.flush()
-    return record
