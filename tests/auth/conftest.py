@@ -12,7 +12,8 @@ import pytest
 from fastapi import APIRouter
 
 from kinoteka.app import create_app
-from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.deps import get_auth_kit
+from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.services import Services, build_services
@@ -33,9 +34,7 @@ async def make_services(database_url: str, redis_url: str, **auth: Any) -> Servi
     settings = make_settings(**auth)
     urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")
     services = build_services(settings, urls)
-    kit = build_auth_kit(settings, services.db, services.cache, redis_url)
-    services.auth = kit
-    services.closers.append(kit.close)
+    get_auth_kit(services)
     return services
 
 

@@ -9,13 +9,14 @@ from typing import Annotated
 import typer
 
 from kinoteka.auth import roles, service
+from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.errors import AuthError
-from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.permissions import RoleName
 from kinoteka.console import fail, out, running_stores, settings_or_exit
-from kinoteka.infra import cache as cache_port
-from kinoteka.infra import db as db_port
 from kinoteka.infra.db import migrations
+from kinoteka.infra.footprint import StoreUrls
+from kinoteka.services import build_services
 from kinoteka.settings import Settings
 
 app = typer.Typer(help="Accounts, roles and signing keys.", no_args_is_help=True)
@@ -24,23 +25,19 @@ app = typer.Typer(help="Accounts, roles and signing keys.", no_args_is_help=True
 Work = Callable[[AuthKit], Awaitable[str]]
 
 
-async def _with_kit(settings: Settings, database_url: str, redis_url: str, work: Work) -> str:
-    db = db_port.from_url(database_url, pool_size=2)
-    cache = cache_port.from_url(redis_url)
-    kit = build_auth_kit(settings, db, cache, redis_url)
+async def _with_kit(settings: Settings, urls: StoreUrls, work: Work) -> str:
+    services = build_services(settings, urls)
     try:
-        return await work(kit)
+        return await work(get_auth_kit(services))
     finally:
-        await kit.close()
-        await cache.close()
-        await db.close()
+        await services.close()
 
 
 def _run(settings: Settings, work: Work) -> str:
     with running_stores(settings, database=True, redis=True) as urls:
         migrations.upgrade(urls.database_url)
         try:
-            return asyncio.run(_with_kit(settings, urls.database_url, urls.redis_url, work))
+            return asyncio.run(_with_kit(settings, urls, work))
         except AuthError as error:
             fail(str(error))
 
