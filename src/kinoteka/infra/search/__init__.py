@@ -90,6 +90,18 @@ class IndexDefinition:
                 return spec
         raise SearchError(f"index {self.name!r} has no field {name!r}")
 
+    def resolve(self, path: str) -> tuple[FieldSpec | None, FieldSpec]:
+        """The OBJECTS field holding a query path (None for a top-level field) and the spec the
+        path addresses: `title` -> (None, title), `actors.name` -> (actors, name)."""
+        parent, _, child = path.partition(".")
+        spec = self.field(parent)
+        if not child:
+            return None, spec
+        for prop in spec.properties:
+            if prop.name == child:
+                return spec, prop
+        raise SearchError(f"index {self.name!r} has no field {path!r}")
+
     @property
     def default_text_fields(self) -> dict[str, float]:
         return {spec.name: spec.boost for spec in self.fields if spec.boost > 0}

@@ -95,26 +95,15 @@ def index_body(definition: IndexDefinition) -> dict[str, Any]:
     }
 
 
-def _nested_path(definition: IndexDefinition, path: str) -> tuple[str | None, FieldSpec]:
-    parent, _, child = path.partition(".")
-    spec = definition.field(parent)
-    if not child:
-        return None, spec
-    for prop in spec.properties:
-        if prop.name == child:
-            return parent, prop
-    raise SearchError(f"index {definition.name!r} has no field {path!r}")
-
-
-def _wrap(nested: str | None, clause: dict[str, Any]) -> dict[str, Any]:
-    return clause if nested is None else {"nested": {"path": nested, "query": clause}}
+def _wrap(nested: FieldSpec | None, clause: dict[str, Any]) -> dict[str, Any]:
+    return clause if nested is None else {"nested": {"path": nested.name, "query": clause}}
 
 
 def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, Any]:
     """The Elasticsearch bool query for a `SearchQuery` (filters + weighted full text)."""
     filters: list[dict[str, Any]] = []
     for path, value in query.filters.items():
-        nested, spec = _nested_path(definition, path)
+        nested, spec = definition.resolve(path)
         if spec.kind is not FieldKind.KEYWORD:
             raise SearchError(f"cannot filter {definition.name!r} by {path!r}")
         term = {"term": {path: value}} if isinstance(value, str) else {"terms": {path: list(value)}}
@@ -124,7 +113,7 @@ def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, 
         paths = query.fields or tuple(definition.default_text_fields)
         should: list[dict[str, Any]] = []
         for path in paths:
-            nested, spec = _nested_path(definition, path)
+            nested, spec = definition.resolve(path)
             if spec.kind is not FieldKind.TEXT:
                 raise SearchError(f"cannot search {definition.name!r} in {path!r}")
             boost = definition.default_text_fields.get(path, 1.0)

@@ -508,21 +508,9 @@ def _sort_field(definition: IndexDefinition, path: str) -> str:
     raise SearchError(f"cannot sort {definition.name!r} by {path!r}")
 
 
-def _nested(definition: IndexDefinition, path: str) -> tuple[FieldSpec, FieldSpec]:
-    """The (top-level, addressed) specs of a query path."""
-    parent, _, child = path.partition(".")
-    spec = definition.field(parent)
-    if not child:
-        return spec, spec
-    for prop in spec.properties:
-        if prop.name == child:
-            return spec, prop
-    raise SearchError(f"index {definition.name!r} has no field {path!r}")
-
-
 def _keyword_field(definition: IndexDefinition, path: str) -> str:
     """The Tantivy field (or JSON subpath) holding a KEYWORD path's raw terms."""
-    _, spec = _nested(definition, path)
+    _, spec = definition.resolve(path)
     if spec.kind is not FieldKind.KEYWORD:
         raise SearchError(f"cannot filter {definition.name!r} by {path!r}: not a keyword field")
     return path
@@ -530,10 +518,10 @@ def _keyword_field(definition: IndexDefinition, path: str) -> str:
 
 def _text_field(definition: IndexDefinition, path: str) -> str:
     """The Tantivy field (or JSON subpath) holding a TEXT path's analyzed terms."""
-    parent, spec = _nested(definition, path)
+    parent, spec = definition.resolve(path)
     if spec.kind is not FieldKind.TEXT:
         raise SearchError(f"cannot search {definition.name!r} in {path!r}: not a text field")
-    if parent is spec:
+    if parent is None:
         return path
     if spec.same_as is not None:
         return spec.same_as
