@@ -8,7 +8,6 @@ a poster, edits it, and the film list (with its thumbnail) is saved as a screens
 from __future__ import annotations
 
 import io
-import socket
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.infra.db import libpq_url
 from tests.catalog.app_fixtures import PASSWORD, catalog_services, catalog_settings
+from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -42,13 +42,6 @@ pytestmark = [
         reason="no /usr/bin/chromium: run `make system-packages` (Debian's chromium package)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServerThread:
@@ -101,7 +94,7 @@ async def admin_url(fresh_database: str, flushed_redis: str, tmp_path: Path) -> 
             (uuid.uuid4(),),
         )
     services = catalog_services(settings, fresh_database, flushed_redis)
-    port = _free_port()
+    port = free_port()
     with ServerThread(create_app(services, ["admin"]), port):
         yield f"http://127.0.0.1:{port}"
 
