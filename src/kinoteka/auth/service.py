@@ -16,6 +16,7 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import structlog
@@ -63,9 +64,15 @@ class ClientInfo:
     ip: str | None = None
     user_agent: str | None = None
 
-    @property
+    @cached_property
     def device_type(self) -> DeviceType:
+        # Read for the session and its history row: the User-Agent is parsed once.
         return device_type_from_user_agent(self.user_agent)
+
+    @property
+    def stored_user_agent(self) -> str | None:
+        """The User-Agent as sessions and the login history keep it (bounded, None if empty)."""
+        return (self.user_agent or "")[:512] or None
 
 
 @dataclass(frozen=True)
@@ -170,28 +177,29 @@ async def sign_up(
     return await create_user(session, kit, email, password)
 
 
-def _history_row(
+def _history_values(
     *,
     email: str,
     user_id: uuid.UUID | None,
     client: ClientInfo,
     outcome: LoginOutcome,
     method: LoginMethod = LoginMethod.PASSWORD,
-) -> LoginHistory:
-    return LoginHistory(
-        id=uuid.uuid4(),
-        device_type=client.device_type,
-        user_id=user_id,
-        email=email,
-        ip=client.ip,
-        user_agent=(client.user_agent or "")[:512] or None,
-        method=method,
-        outcome=outcome,
-    )
+) -> dict[str, Any]:
+    """The columns of one login-history row (its `created` is left to the caller or the server)."""
+    return {
+        "id": uuid.uuid4(),
+        "device_type": client.device_type,
+        "user_id": user_id,
+        "email": email,
+        "ip": client.ip,
+        "user_agent": client.stored_user_agent,
+        "method": method,
+        "outcome": outcome,
+    }
 
 
 async def _record(session: AsyncSession, **fields: Any) -> None:
-    session.add(_history_row(**fields))
+    session.add(LoginHistory(**_history_values(**fields)))
     await session.flush()
 
 
@@ -279,19 +287,17 @@ async def start_session(
     session_id = uuid.uuid4()
     access, claims = _sign(await kit.keys.signer(), kit, user.id, session_id, roles)
     refresh, refresh_row = _new_refresh_token(kit, session_id)
-    agent = (client.user_agent or "")[:512] or None
     family = insert(Session).values(
         id=session_id, user_id=user.id, created=now, last_used=now,
         expires_at=now + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
-        ip=client.ip, user_agent=agent, device_type=client.device_type,
+        ip=client.ip, user_agent=client.stored_user_agent, device_type=client.device_type,
         access_jti=claims.jti,
         access_expires_at=dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
     ).cte("new_session")  # fmt: skip
     first_token = insert(RefreshToken).values(created=now, **refresh_row).cte("new_refresh")
     history = insert(LoginHistory).values(
-        id=uuid.uuid4(), device_type=client.device_type, user_id=user.id, email=user.email,
-        created=now, ip=client.ip, user_agent=agent, method=method,
-        outcome=LoginOutcome.SUCCESS,
+        created=now, **_history_values(email=user.email, user_id=user.id, client=client,
+                                       outcome=LoginOutcome.SUCCESS, method=method)
     ).cte("new_history")  # fmt: skip
     await session.execute(
         update(User).where(User.id == user.id)
