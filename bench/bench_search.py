@@ -28,10 +28,10 @@ from kinoteka.infra import db as db_port
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import Document, SearchQuery
 from kinoteka.logs import configure_logging
-from kinoteka.search.documents import DocumentKind, SearchIndexes, build_documents_after
+from kinoteka.search.documents import DocumentKind, SearchIndexes
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import SearchSettings
-from kinoteka.search.sync import LOAD_ORDER
+from kinoteka.search.sync import LOAD_ORDER, document_pages
 from kinoteka.settings import LogSettings
 
 EDITS = int(os.environ.get("KINOTEKA_BENCH_SEARCH_EDITS", "200"))
@@ -47,17 +47,8 @@ async def _extract(url: str, settings: SearchSettings) -> tuple[float, Batches]:
     started = time.perf_counter()
     try:
         for kind in LOAD_ORDER:
-            after: str | None = None
-            while True:
-                async with db.engine.connect() as connection:
-                    batch = await build_documents_after(
-                        connection, kind, after, settings.load_batch_size
-                    )
-                if batch:
-                    batches[kind].append(batch)
-                    after = batch[-1]["id"]
-                if len(batch) < settings.load_batch_size:
-                    break
+            async for batch in document_pages(db, kind, settings.load_batch_size):
+                batches[kind].append(batch)
     finally:
         await db.close()
     return time.perf_counter() - started, batches

@@ -121,6 +121,28 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+async def fetch_page(
+    db: Database, kind: DocumentKind, after: str | None, limit: int
+) -> list[Document]:
+    """The next `limit` documents of `kind` in id order after `after` (own connection)."""
+    async with db.engine.connect() as connection:
+        return await build_documents_after(connection, kind, after, limit)
+
+
+async def document_pages(
+    db: Database, kind: DocumentKind, limit: int
+) -> AsyncIterator[list[Document]]:
+    """Every document of `kind` in id order, `limit` per page (what a rebuild loads)."""
+    after: str | None = None
+    while True:
+        batch = await fetch_page(db, kind, after, limit)
+        if batch:
+            yield batch
+        if len(batch) < limit:
+            return
+        after = batch[-1]["id"]
+
+
 class CatalogSync:
     """Keeps the search indexes equal to the catalog (see the module docstring)."""
 
@@ -236,11 +258,9 @@ class CatalogSync:
         loaded = 0
 
         async def fetch(after: str | None) -> list[Document]:
-            async def step() -> list[Document]:
-                async with self.db.engine.connect() as connection:
-                    return await build_documents_after(connection, kind, after, limit)
-
-            result: list[Document] = await self._call(step)
+            result: list[Document] = await self._call(
+                lambda: fetch_page(self.db, kind, after, limit)
+            )
             return result
 
         # Extraction of the next page overlaps the indexing of this one.
@@ -417,23 +437,9 @@ class CatalogSync:
         async with self._exclusive():
             for kind in LOAD_ORDER:
                 definition = self.indexes.for_kind(kind)
-                loaded[definition.name] = await self.index.rebuild(
-                    definition.name, self._pages(kind)
-                )
+                pages = document_pages(self.db, kind, self.settings.load_batch_size)
+                loaded[definition.name] = await self.index.rebuild(definition.name, pages)
         return loaded
-
-    async def _pages(self, kind: DocumentKind) -> AsyncIterator[list[Document]]:
-        after: str | None = None
-        while True:
-            async with self.db.engine.connect() as connection:
-                batch = await build_documents_after(
-                    connection, kind, after, self.settings.load_batch_size
-                )
-            if batch:
-                yield batch
-            if len(batch) < self.settings.load_batch_size:
-                return
-            after = batch[-1]["id"]
 
     async def status(self) -> SyncStatus:
         checkpoint = await self.store.load()
