@@ -21,6 +21,7 @@ from kinoteka.auth.service import (
     normalise_email,
     revoke_sessions,
     token_digest,
+    user_by_email,
 )
 from kinoteka.auth.tokens import AccessClaims
 from kinoteka.notify import Message
@@ -60,7 +61,7 @@ async def request_password_reset(session: AsyncSession, kit: AuthKit, email: str
     """Send a one-time reset token through the notifier; silent when no such account."""
     email = normalise_email(email)
     await enforce_limit(kit, kit.settings.rate_limits.password_reset_per_account, "reset", email)
-    user = (await session.scalars(select(User).where(User.email == email))).first()
+    user = await user_by_email(session, email)
     if user is None or not user.is_active:
         return
     token = secrets.token_urlsafe(32)

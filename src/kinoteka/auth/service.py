@@ -322,7 +322,7 @@ async def _authenticate(
         await kit.passwords.verify(None, password)
         raise InvalidCredentials() from None
     await enforce_limit(kit, limits.login_per_account, "login-account", email)
-    user = (await session.scalars(select(User).where(User.email == email))).first()
+    user = await user_by_email(session, email)
     if user is not None and user.locked_until is not None and user.locked_until > _now():
         retry = max(1, int((user.locked_until - _now()).total_seconds() + 0.999))
         await _audit(kit, email=email, user_id=user.id, client=client, outcome=LoginOutcome.LOCKED)
@@ -491,10 +491,15 @@ async def login_history(
     return list(rows), total or 0
 
 
+async def user_by_email(session: AsyncSession, normalised: str) -> User | None:
+    """The account with this already normalised email, if any."""
+    return (await session.scalars(select(User).where(User.email == normalised))).first()
+
+
 async def find_user(session: AsyncSession, email: str) -> User:
     """The account with this email (normalised), or `NotFound`."""
     normalised = normalise_email(email)
-    user = (await session.scalars(select(User).where(User.email == normalised))).first()
+    user = await user_by_email(session, normalised)
     if user is None:
         raise NotFound(f"email: no account for {normalised}")
     return user

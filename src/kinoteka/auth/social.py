@@ -15,6 +15,7 @@ from kinoteka.auth.service import (
     create_user,
     normalise_email,
     start_session,
+    user_by_email,
 )
 
 log = structlog.get_logger(__name__)
@@ -45,7 +46,7 @@ async def social_login(
     else:
         normalised = normalise_email(email) if email else None
         if normalised is not None:
-            user = (await session.scalars(select(User).where(User.email == normalised))).first()
+            user = await user_by_email(session, normalised)
             if user is not None and not email_verified:
                 # Linking on an unverified address would hand the account to whoever typed it.
                 raise OAuthFailed(f"{provider} has not verified {normalised}; log in to link it")
