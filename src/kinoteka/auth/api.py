@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka.auth import account, service
 from kinoteka.auth import roles as roles_service
@@ -26,6 +27,7 @@ from kinoteka.auth.errors import (
     PermissionDenied,
     TooManyAttempts,
 )
+from kinoteka.auth.models import User
 from kinoteka.auth.permissions import Permission
 from kinoteka.auth.schemas import (
     Credentials,
@@ -103,17 +105,22 @@ def _tokens(pair: service.TokenPair) -> TokenOut:
     )
 
 
-@router.post("/signup", status_code=status.HTTP_201_CREATED, summary="Create an account")
-async def sign_up(
-    body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
-) -> UserOut:
-    user = await service.sign_up(session, kit, body.email, body.password, client)
+async def _user_out(session: AsyncSession, user: User) -> UserOut:
+    """The account with its roles and the permissions they add up to."""
     roles = await service.user_roles(session, user.id)
     return UserOut(
         id=user.id, email=user.email, is_active=user.is_active, created=user.created,
         roles=[role.name for role in roles],
         permissions=sorted({p for role in roles for p in role.permissions}),
     )  # fmt: skip
+
+
+@router.post("/signup", status_code=status.HTTP_201_CREATED, summary="Create an account")
+async def sign_up(
+    body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
+) -> UserOut:
+    user = await service.sign_up(session, kit, body.email, body.password, client)
+    return await _user_out(session, user)
 
 
 @router.post("/login", summary="Email and password to an access and a refresh token")
@@ -144,13 +151,7 @@ async def logout_all(claims: CurrentUser, session: SessionDep, kit: AuthKitDep) 
 
 @router.get("/me", summary="The caller's account, roles and permissions")
 async def me(claims: CurrentUser, session: SessionDep) -> UserOut:
-    user = await service.get_user(session, claims.subject)
-    roles = await service.user_roles(session, user.id)
-    return UserOut(
-        id=user.id, email=user.email, is_active=user.is_active, created=user.created,
-        roles=[role.name for role in roles],
-        permissions=sorted({p for role in roles for p in role.permissions}),
-    )  # fmt: skip
+    return await _user_out(session, await service.get_user(session, claims.subject))
 
 
 @router.post("/password/change", status_code=status.HTTP_204_NO_CONTENT)
