@@ -94,12 +94,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Contexts sharing a resource share its lifespan (catalog and admin both prepare
+            # the storage): each distinct one is entered once.
+            entered: set[object] = set()
             for name in chosen:
                 mount = mounts[name]
-                if mount.lifespan is not None:
-                    await stack.enter_async_context(mount.lifespan(services))
-                if run_background and mount.background is not None:
-                    await stack.enter_async_context(mount.background(services))
+                hooks = [mount.lifespan, mount.background if run_background else None]
+                for hook in hooks:
+                    if hook is not None and hook not in entered:
+                        entered.add(hook)
+                        await stack.enter_async_context(hook(services))
             try:
                 yield
             finally:
