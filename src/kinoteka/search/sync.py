@@ -26,7 +26,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kinoteka.infra.db import Database
-from kinoteka.infra.search import Document, SearchIndex, SearchUnavailable
+from kinoteka.infra.search import (
+    MAX_PAGE_SIZE,
+    Document,
+    SearchIndex,
+    SearchQuery,
+    SearchUnavailable,
+)
 from kinoteka.search.backoff import Backoff
 from kinoteka.search.documents import (
     DocumentKind,
@@ -484,9 +490,21 @@ class CatalogSync:
                 ).all()
                 expected = await build_documents(connection, kind, list(ids))
                 report.sampled += len(expected)
+                indexed = await self._indexed(name, [document["id"] for document in expected])
                 report.mismatched[name] = [
                     document["id"]
                     for document in expected
-                    if await self.index.get(name, document["id"]) != document
+                    if indexed.get(document["id"]) != document
                 ]
         return report
+
+    async def _indexed(self, name: str, ids: list[str]) -> dict[str, Document]:
+        """The documents of `ids` the index holds, by id: one search per page, not one get each."""
+        found: dict[str, Document] = {}
+        for start in range(0, len(ids), MAX_PAGE_SIZE):
+            page = ids[start : start + MAX_PAGE_SIZE]
+            hits = await self.index.search(
+                SearchQuery(name, filters={"id": page}, limit=MAX_PAGE_SIZE)
+            )
+            found.update((document["id"], document) for document in hits.documents)
+        return found
