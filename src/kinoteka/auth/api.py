@@ -21,10 +21,8 @@ from kinoteka.auth.errors import (
     InvalidInput,
     InvalidRefreshToken,
     InvalidResetToken,
-    NotAuthenticated,
     NotFound,
     OAuthFailed,
-    PermissionDenied,
     TooManyAttempts,
 )
 from kinoteka.auth.models import User
@@ -55,10 +53,8 @@ STATUS: dict[type[AuthError], int] = {
     EmailTaken: status.HTTP_409_CONFLICT,
     Conflict: status.HTTP_409_CONFLICT,
     InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
-    NotAuthenticated: status.HTTP_401_UNAUTHORIZED,
     InvalidRefreshToken: status.HTTP_401_UNAUTHORIZED,
     AccountInactive: status.HTTP_403_FORBIDDEN,
-    PermissionDenied: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,
     InvalidResetToken: status.HTTP_400_BAD_REQUEST,
     OAuthFailed: status.HTTP_400_BAD_REQUEST,

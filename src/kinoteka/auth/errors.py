@@ -49,14 +49,6 @@ class InvalidResetToken(AuthError):
     pass
 
 
-class NotAuthenticated(AuthError):
-    pass
-
-
-class PermissionDenied(AuthError):
-    pass
-
-
 class NotFound(AuthError):
     pass
 
