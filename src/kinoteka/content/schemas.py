@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
+    # Subclasses' model_config (their examples) merges with this one.
     model_config = ConfigDict(frozen=True)
 
 
@@ -15,7 +16,6 @@ class FilmShort(_Out):
     imdb_rating: float | None = None
 
     model_config = ConfigDict(
-        frozen=True,
         json_schema_extra={
             "examples": [
                 {
@@ -49,7 +49,6 @@ class FilmDetail(_Out):
     directors: list[PersonRef] = Field(default_factory=list)
 
     model_config = ConfigDict(
-        frozen=True,
         json_schema_extra={
             "examples": [
                 {
@@ -87,7 +86,6 @@ class Genre(_Out):
     description: str | None = None
 
     model_config = ConfigDict(
-        frozen=True,
         json_schema_extra={
             "examples": [
                 {
@@ -111,7 +109,6 @@ class Person(_Out):
     films: list[PersonFilm] = Field(default_factory=list)
 
     model_config = ConfigDict(
-        frozen=True,
         json_schema_extra={
             "examples": [
                 {
