@@ -2,7 +2,7 @@
 
 Import `TokenVerifier` (or the FastAPI deps in `kinoteka.auth.deps`) to check a token without
 calling auth: the public keys come from a `KeySource`, either the JWKS endpoint of the auth
-service (`JwksKeySource`) or the shared key store (`kinoteka.auth.keys.DatabaseKeySource`).
+service (`JwksKeySource`) or the shared key store (`kinoteka.auth.keys.SigningKeys`).
 """
 
 from __future__ import annotations
