@@ -95,7 +95,8 @@ RolesManager = Annotated[AccessClaims, Depends(require_permission(Permission.ROL
 UsersManager = Annotated[AccessClaims, Depends(require_permission(Permission.USERS_MANAGE))]
 
 
-def _tokens(pair: service.TokenPair) -> TokenOut:
+def token_out(pair: service.TokenPair) -> TokenOut:
+    """A token pair as the API answers it."""
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
@@ -123,14 +124,14 @@ async def sign_up(
 async def login(
     body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
 ) -> TokenOut:
-    return _tokens(await service.login(session, kit, body.email, body.password, client))
+    return token_out(await service.login(session, kit, body.email, body.password, client))
 
 
 @router.post("/refresh", summary="Spend a refresh token for a new pair (rotation)")
 async def refresh(
     body: RefreshIn, session: SessionDep, kit: AuthKitDep, client: Client
 ) -> TokenOut:
-    return _tokens(await service.refresh(session, kit, body.refresh_token, client))
+    return token_out(await service.refresh(session, kit, body.refresh_token, client))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from kinoteka.auth import social
-from kinoteka.auth.api import PREFIX, client_info
+from kinoteka.auth.api import PREFIX, client_info, token_out
 from kinoteka.auth.errors import NotFound, OAuthFailed
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.schemas import TokenOut
@@ -135,8 +135,7 @@ def oauth_router(oauth: OAuth, providers: dict[str, OAuthProvider], kit: AuthKit
             email_verified=bool(info.get("email_verified", "email_verified" not in info)),
             client=client_info(request),
         )
-        return TokenOut(access_token=pair.access_token, refresh_token=pair.refresh_token,
-                        expires_in=pair.expires_in)  # fmt: skip
+        return token_out(pair)
 
     return router
 
