@@ -8,7 +8,6 @@ processes read it, reopening when `CURRENT` changes and reloading when `VERSION`
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import shutil
@@ -109,10 +108,9 @@ def _analyzed_properties(spec: FieldSpec) -> bool:
 _Plan = tuple[tuple[str, bool, str | None, str | None], ...]
 
 
-@functools.cache
 def _plan(definition: IndexDefinition) -> _Plan:
     """Per field: its name, whether it is a float, its sort-key field and analyzed JSON twin,
-    worked out once."""
+    worked out once per index (not per document)."""
     plan = []
     for spec in definition.fields:
         sortable = spec.kind is FieldKind.TEXT and spec.sortable
@@ -128,10 +126,10 @@ def _plan(definition: IndexDefinition) -> _Plan:
     return tuple(plan)
 
 
-def to_tantivy(definition: IndexDefinition, document: Document) -> dict[str, Any]:
+def to_tantivy(plan: _Plan, document: Document) -> dict[str, Any]:
     """The field -> value(s) dict `tantivy.Document.from_dict` converts (in Rust, by schema)."""
     fields: dict[str, Any] = {}
-    for name, is_float, sort_field, twin in _plan(definition):
+    for name, is_float, sort_field, twin in plan:
         value: Any = document.get(name)
         if value is None or value == []:
             continue
@@ -160,6 +158,7 @@ class TantivyIndex:
         self.root = root
         self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
         self._schemas = {d.name: build_schema(d) for d in definitions}
+        self._plans = {d.name: _plan(d) for d in definitions}
         self._analyzer = text_analyzer()
         self._readers: dict[str, _Reader] = {}
         self._lock = threading.Lock()
@@ -265,13 +264,13 @@ class TantivyIndex:
                     self._release(index)
 
     def _bulk(self, index: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
-        definition = self._definition(index)
+        plan = self._plans[self._definition(index).name]
         with self._lock:
             writer = self._writer(index)
             try:
                 for document in upserts:
                     writer.delete_documents_by_term("id", str(document["id"]))
-                    fields = to_tantivy(definition, document)
+                    fields = to_tantivy(plan, document)
                     writer.add_document(tantivy.Document.from_dict(fields, self._schemas[index]))
                 for document_id in deletes:
                     writer.delete_documents_by_term("id", str(document_id))
@@ -411,12 +410,10 @@ class TantivyIndex:
     def _rebuild_write(
         self, index: str, writer: tantivy.IndexWriter, documents: Sequence[Document]
     ) -> None:
-        definition = self._definition(index)
+        plan = self._plans[self._definition(index).name]
         schema = self._schemas[index]
         for document in documents:
-            writer.add_document(
-                tantivy.Document.from_dict(to_tantivy(definition, document), schema)
-            )
+            writer.add_document(tantivy.Document.from_dict(to_tantivy(plan, document), schema))
 
     def _rebuild_switch(self, index: str, directory: str, writer: tantivy.IndexWriter) -> None:
         writer.commit()
