@@ -199,6 +199,12 @@ async def test_pagination_reaches_any_depth(index: SearchIndex) -> None:
     )
     assert hits.total == 250
     assert [d["title"] for d in hits.documents] == [f"Film {n:05d}" for n in range(9, -1, -1)]
+    for offset in (250, 10**12):  # past the end, however far: an empty page, not a crash
+        past = await index.search(
+            SearchQuery(movies(index), sort=Sort.parse("title"), offset=offset, limit=100)
+        )
+        assert past.documents == []
+        assert past.total == 250
 
 
 async def test_rejects_unknown_fields_and_bad_pages(index: SearchIndex) -> None:

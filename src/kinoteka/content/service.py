@@ -20,7 +20,7 @@ from kinoteka.content.schemas import (
     PersonFilm,
     PersonRef,
 )
-from kinoteka.infra.search import MAX_PAGE_SIZE, SearchHits, SearchIndex, SearchQuery, Sort
+from kinoteka.infra.search import MAX_PAGE_SIZE, SearchIndex, SearchQuery, Sort
 from kinoteka.search.settings import IndexNames
 
 SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
@@ -106,13 +106,6 @@ class ContentQueries:
     search: SearchIndex
     names: IndexNames
 
-    async def _search(self, query: SearchQuery) -> SearchHits:
-        # A page past the end of the whole index is empty, whatever the query; engines that
-        # collect offset + limit hits must not be asked to allocate for absurd offsets.
-        if query.offset and query.offset >= await self.search.count(query.index):
-            return SearchHits(total=0, documents=[])
-        return await self.search.search(query)
-
     async def list_films(
         self, *, sort: str | None, genre: str | None, page: Page
     ) -> list[FilmShort]:
@@ -122,7 +115,7 @@ class ContentQueries:
             if genre_id is None:
                 return []
             filters["genre_ids"] = genre_id
-        hits = await self._search(
+        hits = await self.search.search(
             SearchQuery(
                 index=self.names.movies,
                 filters=filters,
@@ -136,7 +129,7 @@ class ContentQueries:
     async def search_films(self, *, text: str, page: Page) -> list[FilmShort]:
         if not text.strip():
             return []
-        hits = await self._search(
+        hits = await self.search.search(
             SearchQuery(
                 index=self.names.movies, text=text, fuzzy=True, offset=page.offset, limit=page.size
             )
@@ -155,7 +148,7 @@ class ContentQueries:
     async def list_genres(self) -> list[Genre]:
         genres: list[Genre] = []
         while True:
-            hits = await self._search(
+            hits = await self.search.search(
                 SearchQuery(
                     index=self.names.genres,
                     sort=Sort("name"),
@@ -179,7 +172,7 @@ class ContentQueries:
     async def search_persons(self, *, text: str, page: Page) -> list[Person]:
         if not text.strip():
             return []
-        hits = await self._search(
+        hits = await self.search.search(
             SearchQuery(
                 index=self.names.persons, text=text, fuzzy=True, offset=page.offset, limit=page.size
             )
@@ -201,7 +194,7 @@ class ContentQueries:
         film_ids: Sequence[str] = [film.uuid for film in person.films]
         if not film_ids:
             return []
-        hits = await self._search(
+        hits = await self.search.search(
             SearchQuery(
                 index=self.names.movies,
                 filters={"id": list(film_ids)},

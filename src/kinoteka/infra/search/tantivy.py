@@ -329,15 +329,21 @@ class TantivyIndex:
             spec = _sort_field(definition, query.sort.field)
             order_by = spec
             order = tantivy.Order.Desc if query.sort.descending else tantivy.Order.Asc
+        # Tantivy collects offset + limit hits up front: an offset past every document would
+        # ask for an allocation of that size (and abort the process), so it is clamped; the
+        # page is empty either way.
+        offset = query.offset
+        past_end = offset >= searcher.num_docs
         result = searcher.search(
             compiled,
             query.limit,
             count=True,
             order_by_field=order_by,
-            offset=query.offset,
+            offset=0 if past_end else offset,
             order=order,
         )
-        documents = [_source(searcher, address) for _, address in result.hits]
+        hits = [] if past_end else result.hits
+        documents = [_source(searcher, address) for _, address in hits]
         total: int = getattr(result, "count", None) or 0  # not in the bundled stub
         return SearchHits(total=total, documents=documents)
 
