@@ -406,19 +406,7 @@ class CatalogSync:
             await self._call(lambda: self._listen_until_lost(wake, stop))
 
     async def _listen_until_lost(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        async with self.db.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            lost = asyncio.Event()
-
-            def notified(*_: object) -> None:
-                wake.set()
-
-            def terminated(*_: object) -> None:
-                lost.set()
-
-            driver.add_termination_listener(terminated)
-            await driver.add_listener(CHANNEL, notified)
+        async with self.db.listen(CHANNEL, wake.set) as lost:
             wake.set()  # anything queued while not listening is picked up now
             log.info("sync.listening", channel=CHANNEL)
             waiters = [asyncio.create_task(lost.wait()), asyncio.create_task(stop.wait())]
@@ -427,11 +415,8 @@ class CatalogSync:
             finally:
                 for waiter in waiters:
                     waiter.cancel()
-                driver.remove_termination_listener(terminated)
-                if not driver.is_closed():
-                    await driver.remove_listener(CHANNEL, notified)
-            if lost.is_set() and not stop.is_set():
-                raise ConnectionError("the LISTEN connection was lost")
+        if lost.is_set() and not stop.is_set():
+            raise ConnectionError("the LISTEN connection was lost")
 
     # -- rebuild, status, verify --------------------------------------------------------------
 

@@ -8,9 +8,11 @@ COPY-based bulk loads.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from asyncio import Event
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -64,6 +66,36 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def listen(self, channel: str, on_notify: Callable[[], None]) -> AsyncIterator[Event]:
+        """LISTEN on `channel` over a pooled connection while the block runs.
+
+        `on_notify()` is called for each notification; the yielded event is set if the
+        connection is lost (the caller decides whether to listen again).
+        """
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection  # asyncpg's connection: LISTEN is driver API
+            lost = Event()
+
+            def notified(*_: object) -> None:
+                on_notify()
+
+            def terminated(*_: object) -> None:
+                lost.set()
+
+            driver.add_termination_listener(terminated)
+            try:
+                await driver.add_listener(channel, notified)
+                try:
+                    yield lost
+                finally:
+                    if not driver.is_closed():
+                        await driver.remove_listener(channel, notified)
+            finally:
+                # Before the connection goes back to the pool, where a later loss is not ours.
+                driver.remove_termination_listener(terminated)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
