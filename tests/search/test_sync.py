@@ -17,6 +17,7 @@ from kinoteka.infra.search import SearchError, SearchQuery
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import SearchSettings
 from kinoteka.search.state import YamlStateStore
+from kinoteka.search.sync import CHANNEL
 from tests.search.conftest import SyncRig, execute, seed_small_catalog
 
 
@@ -193,12 +194,28 @@ async def test_verify_reports_a_mismatch(rig: SyncRig) -> None:
     assert report.mismatched["movies"] == [rig.catalog.films["Alien"]]
 
 
+async def _wait_until_listening(database_url: str) -> None:
+    """Poll until a session of this database has issued LISTEN on the sync's channel."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with psycopg.connect(libpq_url(database_url)) as connection:
+            row = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND query ILIKE %s",
+                (f"LISTEN%{CHANNEL}%",),
+            ).fetchone()
+        if row and row[0]:
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail("the follower did not LISTEN in time")
+
+
 async def test_follow_picks_up_an_edit_within_a_second(rig: SyncRig) -> None:
     await rig.sync.run_once()
     stop = asyncio.Event()
     following = asyncio.create_task(rig.sync.follow(stop))
     try:
-        await asyncio.sleep(0.3)  # let the listener subscribe (it also wakes a pass when it does)
+        await _wait_until_listening(rig.database_url)
         started = time.monotonic()
         execute(
             rig.database_url,
