@@ -7,22 +7,23 @@ session family after refresh-token reuse) go through their own short unit of wor
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from math import ceil
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from kinoteka.auth.devices import device_type_from_user_agent
 from kinoteka.auth.errors import (
@@ -37,6 +38,7 @@ from kinoteka.auth.errors import (
 )
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import (
+    SCHEMA,
     DeviceType,
     LoginHistory,
     LoginMethod,
@@ -242,18 +244,24 @@ def _sign(
     kit: AuthKit,
     user_id: uuid.UUID,
     session_id: uuid.UUID,
-    roles: Sequence[Role],
+    roles: Iterable[str],
+    permissions: Iterable[str],
 ) -> tuple[str, AccessClaims]:
     return sign_access_token(
         signer,
         subject=user_id,
         session_id=session_id,
-        roles=[role.name for role in roles],
-        permissions={permission for role in roles for permission in role.permissions},
+        roles=roles,
+        permissions=permissions,
         issuer=kit.settings.issuer,
         audience=kit.settings.audience,
         ttl_seconds=kit.settings.access_ttl_seconds,
     )  # fmt: skip
+
+
+def _grants(roles: Sequence[Role]) -> tuple[list[str], set[str]]:
+    """The role names and the union of their permissions, as a token carries them."""
+    return [role.name for role in roles], {perm for role in roles for perm in role.permissions}
 
 
 def _new_refresh_token(kit: AuthKit, session_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
@@ -268,52 +276,134 @@ def _new_refresh_token(kit: AuthKit, session_id: uuid.UUID) -> tuple[str, dict[s
     return token, row
 
 
+def _session_start_statement() -> Any:
+    """The writes of a successful login as one statement with named parameters, built once.
+
+    The session, its first refresh token, the history row and the account's counters go in one
+    round trip; a constant statement is compiled once and served from SQLAlchemy's cache.
+    """
+    users, sessions, refresh_tokens, history = (
+        cast(Table, model.__table__) for model in (User, Session, RefreshToken, LoginHistory)
+    )
+    family = insert(sessions).values(
+        id=bindparam("p_session_id"), user_id=bindparam("p_user_id"), created=bindparam("p_now"),
+        last_used=bindparam("p_now"), expires_at=bindparam("p_refresh_expires"),
+        ip=bindparam("p_ip"), user_agent=bindparam("p_user_agent"),
+        device_type=bindparam("p_device_type"), access_jti=bindparam("p_jti"),
+        access_expires_at=bindparam("p_access_expires"),
+    ).cte("new_session")  # fmt: skip
+    first_token = insert(refresh_tokens).values(
+        id=bindparam("p_refresh_id"), session_id=bindparam("p_session_id"),
+        token_hash=bindparam("p_token_hash"), created=bindparam("p_now"),
+        expires_at=bindparam("p_refresh_expires"),
+    ).cte("new_refresh")  # fmt: skip
+    entry = insert(history).values(
+        id=bindparam("p_history_id"), device_type=bindparam("p_device_type"),
+        user_id=bindparam("p_user_id"), email=bindparam("p_email"), created=bindparam("p_now"),
+        ip=bindparam("p_ip"), user_agent=bindparam("p_user_agent"), method=bindparam("p_method"),
+        outcome=bindparam("p_outcome"),
+    ).cte("new_history")  # fmt: skip
+    return (
+        update(users).where(users.c.id == bindparam("p_user_id"))
+        .values(failed_logins=0, locked_until=None, last_login_at=bindparam("p_now"))
+        .add_cte(family, first_token, entry)
+    )  # fmt: skip
+
+
+_SESSION_START = _session_start_statement()
+
+
+async def _new_session(
+    session: AsyncSession,
+    kit: AuthKit,
+    *,
+    user_id: uuid.UUID,
+    email: str,
+    roles: Iterable[str],
+    permissions: Iterable[str],
+    client: ClientInfo,
+    method: LoginMethod,
+    now: dt.datetime,
+) -> TokenPair:
+    """Sign the first access token and write the session family in one statement."""
+    session_id = uuid.uuid4()
+    access, claims = _sign(await kit.keys.signer(), kit, user_id, session_id, roles, permissions)
+    refresh, refresh_row = _new_refresh_token(kit, session_id)
+    await session.execute(
+        _SESSION_START,
+        {
+            "p_session_id": session_id, "p_user_id": user_id, "p_now": now,
+            "p_refresh_expires": refresh_row["expires_at"], "p_ip": client.ip,
+            "p_user_agent": client.stored_user_agent, "p_device_type": client.device_type,
+            "p_jti": claims.jti,
+            "p_access_expires": dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
+            "p_refresh_id": refresh_row["id"], "p_token_hash": refresh_row["token_hash"],
+            "p_history_id": uuid.uuid4(), "p_email": email, "p_method": method,
+            "p_outcome": LoginOutcome.SUCCESS,
+        },
+    )  # fmt: skip
+    log.info("auth.login", user_id=str(user_id), session_id=str(session_id), method=str(method))
+    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims)
+
+
 async def start_session(
     session: AsyncSession,
     kit: AuthKit,
     user: User,
     client: ClientInfo,
     method: LoginMethod = LoginMethod.PASSWORD,
-    roles: Sequence[Role] | None = None,
 ) -> TokenPair:
-    """A new session family for `user` (after a successful authentication).
-
-    Logins are the hot path next to Argon2: the session, its first refresh token, the history
-    row and the account's counters are written in one statement (one round trip).
-    """
-    if roles is None:
-        roles = await user_roles(session, user.id)
+    """A new session family for `user` (after a successful authentication), in `session`."""
+    roles, permissions = _grants(await user_roles(session, user.id))
     now = _now()
-    session_id = uuid.uuid4()
-    access, claims = _sign(await kit.keys.signer(), kit, user.id, session_id, roles)
-    refresh, refresh_row = _new_refresh_token(kit, session_id)
-    family = insert(Session).values(
-        id=session_id, user_id=user.id, created=now, last_used=now,
-        expires_at=now + dt.timedelta(seconds=kit.settings.refresh_ttl_seconds),
-        ip=client.ip, user_agent=client.stored_user_agent, device_type=client.device_type,
-        access_jti=claims.jti,
-        access_expires_at=dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
-    ).cte("new_session")  # fmt: skip
-    first_token = insert(RefreshToken).values(created=now, **refresh_row).cte("new_refresh")
-    history = insert(LoginHistory).values(
-        created=now, **_history_values(email=user.email, user_id=user.id, client=client,
-                                       outcome=LoginOutcome.SUCCESS, method=method)
-    ).cte("new_history")  # fmt: skip
-    await session.execute(
-        update(User).where(User.id == user.id)
-        .values(failed_logins=0, locked_until=None, last_login_at=now)
-        .add_cte(family, first_token, history),
-        execution_options={"synchronize_session": False},
+    pair = await _new_session(
+        session, kit, user_id=user.id, email=user.email, roles=roles, permissions=permissions,
+        client=client, method=method, now=now,
     )  # fmt: skip
     for name, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
         set_committed_value(user, name, value)
-    log.info("auth.login", user_id=str(user.id), session_id=str(session_id), method=str(method))
-    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims)
+    return pair
 
 
-async def _authenticate(
+@dataclass(frozen=True)
+class _Account:
+    """What a password login reads about an account: one row, roles and permissions included."""
+
+    id: uuid.UUID
+    email: str
+    password_hash: str | None
+    is_active: bool
+    locked_until: dt.datetime | None
+    roles: list[str]
+    permissions: list[str]
+
+
+_ACCOUNT = text(
+    f"""
+    SELECT u.id, u.email, u.password_hash, u.is_active, u.locked_until,
+           ARRAY(SELECT r.name FROM {SCHEMA}.user_role ur JOIN {SCHEMA}.role r ON r.id = ur.role_id
+                 WHERE ur.user_id = u.id ORDER BY r.name) AS roles,
+           ARRAY(SELECT DISTINCT p
+                 FROM {SCHEMA}.user_role ur JOIN {SCHEMA}.role r ON r.id = ur.role_id,
+                      unnest(r.permissions) AS p
+                 WHERE ur.user_id = u.id) AS permissions
+    FROM {SCHEMA}.users u WHERE u.email = :email
+    """  # noqa: S608 - SCHEMA is a constant; the email is a bound parameter
+)
+
+
+async def login(
     session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
-) -> tuple[User, list[Role]]:
+) -> TokenPair:
+    """Email + password to an access and a refresh token (what the admin panel calls too).
+
+    A login is the hot path next to Argon2, so its database work is two constant statements:
+    one reads the account with its roles and permissions; after the hash checks out, one writes
+    the session, its refresh token, the history row and the account's counters. Both run in
+    the caller's `session` (its commit makes the login stick), not through the ORM.
+
+    Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
+    """
     limits = kit.settings.rate_limits
     await enforce_limit(kit, limits.login_per_ip, "login-ip", client.ip or "-")
     try:
@@ -322,54 +412,44 @@ async def _authenticate(
         await kit.passwords.verify(None, password)
         raise InvalidCredentials() from None
     await enforce_limit(kit, limits.login_per_account, "login-account", email)
-    user = await user_by_email(session, email)
-    if user is not None and user.locked_until is not None and user.locked_until > _now():
-        retry = max(1, int((user.locked_until - _now()).total_seconds() + 0.999))
-        await _audit(kit, email=email, user_id=user.id, client=client, outcome=LoginOutcome.LOCKED)
-        raise TooManyAttempts(f"too many failed logins; retry in {retry} s", retry)
-    # The role lookup a successful login needs runs while Argon2 works in its thread.
-    verifying = asyncio.ensure_future(
-        kit.passwords.verify(user.password_hash if user else None, password)
-    )
-    try:
-        roles = await user_roles(session, user.id) if user is not None else []
-    finally:
-        check = await verifying
-    if user is None:
+    row = (await session.execute(_ACCOUNT, {"email": email})).first()
+    account = _Account(**row._mapping) if row is not None else None
+    if account is not None and account.locked_until is not None:
+        wait = ceil((account.locked_until - _now()).total_seconds())
+        if wait > 0:
+            await _audit(kit, email=email, user_id=account.id, client=client,
+                         outcome=LoginOutcome.LOCKED)  # fmt: skip
+            raise TooManyAttempts(f"too many failed logins; retry in {wait} s", wait)
+    check = await kit.passwords.verify(account.password_hash if account else None, password)
+    if account is None:
         await _audit(kit, email=email, user_id=None, client=client,
                      outcome=LoginOutcome.UNKNOWN_ACCOUNT)  # fmt: skip
         raise InvalidCredentials()
     if not check.valid:
-        await _register_failure(kit, user.id, email, client)
+        await _register_failure(kit, account.id, email, client)
         raise InvalidCredentials()
-    if not user.is_active:
-        await _audit(kit, email=email, user_id=user.id, client=client,
+    if not account.is_active:
+        await _audit(kit, email=email, user_id=account.id, client=client,
                      outcome=LoginOutcome.INACTIVE)  # fmt: skip
         raise AccountInactive("this account is deactivated")
+    now = _now()
+    pair = await _new_session(
+        session, kit, user_id=account.id, email=account.email, roles=account.roles,
+        permissions=account.permissions, client=client, method=LoginMethod.PASSWORD,
+        now=now,
+    )  # fmt: skip
+    known = session.identity_map.get(identity_key(User, account.id))
+    if known is not None:  # keep an account object the caller holds in step with the write
+        for name, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
+            set_committed_value(known, name, value)
     if check.needs_rehash:
         # The cost settings changed since this hash was made: upgrade it while we have the password.
-        user.password_hash = await kit.passwords.hash(password)
-        log.info("auth.password_rehashed", user_id=str(user.id))
-    return user, roles
-
-
-async def authenticate(
-    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
-) -> User:
-    """The account for `email` + `password`, or `InvalidCredentials`/`TooManyAttempts`.
-
-    Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
-    """
-    user, _ = await _authenticate(session, kit, email, password, client)
-    return user
-
-
-async def login(
-    session: AsyncSession, kit: AuthKit, email: str, password: str, client: ClientInfo
-) -> TokenPair:
-    """Email + password to an access and a refresh token (what the admin panel calls too)."""
-    user, roles = await _authenticate(session, kit, email, password, client)
-    return await start_session(session, kit, user, client, roles=roles)
+        await session.execute(
+            update(User).where(User.id == account.id)
+            .values(password_hash=await kit.passwords.hash(password))
+        )  # fmt: skip
+        log.info("auth.password_rehashed", user_id=str(account.id))
+    return pair
 
 
 async def _deny(kit: AuthKit, jti: str | None, expires_at: dt.datetime | None) -> None:
@@ -429,7 +509,7 @@ async def refresh(
     # One live access token per session: the one it replaces stops working now.
     await _deny(kit, login.access_jti, login.access_expires_at)
     roles = await user_roles(session, user.id)
-    access, claims = _sign(await kit.keys.signer(), kit, user.id, login.id, roles)
+    access, claims = _sign(await kit.keys.signer(), kit, user.id, login.id, *_grants(roles))
     login.access_jti = claims.jti
     login.access_expires_at = dt.datetime.fromtimestamp(claims.expires_at, dt.UTC)
     token, next_row = _new_refresh_token(kit, login.id)
