@@ -104,6 +104,19 @@ async def test_upsert_get_count_and_delete(index: SearchIndex) -> None:
     assert await index.get(movies(index), second["id"]) is None
 
 
+async def test_batches_held_uncommitted_are_all_there_after_the_commit(
+    index: SearchIndex,
+) -> None:
+    documents = [film(f"Held {number}") for number in range(5)]
+    await index.bulk(movies(index), documents[:2], commit=False)
+    await index.bulk(movies(index), documents[2:4], commit=False)
+    await index.bulk(movies(index), documents[4:], commit=True)
+    await index.refresh()
+    assert await index.count(movies(index)) == 5
+    for document in documents:
+        assert await index.get(movies(index), document["id"]) == document
+
+
 async def test_deleting_a_missing_id_is_not_an_error(index: SearchIndex) -> None:
     await index.bulk(movies(index), deletes=[str(uuid.uuid4())])
     assert await index.count(movies(index)) == 0

@@ -81,7 +81,8 @@ async def test_sigkill_mid_batch_then_restart_ends_equal(
     generate_catalog(fresh_database, 1500, seed=11)
     search_url = f"tantivy://{tmp_path / 'index'}"
     env = sync_env(fresh_database, search_url, tmp_path / "data",
-                   KINOTEKA_SEARCH__LOAD_BATCH_SIZE="100")  # fmt: skip
+                   KINOTEKA_SEARCH__LOAD_BATCH_SIZE="100",
+                   KINOTEKA_SEARCH__LOAD_COMMIT_SIZE="300")  # fmt: skip
     process = start_sync(["--follow"], env, tmp_path)
     try:
 
@@ -265,7 +266,8 @@ async def test_rebuild_beside_a_running_follower(fresh_database: str, tmp_path: 
     generate_catalog(fresh_database, 300, seed=5)
     search_url = f"tantivy://{tmp_path / 'index'}"
     env = sync_env(fresh_database, search_url, tmp_path / "data",
-                   KINOTEKA_SEARCH__LOAD_BATCH_SIZE="100")  # fmt: skip
+                   KINOTEKA_SEARCH__LOAD_BATCH_SIZE="100",
+                   KINOTEKA_SEARCH__LOAD_COMMIT_SIZE="300")  # fmt: skip
     follower = start_sync(["--follow"], env, tmp_path)
     reader = open_index(search_url, SearchSettings())
     failures: list[str] = []

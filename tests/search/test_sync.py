@@ -6,16 +6,24 @@ import asyncio
 import contextlib
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import psycopg
 import pytest
 
 from kinoteka.infra import db as db_port
 from kinoteka.infra.db import libpq_url
-from kinoteka.infra.search import SearchError, SearchQuery
+from kinoteka.infra.search import (
+    Document,
+    SearchError,
+    SearchIndex,
+    SearchQuery,
+    SearchUnavailable,
+)
 from kinoteka.search.service import catalog_sync, open_index
-from kinoteka.search.settings import SearchSettings
+from kinoteka.search.settings import BackoffSettings, SearchSettings
 from kinoteka.search.state import YamlStateStore
 from kinoteka.search.sync import CHANNEL
 from tests.search.conftest import SyncRig, execute, seed_small_catalog
@@ -294,3 +302,56 @@ async def test_follower_rebuilds_an_index_lost_under_it(rig: SyncRig) -> None:
     assert blade_runner is not None
     assert blade_runner["genres"] == ["Drama!", "Sci-Fi"]
     assert (await rig.sync.verify()).ok
+
+
+class FlakyIndex:
+    """An index whose `fail_on`-th bulk call fails once, as an outage of the index would:
+    the index has dropped whatever it held uncommitted."""
+
+    def __init__(self, inner: SearchIndex, fail_on: int) -> None:
+        self.inner = inner
+        self.fail_on = fail_on
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def bulk(
+        self,
+        index: str,
+        upserts: Sequence[Document] = (),
+        deletes: Sequence[str] = (),
+        *,
+        commit: bool = True,
+    ) -> None:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            with contextlib.suppress(ValueError):  # a batch Tantivy refuses: it rolls back
+                await self.inner.bulk(index, [{"id": "poison", "imdb_rating": "NaN?"}])
+            raise SearchUnavailable("injected outage")
+        await self.inner.bulk(index, upserts, deletes, commit=commit)
+
+
+@pytest.mark.parametrize("fail_on", [1, 2, 3, 4, 6])
+async def test_a_load_committed_in_groups_survives_a_failed_call(
+    fresh_database: str, tmp_path: Path, fail_on: int
+) -> None:
+    seed_small_catalog(fresh_database)
+    search_url = f"tantivy://{tmp_path / 'index'}"
+    # one document a page, two a commit: pages held uncommitted, commits, and kinds' ends
+    settings = SearchSettings(
+        load_batch_size=1, load_commit_size=2, backoff=BackoffSettings(initial=0.01)
+    )
+    db = db_port.from_url(fresh_database, pool_size=2)
+    inner = open_index(search_url, settings)
+    index = FlakyIndex(inner, fail_on)
+    try:
+        sync = catalog_sync(db, cast(SearchIndex, index), search_url, settings)
+        report = await sync.run_once()
+        assert index.calls > fail_on
+        assert report.loaded == 3 + 2 + 3
+        assert sync.checkpoint.documents == 3 + 2 + 3
+        assert (await sync.verify()).ok
+    finally:
+        await inner.close()
+        await db.close()

@@ -29,7 +29,13 @@ class SearchSettings(BaseModel):
         default=500, ge=1, le=100_000, description="Changes read from the queue per batch."
     )
     load_batch_size: int = Field(
-        default=5000, ge=1, le=100_000, description="Documents per batch in a full load."
+        default=5000, ge=1, le=100_000, description="Documents per page read in a full load."
+    )
+    load_commit_size: int = Field(
+        default=25_000,
+        ge=1,
+        le=1_000_000,
+        description="Documents per index commit in a full load; the checkpoint moves at each.",
     )
     safety_interval: float = Field(
         default=30.0, gt=0, description="Seconds between two `modified`-cursor safety passes."

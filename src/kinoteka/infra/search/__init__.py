@@ -168,8 +168,21 @@ class SearchIndex(Protocol):
         ...
 
     async def bulk(
-        self, index: str, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
-    ) -> None: ...
+        self,
+        index: str,
+        upserts: Sequence[Document] = (),
+        deletes: Sequence[str] = (),
+        *,
+        commit: bool = True,
+    ) -> None:
+        """Upsert (by `id`) and delete; acknowledged (durable, soon searchable) on return.
+
+        With `commit=False` the adapter may hold the batch until a later call commits (Tantivy
+        then writes fewer, larger segments). What it holds is dropped if any call fails: the
+        caller starts again from what it last had committed. Elasticsearch acknowledges every
+        batch either way.
+        """
+        ...
 
     async def get(self, index: str, document_id: str) -> Document | None: ...
 

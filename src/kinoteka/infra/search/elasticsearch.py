@@ -216,7 +216,12 @@ class ElasticsearchIndex:
         return int(found["_source"]["version"])
 
     async def bulk(
-        self, index: str, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+        self,
+        index: str,
+        upserts: Sequence[Document] = (),
+        deletes: Sequence[str] = (),
+        *,
+        commit: bool = True,  # every bulk request is acknowledged (durable) by Elasticsearch
     ) -> None:
         self._definition(index)
         if not upserts and not deletes:

@@ -163,6 +163,7 @@ class TantivyIndex:
         self._readers: dict[str, _Reader] = {}
         self._lock = threading.Lock()
         self._writers: dict[str, tuple[str, tantivy.IndexWriter]] = {}
+        self._uncommitted: set[str] = set()  # indexes whose writer holds `commit=False` batches
         self._last_write = 0.0
         self._idle_timer: threading.Timer | None = None
 
@@ -236,6 +237,11 @@ class TantivyIndex:
         held = self._writers.get(index)
         if held is not None and held[0] == directory:
             return held[1]
+        if index in self._uncommitted:
+            self._release(index)
+            raise SearchUnavailable(
+                f"index {index!r} was switched to a new version while batches were uncommitted"
+            )
         self._release(index)
         try:
             writer = self._open(index, directory).writer(WRITER_HEAP, 1)
@@ -249,6 +255,7 @@ class TantivyIndex:
 
     def _release(self, index: str) -> None:
         held = self._writers.pop(index, None)
+        self._uncommitted.discard(index)  # a writer dropped uncommitted rolls its batches back
         if held is None:
             return
         try:
@@ -257,13 +264,18 @@ class TantivyIndex:
             log.warning("search.writer.release_failed", index=index, error=str(error))
 
     def _release_idle(self) -> None:
-        """Drop writers idle for WRITER_IDLE seconds: other processes may then write."""
+        """Drop writers idle for WRITER_IDLE seconds: other processes may then write.
+
+        A writer holding uncommitted batches is kept: dropping it would lose them."""
         with self._lock:
             if time.monotonic() - self._last_write >= WRITER_IDLE:
                 for index in list(self._writers):
-                    self._release(index)
+                    if index not in self._uncommitted:
+                        self._release(index)
 
-    def _bulk(self, index: str, upserts: Sequence[Document], deletes: Sequence[str]) -> None:
+    def _bulk(
+        self, index: str, upserts: Sequence[Document], deletes: Sequence[str], commit: bool
+    ) -> None:
         plan = self._plans[self._definition(index).name]
         with self._lock:
             writer = self._writer(index)
@@ -274,12 +286,18 @@ class TantivyIndex:
                     writer.add_document(tantivy.Document.from_dict(fields, self._schemas[index]))
                 for document_id in deletes:
                     writer.delete_documents_by_term("id", str(document_id))
-                writer.commit()
+                if commit:
+                    writer.commit()
             except BaseException:
-                writer.rollback()
+                writer.rollback()  # drops what earlier `commit=False` batches held too
+                self._uncommitted.discard(index)
                 raise
-            self._bump_version()
             self._last_write = time.monotonic()
+            if not commit:
+                self._uncommitted.add(index)
+                return
+            self._uncommitted.discard(index)
+            self._bump_version()
             # The writer's lock is released once batches stop coming (a CLI run beside
             # `kinoteka up` then gets its turn), not after each one: holding it lets merges
             # run in the background instead of inside the next commit.
@@ -441,10 +459,15 @@ class TantivyIndex:
         return await self._run(self._ensure)
 
     async def bulk(
-        self, index: str, upserts: Sequence[Document] = (), deletes: Sequence[str] = ()
+        self,
+        index: str,
+        upserts: Sequence[Document] = (),
+        deletes: Sequence[str] = (),
+        *,
+        commit: bool = True,
     ) -> None:
-        if upserts or deletes:
-            await self._run(self._bulk, index, upserts, deletes)
+        if upserts or deletes or (commit and index in self._uncommitted):
+            await self._run(self._bulk, index, upserts, deletes, commit)
 
     async def get(self, index: str, document_id: str) -> Document | None:
         return await self._run(self._get, index, document_id)

@@ -1,0 +1,56 @@
+"""Tantivy adapter behaviour beyond the shared contract: batches held uncommitted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from kinoteka.infra.search import tantivy as tantivy_adapter
+from kinoteka.infra.search.tantivy import TantivyIndex
+from kinoteka.search.documents import SearchIndexes
+from kinoteka.search.settings import IndexNames
+
+
+@pytest.fixture
+async def index(tmp_path: Path) -> AsyncIterator[TantivyIndex]:
+    adapter = TantivyIndex(tmp_path / "index", SearchIndexes.named(IndexNames()).all())
+    await adapter.ensure_indexes()
+    yield adapter
+    await adapter.close()
+
+
+def film(title: str, rating: object = 5.0) -> dict[str, object]:
+    return {"id": str(uuid.uuid4()), "title": title, "imdb_rating": rating}
+
+
+async def test_a_failed_batch_drops_what_was_held_uncommitted(index: TantivyIndex) -> None:
+    await index.bulk("movies", [film("Held")], commit=False)
+    with pytest.raises(ValueError, match="could not convert"):
+        await index.bulk("movies", [film("Broken", rating="not a number")])
+    kept = film("Kept")
+    await index.bulk("movies", [kept])
+    assert await index.count("movies") == 1
+    assert await index.get("movies", str(kept["id"])) == kept
+
+
+async def test_an_idle_writer_holding_uncommitted_batches_is_kept(
+    index: TantivyIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tantivy_adapter, "WRITER_IDLE", 0.0)
+    await index.bulk("movies", [film("First")])  # starts the idle timer
+    held = film("Held")
+    await index.bulk("movies", [held], commit=False)
+    index._release_idle()  # what the timer does once batches stop coming
+    await index.bulk("movies", commit=True)
+    assert await index.count("movies") == 2
+    assert await index.get("movies", str(held["id"])) == held
+
+
+async def test_uncommitted_batches_are_not_searchable_yet(index: TantivyIndex) -> None:
+    await index.bulk("movies", [film("Pending")], commit=False)
+    assert await index.count("movies") == 0
+    await index.bulk("movies", commit=True)
+    assert await index.count("movies") == 1
