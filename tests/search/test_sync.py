@@ -326,8 +326,9 @@ class FlakyIndex:
     ) -> None:
         self.calls += 1
         if self.calls == self.fail_on:
-            with contextlib.suppress(ValueError):  # a batch Tantivy refuses: it rolls back
-                await self.inner.bulk(index, [{"id": "poison", "imdb_rating": "NaN?"}])
+            poison = {"id": {"not", "a", "string"}}  # refused by every index: it rolls back
+            with contextlib.suppress(TypeError, ValueError):
+                await self.inner.bulk(index, [poison])
             raise SearchUnavailable("injected outage")
         await self.inner.bulk(index, upserts, deletes, commit=commit)
 
