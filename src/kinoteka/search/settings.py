@@ -37,6 +37,9 @@ class SearchSettings(BaseModel):
         le=1_000_000,
         description="Documents per index commit in a full load; the checkpoint moves at each.",
     )
+    load_prefetch_pages: int = Field(
+        default=2, ge=1, le=16, description="Pages a full load reads ahead of the index."
+    )
     safety_interval: float = Field(
         default=30.0, gt=0, description="Seconds between two `modified`-cursor safety passes."
     )

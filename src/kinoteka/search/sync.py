@@ -202,7 +202,6 @@ class CatalogSync:
         self.retry = Backoff.from_settings(settings.backoff)(RETRYABLE, is_transient)
         self.checkpoint = SyncCheckpoint()
         self._prepared = False
-        self._ahead: tuple[DocumentKind, str | None, asyncio.Task[list[Document]]] | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -269,13 +268,10 @@ class CatalogSync:
             await self._call(self._begin_load)
         total = 0
         with bulk_load_gc():
-            try:
-                for kind in LOAD_ORDER:
-                    if kind.value in self.checkpoint.load_done:
-                        continue
-                    total += await self._load_kind(kind)
-            finally:
-                self._drop_ahead()
+            for kind in LOAD_ORDER:
+                if kind.value in self.checkpoint.load_done:
+                    continue
+                total += await self._load_kind(kind)
         self.checkpoint.loaded = True
         await self._call(self._save_checkpoint)
         log.info("sync.loaded", documents=total)
@@ -297,76 +293,77 @@ class CatalogSync:
             await self._save(connection)
 
     async def _load_kind(self, kind: DocumentKind) -> int:
-        loaded = 0
+        before = self.checkpoint.documents  # what commits acknowledged, retries included
         while kind.value not in self.checkpoint.load_done:
-            loaded += await self._call(functools.partial(self._load_group, kind))
-        return loaded
+            await self._call(functools.partial(self._load_from_checkpoint, kind))
+        return self.checkpoint.documents - before
 
-    def _fetch_ahead(self, kind: DocumentKind, after: str | None) -> asyncio.Task[list[Document]]:
-        """The page after `after`, fetched while this one is indexed (and committed)."""
-        task = asyncio.create_task(fetch_page(self.db, kind, after, self.settings.load_batch_size))
-        self._ahead = (kind, after, task)
-        return task
+    async def _load_from_checkpoint(self, kind: DocumentKind) -> None:
+        """Stream the pages after the checkpoint into the index, committing every
+        `load_commit_size` documents; the checkpoint moves past each commit, never further.
 
-    def _take_ahead(self, kind: DocumentKind, after: str | None) -> asyncio.Task[list[Document]]:
-        """The page fetched ahead for this place in the load, else a fetch started now."""
-        held, self._ahead = self._ahead, None
-        if held is not None:
-            if held[:2] == (kind, after):
-                return held[2]
-            held[2].cancel()
-        return asyncio.create_task(fetch_page(self.db, kind, after, self.settings.load_batch_size))
-
-    def _drop_ahead(self) -> None:
-        if self._ahead is not None:
-            self._ahead[2].cancel()
-            self._ahead = None
-
-    def _next_kind(self, kind: DocumentKind) -> asyncio.Task[list[Document]] | None:
-        """The first page of the kind loaded after `kind`, fetched ahead (None if none is)."""
-        for following in LOAD_ORDER[LOAD_ORDER.index(kind) + 1 :]:
-            if following.value not in self.checkpoint.load_done:
-                return self._fetch_ahead(following, self.checkpoint.load_after.get(following.value))
-        return None
-
-    async def _load_group(self, kind: DocumentKind) -> int:
-        """The pages after the checkpoint, up to `load_commit_size` documents, as one commit.
-
-        Only then does the checkpoint move past them. A failure anywhere restarts the group
-        from the checkpoint: the index drops what it held uncommitted, and upserts by id make
-        a page loaded twice (committed, then a crash before the save) harmless. The next page
-        is always being fetched while one is indexed, across commits and kinds too.
+        Pages are read up to `load_prefetch_pages` ahead (PostgreSQL builds them while the
+        index works, a commit included). A failure anywhere ends the stream: the index drops
+        what it held uncommitted, the caller's retry starts again from the checkpoint, and
+        upserts by id make a page indexed twice (committed, then a crash before the save)
+        harmless.
         """
         definition = self.indexes.for_kind(kind)
         limit = self.settings.load_batch_size
+        pages: asyncio.Queue[list[Document] | BaseException] = asyncio.Queue(
+            self.settings.load_prefetch_pages
+        )
         after = self.checkpoint.load_after.get(kind.value)
+        reader = asyncio.create_task(self._read_pages(kind, after, pages))
         held = 0
         try:
-            batch = await self._take_ahead(kind, after)
             while True:
+                batch = await pages.get()
+                if isinstance(batch, BaseException):
+                    raise batch
                 more = len(batch) == limit
                 commit = not more or held + len(batch) >= self.settings.load_commit_size
-                ahead = self._fetch_ahead(kind, batch[-1]["id"]) if more else self._next_kind(kind)
                 await self.index.bulk(definition.name, batch, commit=commit)
                 held += len(batch)
                 if batch:
                     after = batch[-1]["id"]
-                if commit or ahead is None:  # (not committing means `more`: ahead was started)
-                    break
-                self._ahead = None
-                batch = await ahead
-            if after is not None:
-                self.checkpoint.load_after[kind.value] = after
-            self.checkpoint.documents += held
-            if not more:
-                self.checkpoint.load_done.append(kind.value)
-            self.checkpoint.last_batch_at = _now()
-            await self._save_checkpoint()
-        except BaseException:
-            self._drop_ahead()
-            raise
-        log.info("sync.load.batch", index=definition.name, loaded=held)
-        return held
+                if commit:
+                    await self._committed(kind, after, held, done=not more)
+                    held = 0
+                if not more:
+                    return
+        finally:
+            reader.cancel()
+
+    async def _read_pages(
+        self,
+        kind: DocumentKind,
+        after: str | None,
+        pages: asyncio.Queue[list[Document] | BaseException],
+    ) -> None:
+        limit = self.settings.load_batch_size
+        try:
+            while True:
+                batch = await fetch_page(self.db, kind, after, limit)
+                await pages.put(batch)
+                if len(batch) < limit:
+                    return
+                after = batch[-1]["id"]
+        except Exception as error:  # handed to the consumer, whose retry decides
+            await pages.put(error)
+
+    async def _committed(
+        self, kind: DocumentKind, after: str | None, count: int, done: bool
+    ) -> None:
+        """The index acknowledged `count` more documents of `kind`, up to `after`: save it."""
+        if after is not None:
+            self.checkpoint.load_after[kind.value] = after
+        self.checkpoint.documents += count
+        if done:
+            self.checkpoint.load_done.append(kind.value)
+        self.checkpoint.last_batch_at = _now()
+        await self._save_checkpoint()
+        log.info("sync.load.batch", index=self.indexes.for_kind(kind).name, loaded=count)
 
     async def drain(self, report: PassReport | None = None) -> PassReport:
         """Apply queued changes batch by batch until the queue is empty."""
