@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from kinoteka.catalog.models import SCHEMA
+from kinoteka.catalog.models import SCHEMA, analyze_catalog
 from kinoteka.infra.db import libpq_url
 
 CHUNK_FILMS = 5000
@@ -279,4 +279,5 @@ def generate_catalog(
             raise GenerateError(
                 f"the catalog already holds rows generated with seed {seed}; pick another --seed"
             ) from None
+        analyze_catalog(connection)
     return report

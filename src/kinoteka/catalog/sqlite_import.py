@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from kinoteka.catalog.models import SCHEMA, FilmType, PersonRole
+from kinoteka.catalog.models import SCHEMA, FilmType, PersonRole, analyze_catalog
 from kinoteka.infra.db import libpq_url
 
 BATCH_SIZE = 1000
@@ -352,6 +352,7 @@ def import_sqlite(
         with connection.transaction():
             for spec, table_report in zip(TABLES, report.tables, strict=True):
                 _load_table(connection, spec, tables[spec.name], table_report, progress)
+            analyze_catalog(connection)
         with connection.transaction():
             for spec, table_report in zip(TABLES, report.tables, strict=True):
                 _verify(connection, spec, tables[spec.name], table_report)
