@@ -168,11 +168,15 @@ _SELECTS = {
 }
 
 
-def _document(row: Any) -> Document:
-    document: Document = orjson.loads(row.document)
+def _parse(text: str) -> Document:
+    document: Document = orjson.loads(text)
     if "poster_key" in document:  # films: the catalog owns how a poster is addressed
         document["poster_url"] = poster_url(document.pop("poster_key"))
     return document
+
+
+def _document(row: Any) -> Document:
+    return _parse(row.document)
 
 
 async def build_documents(
@@ -194,10 +198,19 @@ async def build_documents(
 async def build_documents_after(
     connection: AsyncConnection, kind: DocumentKind, after: str | None, limit: int
 ) -> list[Document]:
-    """The next `limit` documents in id order after `after` (a full load's keyset page)."""
+    """The next `limit` documents in id order after `after` (a full load's keyset page).
+
+    A full load reads hundreds of thousands of rows: they come through the driver directly,
+    without SQLAlchemy's per-row result processing (a tenth of the load's Python time).
+    """
     select, alias = _SELECTS[kind]
-    condition = f"WHERE {alias}.id > CAST(:after AS uuid)" if after is not None else ""
-    statement = text(f"{select} {condition} ORDER BY {alias}.id LIMIT :limit")
     await connection.execute(_NO_JIT)
-    result = await connection.execute(statement, {"after": after, "limit": limit})
-    return [_document(row) for row in result]
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection  # asyncpg: positional $n parameters
+    if after is None:
+        rows = await driver.fetch(f"{select} ORDER BY {alias}.id LIMIT $1", limit)
+    else:
+        rows = await driver.fetch(
+            f"{select} WHERE {alias}.id > $1::uuid ORDER BY {alias}.id LIMIT $2", after, limit
+        )
+    return [_parse(row[1]) for row in rows]
