@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kinoteka.search.backoff import Backoff
+from kinoteka.search.sync import RETRYABLE, is_transient
 
 
 @given(
@@ -68,3 +70,20 @@ async def test_other_errors_and_rejected_ones_propagate_at_once() -> None:
     with pytest.raises(FileExistsError):
         await broken(FileExistsError("exists"))
     assert calls == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (asyncpg.exceptions.QueryCanceledError("canceling statement"), True),
+        (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
+        (asyncpg.exceptions.DeadlockDetectedError("deadlock"), True),
+        (asyncpg.exceptions.PostgresSyntaxError("syntax error"), False),
+        (asyncpg.exceptions.UndefinedTableError("no such table"), False),
+    ],
+)
+def test_driver_errors_of_a_full_load_page_are_retried_only_when_transient(
+    error: BaseException, transient: bool
+) -> None:
+    assert isinstance(error, RETRYABLE)
+    assert is_transient(error) is transient

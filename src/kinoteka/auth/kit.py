@@ -30,6 +30,7 @@ class AuthKit:
 
     async def close(self) -> None:
         await self.limiter.close()
+        self.passwords.close()
 
 
 def build_auth_kit(settings: Settings, db: Database, cache: Cache, redis_url: str) -> AuthKit:

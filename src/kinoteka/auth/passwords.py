@@ -43,7 +43,8 @@ class Passwords:
         )
         # Verified against when the account is unknown, so both answers cost the same.
         self._decoy = self.hasher.hash("kinoteka-decoy-password")
-        self._pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="argon2")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self._pool = ThreadPoolExecutor(cores or 1, thread_name_prefix="argon2")
 
     def hash_sync(self, password: str) -> str:
         return self.hasher.hash(password)
@@ -59,6 +60,10 @@ class Passwords:
 
     def hash(self, password: str) -> asyncio.Future[str]:
         return asyncio.get_running_loop().run_in_executor(self._pool, self.hash_sync, password)
+
+    def close(self) -> None:
+        """Stop the pool's threads (hashes under way finish; queued ones are cancelled)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def verify(self, password_hash: str | None, password: str) -> asyncio.Future[PasswordCheck]:
         """Check `password`; `password_hash=None` burns the same time and answers invalid."""

@@ -432,6 +432,14 @@ async def login(
         await _audit(kit, email=email, user_id=account.id, client=client,
                      outcome=LoginOutcome.INACTIVE)  # fmt: skip
         raise AccountInactive("this account is deactivated")
+    if check.needs_rehash:
+        # The cost settings changed since this hash was made: upgrade it while we have the
+        # password, hashing before the login's write takes the account row's lock.
+        upgraded = await kit.passwords.hash(password)
+        await session.execute(
+            update(User).where(User.id == account.id).values(password_hash=upgraded)
+        )
+        log.info("auth.password_rehashed", user_id=str(account.id))
     now = _now()
     pair = await _new_session(
         session, kit, user_id=account.id, email=account.email, roles=account.roles,
@@ -442,13 +450,6 @@ async def login(
     if known is not None:  # keep an account object the caller holds in step with the write
         for name, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
             set_committed_value(known, name, value)
-    if check.needs_rehash:
-        # The cost settings changed since this hash was made: upgrade it while we have the password.
-        await session.execute(
-            update(User).where(User.id == account.id)
-            .values(password_hash=await kit.passwords.hash(password))
-        )  # fmt: skip
-        log.info("auth.password_rehashed", user_id=str(account.id))
     return pair
 
 

@@ -21,6 +21,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import sqlalchemy.exc
 import structlog
 from sqlalchemy import bindparam, text
@@ -53,8 +54,14 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     sqlalchemy.exc.DBAPIError,
+    # the full load's pages come through the driver itself (`build_documents_after`)
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
     SearchUnavailable,
 )
+# SQLSTATE classes of an outage, not a bug: connection, rollback (serialization, deadlock),
+# insufficient resources, operator intervention (cancel, shutdown), system error.
+TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
 PERMANENT_DB_ERRORS = (
     sqlalchemy.exc.ProgrammingError,
     sqlalchemy.exc.IntegrityError,
@@ -67,6 +74,8 @@ def is_transient(error: BaseException) -> bool:
     """An outage worth waiting out, not a bug: lost connections, refused connects, timeouts."""
     if isinstance(error, sqlalchemy.exc.DBAPIError):
         return error.connection_invalidated or not isinstance(error, PERMANENT_DB_ERRORS)
+    if isinstance(error, asyncpg.PostgresError):
+        return str(error.sqlstate or "")[:2] in TRANSIENT_SQLSTATE_CLASSES
     return True
 
 
@@ -334,6 +343,7 @@ class CatalogSync:
                     return
         finally:
             reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)  # its connection back first
 
     async def _read_pages(
         self,
@@ -349,7 +359,9 @@ class CatalogSync:
                 if len(batch) < limit:
                     return
                 after = batch[-1]["id"]
-        except Exception as error:  # handed to the consumer, whose retry decides
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:  # handed to the consumer, whose retry decides
             await pages.put(error)
 
     async def _committed(
@@ -359,7 +371,7 @@ class CatalogSync:
         if after is not None:
             self.checkpoint.load_after[kind.value] = after
         self.checkpoint.documents += count
-        if done:
+        if done and kind.value not in self.checkpoint.load_done:
             self.checkpoint.load_done.append(kind.value)
         self.checkpoint.last_batch_at = _now()
         await self._save_checkpoint()

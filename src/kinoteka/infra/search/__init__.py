@@ -178,9 +178,10 @@ class SearchIndex(Protocol):
         """Upsert (by `id`) and delete; acknowledged (durable, soon searchable) on return.
 
         With `commit=False` the adapter may hold the batch until a later call commits (Tantivy
-        then writes fewer, larger segments). What it holds is dropped if any call fails: the
-        caller starts again from what it last had committed. Elasticsearch acknowledges every
-        batch either way.
+        then writes fewer, larger segments). Nothing held counts as written: a failed call
+        drops it, and a caller that fails on its own side starts again from what it last had
+        committed (its upserts replace whatever was still held). Elasticsearch acknowledges
+        every batch either way.
         """
         ...
 
