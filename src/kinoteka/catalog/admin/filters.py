@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ RATING_BANDS: dict[str, tuple[float, float, str]] = {
 RunQuery = Callable[[Any], Any]
 
 
-class LookupFilter:
+class LookupFilter(ABC):
     """A SQLAdmin lookup filter: an "All" entry, then the choices `choices()` gives."""
 
     has_operator = False
@@ -35,11 +36,13 @@ class LookupFilter:
     ) -> list[tuple[str, str]]:
         return [("__all", "All"), *await self.choices(run_query)]
 
+    @abstractmethod
     async def choices(self, run_query: RunQuery) -> list[tuple[str, str]]:
-        raise NotImplementedError
+        """(value, label) pairs after "All"."""
 
+    @abstractmethod
     async def get_filtered_query(self, query: Select[Any], value: Any, model: Any) -> Select[Any]:
-        raise NotImplementedError
+        """`query` narrowed to `value` (unchanged for "All" or a value it does not know)."""
 
 
 class GenreFilter(LookupFilter):
