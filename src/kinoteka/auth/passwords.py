@@ -61,13 +61,6 @@ class Passwords:
     def hash(self, password: str) -> asyncio.Future[str]:
         return asyncio.get_running_loop().run_in_executor(self._pool, self.hash_sync, password)
 
-    def needs_rehash(self, password_hash: str) -> bool:
-        """Whether `password_hash` was made with other cost settings (a malformed one: no)."""
-        try:
-            return self.hasher.check_needs_rehash(password_hash)
-        except InvalidHashError:
-            return False
-
     def close(self) -> None:
         """Stop the pool's threads (hashes under way finish; queued ones are cancelled)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
