@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kinoteka.infra.db import driver_error
 from kinoteka.search.backoff import Backoff
 from kinoteka.search.sync import RETRYABLE, is_transient
 
@@ -85,5 +86,6 @@ async def test_other_errors_and_rejected_ones_propagate_at_once() -> None:
 def test_driver_errors_of_a_full_load_page_are_retried_only_when_transient(
     error: BaseException, transient: bool
 ) -> None:
-    assert isinstance(error, RETRYABLE)
-    assert is_transient(error) is transient
+    raised = driver_error(error, "SELECT ...")  # what `fetch_column` raises for it
+    assert isinstance(raised, RETRYABLE)
+    assert is_transient(raised) is transient

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kinoteka.catalog.posters import poster_url
+from kinoteka.infra.db import fetch_column
 from kinoteka.infra.search import Document, FieldKind, FieldSpec, IndexDefinition
 from kinoteka.search.settings import IndexNames
 
@@ -200,17 +201,21 @@ async def build_documents_after(
 ) -> list[Document]:
     """The next `limit` documents in id order after `after` (a full load's keyset page).
 
-    A full load reads hundreds of thousands of rows: they come through the driver directly,
-    without SQLAlchemy's per-row result processing (a tenth of the load's Python time).
+    A full load reads hundreds of thousands of rows: they come through the driver directly
+    (`fetch_column`), without SQLAlchemy's per-row result processing (a tenth of its Python time).
     """
     select, alias = _SELECTS[kind]
     await connection.execute(_NO_JIT)
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection  # asyncpg: positional $n parameters
     if after is None:
-        rows = await driver.fetch(f"{select} ORDER BY {alias}.id LIMIT $1", limit)
-    else:
-        rows = await driver.fetch(
-            f"{select} WHERE {alias}.id > $1::uuid ORDER BY {alias}.id LIMIT $2", after, limit
+        texts = await fetch_column(
+            connection, f"{select} ORDER BY {alias}.id LIMIT $1", limit, column=1
         )
-    return [_parse(row[1]) for row in rows]
+    else:
+        texts = await fetch_column(
+            connection,
+            f"{select} WHERE {alias}.id > $1::uuid ORDER BY {alias}.id LIMIT $2",
+            after,
+            limit,
+            column=1,
+        )
+    return [_parse(text) for text in texts]

@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
 import sqlalchemy.exc
 import structlog
 from sqlalchemy import bindparam, text
@@ -54,14 +53,8 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     sqlalchemy.exc.DBAPIError,
-    # the full load's pages come through the driver itself (`build_documents_after`)
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
     SearchUnavailable,
 )
-# SQLSTATE classes of an outage, not a bug: connection, rollback (serialization, deadlock),
-# insufficient resources, operator intervention (cancel, shutdown), system error.
-TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}
 PERMANENT_DB_ERRORS = (
     sqlalchemy.exc.ProgrammingError,
     sqlalchemy.exc.IntegrityError,
@@ -74,8 +67,6 @@ def is_transient(error: BaseException) -> bool:
     """An outage worth waiting out, not a bug: lost connections, refused connects, timeouts."""
     if isinstance(error, sqlalchemy.exc.DBAPIError):
         return error.connection_invalidated or not isinstance(error, PERMANENT_DB_ERRORS)
-    if isinstance(error, asyncpg.PostgresError):
-        return str(error.sqlstate or "")[:2] in TRANSIENT_SQLSTATE_CLASSES
     return True
 
 

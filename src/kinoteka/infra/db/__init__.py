@@ -14,10 +14,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -26,7 +28,16 @@ from sqlalchemy.ext.asyncio import (
 
 from kinoteka.infra.db.base import Base
 
-__all__ = ["Base", "Database", "async_url", "from_url", "libpq_url", "sync_url"]
+__all__ = [
+    "Base",
+    "Database",
+    "async_url",
+    "driver_error",
+    "fetch_column",
+    "from_url",
+    "libpq_url",
+    "sync_url",
+]
 
 
 def _with_driver(url: str, driver: str) -> str:
@@ -104,6 +115,37 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+# SQLSTATE classes of an outage, not a bug: connection, rollback (serialization, deadlock),
+# insufficient resources, operator intervention (cancel, shutdown), system error.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def driver_error(error: BaseException, statement: str) -> DBAPIError:
+    """A driver error as SQLAlchemy would have raised it: `OperationalError` for an outage
+    (so retry policies written for SQLAlchemy treat it alike), `ProgrammingError` otherwise."""
+    sqlstate = str(getattr(error, "sqlstate", "") or "")
+    if isinstance(error, asyncpg.InterfaceError) or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES:
+        return OperationalError(statement, None, error)
+    return ProgrammingError(statement, None, error)
+
+
+async def fetch_column(
+    connection: AsyncConnection, statement: str, *args: Any, column: int = 0
+) -> list[Any]:
+    """One column of every row of `statement` (`$1`-style parameters), read through the driver.
+
+    For bulk reads of hundreds of thousands of rows: no per-row result processing by
+    SQLAlchemy. Runs in the connection's transaction; driver errors come out as SQLAlchemy's.
+    """
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        rows = await driver.fetch(statement, *args)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise driver_error(error, statement) from error
+    return [row[column] for row in rows]
 
 
 RECYCLE_SECONDS = 1800  # a pooled connection is replaced after this long (NAT/idle timeouts)
