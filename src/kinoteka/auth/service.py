@@ -360,9 +360,14 @@ async def start_session(
         session, kit, user_id=user.id, email=user.email, roles=roles, permissions=permissions,
         client=client, method=method, now=now,
     )  # fmt: skip
+    _mark_logged_in(user, now)
+    return pair
+
+
+def _mark_logged_in(user: User, now: dt.datetime) -> None:
+    """What the login's write did to the account row, on an ORM object of it (no reload)."""
     for name, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
         set_committed_value(user, name, value)
-    return pair
 
 
 @dataclass(frozen=True)
@@ -448,8 +453,7 @@ async def login(
     )  # fmt: skip
     known = session.identity_map.get(identity_key(User, account.id))
     if known is not None:  # keep an account object the caller holds in step with the write
-        for name, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
-            set_committed_value(known, name, value)
+        _mark_logged_in(known, now)
     return pair
 
 
