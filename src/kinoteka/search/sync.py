@@ -169,10 +169,10 @@ async def fetch_page(
 
 
 async def document_pages(
-    db: Database, kind: DocumentKind, limit: int
+    db: Database, kind: DocumentKind, limit: int, after: str | None = None
 ) -> AsyncIterator[list[Document]]:
-    """Every document of `kind` in id order, `limit` per page (what a rebuild loads)."""
-    after: str | None = None
+    """Every document of `kind` in id order after `after`, `limit` per page (what a rebuild
+    and a full load read)."""
     while True:
         batch = await fetch_page(db, kind, after, limit)
         if batch:
@@ -180,6 +180,10 @@ async def document_pages(
         if len(batch) < limit:
             return
         after = batch[-1]["id"]
+
+
+_END: list[Document] = []  # the page reader's "no more pages" (compared by identity)
+_Pages = asyncio.Queue[list[Document] | BaseException]
 
 
 class CatalogSync:
@@ -309,47 +313,32 @@ class CatalogSync:
         harmless.
         """
         definition = self.indexes.for_kind(kind)
-        limit = self.settings.load_batch_size
-        pages: asyncio.Queue[list[Document] | BaseException] = asyncio.Queue(
-            self.settings.load_prefetch_pages
-        )
+        pages: _Pages = asyncio.Queue(self.settings.load_prefetch_pages)
         after = self.checkpoint.load_after.get(kind.value)
         reader = asyncio.create_task(self._read_pages(kind, after, pages))
         held = 0
         try:
-            while True:
-                batch = await pages.get()
+            while (batch := await pages.get()) is not _END:
                 if isinstance(batch, BaseException):
                     raise batch
-                more = len(batch) == limit
-                commit = not more or held + len(batch) >= self.settings.load_commit_size
+                commit = held + len(batch) >= self.settings.load_commit_size
                 await self.index.bulk(definition.name, batch, commit=commit)
                 held += len(batch)
-                if batch:
-                    after = batch[-1]["id"]
+                after = batch[-1]["id"]
                 if commit:
-                    await self._committed(kind, after, held, done=not more)
+                    await self._committed(kind, after, held, done=False)
                     held = 0
-                if not more:
-                    return
+            await self.index.bulk(definition.name, commit=True)  # what the last pages left held
+            await self._committed(kind, after, held, done=True)
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)  # its connection back first
 
-    async def _read_pages(
-        self,
-        kind: DocumentKind,
-        after: str | None,
-        pages: asyncio.Queue[list[Document] | BaseException],
-    ) -> None:
-        limit = self.settings.load_batch_size
+    async def _read_pages(self, kind: DocumentKind, after: str | None, pages: _Pages) -> None:
         try:
-            while True:
-                batch = await fetch_page(self.db, kind, after, limit)
+            async for batch in document_pages(self.db, kind, self.settings.load_batch_size, after):
                 await pages.put(batch)
-                if len(batch) < limit:
-                    return
-                after = batch[-1]["id"]
+            await pages.put(_END)
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # handed to the consumer, whose retry decides
