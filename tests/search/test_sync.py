@@ -16,11 +16,11 @@ import pytest
 from kinoteka.infra import db as db_port
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import (
-    Document,
     SearchError,
     SearchIndex,
     SearchQuery,
     SearchUnavailable,
+    Upsert,
 )
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import BackoffSettings, SearchSettings
@@ -306,11 +306,14 @@ async def test_follower_rebuilds_an_index_lost_under_it(rig: SyncRig) -> None:
 
 class FlakyIndex:
     """An index whose `fail_on`-th bulk call fails once, as an outage of the index would:
-    the index has dropped whatever it held uncommitted."""
+    the index has dropped whatever it held uncommitted. With `after_write`, the call fails
+    once its batch is written (committed, when it commits): the acknowledgement is what got
+    lost, as when the process dies between an index commit and the checkpoint save."""
 
-    def __init__(self, inner: SearchIndex, fail_on: int) -> None:
+    def __init__(self, inner: SearchIndex, fail_on: int, *, after_write: bool = False) -> None:
         self.inner = inner
         self.fail_on = fail_on
+        self.after_write = after_write
         self.calls = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -319,23 +322,30 @@ class FlakyIndex:
     async def bulk(
         self,
         index: str,
-        upserts: Sequence[Document] = (),
+        upserts: Sequence[Upsert] = (),
         deletes: Sequence[str] = (),
         *,
         commit: bool = True,
+        new: bool = False,
     ) -> None:
         self.calls += 1
+        if self.calls == self.fail_on and self.after_write:
+            await self.inner.bulk(index, upserts, deletes, commit=commit, new=new)
+            raise SearchUnavailable("injected loss of the acknowledgement")
         if self.calls == self.fail_on:
             poison = {"id": {"not", "a", "string"}}  # refused by every index: it rolls back
-            with contextlib.suppress(TypeError, ValueError):
+            with contextlib.suppress(SearchError, TypeError, ValueError):
                 await self.inner.bulk(index, [poison])
             raise SearchUnavailable("injected outage")
-        await self.inner.bulk(index, upserts, deletes, commit=commit)
+        await self.inner.bulk(index, upserts, deletes, commit=commit, new=new)
 
 
-@pytest.mark.parametrize("fail_on", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize(
+    ("fail_on", "after_write"),
+    [(1, False), (2, False), (3, False), (4, False), (6, False), (2, True), (4, True), (6, True)],
+)
 async def test_a_load_committed_in_groups_survives_a_failed_call(
-    fresh_database: str, tmp_path: Path, fail_on: int
+    fresh_database: str, tmp_path: Path, fail_on: int, after_write: bool
 ) -> None:
     seed_small_catalog(fresh_database)
     search_url = f"tantivy://{tmp_path / 'index'}"
@@ -345,14 +355,43 @@ async def test_a_load_committed_in_groups_survives_a_failed_call(
     )
     db = db_port.from_url(fresh_database, pool_size=2)
     inner = open_index(search_url, settings)
-    index = FlakyIndex(inner, fail_on)
+    index = FlakyIndex(inner, fail_on, after_write=after_write)
     try:
         sync = catalog_sync(db, cast(SearchIndex, index), search_url, settings)
         report = await sync.run_once()
         assert index.calls > fail_on
+        # a batch the index took but the sync never saw acknowledged is written again:
+        # it replaces what is there (no duplicates), and the counts stay exact
         assert report.loaded == 3 + 2 + 3
         assert sync.checkpoint.documents == 3 + 2 + 3
+        assert {name: await inner.count(name) for name in ("movies", "genres", "persons")} == {
+            "movies": 3, "genres": 2, "persons": 3,
+        }  # fmt: skip
+        assert not sync.checkpoint.load_pending
         assert (await sync.verify()).ok
     finally:
         await inner.close()
+        await db.close()
+
+
+async def test_a_full_load_over_a_populated_index_leaves_no_stale_document(
+    fresh_database: str, tmp_path: Path
+) -> None:
+    seed_small_catalog(fresh_database)
+    search_url = f"tantivy://{tmp_path / 'index'}"
+    state = tmp_path / "state.yaml"
+    settings = SearchSettings()
+    db = db_port.from_url(fresh_database, pool_size=2)
+    index = open_index(search_url, settings)
+    try:
+        await catalog_sync(db, index, search_url, settings, state).run_once()
+        stray = {"id": "00000000-0000-4000-8000-000000000000", "title": "Not in the catalog"}
+        await index.bulk("movies", [stray])
+        state.unlink()  # the checkpoint is lost: the next run loads everything again
+        report = await catalog_sync(db, index, search_url, settings, state).run_once()
+        assert report.loaded == 3 + 2 + 3
+        assert await index.count("movies") == 3
+        assert await index.get("movies", stray["id"]) is None
+    finally:
+        await index.close()
         await db.close()

@@ -103,6 +103,12 @@ def rendition_key(poster_key: str, width: int) -> str:
     return f"{poster_key}/{width}.webp"
 
 
+def poster_url_sql(column: str, width: int = 320) -> str:
+    """`poster_url` as an SQL expression over a poster-key column (NULL without a poster), for
+    queries that render search documents in the database."""
+    return f"('{POSTER_ROUTE_PREFIX}/' || NULLIF({column}, '') || '/{int(width)}.webp')"
+
+
 def poster_url(poster_key: str | None, width: int = 320) -> str | None:
     """The public path of a poster rendition (redirects to storage), None without a poster.
 

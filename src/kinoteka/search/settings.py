@@ -29,16 +29,19 @@ class SearchSettings(BaseModel):
         default=500, ge=1, le=100_000, description="Changes read from the queue per batch."
     )
     load_batch_size: int = Field(
-        default=5000, ge=1, le=100_000, description="Documents per page read in a full load."
+        default=20_000, ge=1, le=100_000, description="Documents per page read in a full load."
     )
     load_commit_size: int = Field(
-        default=25_000,
+        default=100_000,
         ge=1,
         le=1_000_000,
         description="Documents per index commit in a full load; the checkpoint moves at each.",
     )
-    load_prefetch_pages: int = Field(
-        default=2, ge=1, le=16, description="Pages a full load reads ahead of the index."
+    load_prefetch_mib: int = Field(
+        default=128,
+        ge=1,
+        le=16_384,
+        description="JSON (MiB) a full load reads ahead of the index; one page at the least.",
     )
     safety_interval: float = Field(
         default=30.0, gt=0, description="Seconds between two `modified`-cursor safety passes."

@@ -28,6 +28,9 @@ class SyncCheckpoint(BaseModel):
     """Start of the first full load (the queue was emptied then); None: not begun."""
     load_after: dict[str, str | None] = Field(default_factory=dict)
     """Full load progress: per document kind, the last id the index acknowledged."""
+    load_pending: dict[str, str] = Field(default_factory=dict)
+    """Full load: per kind, the last id of a commit under way (a resumed load replaces the
+    documents up to it: that commit may have written them before the checkpoint moved)."""
     load_done: list[str] = Field(default_factory=list)
     """Document kinds the full load finished."""
     loaded: bool = False

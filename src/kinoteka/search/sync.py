@@ -6,11 +6,17 @@ that still exist (one query per kind), upserts them and deletes the rest, and on
 index acknowledged removes exactly the rows it read and saves the checkpoint. A row committed
 late by a long transaction is still in the queue for the next batch. Every step runs under one
 advisory lock, so a rebuild pauses the follower and the queue carries what changed meanwhile.
+
+A full load starts each kind from an emptied index and adds its documents as new (no lookup of
+one to replace, a third of Tantivy's work), in id order; before each commit the checkpoint
+records how far the commit reaches (`load_pending`), so a load resumed after a crash replaces
+the documents that commit may have written and adds the rest as new.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import functools
 import gc
@@ -31,6 +37,7 @@ from kinoteka.infra.db import Database
 from kinoteka.infra.search import (
     MAX_PAGE_SIZE,
     Document,
+    EncodedDocument,
     SearchIndex,
     SearchQuery,
     SearchUnavailable,
@@ -40,7 +47,8 @@ from kinoteka.search.documents import (
     DocumentKind,
     SearchIndexes,
     build_documents,
-    build_documents_after,
+    encoded_documents,
+    encoded_page,
 )
 from kinoteka.search.settings import SearchSettings
 from kinoteka.search.state import StateStore, SyncCheckpoint
@@ -162,15 +170,20 @@ def bulk_load_gc() -> Iterator[None]:
 
 async def fetch_page(
     db: Database, kind: DocumentKind, after: str | None, limit: int
-) -> list[Document]:
-    """The next `limit` documents of `kind` in id order after `after` (own connection)."""
+) -> list[EncodedDocument]:
+    """The next `limit` documents of `kind` in id order after `after` (own connection).
+
+    One snapshot for the page (REPEATABLE READ): its end is looked up before its documents are
+    read, and a page shorter than `limit` must mean the end of the table, not a concurrent delete.
+    """
     async with db.engine.connect() as connection:
-        return await build_documents_after(connection, kind, after, limit)
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        return await encoded_page(connection, kind, after, limit)
 
 
 async def document_pages(
     db: Database, kind: DocumentKind, limit: int, after: str | None = None
-) -> AsyncIterator[list[Document]]:
+) -> AsyncIterator[list[EncodedDocument]]:
     """Every document of `kind` in id order after `after`, `limit` per page (what a rebuild
     and a full load read)."""
     while True:
@@ -179,11 +192,40 @@ async def document_pages(
             yield batch
         if len(batch) < limit:
             return
-        after = batch[-1]["id"]
+        after = batch[-1].id
 
 
-_END: list[Document] = []  # the page reader's "no more pages" (compared by identity)
-_Pages = asyncio.Queue[list[Document] | BaseException]
+_END: list[EncodedDocument] = []  # the page reader's "end of this kind" (compared by identity)
+_Page = list[EncodedDocument] | BaseException
+
+
+class ReadAhead:
+    """Pages read ahead of the index, up to `budget` characters of JSON: as far ahead as memory
+    allows, whatever the page size (one page is always let in, however large)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._pages: collections.deque[tuple[int, _Page]] = collections.deque()
+        self._size = 0
+        self._changed = asyncio.Condition()
+
+    async def put(self, page: _Page) -> None:
+        size = sum(len(document.json) for document in page) if isinstance(page, list) else 0
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: not self._pages or self._size + size <= self.budget
+            )
+            self._pages.append((size, page))
+            self._size += size
+            self._changed.notify_all()
+
+    async def get(self) -> _Page:
+        async with self._changed:
+            await self._changed.wait_for(lambda: bool(self._pages))
+            size, page = self._pages.popleft()
+            self._size -= size
+            self._changed.notify_all()
+            return page
 
 
 class CatalogSync:
@@ -270,12 +312,11 @@ class CatalogSync:
         """Load every document, resumably: the checkpoint keeps the last id acknowledged."""
         if self.checkpoint.loaded_at is None:
             await self._call(self._begin_load)
-        total = 0
+        before = self.checkpoint.documents  # what commits acknowledged, retries included
         with bulk_load_gc():
-            for kind in LOAD_ORDER:
-                if kind.value in self.checkpoint.load_done:
-                    continue
-                total += await self._load_kind(kind)
+            while kinds := [k for k in LOAD_ORDER if k.value not in self.checkpoint.load_done]:
+                await self._call(functools.partial(self._load_from_checkpoint, kinds))
+        total = self.checkpoint.documents - before
         self.checkpoint.loaded = True
         await self._call(self._save_checkpoint)
         log.info("sync.loaded", documents=total)
@@ -296,49 +337,72 @@ class CatalogSync:
             self.checkpoint = checkpoint
             await self._save(connection)
 
-    async def _load_kind(self, kind: DocumentKind) -> int:
-        before = self.checkpoint.documents  # what commits acknowledged, retries included
-        while kind.value not in self.checkpoint.load_done:
-            await self._call(functools.partial(self._load_from_checkpoint, kind))
-        return self.checkpoint.documents - before
-
-    async def _load_from_checkpoint(self, kind: DocumentKind) -> None:
-        """Stream the pages after the checkpoint into the index, committing every
+    async def _load_from_checkpoint(self, kinds: list[DocumentKind]) -> None:
+        """Stream the pages of `kinds` after the checkpoint into the index, committing every
         `load_commit_size` documents; the checkpoint moves past each commit, never further.
 
-        Pages are read up to `load_prefetch_pages` ahead (PostgreSQL builds them while the
-        index works, a commit included). A failure anywhere ends the stream: the index drops
-        what it held uncommitted, the caller's retry starts again from the checkpoint, and
-        upserts by id make a page indexed twice (committed, then a crash before the save)
-        harmless.
+        One reader goes through the kinds in order, up to `load_prefetch_mib` ahead of the
+        index: PostgreSQL builds pages while the index works (a commit included), and the next
+        kind's pages while the index finishes the last one's. A failure anywhere ends the
+        attempt: the index drops what it held uncommitted and the caller's retry starts again
+        from the checkpoint. The attempt holds the sync's lock: nothing else writes meanwhile.
         """
-        definition = self.indexes.for_kind(kind)
-        pages: _Pages = asyncio.Queue(self.settings.load_prefetch_pages)
-        after = self.checkpoint.load_after.get(kind.value)
-        reader = asyncio.create_task(self._read_pages(kind, after, pages))
-        held = 0
-        try:
-            while (batch := await pages.get()) is not _END:
-                if isinstance(batch, BaseException):
-                    raise batch
-                commit = held + len(batch) >= self.settings.load_commit_size
-                await self.index.bulk(definition.name, batch, commit=commit)
-                held += len(batch)
-                after = batch[-1]["id"]
-                if commit:
-                    await self._committed(kind, after, held, done=False)
-                    held = 0
-            await self.index.bulk(definition.name, commit=True)  # what the last pages left held
-            await self._committed(kind, after, held, done=True)
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)  # its connection back first
+        async with self._exclusive():
+            starts = {kind: self.checkpoint.load_after.get(kind.value) for kind in kinds}
+            pages = ReadAhead(self.settings.load_prefetch_mib * 2**20)
+            reader = asyncio.create_task(self._read_pages(starts, pages))
+            try:
+                for kind in kinds:
+                    await self._load_pages(kind, pages)
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)  # its connection back first
 
-    async def _read_pages(self, kind: DocumentKind, after: str | None, pages: _Pages) -> None:
+    async def _load_pages(self, kind: DocumentKind, pages: ReadAhead) -> None:
+        """Index the pages of `kind` the reader hands over, up to its end marker.
+
+        A kind's first attempt empties its index; pages then go in as new documents, except
+        those a commit may have written before a crash (up to `load_pending`), which replace.
+        """
+        name = self.indexes.for_kind(kind).name
+        after = self.checkpoint.load_after.get(kind.value)
+        pending = self.checkpoint.load_pending.get(kind.value)
+        if after is None and pending is None:
+            await self.index.clear(name)  # stale documents, or a start that crashed
+        held = 0
+        while (batch := await pages.get()) is not _END:
+            if isinstance(batch, BaseException):
+                raise batch
+            commit = held + len(batch) >= self.settings.load_commit_size
+            if commit:
+                await self._committing(kind, batch[-1].id)
+            new = pending is None or batch[0].id > pending
+            await self.index.bulk(name, batch, commit=commit, new=new)
+            held += len(batch)
+            after = batch[-1].id
+            if commit:
+                await self._committed(kind, after, held, done=False)
+                held = 0
+        if held:
+            await self._committing(kind, after or "")
+        await self.index.bulk(name, commit=True)  # what the last pages left held
+        await self._committed(kind, after, held, done=True)
+
+    async def _committing(self, kind: DocumentKind, last: str) -> None:
+        """About to commit documents of `kind` up to `last`: record it, so that a resumed load
+        replaces what this commit may write instead of adding it twice."""
+        pending = self.checkpoint.load_pending.get(kind.value)
+        self.checkpoint.load_pending[kind.value] = max(last, pending) if pending else last
+        await self._save_checkpoint()
+
+    async def _read_pages(self, starts: dict[DocumentKind, str | None], pages: ReadAhead) -> None:
+        """Each kind's pages after its start, then its end marker, kind after kind."""
+        size = self.settings.load_batch_size
         try:
-            async for batch in document_pages(self.db, kind, self.settings.load_batch_size, after):
-                await pages.put(batch)
-            await pages.put(_END)
+            for kind, after in starts.items():
+                async for batch in document_pages(self.db, kind, size, after):
+                    await pages.put(batch)
+                await pages.put(_END)
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # handed to the consumer, whose retry decides
@@ -350,6 +414,8 @@ class CatalogSync:
         """The index acknowledged `count` more documents of `kind`, up to `after`: save it."""
         if after is not None:
             self.checkpoint.load_after[kind.value] = after
+        if self.checkpoint.load_pending.get(kind.value, "") <= (after or ""):
+            self.checkpoint.load_pending.pop(kind.value, None)
         self.checkpoint.documents += count
         if done and kind.value not in self.checkpoint.load_done:
             self.checkpoint.load_done.append(kind.value)
@@ -379,12 +445,12 @@ class CatalogSync:
             wanted: dict[DocumentKind, dict[uuid.UUID, None]] = {kind: {} for kind in LOAD_ORDER}
             for _, entity, entity_id in rows:
                 wanted[DocumentKind(entity)][entity_id] = None
-            writes: list[tuple[str, list[Document], list[str]]] = []
+            writes: list[tuple[str, list[EncodedDocument], list[str]]] = []
             for kind, ids in wanted.items():
                 if not ids:
                     continue
-                documents = await build_documents(connection, kind, list(ids))
-                found = {document["id"] for document in documents}
+                documents = await encoded_documents(connection, kind, list(ids))
+                found = {document.id for document in documents}
                 gone = [str(i) for i in ids if str(i) not in found]
                 writes.append((self.indexes.for_kind(kind).name, documents, gone))
             await connection.commit()

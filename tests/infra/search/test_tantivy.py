@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kinoteka.infra.search import SearchError
 from kinoteka.infra.search import tantivy as tantivy_adapter
 from kinoteka.infra.search.tantivy import TantivyIndex
 from kinoteka.search.documents import SearchIndexes
@@ -28,7 +29,7 @@ def film(title: str, rating: object = 5.0) -> dict[str, object]:
 
 async def test_a_failed_batch_drops_what_was_held_uncommitted(index: TantivyIndex) -> None:
     await index.bulk("movies", [film("Held")], commit=False)
-    with pytest.raises(ValueError, match="could not convert"):
+    with pytest.raises(SearchError, match="imdb_rating"):
         await index.bulk("movies", [film("Broken", rating="not a number")])
     kept = film("Kept")
     await index.bulk("movies", [kept])
@@ -54,3 +55,25 @@ async def test_uncommitted_batches_are_not_searchable_yet(index: TantivyIndex) -
     assert await index.count("movies") == 0
     await index.bulk("movies", commit=True)
     assert await index.count("movies") == 1
+
+
+async def test_an_index_of_an_older_layout_is_replaced_by_an_empty_one(tmp_path: Path) -> None:
+    root = tmp_path / "index"
+    definitions = SearchIndexes.named(IndexNames()).all()
+    first = TantivyIndex(root, definitions)
+    await first.ensure_indexes()
+    await first.bulk("movies", [film("Kept from before")])
+    await first.close()
+    old = (root / "movies" / "CURRENT").read_text()
+    (root / "movies" / old / tantivy_adapter.LAYOUT_FILE).write_text("an older layout")
+
+    second = TantivyIndex(root, definitions)
+    try:
+        assert await second.ensure_indexes() == ["movies"]  # reported: the sync loads it anew
+        assert await second.count("movies") == 0
+        assert not (root / "movies" / old).exists()
+        assert await second.ensure_indexes() == []
+        await second.bulk("movies", [film("Written in the new layout")])
+        assert await second.count("movies") == 1
+    finally:
+        await second.close()

@@ -9,7 +9,7 @@ COPY-based bulk loads.
 from __future__ import annotations
 
 from asyncio import Event
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "async_url",
     "driver_error",
     "fetch_column",
+    "fetch_rows",
     "from_url",
     "libpq_url",
     "sync_url",
@@ -131,10 +132,10 @@ def driver_error(error: BaseException, statement: str) -> DBAPIError:
     return ProgrammingError(statement, None, error)
 
 
-async def fetch_column(
-    connection: AsyncConnection, statement: str, *args: Any, column: int = 0
-) -> list[Any]:
-    """One column of every row of `statement` (`$1`-style parameters), read through the driver.
+async def fetch_rows(
+    connection: AsyncConnection, statement: str, *args: Any
+) -> list[Sequence[Any]]:
+    """Every row of `statement` (`$1`-style parameters), read through the driver, as tuples.
 
     For bulk reads of hundreds of thousands of rows: no per-row result processing by
     SQLAlchemy. Runs in the connection's transaction; driver errors come out as SQLAlchemy's.
@@ -142,10 +143,17 @@ async def fetch_column(
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     try:
-        rows = await driver.fetch(statement, *args)
+        rows: list[Sequence[Any]] = await driver.fetch(statement, *args)
     except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise driver_error(error, statement) from error
-    return [row[column] for row in rows]
+    return rows
+
+
+async def fetch_column(
+    connection: AsyncConnection, statement: str, *args: Any, column: int = 0
+) -> list[Any]:
+    """One column of every row of `statement`, read as `fetch_rows` reads."""
+    return [row[column] for row in await fetch_rows(connection, statement, *args)]
 
 
 RECYCLE_SECONDS = 1800  # a pooled connection is replaced after this long (NAT/idle timeouts)

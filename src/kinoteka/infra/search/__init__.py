@@ -1,9 +1,12 @@
 """Search index port: index definitions, the query object and the `SearchIndex` protocol.
 
 Every adapter implements all members of `SearchIndex`:
-- `ensure_indexes()` creates each defined index that is missing (idempotent);
+- `ensure_indexes()` creates each defined index that is missing (idempotent), or whose stored
+  layout no longer matches its definition (it is then created anew, empty, and reported);
 - `bulk(index, upserts, deletes)` writes documents (upsert by `id`) and deletes ids; when it
-  returns the batch is acknowledged (durable) and the index version has been bumped;
+  returns the batch is acknowledged (durable) and the index version has been bumped; upserts are
+  `Document` dicts or `EncodedDocument`s (JSON rendered elsewhere, passed through unparsed);
+- `clear(index)` deletes every document of an index (a full load starts from it);
 - `get`, `count`, `search` read; `refresh()` makes acknowledged writes visible to readers;
 - `rebuild(index, batches)` builds a new versioned index from `batches`, switches the alias
   (Elasticsearch) or pointer file (Tantivy) atomically, then drops the old one; searches keep
@@ -23,10 +26,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+import orjson
 
 __all__ = [
     "Document",
+    "EncodedDocument",
     "FieldKind",
     "FieldSpec",
     "IndexDefinition",
@@ -36,12 +42,31 @@ __all__ = [
     "SearchQuery",
     "SearchUnavailable",
     "Sort",
+    "Upsert",
     "from_url",
     "fuzzy_distance",
 ]
 
 Document = dict[str, Any]
+"""A document as the index holds it: field -> value; a field without a value is left out."""
 MAX_PAGE_SIZE = 100
+
+
+class EncodedDocument(NamedTuple):
+    """A document already rendered as one JSON object (what PostgreSQL hands a full load), with
+    its id: adapters pass the text through instead of building and serializing a dict. The
+    object holds no `null`s (a field without a value is left out), as a `Document` does. A
+    tuple: a full load makes hundreds of thousands of them."""
+
+    id: str
+    json: str
+
+    def decode(self) -> Document:
+        document: Document = orjson.loads(self.json)
+        return document
+
+
+Upsert = Document | EncodedDocument
 
 
 class SearchError(Exception):
@@ -73,8 +98,9 @@ class FieldSpec:
     """> 0: searched by default in a full-text query, with this weight."""
     properties: tuple[FieldSpec, ...] = ()
     same_as: str | None = None
-    """A TEXT property repeating a flat field (`actors.name` ~ `actors_names`): an adapter that
-    flattens documents may search that field instead of indexing the same words twice."""
+    """A property repeating a flat field (`actors.name` ~ `actors_names`, `actors.id` ~
+    `actors_ids`): an adapter that flattens documents may search or filter that field instead
+    of indexing the same values twice."""
 
 
 @dataclass(frozen=True)
@@ -170,10 +196,11 @@ class SearchIndex(Protocol):
     async def bulk(
         self,
         index: str,
-        upserts: Sequence[Document] = (),
+        upserts: Sequence[Upsert] = (),
         deletes: Sequence[str] = (),
         *,
         commit: bool = True,
+        new: bool = False,
     ) -> None:
         """Upsert (by `id`) and delete; acknowledged (durable, soon searchable) on return.
 
@@ -182,7 +209,14 @@ class SearchIndex(Protocol):
         drops it, and a caller that fails on its own side starts again from what it last had
         committed (its upserts replace whatever was still held). Elasticsearch acknowledges
         every batch either way.
+
+        `new=True` is the caller's word that no upsert's id is in the index (a load after
+        `clear`): an adapter may then add without looking for a document to replace.
         """
+        ...
+
+    async def clear(self, index: str) -> None:
+        """Delete every document of `index`; acknowledged on return (the version moves)."""
         ...
 
     async def get(self, index: str, document_id: str) -> Document | None: ...
@@ -193,7 +227,7 @@ class SearchIndex(Protocol):
 
     async def refresh(self) -> None: ...
 
-    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Document]]) -> int:
+    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Upsert]]) -> int:
         """Load a new version of `index` from `batches`, switch to it, drop the old one."""
         ...
 

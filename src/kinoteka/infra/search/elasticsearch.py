@@ -25,6 +25,7 @@ from elasticsearch.helpers import BulkIndexError, async_bulk
 
 from kinoteka.infra.search import (
     Document,
+    EncodedDocument,
     FieldKind,
     FieldSpec,
     IndexDefinition,
@@ -32,6 +33,7 @@ from kinoteka.infra.search import (
     SearchHits,
     SearchQuery,
     SearchUnavailable,
+    Upsert,
 )
 
 log = structlog.get_logger(__name__)
@@ -218,18 +220,16 @@ class ElasticsearchIndex:
     async def bulk(
         self,
         index: str,
-        upserts: Sequence[Document] = (),
+        upserts: Sequence[Upsert] = (),
         deletes: Sequence[str] = (),
         *,
         commit: bool = True,  # every bulk request is acknowledged (durable) by Elasticsearch
+        new: bool = False,  # an index action replaces by `_id` at no extra cost either way
     ) -> None:
         self._definition(index)
         if not upserts and not deletes:
             return
-        actions: list[dict[str, Any]] = [
-            {"_op_type": "index", "_index": index, "_id": str(d["id"]), "_source": d}
-            for d in upserts
-        ]
+        actions = _index_actions(index, upserts)
         actions += [{"_op_type": "delete", "_index": index, "_id": str(i)} for i in deletes]
 
         async def run() -> None:
@@ -314,7 +314,18 @@ class ElasticsearchIndex:
 
         await self._guard(run)
 
-    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Document]]) -> int:
+    async def clear(self, index: str) -> None:
+        self._definition(index)
+
+        async def run() -> None:
+            await self.client.delete_by_query(
+                index=index, query={"match_all": {}}, refresh=True, conflicts="proceed"
+            )
+            await self._bump_version()
+
+        await self._guard(run)
+
+    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Upsert]]) -> int:
         definition = self._definition(index)
         physical = await self._guard(lambda: self._create_version(definition))
         loaded = 0
@@ -344,11 +355,8 @@ class ElasticsearchIndex:
             raise
         return loaded
 
-    async def bulk_into(self, physical: str, documents: Sequence[Document]) -> None:
-        actions = [
-            {"_op_type": "index", "_index": physical, "_id": str(d["id"]), "_source": d}
-            for d in documents
-        ]
+    async def bulk_into(self, physical: str, documents: Sequence[Upsert]) -> None:
+        actions = _index_actions(physical, documents)
 
         async def run() -> None:
             await async_bulk(self.client, actions)
@@ -369,6 +377,17 @@ class ElasticsearchIndex:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _index_actions(index: str, upserts: Sequence[Upsert]) -> list[dict[str, Any]]:
+    """Bulk `index` actions; an `EncodedDocument`'s JSON goes into the request as it is (the
+    client's serializer passes a `str` body line through)."""
+    return [
+        {"_op_type": "index", "_index": index, "_id": upsert.id, "_source": upsert.json}
+        if isinstance(upsert, EncodedDocument)
+        else {"_op_type": "index", "_index": index, "_id": str(upsert["id"]), "_source": upsert}
+        for upsert in upserts
+    ]
 
 
 def _hits(found: Any) -> SearchHits:

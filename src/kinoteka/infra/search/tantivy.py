@@ -3,17 +3,24 @@
 Layout under the root (`tantivy:///root`): `<index>/CURRENT` names the live version directory
 (`<index>/v<ns>/`), switched atomically (temp file + `os.replace`) by `rebuild`; `VERSION` holds
 the write counter. One process writes an index at a time (Tantivy's writer lock); any number of
-processes read it, reopening when `CURRENT` changes and reloading when `VERSION` moves.
+processes read it, reopening when `CURRENT` changes and reloading when `VERSION` moves. Each
+version directory records the field layout it was built with (`LAYOUT_FILE`): one built for an
+older layout is replaced by an empty one, which the sync then loads.
+
+Documents go in as JSON (`IndexWriter.add_json`, parsed by Tantivy itself): an `EncodedDocument`
+passes through with only its `_source` (the stored original) appended, so a full load does no
+per-document work in Python beyond that.
 """
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import math
 import os
 import shutil
 import threading
 import time
-import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +34,7 @@ import tantivy
 
 from kinoteka.infra.search import (
     Document,
+    EncodedDocument,
     FieldKind,
     FieldSpec,
     IndexDefinition,
@@ -34,6 +42,7 @@ from kinoteka.infra.search import (
     SearchHits,
     SearchQuery,
     SearchUnavailable,
+    Upsert,
     fuzzy_distance,
 )
 
@@ -41,7 +50,8 @@ log = structlog.get_logger(__name__)
 
 ANALYZER = "ru_en"
 SOURCE = "_source"
-SORT_SUFFIX = "__sort"
+LAYOUT = 2  # bump whenever `build_schema` lays a definition out differently on disk
+LAYOUT_FILE = "kinoteka-layout"
 WRITER_HEAP = 64_000_000
 WRITER_IDLE = 2.0  # seconds without a batch before a writer's lock is given up
 FUZZY_WEIGHT = 1.0  # a typo's hit, relative to an exact hit of the rarest word
@@ -65,21 +75,26 @@ def text_analyzer() -> tantivy.TextAnalyzer:
     )
 
 
-def sort_key(value: str) -> str:
-    """The raw form a title sorts by: case- and accent-insensitive."""
-    if value.isascii():
-        return value.lower()
-    folded = unicodedata.normalize("NFKD", value.casefold())
-    return "".join(char for char in folded if not unicodedata.combining(char))
+def sort_normalizer() -> tantivy.TextAnalyzer:
+    """What a sortable text field's fast column keeps: the whole value, lowercased and
+    accent-folded (Elasticsearch's `sort_key` normalizer does the same)."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
 
 
 TEXT_SUFFIX = "__text"
 
 
 def build_schema(definition: IndexDefinition) -> tantivy.Schema:
-    """Flat fields as they are; each OBJECTS field as a JSON field of raw terms (its KEYWORD
-    properties filter as `actors.id`), plus an analyzed twin for TEXT properties that do not
-    repeat a flat field (`same_as`)."""
+    """Flat fields as they are (a sortable text field also keeps a fast column of its
+    normalized value, through the fast-field tokenizer registered under the analyzer's name);
+    an OBJECTS field only for properties that do not repeat a flat field (`same_as`): a JSON
+    field of raw terms for KEYWORD ones (filtered as `things.code`), an analyzed twin for TEXT
+    ones. Objects whose every property repeats a flat field are stored in `_source` only."""
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
     for spec in definition.fields:
@@ -88,60 +103,74 @@ def build_schema(definition: IndexDefinition) -> tantivy.Schema:
         if spec.kind is FieldKind.KEYWORD:
             builder.add_text_field(spec.name, tokenizer_name="raw", index_option="basic")
         elif spec.kind is FieldKind.TEXT:
-            builder.add_text_field(spec.name, tokenizer_name=ANALYZER)
-            if spec.sortable:
-                builder.add_text_field(spec.name + SORT_SUFFIX, fast=True, tokenizer_name="raw")
+            builder.add_text_field(spec.name, fast=spec.sortable, tokenizer_name=ANALYZER)
         elif spec.kind is FieldKind.FLOAT:
             builder.add_float_field(spec.name, indexed=True, fast=True)
         else:
-            builder.add_json_field(spec.name, tokenizer_name="raw", index_option="basic")
-            if _analyzed_properties(spec):
+            if _unrepeated(spec, FieldKind.KEYWORD):
+                builder.add_json_field(spec.name, tokenizer_name="raw", index_option="basic")
+            if _unrepeated(spec, FieldKind.TEXT):
                 builder.add_json_field(spec.name + TEXT_SUFFIX, tokenizer_name=ANALYZER)
     builder.add_bytes_field(SOURCE, stored=True)
     return builder.build()
 
 
-def _analyzed_properties(spec: FieldSpec) -> bool:
-    return any(p.kind is FieldKind.TEXT and p.same_as is None for p in spec.properties)
+def _unrepeated(spec: FieldSpec, kind: FieldKind) -> bool:
+    """Whether an OBJECTS field has properties of `kind` that no flat field repeats."""
+    return any(p.kind is kind and p.same_as is None for p in spec.properties)
 
 
-_Plan = tuple[tuple[str, bool, str | None, str | None], ...]
+def layout_fingerprint(definition: IndexDefinition) -> str:
+    """What `build_schema` makes of `definition` on disk, as a short digest (boosts and names
+    of the index aside: they change queries, not the files)."""
+    shape = [
+        (spec.name, spec.kind.value, spec.sortable, [(p.name, p.kind.value, p.same_as is None)
+                                                     for p in spec.properties])
+        for spec in definition.fields
+    ]  # fmt: skip
+    return hashlib.sha256(orjson.dumps([LAYOUT, shape])).hexdigest()[:16]
 
 
-def _plan(definition: IndexDefinition) -> _Plan:
-    """Per field: its name, whether it is a float, its sort-key field and analyzed JSON twin,
-    worked out once per index (not per document)."""
-    plan = []
-    for spec in definition.fields:
-        sortable = spec.kind is FieldKind.TEXT and spec.sortable
-        twin = spec.kind is FieldKind.OBJECTS and _analyzed_properties(spec)
-        plan.append(
-            (
-                spec.name,
-                spec.kind is FieldKind.FLOAT,
-                spec.name + SORT_SUFFIX if sortable else None,
-                spec.name + TEXT_SUFFIX if twin else None,
-            )
+class _Encoder:
+    """Turns upserts into the JSON `IndexWriter.add_json` takes: the document's fields (no
+    nulls: Tantivy refuses them), the analyzed twins of OBJECTS fields, and `_source`, the
+    stored original (base64, as Tantivy reads bytes from JSON)."""
+
+    def __init__(self, definition: IndexDefinition) -> None:
+        self.twins = tuple(
+            (spec.name, spec.name + TEXT_SUFFIX)
+            for spec in definition.fields
+            if spec.kind is FieldKind.OBJECTS and _unrepeated(spec, FieldKind.TEXT)
         )
-    return tuple(plan)
+
+    def __call__(self, upsert: Upsert) -> tuple[str, str]:
+        """The upsert's id and its JSON for Tantivy."""
+        if isinstance(upsert, EncodedDocument):
+            if not self.twins:  # the hot path of a full load: no parse, no dict
+                return upsert.id, _with_source(upsert.json, upsert.json.encode())
+            return upsert.id, self._encode(upsert.decode(), upsert.json.encode())
+        try:
+            source = orjson.dumps(upsert)
+        except TypeError as error:  # a value JSON cannot hold (a set, an object, …)
+            raise SearchError(f"document refused: {error}") from error
+        return str(upsert["id"]), self._encode(upsert, source)
+
+    def _encode(self, document: Document, source: bytes) -> str:
+        fields = {name: value for name, value in document.items() if value is not None}
+        for name, twin in self.twins:
+            if name in fields:
+                fields[twin] = fields[name]
+        return _with_source(orjson.dumps(fields).decode(), source)
 
 
-def to_tantivy(plan: _Plan, document: Document) -> dict[str, Any]:
-    """The field -> value(s) dict `tantivy.Document.from_dict` converts (in Rust, by schema)."""
-    fields: dict[str, Any] = {}
-    for name, is_float, sort_field, twin in plan:
-        value: Any = document.get(name)
-        if value is None or value == []:
-            continue
-        if is_float:  # JSON renders 7.0 as 7
-            value = [float(v) for v in value] if isinstance(value, list) else float(value)
-        fields[name] = value
-        if sort_field is not None:
-            fields[sort_field] = sort_key(value if isinstance(value, str) else value[0])
-        if twin is not None:
-            fields[twin] = value
-    fields[SOURCE] = orjson.dumps(document)
-    return fields
+def _with_source(fields: str, source: bytes) -> str:
+    """`fields` (one JSON object with at least one member: an id) with `_source` added last.
+
+    Runs once per document of a full load: string slicing and C calls only."""
+    if not fields.endswith("}"):
+        raise SearchError("a document must be one JSON object")
+    encoded = binascii.b2a_base64(source, newline=False).decode("ascii")
+    return f'{fields[:-1]},"{SOURCE}":"{encoded}"}}'
 
 
 @dataclass
@@ -158,8 +187,10 @@ class TantivyIndex:
         self.root = root
         self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
         self._schemas = {d.name: build_schema(d) for d in definitions}
-        self._plans = {d.name: _plan(d) for d in definitions}
+        self._layouts = {d.name: layout_fingerprint(d) for d in definitions}
+        self._encoders = {d.name: _Encoder(d) for d in definitions}
         self._analyzer = text_analyzer()
+        self._sort_normalizer = sort_normalizer()
         self._readers: dict[str, _Reader] = {}
         self._lock = threading.Lock()
         self._writers: dict[str, tuple[str, tantivy.IndexWriter]] = {}
@@ -203,29 +234,46 @@ class TantivyIndex:
         _atomic_write(self.root / "VERSION", str(version))
         return version
 
-    def _open(self, index: str, directory: str) -> tantivy.Index:
-        opened = tantivy.Index.open(str(self.root / index / directory))
+    def _tokenizers(self, opened: tantivy.Index) -> tantivy.Index:
         opened.register_tokenizer(ANALYZER, self._analyzer)
+        opened.register_fast_field_tokenizer(ANALYZER, self._sort_normalizer)
         return opened
+
+    def _open(self, index: str, directory: str) -> tantivy.Index:
+        return self._tokenizers(tantivy.Index.open(str(self.root / index / directory)))
 
     def _create(self, index: str) -> str:
         directory = f"v{time.time_ns()}"
         path = self.root / index / directory
         path.mkdir(parents=True)
         self._definition(index)
-        created = tantivy.Index(self._schemas[index], path=str(path))
-        created.register_tokenizer(ANALYZER, self._analyzer)
+        self._tokenizers(tantivy.Index(self._schemas[index], path=str(path)))
+        (path / LAYOUT_FILE).write_text(self._layouts[index])
         return directory
+
+    def _layout_current(self, index: str, directory: str) -> bool:
+        try:
+            stored = (self.root / index / directory / LAYOUT_FILE).read_text().strip()
+        except FileNotFoundError:  # built before layouts were recorded
+            return False
+        return stored == self._layouts[index]
 
     # -- sync halves (run in a worker thread) ------------------------------------------------
 
     def _ensure(self) -> list[str]:
         created = []
         for name in self.definitions:
-            if not self._pointer(name).exists():
-                directory = self._create(name)
+            old = self._pointer(name).read_text().strip() if self._pointer(name).exists() else None
+            if old is not None and self._layout_current(name, old):
+                continue
+            directory = self._create(name)
+            with self._lock:
+                self._release(name)
                 _atomic_write(self._pointer(name), directory)
-                created.append(name)
+            if old is not None:
+                shutil.rmtree(self.root / name / old, ignore_errors=True)
+                log.warning("search.layout.replaced", index=name, old=old, new=directory)
+            created.append(name)
         if created:
             self._bump_version()
         return created
@@ -274,16 +322,22 @@ class TantivyIndex:
                         self._release(index)
 
     def _bulk(
-        self, index: str, upserts: Sequence[Document], deletes: Sequence[str], commit: bool
+        self,
+        index: str,
+        upserts: Sequence[Upsert],
+        deletes: Sequence[str],
+        commit: bool,
+        new: bool,
     ) -> None:
-        plan = self._plans[self._definition(index).name]
+        encode = self._encoders[self._definition(index).name]
         with self._lock:
             writer = self._writer(index)
             try:
-                for document in upserts:
-                    writer.delete_documents_by_term("id", str(document["id"]))
-                    fields = to_tantivy(plan, document)
-                    writer.add_document(tantivy.Document.from_dict(fields, self._schemas[index]))
+                for upsert in upserts:
+                    document_id, fields = encode(upsert)
+                    if not new:
+                        writer.delete_documents_by_term("id", document_id)
+                    _add(writer, fields)
                 for document_id in deletes:
                     writer.delete_documents_by_term("id", str(document_id))
                 if commit:
@@ -292,20 +346,39 @@ class TantivyIndex:
                 writer.rollback()  # drops what earlier `commit=False` batches held too
                 self._uncommitted.discard(index)
                 raise
-            self._last_write = time.monotonic()
-            if not commit:
+            if commit:
+                self._committed(index)
+            else:
+                self._last_write = time.monotonic()
                 self._uncommitted.add(index)
-                return
-            self._uncommitted.discard(index)
-            self._bump_version()
-            # The writer's lock is released once batches stop coming (a CLI run beside
-            # `kinoteka up` then gets its turn), not after each one: holding it lets merges
-            # run in the background instead of inside the next commit.
-            if self._idle_timer is not None:
-                self._idle_timer.cancel()
-            self._idle_timer = threading.Timer(WRITER_IDLE, self._release_idle)
-            self._idle_timer.daemon = True
-            self._idle_timer.start()
+
+    def _clear(self, index: str) -> None:
+        self._definition(index)
+        with self._lock:
+            writer = self._writer(index)
+            try:
+                writer.delete_all_documents()
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                self._uncommitted.discard(index)
+                raise
+            self._committed(index)
+
+    def _committed(self, index: str) -> None:
+        """After a commit of `index`'s writer: bump the version, restart the idle timer.
+        Caller holds `self._lock`."""
+        self._last_write = time.monotonic()
+        self._uncommitted.discard(index)
+        self._bump_version()
+        # The writer's lock is released once batches stop coming (a CLI run beside
+        # `kinoteka up` then gets its turn), not after each one: holding it lets merges
+        # run in the background instead of inside the next commit.
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = threading.Timer(WRITER_IDLE, self._release_idle)
+        self._idle_timer.daemon = True
+        self._idle_timer.start()
 
     def _reader(self, index: str) -> tantivy.Searcher:
         version = self._read_version()
@@ -432,12 +505,11 @@ class TantivyIndex:
         return directory, opened.writer(WRITER_HEAP * 2, 2)
 
     def _rebuild_write(
-        self, index: str, writer: tantivy.IndexWriter, documents: Sequence[Document]
+        self, index: str, writer: tantivy.IndexWriter, documents: Sequence[Upsert]
     ) -> None:
-        plan = self._plans[self._definition(index).name]
-        schema = self._schemas[index]
+        encode = self._encoders[self._definition(index).name]
         for document in documents:
-            writer.add_document(tantivy.Document.from_dict(to_tantivy(plan, document), schema))
+            _add(writer, encode(document)[1])
 
     def _rebuild_switch(self, index: str, directory: str, writer: tantivy.IndexWriter) -> None:
         writer.commit()
@@ -461,13 +533,17 @@ class TantivyIndex:
     async def bulk(
         self,
         index: str,
-        upserts: Sequence[Document] = (),
+        upserts: Sequence[Upsert] = (),
         deletes: Sequence[str] = (),
         *,
         commit: bool = True,
+        new: bool = False,
     ) -> None:
         if upserts or deletes or (commit and index in self._uncommitted):
-            await self._run(self._bulk, index, upserts, deletes, commit)
+            await self._run(self._bulk, index, upserts, deletes, commit, new)
+
+    async def clear(self, index: str) -> None:
+        await self._run(self._clear, index)
 
     async def get(self, index: str, document_id: str) -> Document | None:
         return await self._run(self._get, index, document_id)
@@ -485,7 +561,7 @@ class TantivyIndex:
 
         await self._run(reload_all)
 
-    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Document]]) -> int:
+    async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Upsert]]) -> int:
         directory, writer = await self._run(self._rebuild_start, index)
         loaded = 0
         try:
@@ -517,6 +593,13 @@ class TantivyIndex:
         self._readers.clear()
 
 
+def _add(writer: tantivy.IndexWriter, fields: str) -> None:
+    try:
+        writer.add_json(fields)
+    except ValueError as error:  # a value the schema cannot take (a word for a number, …)
+        raise SearchError(f"document refused: {error}") from error
+
+
 def _source(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Document:
     raw = searcher.doc(address).get_first(SOURCE)
     if raw is None:
@@ -530,7 +613,7 @@ def _sort_field(definition: IndexDefinition, path: str) -> str:
     if spec.kind is FieldKind.FLOAT:
         return spec.name
     if spec.kind is FieldKind.TEXT and spec.sortable:
-        return spec.name + SORT_SUFFIX
+        return spec.name  # its fast column holds the normalized value
     raise SearchError(f"cannot sort {definition.name!r} by {path!r}")
 
 
@@ -539,7 +622,7 @@ def _keyword_field(definition: IndexDefinition, path: str) -> str:
     _, spec = definition.resolve(path)
     if spec.kind is not FieldKind.KEYWORD:
         raise SearchError(f"cannot filter {definition.name!r} by {path!r}: not a keyword field")
-    return path
+    return spec.same_as or path
 
 
 def _text_field(definition: IndexDefinition, path: str) -> str:
