@@ -3,6 +3,14 @@ second (OWASP Argon2id: 19 MiB, t=2, p=1) next to the bare Argon2 verify rate.
 
 The bare decode uses the same key, token and claim checks; the bare verify the same hash
 parameters. Goals: verification <= 1.5x the bare decode and <= 0.2 ms; logins >= 0.8x.
+
+Logins are measured three ways: one at a time, one per core, and at capacity — twice as many
+concurrent logins as cores, as a server under a login load meets them, so that every hash
+thread always has a login to verify while others wait on the database. The goal is the
+service's capacity next to the hasher's: logins/s at capacity over the bare verify rate with
+one hashing thread per core (more threads than cores only share them). With exactly one login
+per core, each hash thread idles while its login waits on the database: that figure is
+latency, not capacity, and is shown beside it.
 """
 
 from __future__ import annotations
@@ -110,10 +118,11 @@ def _account(number: int) -> str:
 
 
 async def _rates(
-    kit: AuthKit, db: Database, client: service.ClientInfo, workers: int
+    kit: AuthKit, db: Database, client: service.ClientInfo, workers: int, hashers: int
 ) -> tuple[float, float]:
-    """Logins/s and bare verifies/s, `workers` at a time: best round of each, the rounds of the
-    two interleaved so that a machine slowing down or speeding up meets both alike."""
+    """Logins/s `workers` at a time and bare verifies/s on `hashers` threads: best round of
+    each, the rounds of the two interleaved so that a machine slowing down or speeding up meets
+    both alike."""
     hasher = Passwords(AuthSettings().password_hash).hasher
     stored = hasher.hash(PASSWORD)
     hasher.verify(stored, PASSWORD)
@@ -130,33 +139,35 @@ async def _rates(
 
     loop = asyncio.get_running_loop()
     best_login = best_bare = 0.0
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(hashers) as pool:
         for _ in range(ROUNDS):
             started = time.perf_counter()
             await asyncio.gather(*(login_worker(number) for number in range(workers)))
             best_login = max(best_login, LOGINS * workers / (time.perf_counter() - started))
             started = time.perf_counter()
-            await asyncio.gather(*(loop.run_in_executor(pool, verify_many) for _ in range(workers)))
-            best_bare = max(best_bare, LOGINS * workers / (time.perf_counter() - started))
+            await asyncio.gather(*(loop.run_in_executor(pool, verify_many) for _ in range(hashers)))
+            best_bare = max(best_bare, LOGINS * hashers / (time.perf_counter() - started))
     return best_login, best_bare
 
 
-async def _logins(
-    database_url: str, redis_url: str, workers: int
-) -> dict[int, tuple[float, float]]:
+async def _logins(database_url: str, redis_url: str, cores: int) -> dict[str, tuple[float, float]]:
     auth = AuthSettings(rate_limits=RateLimitSettings(enabled=False))
     settings = Settings(auth=auth, secret_key="bench-only-key")  # noqa: S106 - throwaway keys
-    db = db_port.from_url(database_url, pool_size=workers + 1)
+    db = db_port.from_url(database_url, pool_size=2 * cores + 1)
     cache = cache_port.from_url(redis_url)
     kit = build_auth_kit(settings, db, cache, redis_url)
     client = service.ClientInfo(ip="127.0.0.1", user_agent="Mozilla/5.0 Firefox/130.0")
     try:
         async with db.session() as session:
-            for number in range(workers):
+            for number in range(2 * cores):
                 await service.create_user(session, kit, _account(number), PASSWORD)
         async with db.session() as session:
             await service.login(session, kit, _account(0), PASSWORD, client)  # warm-up
-        return {n: await _rates(kit, db, client, n) for n in sorted({1, workers})}
+        return {
+            "1 at a time": await _rates(kit, db, client, 1, 1),
+            f"{cores} at a time (one per core)": await _rates(kit, db, client, cores, cores),
+            f"at capacity ({2 * cores} at a time)": await _rates(kit, db, client, 2 * cores, cores),
+        }
     finally:
         await kit.close()
         await cache.close()
@@ -164,8 +175,7 @@ async def _logins(
 
 
 def bench_logins(report: Callable[[str], None]) -> None:
-    # One login per core at a time is how a server meets them; serial is shown too.
-    workers = os.cpu_count() or 1
+    cores = os.cpu_count() or 1
     with (
         postgres_server() as server,
         migrated_database(server) as url,
@@ -174,16 +184,19 @@ def bench_logins(report: Callable[[str], None]) -> None:
         redis = EmbeddedRedis(Path(directory))
         redis_url = redis.start()
         try:
-            rates = asyncio.run(_logins(url, redis_url, workers))
+            rates = asyncio.run(_logins(url, redis_url, cores))
         finally:
             redis.stop()
     defaults = AuthSettings().password_hash
-    for concurrency, (login_rate, bare_rate) in rates.items():
+    report(
+        f"(Argon2id m={defaults.memory_kib} KiB, t={defaults.time_cost}, "
+        f"p={defaults.parallelism}; a login adds the DB reads and writes, history, session, tokens)"
+    )
+    for label, (login_rate, bare_rate) in rates.items():
+        goal = " (goal >= 0.8x)" if label.startswith("at capacity") else ""
         report(
-            f"password logins, {concurrency} at a time: {login_rate:.1f}/s (Argon2id "
-            f"m={defaults.memory_kib} KiB, t={defaults.time_cost}, p={defaults.parallelism}; "
-            f"plus DB, history, session, tokens); bare Argon2 verify {bare_rate:.1f}/s; "
-            f"ratio {login_rate / bare_rate:.2f}x (goal >= 0.8x)"
+            f"password logins, {label}: {login_rate:.1f}/s; bare Argon2 verify "
+            f"{bare_rate:.1f}/s; ratio {login_rate / bare_rate:.2f}x{goal}"
         )
 
 
