@@ -74,7 +74,6 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(kit: AuthKit) -> Non
     email = new_email()
     async with kit.db.session() as session:
         await service.sign_up(session, kit, email, PASSWORD, CLIENT)
-    async with kit.db.session() as session:  # a login reads committed accounts
         first = await service.login(session, kit, email, PASSWORD, CLIENT)
     async with kit.db.session() as session:
         second = await service.refresh(session, kit, first.refresh_token, CLIENT)
@@ -99,7 +98,6 @@ async def test_granted_role_shows_after_the_next_refresh(kit: AuthKit) -> None:
     email = new_email()
     async with kit.db.session() as session:
         user = await service.sign_up(session, kit, email, PASSWORD, CLIENT)
-    async with kit.db.session() as session:  # a login reads committed accounts
         pair = await service.login(session, kit, email, PASSWORD, CLIENT)
     async with kit.db.session() as session:
         await roles.grant_role(session, user.id, "admin")
@@ -122,24 +120,3 @@ async def test_login_rehashes_when_the_cost_changes(kit: AuthKit) -> None:
         user = (await session.scalars(select(User).where(User.email == email.lower()))).one()
         assert user.password_hash is not None
         assert "m=512,t=2,p=1" in user.password_hash
-
-
-async def test_a_login_is_its_own_unit_of_work(kit: AuthKit) -> None:
-    """The login's write is durable when it returns, whatever the caller's session does next;
-    an account the caller's session holds is kept in step with it."""
-    email = new_email()
-    async with kit.db.session() as session:
-        user = await service.sign_up(session, kit, email, PASSWORD, CLIENT)
-    async with kit.db.sessions() as session:
-        held = await session.get(User, user.id)
-        assert held is not None
-        pair = await service.login(session, kit, email, PASSWORD, CLIENT)
-        assert held.last_login_at is not None
-        await session.rollback()  # the caller's unit of work fails afterwards
-    async with kit.db.session() as session:
-        login = await session.get(Session, pair.claims.session_id)
-        assert login is not None
-        assert login.revoked_at is None
-        history, total = await service.login_history(session, user.id, page=1, size=10)
-        assert total == 1
-        assert history[0].outcome == "success"

@@ -2,8 +2,7 @@
 
 Functions take the request's `AsyncSession` (they flush; the caller commits) and the process's
 `AuthKit`. Audit writes that must outlive a failed request (failed logins, lockouts, a revoked
-session family after refresh-token reuse) go through their own short unit of work, and so does
-a password login: two autocommit statements (see `login`).
+session family after refresh-token reuse) go through their own short unit of work.
 """
 
 from __future__ import annotations
@@ -54,7 +53,6 @@ from kinoteka.auth.passwords import PasswordPolicyError, check_password_policy
 from kinoteka.auth.permissions import RoleName
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.auth.tokens import AccessClaims, SigningKeyPair, denylist_key, sign_access_token
-from kinoteka.infra.db import DriverStatement
 
 log = structlog.get_logger(__name__)
 
@@ -313,10 +311,10 @@ def _session_start_statement() -> Any:
 
 
 _SESSION_START = _session_start_statement()
-_SESSION_START_ALONE = DriverStatement.compile(_SESSION_START)  # a password login's write
 
 
-async def _session_start(
+async def _new_session(
+    session: AsyncSession,
     kit: AuthKit,
     *,
     user_id: uuid.UUID,
@@ -326,23 +324,26 @@ async def _session_start(
     client: ClientInfo,
     method: LoginMethod,
     now: dt.datetime,
-) -> tuple[TokenPair, dict[str, Any]]:
-    """Sign the first access token; the pair and the values of the session family's write."""
+) -> TokenPair:
+    """Sign the first access token and write the session family in one statement."""
     session_id = uuid.uuid4()
     access, claims = _sign(await kit.keys.signer(), kit, user_id, session_id, roles, permissions)
     refresh, refresh_row = _new_refresh_token(kit, session_id)
-    values = {
-        "p_session_id": session_id, "p_user_id": user_id, "p_now": now,
-        "p_refresh_expires": refresh_row["expires_at"], "p_ip": client.ip,
-        "p_user_agent": client.stored_user_agent, "p_device_type": client.device_type,
-        "p_jti": claims.jti,
-        "p_access_expires": dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
-        "p_refresh_id": refresh_row["id"], "p_token_hash": refresh_row["token_hash"],
-        "p_history_id": uuid.uuid4(), "p_email": email, "p_method": method,
-        "p_outcome": LoginOutcome.SUCCESS,
-    }  # fmt: skip
+    await session.execute(
+        _SESSION_START,
+        {
+            "p_session_id": session_id, "p_user_id": user_id, "p_now": now,
+            "p_refresh_expires": refresh_row["expires_at"], "p_ip": client.ip,
+            "p_user_agent": client.stored_user_agent, "p_device_type": client.device_type,
+            "p_jti": claims.jti,
+            "p_access_expires": dt.datetime.fromtimestamp(claims.expires_at, dt.UTC),
+            "p_refresh_id": refresh_row["id"], "p_token_hash": refresh_row["token_hash"],
+            "p_history_id": uuid.uuid4(), "p_email": email, "p_method": method,
+            "p_outcome": LoginOutcome.SUCCESS,
+        },
+    )  # fmt: skip
     log.info("auth.login", user_id=str(user_id), session_id=str(session_id), method=str(method))
-    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims), values
+    return TokenPair(access, refresh, kit.settings.access_ttl_seconds, claims)
 
 
 async def start_session(
@@ -355,11 +356,10 @@ async def start_session(
     """A new session family for `user` (after a successful authentication), in `session`."""
     roles, permissions = _grants(await user_roles(session, user.id))
     now = _now()
-    pair, values = await _session_start(
-        kit, user_id=user.id, email=user.email, roles=roles, permissions=permissions,
+    pair = await _new_session(
+        session, kit, user_id=user.id, email=user.email, roles=roles, permissions=permissions,
         client=client, method=method, now=now,
     )  # fmt: skip
-    await session.execute(_SESSION_START, values)
     _mark_logged_in(user, now)
     return pair
 
@@ -395,7 +395,6 @@ _ACCOUNT = text(
     FROM {SCHEMA}.users u WHERE u.email = :email
     """  # noqa: S608 - SCHEMA is a constant; the email is a bound parameter
 )
-_ACCOUNT_ALONE = DriverStatement.compile(_ACCOUNT)
 
 
 async def login(
@@ -403,13 +402,10 @@ async def login(
 ) -> TokenPair:
     """Email + password to an access and a refresh token (what the admin panel calls too).
 
-    A login is the hot path next to Argon2, so its database work is two constant statements,
-    each on its own in autocommit (`Database.fetch_one`/`execute_one`): one reads the account
-    with its roles and permissions; after the hash checks out, one writes the session, its
-    refresh token, the history row and the account's counters, atomic as one statement and
-    durable when it returns. Two round trips, where a transaction around them would take four
-    (BEGIN, COMMIT). The login is therefore its own unit of work: it reads committed accounts,
-    and `session` (the caller's) is only kept in step when it holds the account.
+    A login is the hot path next to Argon2, so its database work is two constant statements:
+    one reads the account with its roles and permissions; after the hash checks out, one writes
+    the session, its refresh token, the history row and the account's counters. Both run in
+    the caller's `session` (its commit makes the login stick), not through the ORM.
 
     Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
     """
@@ -421,8 +417,8 @@ async def login(
         await kit.passwords.verify(None, password)
         raise InvalidCredentials() from None
     await enforce_limit(kit, limits.login_per_account, "login-account", email)
-    row = await kit.db.fetch_one(_ACCOUNT_ALONE, {"email": email})
-    account = _Account(**row) if row is not None else None
+    row = (await session.execute(_ACCOUNT, {"email": email})).first()
+    account = _Account(**row._mapping) if row is not None else None
     if account is not None and account.locked_until is not None:
         wait = ceil((account.locked_until - _now()).total_seconds())
         if wait > 0:
@@ -443,20 +439,18 @@ async def login(
         raise AccountInactive("this account is deactivated")
     if check.needs_rehash:
         # The cost settings changed since this hash was made: upgrade it while we have the
-        # password (rare: its own short unit of work, before the login's write).
+        # password, hashing before the login's write takes the account row's lock.
         upgraded = await kit.passwords.hash(password)
-        async with kit.db.session() as rehash:
-            await rehash.execute(
-                update(User).where(User.id == account.id).values(password_hash=upgraded)
-            )
+        await session.execute(
+            update(User).where(User.id == account.id).values(password_hash=upgraded)
+        )
         log.info("auth.password_rehashed", user_id=str(account.id))
     now = _now()
-    pair, values = await _session_start(
-        kit, user_id=account.id, email=account.email, roles=account.roles,
+    pair = await _new_session(
+        session, kit, user_id=account.id, email=account.email, roles=account.roles,
         permissions=account.permissions, client=client, method=LoginMethod.PASSWORD,
         now=now,
     )  # fmt: skip
-    await kit.db.execute_one(_SESSION_START_ALONE, values)
     known = session.identity_map.get(identity_key(User, account.id))
     if known is not None:  # keep an account object the caller holds in step with the write
         _mark_logged_in(known, now)

@@ -3,22 +3,19 @@
 SQLAlchemy speaks both footprints (embedded and server PostgreSQL), so there is one adapter.
 `from_url()` takes a plain `postgresql://` URL (a Unix-socket host in `?host=` works too) and
 builds the async engine on asyncpg; `sync_url()` gives the psycopg form for migrations and
-COPY-based bulk loads. For the few hot paths where a round trip counts, `DriverStatement` and
-`Database.fetch_one`/`execute_one` run one statement through the driver on a pooled connection,
-in autocommit: no BEGIN and COMMIT around it, no SQLAlchemy result processing.
+COPY-based bulk loads.
 """
 
 from __future__ import annotations
 
 from asyncio import Event
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ClauseElement, event, text
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import (
@@ -34,7 +31,6 @@ from kinoteka.infra.db.base import Base
 __all__ = [
     "Base",
     "Database",
-    "DriverStatement",
     "async_url",
     "driver_error",
     "fetch_column",
@@ -63,30 +59,6 @@ def sync_url(url: str) -> str:
 def libpq_url(url: str) -> str:
     """A plain libpq URL (what psycopg.connect and psql take)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@dataclass(frozen=True)
-class DriverStatement:
-    """A SQLAlchemy statement compiled once into the driver's form: `$n` SQL, the names its
-    parameters take in order, and the values the statement itself fixes (literals bound)."""
-
-    sql: str
-    names: tuple[str, ...]
-    fixed: Mapping[str, Any]
-
-    @classmethod
-    def compile(cls, statement: ClauseElement) -> DriverStatement:
-        make_dialect: Any = asyncpg_dialect  # untyped in SQLAlchemy's stubs
-        compiled: Any = statement.compile(dialect=make_dialect())
-        return cls(str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
-
-    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        """The positional arguments for `values` (by parameter name; fixed ones filled in).
-
-        Values go to the driver as they are: no SQLAlchemy type processing, so they are of the
-        driver's own types (UUID, aware datetime, str: a StrEnum is one)."""
-        merged = {**self.fixed, **values}
-        return [merged[name] for name in self.names]
 
 
 @dataclass
@@ -137,31 +109,6 @@ class Database:
             finally:
                 # Before the connection goes back to the pool, where a later loss is not ours.
                 driver.remove_termination_listener(terminated)
-
-    async def fetch_one(
-        self, statement: DriverStatement, values: Mapping[str, Any]
-    ) -> Mapping[str, Any] | None:
-        """The first row of one autocommit statement (see `DriverStatement`), or None."""
-        row: Mapping[str, Any] | None = await self._driver_call("fetchrow", statement, values)
-        return row
-
-    async def execute_one(self, statement: DriverStatement, values: Mapping[str, Any]) -> None:
-        """One autocommit statement: durable when this returns (one statement is atomic)."""
-        await self._driver_call("execute", statement, values)
-
-    async def _driver_call(
-        self, method: str, statement: DriverStatement, values: Mapping[str, Any]
-    ) -> Any:
-        # Nothing runs through SQLAlchemy on this connection, so no transaction is begun (and
-        # the pool's reset on return has nothing to roll back); asyncpg prepares the statement
-        # once per connection and keeps it.
-        async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            try:
-                return await getattr(driver, method)(statement.sql, *statement.arguments(values))
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                raise driver_error(error, statement.sql) from error
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
