@@ -151,7 +151,9 @@ class PersonFilmWork(Timestamped, Base):
     __tablename__ = "person_film_work"
     __table_args__ = (
         UniqueConstraint("film_work_id", "person_id", "role"),
-        Index("ix_person_film_work_person_id", "person_id"),
+        Index(
+            "ix_person_film_work_person_id_film_work_id_role", "person_id", "film_work_id", "role"
+        ),
         {"schema": SCHEMA},
     )
 

@@ -204,13 +204,15 @@ def _person_select(json: _Json) -> str:
         ("id", "p.id"), ("full_name", "p.full_name"), ("films", "coalesce(f.films, '[]'::json)")
     )
     film = json.object(("id", "r.film_work_id"), ("roles", "r.roles"))
+    # A credit is unique per (film, person, role): a film's roles need no DISTINCT, and the
+    # credits index on (person_id, film_work_id, role) hands them over grouped and in order.
     return f"""
 SELECT p.id::text AS id, {document}::text AS document
 FROM content.person p
 LEFT JOIN (
   SELECT r.person_id, {json.agg(film, "r.film_work_id")} AS films
     FROM (SELECT pfw.person_id, pfw.film_work_id,
-                 array_agg(DISTINCT pfw.role ORDER BY pfw.role) AS roles
+                 {json.agg("pfw.role", "pfw.role")} AS roles
             FROM content.person_film_work pfw
            WHERE {{scope:pfw.person_id}}
            GROUP BY pfw.person_id, pfw.film_work_id) r
