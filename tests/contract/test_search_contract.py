@@ -134,6 +134,43 @@ async def test_encoded_documents_pass_through_and_read_back_as_documents(
     assert await titles(index, text="unicode quoted") == ["Encoded"]
 
 
+async def test_derived_objects_are_completed_from_their_flat_fields(index: SearchIndex) -> None:
+    """`directors` & co. may be left out of a document (they are the names and ids zipped):
+    what the index hands back has them, in order, and nested filters find them."""
+    director, cast = credited(["Ridley Scott"]), credited(["Sigourney Weaver", "Tom Skerritt"])
+    whole = film(
+        "Alien",
+        directors=director, directors_names=["Ridley Scott"], directors_ids=[director[0]["id"]],
+        actors=cast, actors_names=[p["name"] for p in cast], actors_ids=[p["id"] for p in cast],
+    )  # fmt: skip
+    bare = {k: v for k, v in whole.items() if k not in ("directors", "actors", "writers")}
+    sequel = {k: v for k, v in bare.items() if v is not None}  # encoded: no nulls
+    sequel.update(id=str(uuid.uuid4()), title="Aliens")
+    encoded = EncodedDocument(sequel["id"], orjson.dumps(sequel).decode())
+    await index.bulk(movies(index), [bare, encoded])
+    await index.refresh()
+    assert await index.get(movies(index), bare["id"]) == whole
+    assert await index.get(movies(index), sequel["id"]) == {
+        **sequel, "directors": director, "actors": cast, "writers": [],
+    }  # fmt: skip
+    hits = await index.search(
+        SearchQuery(movies(index), filters={"actors.id": cast[1]["id"]}, sort=Sort("title"))
+    )
+    assert [hit["title"] for hit in hits.documents] == ["Alien", "Aliens"]
+    assert all(hit["actors"] == cast and hit["writers"] == [] for hit in hits.documents)
+
+
+def test_completing_keeps_given_objects_and_refuses_uneven_fields() -> None:
+    definition = SearchIndexes.named(IndexNames()).movies
+    given = film("Given", directors=credited(["Someone"]))  # not what its flat fields say
+    assert definition.complete(dict(given)) == given
+    assert definition.complete({"id": "1", "title": "Bare"}) == {"id": "1", "title": "Bare"}
+    uneven = {k: v for k, v in film("Uneven", actors_names=["A", "B"], actors_ids=["1"]).items()
+              if k != "actors"}  # fmt: skip
+    with pytest.raises(SearchError, match="actors"):
+        definition.complete(uneven)
+
+
 async def test_clear_then_new_documents(index: SearchIndex) -> None:
     await load(index, [film("Gone"), film("Gone too")])
     before = await index.version()

@@ -4,12 +4,18 @@ when KINOTEKA_TEST_ELASTICSEARCH_URL is set)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kinoteka.infra.search import SearchError, SearchQuery, Sort
-from kinoteka.infra.search.elasticsearch import compile_query, compile_sort, index_body
+from kinoteka.infra.search import EncodedDocument, SearchError, SearchQuery, Sort
+from kinoteka.infra.search.elasticsearch import (
+    _index_actions,
+    compile_query,
+    compile_sort,
+    index_body,
+)
 from kinoteka.search.documents import SearchIndexes
 from kinoteka.search.settings import IndexNames
 
@@ -91,3 +97,22 @@ async def test_an_unreachable_cluster_is_reported_as_unavailable() -> None:
             await index.bulk("nope", [{"id": "1"}])
     finally:
         await index.close()
+
+
+def test_bulk_actions_carry_the_derived_nested_objects() -> None:
+    """The mapping indexes `directors` & co. as nested objects: documents written without
+    them (as the catalog's query renders them) get them before they reach the cluster."""
+    bare = {"id": "f1", "title": "Alien", "directors_names": ["Ridley Scott"],
+            "directors_ids": ["p1"], "actors_names": [], "actors_ids": [],
+            "writers_names": [], "writers_ids": []}  # fmt: skip
+    encoded = EncodedDocument("f2", orjson.dumps({**bare, "id": "f2"}).decode())
+    actions = _index_actions(INDEXES.movies, "movies", [bare, encoded])
+    sources = [a["_source"] if isinstance(a["_source"], dict) else orjson.loads(a["_source"])
+               for a in actions]  # fmt: skip
+    for source in sources:
+        assert source["directors"] == [{"id": "p1", "name": "Ridley Scott"}]
+        assert source["actors"] == []
+        assert source["writers"] == []
+    assert "directors" not in bare  # the caller's document is left as it was
+    persons = _index_actions(INDEXES.persons, "persons", [EncodedDocument("p1", '{"id":"p1"}')])
+    assert persons[0]["_source"] == '{"id":"p1"}'  # nothing derived: the text as it is

@@ -10,6 +10,9 @@ builders hand that text on as `EncodedDocument`s (or parsed, for comparisons):
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 A field without a value (no rating, no description, no poster) is left out, not `null`.
+`directors`/`actors`/`writers` are derived fields (`FieldSpec.derived`: the names and ids
+zipped, in the same order): the query leaves them out and an index completes documents with
+them (`IndexDefinition.complete`), so PostgreSQL renders each credit twice, not three times.
 """
 
 from __future__ import annotations
@@ -154,16 +157,16 @@ class _Json:
 
 def _film_select(json: _Json) -> str:
     people = []
+    # Names and ids only: `directors` & co. are derived fields (the two zipped), left out here
+    # and completed by the index (measured: a third less of the database's work per film).
     for role in ("director", "actor", "writer"):
-        person = json.object(("id", "p.id"), ("name", "p.full_name"))
         where = f"pfw.role = '{role}'"
         people += [
             f"{json.agg('p.full_name', 'p.full_name, p.id', where)} AS {role}s_names",
             f"{json.agg('p.id', 'p.full_name, p.id', where)} AS {role}s_ids",
-            f"{json.agg(person, 'p.full_name, p.id', where)} AS {role}s",
         ]
     listed = [f"{role}s{part}" for role in ("director", "actor", "writer")
-              for part in ("_names", "_ids", "")]  # fmt: skip
+              for part in ("_names", "_ids")]  # fmt: skip
     document = json.document(
         ("id", "fw.id"), ("imdb_rating", "fw.rating"), ("title", "fw.title"),
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
@@ -286,8 +289,19 @@ async def encoded_documents(
 async def build_documents(
     connection: AsyncConnection, kind: DocumentKind, ids: Sequence[uuid.UUID | str]
 ) -> list[Document]:
-    """The documents of the `ids` that exist, parsed (what the index should hold for them)."""
-    return [document.decode() for document in await encoded_documents(connection, kind, ids)]
+    """The documents of the `ids` that exist, parsed and completed (what an index hands back
+    for them)."""
+    shape = _SHAPES[kind]
+    encoded = await encoded_documents(connection, kind, ids)
+    return [shape.complete(document.decode()) for document in encoded]
+
+
+# What each kind's documents hold, whatever the index is named (for completing documents).
+_SHAPES = {
+    DocumentKind.FILM: IndexDefinition("movies", MOVIE_FIELDS),
+    DocumentKind.GENRE: IndexDefinition("genres", GENRE_FIELDS),
+    DocumentKind.PERSON: IndexDefinition("persons", PERSON_FIELDS),
+}
 
 
 def _page_statements(source: _Source) -> dict[tuple[bool, bool], str]:

@@ -102,6 +102,17 @@ class FieldSpec:
     `actors_ids`): an adapter that flattens documents may search or filter that field instead
     of indexing the same values twice."""
 
+    @property
+    def derived(self) -> bool:
+        """An OBJECTS field whose every property repeats a flat field: its objects are those
+        fields zipped (`actors[i]` = `{id: actors_ids[i], name: actors_names[i]}`), so a
+        document may leave it out; an index hands documents back with it (`complete`)."""
+        return (
+            self.kind is FieldKind.OBJECTS
+            and bool(self.properties)
+            and all(prop.same_as is not None for prop in self.properties)
+        )
+
 
 @dataclass(frozen=True)
 class IndexDefinition:
@@ -131,6 +142,32 @@ class IndexDefinition:
     @property
     def default_text_fields(self) -> dict[str, float]:
         return {spec.name: spec.boost for spec in self.fields if spec.boost > 0}
+
+    @property
+    def derived_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.derived)
+
+    def complete(self, document: Document) -> Document:
+        """`document` (changed in place) with each derived OBJECTS field it lacks built from
+        the flat fields it repeats; one it has, or whose flat fields it has none of, is left
+        as it is."""
+        for spec in self.derived_fields:
+            if spec.name in document or all(p.same_as not in document for p in spec.properties):
+                continue
+            names = [prop.name for prop in spec.properties]
+            columns = [document.get(prop.same_as or "") or [] for prop in spec.properties]
+            try:
+                rows = list(zip(*columns, strict=True))
+            except ValueError:
+                raise SearchError(f"{spec.name}: its flat fields differ in length") from None
+            document[spec.name] = [dict(zip(names, row, strict=True)) for row in rows]
+        return document
+
+    def completed_json(self, upsert: EncodedDocument) -> str:
+        """An encoded document's JSON with its derived fields (as it is when it has none)."""
+        if not self.derived_fields:
+            return upsert.json
+        return orjson.dumps(self.complete(upsert.decode())).decode()
 
 
 @dataclass(frozen=True)

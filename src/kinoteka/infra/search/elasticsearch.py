@@ -226,10 +226,10 @@ class ElasticsearchIndex:
         commit: bool = True,  # every bulk request is acknowledged (durable) by Elasticsearch
         new: bool = False,  # an index action replaces by `_id` at no extra cost either way
     ) -> None:
-        self._definition(index)
+        definition = self._definition(index)
         if not upserts and not deletes:
             return
-        actions = _index_actions(index, upserts)
+        actions = _index_actions(definition, index, upserts)
         actions += [{"_op_type": "delete", "_index": index, "_id": str(i)} for i in deletes]
 
         async def run() -> None:
@@ -331,7 +331,7 @@ class ElasticsearchIndex:
         loaded = 0
         try:
             async for batch in batches:
-                await self.bulk_into(physical, batch)
+                await self.bulk_into(definition, physical, batch)
                 loaded += len(batch)
 
             async def switch() -> None:
@@ -355,8 +355,10 @@ class ElasticsearchIndex:
             raise
         return loaded
 
-    async def bulk_into(self, physical: str, documents: Sequence[Upsert]) -> None:
-        actions = _index_actions(physical, documents)
+    async def bulk_into(
+        self, definition: IndexDefinition, physical: str, documents: Sequence[Upsert]
+    ) -> None:
+        actions = _index_actions(definition, physical, documents)
 
         async def run() -> None:
             await async_bulk(self.client, actions)
@@ -379,15 +381,20 @@ class ElasticsearchIndex:
         await self.client.close()
 
 
-def _index_actions(index: str, upserts: Sequence[Upsert]) -> list[dict[str, Any]]:
-    """Bulk `index` actions; an `EncodedDocument`'s JSON goes into the request as it is (the
+def _index_actions(
+    definition: IndexDefinition, index: str, upserts: Sequence[Upsert]
+) -> list[dict[str, Any]]:
+    """Bulk `index` actions, documents completed with their derived fields (the nested objects
+    the mapping indexes); an `EncodedDocument`'s JSON goes into the request as text (the
     client's serializer passes a `str` body line through)."""
     return [
-        {"_op_type": "index", "_index": index, "_id": upsert.id, "_source": upsert.json}
+        {"_op_type": "index", "_index": index, "_id": upsert.id,
+         "_source": definition.completed_json(upsert)}
         if isinstance(upsert, EncodedDocument)
-        else {"_op_type": "index", "_index": index, "_id": str(upsert["id"]), "_source": upsert}
+        else {"_op_type": "index", "_index": index, "_id": str(upsert["id"]),
+              "_source": definition.complete(dict(upsert))}
         for upsert in upserts
-    ]
+    ]  # fmt: skip
 
 
 def _hits(found: Any) -> SearchHits:

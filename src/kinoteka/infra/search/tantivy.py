@@ -399,12 +399,13 @@ class TantivyIndex:
         return reader.index.searcher()
 
     def _get(self, index: str, document_id: str) -> Document | None:
+        definition = self._definition(index)
         searcher = self._reader(index)
         schema = self._readers[index].index.schema
         hits = searcher.search(tantivy.Query.term_query(schema, "id", document_id), 1).hits
         if not hits:
             return None
-        return _source(searcher, hits[0][1])
+        return _source(definition, searcher, hits[0][1])
 
     def _count(self, index: str) -> int:
         return self._reader(index).num_docs
@@ -434,7 +435,7 @@ class TantivyIndex:
             order=order,
         )
         hits = [] if past_end else result.hits
-        documents = [_source(searcher, address) for _, address in hits]
+        documents = [_source(definition, searcher, address) for _, address in hits]
         total: int = getattr(result, "count", None) or 0  # not in the bundled stub
         return SearchHits(total=total, documents=documents)
 
@@ -600,12 +601,15 @@ def _add(writer: tantivy.IndexWriter, fields: str) -> None:
         raise SearchError(f"document refused: {error}") from error
 
 
-def _source(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> Document:
+def _source(
+    definition: IndexDefinition, searcher: tantivy.Searcher, address: tantivy.DocAddress
+) -> Document:
+    """The stored original, completed with the derived fields it was written without."""
     raw = searcher.doc(address).get_first(SOURCE)
     if raw is None:
         raise SearchError("a stored document lacks its source")
     document: Document = orjson.loads(bytes(raw))
-    return document
+    return definition.complete(document)
 
 
 def _sort_field(definition: IndexDefinition, path: str) -> str:
