@@ -1,15 +1,19 @@
-"""The database port's pool: a connection the server closed is never handed out."""
+"""The database port: a connection the server closed is never handed out; a local backend
+asked to yield the CPU does, and nothing else."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy import text
 
 from kinoteka.infra import db as db_port
-from kinoteka.infra.db import libpq_url
+from kinoteka.infra.db import libpq_url, yield_cpu
 
 
 async def test_a_connection_the_server_closed_is_replaced_on_checkout(
@@ -30,3 +34,48 @@ async def test_a_connection_the_server_closed_is_replaced_on_checkout(
             assert await session.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         await db.close()
+
+
+def nice_of(pid: int) -> tuple[int, str | None]:
+    group = Path(f"/proc/{pid}/autogroup")
+    return os.getpriority(os.PRIO_PROCESS, pid), (
+        group.read_text().split()[-1] if group.exists() else None
+    )
+
+
+async def test_a_local_backend_yields_the_cpu_and_nothing_else_does(fresh_database: str) -> None:
+    """The embedded server's backend behind a connection gets the nice asked for (its process
+    and, where Linux groups by session, its group), never this process's group; the other
+    backends keep theirs; a nice is only ever raised."""
+    ours = nice_of(os.getpid())
+    db = db_port.from_url(fresh_database, pool_size=2)
+    try:
+        async with db.engine.connect() as other:
+            untouched = await other.scalar(text("SELECT pg_backend_pid()"))
+            async with db.engine.connect() as connection:
+                assert await yield_cpu(connection, 7)
+                pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+                grouped = nice_of(pid)[1] is not None
+                assert nice_of(pid) == (7, "7" if grouped else None)
+                assert await yield_cpu(connection, 3)
+                assert nice_of(pid) == (7, "7" if grouped else None)
+                await connection.invalidate()
+            assert nice_of(untouched)[0] == 0
+    finally:
+        await db.close()
+    assert nice_of(os.getpid()) == ours
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("postgresql://u@/db?host=%2Ftmp%2Fsocket", True),
+        ("postgresql://u@localhost/db", True),
+        ("postgresql://u@127.0.0.1:5432/db", True),
+        ("postgresql://u@[::1]/db", True),
+        ("postgresql://u@db.example.com/db", False),
+        ("postgresql://u@10.0.0.5/db", False),
+    ],
+)
+def test_only_a_server_on_this_machine_is_asked_to_yield(url: str, local: bool) -> None:
+    assert db_port._on_this_machine(url) is local

@@ -33,7 +33,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BIGINT
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kinoteka.infra.db import Database
+from kinoteka.infra.db import Database, yield_cpu
 from kinoteka.infra.search import (
     MAX_PAGE_SIZE,
     Document,
@@ -168,31 +168,44 @@ def bulk_load_gc() -> Iterator[None]:
                 gc.set_threshold(*_bulk_gc_saved)
 
 
-async def fetch_page(
-    db: Database, kind: DocumentKind, after: str | None, limit: int
-) -> list[EncodedDocument]:
-    """The next `limit` documents of `kind` in id order after `after` (own connection).
+async def connection_pages(
+    connection: AsyncConnection, kind: DocumentKind, limit: int, after: str | None = None
+) -> AsyncIterator[list[EncodedDocument]]:
+    """Every document of `kind` in id order after `after`, `limit` per page, on `connection`
+    (in REPEATABLE READ: see `page_reader`).
 
-    One snapshot for the page (REPEATABLE READ): its end is looked up before its documents are
+    One snapshot per page, committed after it: its end is looked up before its documents are
     read, and a page shorter than `limit` must mean the end of the table, not a concurrent delete.
     """
+    while True:
+        batch = await encoded_page(connection, kind, after, limit)
+        await connection.commit()
+        if batch:
+            yield batch
+        if len(batch) < limit:
+            return
+        after = batch[-1].id
+
+
+@asynccontextmanager
+async def page_reader(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection for `connection_pages`."""
     async with db.engine.connect() as connection:
         await connection.execution_options(isolation_level="REPEATABLE READ")
-        return await encoded_page(connection, kind, after, limit)
+        yield connection
 
 
 async def document_pages(
     db: Database, kind: DocumentKind, limit: int, after: str | None = None
 ) -> AsyncIterator[list[EncodedDocument]]:
     """Every document of `kind` in id order after `after`, `limit` per page (what a rebuild
-    and a full load read)."""
-    while True:
-        batch = await fetch_page(db, kind, after, limit)
-        if batch:
+    reads, on a connection of its own)."""
+    async with page_reader(db) as connection:
+        async for batch in connection_pages(connection, kind, limit, after):
             yield batch
-        if len(batch) < limit:
-            return
-        after = batch[-1].id
+
+
+LOAD_READER_NICE = 10  # the full load's database backend, on the embedded footprint
 
 
 _END: list[EncodedDocument] = []  # the page reader's "end of this kind" (compared by identity)
@@ -396,13 +409,26 @@ class CatalogSync:
         await self._save_checkpoint()
 
     async def _read_pages(self, starts: dict[DocumentKind, str | None], pages: ReadAhead) -> None:
-        """Each kind's pages after its start, then its end marker, kind after kind."""
+        """Each kind's pages after its start, then its end marker, kind after kind.
+
+        The index is the load's bottleneck; on the embedded footprint PostgreSQL shares its
+        machine, and Linux would give the backend reading the pages as much CPU as this whole
+        process (measured on two cores: the index then ran on two thirds of one while the
+        pages were read, and a core idled afterwards). The backend yields the CPU instead
+        (`yield_cpu`): it reads on what the index leaves, and is then not reused.
+        """
         size = self.settings.load_batch_size
         try:
-            for kind, after in starts.items():
-                async for batch in document_pages(self.db, kind, size, after):
-                    await pages.put(batch)
-                await pages.put(_END)
+            async with page_reader(self.db) as connection:
+                lowered = await yield_cpu(connection, LOAD_READER_NICE)
+                try:
+                    for kind, after in starts.items():
+                        async for batch in connection_pages(connection, kind, size, after):
+                            await pages.put(batch)
+                        await pages.put(_END)
+                finally:
+                    if lowered:
+                        await connection.invalidate()
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # handed to the consumer, whose retry decides

@@ -3,11 +3,14 @@
 SQLAlchemy speaks both footprints (embedded and server PostgreSQL), so there is one adapter.
 `from_url()` takes a plain `postgresql://` URL (a Unix-socket host in `?host=` works too) and
 builds the async engine on asyncpg; `sync_url()` gives the psycopg form for migrations and
-COPY-based bulk loads.
+COPY-based bulk loads. `yield_cpu()` lets a batch job's server process make way for the work
+beside it when the server runs on this machine (the embedded footprint).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from asyncio import Event
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -38,6 +41,7 @@ __all__ = [
     "from_url",
     "libpq_url",
     "sync_url",
+    "yield_cpu",
 ]
 
 
@@ -154,6 +158,58 @@ async def fetch_column(
 ) -> list[Any]:
     """One column of every row of `statement`, read as `fetch_rows` reads."""
     return [row[column] for row in await fetch_rows(connection, statement, *args)]
+
+
+def _on_this_machine(url: str) -> bool:
+    """Whether the server is reached over a Unix socket or a loopback address."""
+    parsed = make_url(url)
+    socket_dir = parsed.query.get("host")
+    host = parsed.host or (socket_dir if isinstance(socket_dir, str) else None)
+    if host is None or host.startswith("/") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def yield_cpu(connection: AsyncConnection, nice: int) -> bool:
+    """Lower the CPU priority of the server process behind `connection` to `nice`, when it runs
+    on this machine as this user (the embedded footprint); True if it runs at that nice or
+    lower now (a nice is only ever raised).
+
+    For a batch job whose bottleneck is this process (a full load's index), so that the
+    server's share of a small machine goes to the bottleneck first. PostgreSQL starts each
+    backend in a session of its own, which Linux schedules as a group of its own (autogroup):
+    the group's nice is raised, and the process's. Raising a nice value needs no privilege; on
+    a server elsewhere, or of another user, nothing changes. The backend should not serve
+    other work afterwards: invalidate the connection.
+    """
+    url = connection.engine.url.render_as_string(hide_password=False)
+    if not hasattr(os, "setpriority") or not _on_this_machine(url):
+        return False
+    pid = int(await connection.scalar(text("SELECT pg_backend_pid()")) or 0)
+    return _lower_priority(pid, nice)
+
+
+def _lower_priority(pid: int, nice: int) -> bool:
+    # procfs reads and writes: in memory, they do not block
+    try:
+        with open(f"/proc/{pid}/comm") as comm:  # the server's own process, not a namesake
+            if not comm.read().startswith("postgres"):
+                return False
+        os.setpriority(os.PRIO_PROCESS, pid, max(nice, os.getpriority(os.PRIO_PROCESS, pid)))
+    except OSError:  # no such process here, or another user's
+        return False
+    try:
+        with open(f"/proc/{pid}/autogroup") as theirs, open("/proc/self/autogroup") as ours:
+            group, own = theirs.read().split(), ours.read().split()  # "/autogroup-7 nice 0"
+        if group[0] != own[0]:  # never the group this process is in
+            with open(f"/proc/{pid}/autogroup", "w") as setting:
+                setting.write(str(max(nice, int(group[-1]))))
+    except (OSError, IndexError, ValueError):  # no autogroups: the process nice is what counts
+        pass
+    return True
 
 
 RECYCLE_SECONDS = 1800  # a pooled connection is replaced after this long (NAT/idle timeouts)
