@@ -3,7 +3,7 @@
 Full sync (films/s) next to its two limits measured in the same run: extraction alone (the
 document queries streamed to nowhere) and indexing alone (the same documents, prebuilt, bulk
 written into a fresh Tantivy index in the same pages and commits). All three run under the
-full load's collector setting (`bulk_load_gc`), in `KINOTEKA_BENCH_SEARCH_ROUNDS` rounds (3)
+full load's collector setting (`bulk_load_gc`), in `KINOTEKA_BENCH_SEARCH_ROUNDS` rounds (5)
 of the three, one after the other. This machine's speed drifts by a fifth or more between
 minutes, so the goal is judged within each round, on measures taken under the same conditions
 (full sync next to that round's slower limit), and the median round is the figure; the best of
@@ -41,7 +41,7 @@ from kinoteka.search.sync import LOAD_ORDER, bulk_load_gc, document_pages
 from kinoteka.settings import LogSettings
 
 EDITS = int(os.environ.get("KINOTEKA_BENCH_SEARCH_EDITS", "200"))
-ROUNDS = int(os.environ.get("KINOTEKA_BENCH_SEARCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("KINOTEKA_BENCH_SEARCH_ROUNDS", "5"))
 KINOTEKA = Path(sys.executable).with_name("kinoteka")
 
 
