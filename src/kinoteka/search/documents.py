@@ -291,17 +291,12 @@ async def build_documents(
 ) -> list[Document]:
     """The documents of the `ids` that exist, parsed and completed (what an index hands back
     for them)."""
-    shape = _SHAPES[kind]
+    shape = _SHAPES.for_kind(kind)
     encoded = await encoded_documents(connection, kind, ids)
     return [shape.complete(document.decode()) for document in encoded]
 
 
-# What each kind's documents hold, whatever the index is named (for completing documents).
-_SHAPES = {
-    DocumentKind.FILM: IndexDefinition("movies", MOVIE_FIELDS),
-    DocumentKind.GENRE: IndexDefinition("genres", GENRE_FIELDS),
-    DocumentKind.PERSON: IndexDefinition("persons", PERSON_FIELDS),
-}
+_SHAPES = SearchIndexes.named(IndexNames())  # what each kind's documents hold, whatever named
 
 
 def _page_statements(source: _Source) -> dict[tuple[bool, bool], str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -143,8 +144,9 @@ class IndexDefinition:
     def default_text_fields(self) -> dict[str, float]:
         return {spec.name: spec.boost for spec in self.fields if spec.boost > 0}
 
-    @property
+    @cached_property
     def derived_fields(self) -> tuple[FieldSpec, ...]:
+        """Worked out once: `complete` runs on every document read or written."""
         return tuple(spec for spec in self.fields if spec.derived)
 
     def complete(self, document: Document) -> Document:
