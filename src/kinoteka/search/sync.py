@@ -188,11 +188,17 @@ async def connection_pages(
 
 
 @asynccontextmanager
-async def page_reader(db: Database) -> AsyncIterator[AsyncConnection]:
-    """A connection for `connection_pages`."""
+async def page_reader(db: Database, *, nice: int | None = None) -> AsyncIterator[AsyncConnection]:
+    """A connection for `connection_pages`; with `nice`, its backend yields the CPU
+    (`yield_cpu`) and the connection is closed afterwards, not handed back to the pool."""
     async with db.engine.connect() as connection:
         await connection.execution_options(isolation_level="REPEATABLE READ")
-        yield connection
+        lowered = nice is not None and await yield_cpu(connection, nice)
+        try:
+            yield connection
+        finally:
+            if lowered:
+                await connection.invalidate()
 
 
 async def document_pages(
@@ -419,16 +425,11 @@ class CatalogSync:
         """
         size = self.settings.load_batch_size
         try:
-            async with page_reader(self.db) as connection:
-                lowered = await yield_cpu(connection, LOAD_READER_NICE)
-                try:
-                    for kind, after in starts.items():
-                        async for batch in connection_pages(connection, kind, size, after):
-                            await pages.put(batch)
-                        await pages.put(_END)
-                finally:
-                    if lowered:
-                        await connection.invalidate()
+            async with page_reader(self.db, nice=LOAD_READER_NICE) as connection:
+                for kind, after in starts.items():
+                    async for batch in connection_pages(connection, kind, size, after):
+                        await pages.put(batch)
+                    await pages.put(_END)
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # handed to the consumer, whose retry decides
