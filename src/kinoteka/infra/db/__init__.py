@@ -201,15 +201,26 @@ def _lower_priority(pid: int, nice: int) -> bool:
         os.setpriority(os.PRIO_PROCESS, pid, max(nice, os.getpriority(os.PRIO_PROCESS, pid)))
     except OSError:  # no such process here, or another user's
         return False
-    try:
-        with open(f"/proc/{pid}/autogroup") as theirs, open("/proc/self/autogroup") as ours:
-            group, own = theirs.read().split(), ours.read().split()  # "/autogroup-7 nice 0"
-        if group[0] != own[0]:  # never the group this process is in
+    group, ours = _autogroup(str(pid)), _autogroup("self")
+    if group is not None and (ours is None or group[0] != ours[0]):  # never our own group
+        try:
             with open(f"/proc/{pid}/autogroup", "w") as setting:
-                setting.write(str(max(nice, int(group[-1]))))
-    except (OSError, IndexError, ValueError):  # no autogroups: the process nice is what counts
-        pass
+                setting.write(str(max(nice, group[1])))
+        except OSError:
+            pass  # the process nice is what counts then
     return True
+
+
+def _autogroup(pid: str) -> tuple[str, int] | None:
+    """The autogroup `pid` is scheduled in and its nice ("/autogroup-7 nice 0"); None where
+    there are no autogroups, or for the root one, which procfs shows empty (the session of
+    init, and of whatever it starts without a session of its own) and which takes no nice."""
+    try:
+        with open(f"/proc/{pid}/autogroup") as setting:
+            name, _, nice = setting.read().split()
+        return name, int(nice)
+    except (OSError, ValueError):
+        return None
 
 
 RECYCLE_SECONDS = 1800  # a pooled connection is replaced after this long (NAT/idle timeouts)
