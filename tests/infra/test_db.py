@@ -36,6 +36,31 @@ async def test_a_connection_the_server_closed_is_replaced_on_checkout(
         await db.close()
 
 
+async def test_a_server_that_accepts_but_never_answers_fails_the_connect_in_time(
+    tmp_path: Path,
+) -> None:
+    """A stalled server (or proxy) in front of the database is an error within the connect
+    timeout, which the callers' backoff retries, not a wait as long as asyncpg's own minute."""
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # read nothing, answer nothing
+
+    server = await asyncio.start_unix_server(hold, str(tmp_path / ".s.PGSQL.5432"))
+    db = db_port.from_url(f"postgresql://u@/db?host={tmp_path}", connect_timeout=0.3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await db.ping()
+        assert time.monotonic() - started < 5
+        assert accepted  # it did reach the stalled server
+    finally:
+        await db.close()
+        server.close()
+        for writer in accepted:
+            writer.transport.abort()
+
+
 def nice_of(pid: int) -> tuple[int, str | None]:
     """A process's nice and its autogroup's; None for the group where there are no autogroups
     or the process is in the root one (procfs shows it empty: init's session, as under CI)."""

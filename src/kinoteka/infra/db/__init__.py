@@ -224,6 +224,10 @@ def _autogroup(pid: str) -> tuple[str, int] | None:
 
 
 RECYCLE_SECONDS = 1800  # a pooled connection is replaced after this long (NAT/idle timeouts)
+CONNECT_TIMEOUT = 10.0
+"""Seconds a new connection may take, handshake included, before it fails (asyncpg waits 60):
+a server that accepts but does not answer (hung, overloaded, behind a stalled proxy) is an
+outage to retry with backoff, not a wait that holds up every caller behind it."""
 
 
 def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -239,12 +243,15 @@ def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the server closed this pooled connection")
 
 
-def from_url(url: str, *, pool_size: int = 10, echo: bool = False) -> Database:
+def from_url(
+    url: str, *, pool_size: int = 10, echo: bool = False, connect_timeout: float = CONNECT_TIMEOUT
+) -> Database:
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=RECYCLE_SECONDS,
+        connect_args={"timeout": connect_timeout},
         echo=echo,
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
