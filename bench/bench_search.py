@@ -111,7 +111,6 @@ def _start_follower(url: str, search_url: str, directory: Path) -> subprocess.Po
 
 async def _latencies(url: str, search_url: str) -> list[float]:
     reader = open_index(search_url, SearchSettings())
-    latencies: list[float] = []
     try:
         with psycopg.connect(libpq_url(url), autocommit=True) as connection:
             ids = [row[0] for row in connection.execute(
@@ -133,10 +132,9 @@ async def _latencies(url: str, search_url: str) -> list[float]:
 
             # the follower's start-up (imports, first pass) is not measured: a first edit waits
             await searchable_after(ids[0], 120)
-            latencies = [await searchable_after(film_id, 30) for film_id in ids[1:]]
+            return [await searchable_after(film_id, 30) for film_id in ids[1:]]
     finally:
         await reader.close()
-    return latencies
 
 
 def _percentile(values: list[float], share: float) -> float:
