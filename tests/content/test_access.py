@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from kinoteka.app import create_app
-from kinoteka.auth import service as auth_service
+from kinoteka.auth import ClientInfo, log_in, log_out
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.infra.search import SearchIndex
 from tests.conftest import TEMPLATE, create_database, drop_database
@@ -44,11 +44,11 @@ async def test_tokens_are_required_and_checked(
     assert forged.status_code == 401
 
     kit = get_auth_kit(services)
-    client_info = auth_service.ClientInfo(ip="127.0.0.1", user_agent="pytest")
+    client_info = ClientInfo(ip="127.0.0.1", user_agent="pytest")
     async with services.db.session() as session:
         await auth_service.create_user(session, kit, "reader@example.com", "a long passphrase 42")
     async with services.db.session() as session:
-        tokens = await auth_service.login(
+        tokens = await log_in(
             session, kit, "reader@example.com", "a long passphrase 42", client_info
         )
     headers = {"Authorization": f"Bearer {tokens.access_token}"}
@@ -57,6 +57,6 @@ async def test_tokens_are_required_and_checked(
     assert len(allowed.json()) == 26
 
     async with services.db.session() as session:
-        await auth_service.logout(session, kit, tokens.claims)
+        await log_out(session, kit, tokens.claims)
     revoked = await client.get("/api/v1/genres", headers=headers)
     assert revoked.status_code == 401
