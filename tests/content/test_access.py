@@ -10,6 +10,7 @@ import pytest
 
 from kinoteka.app import create_app
 from kinoteka.auth import ClientInfo, log_in, log_out
+from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.infra.search import SearchIndex
 from tests.conftest import TEMPLATE, create_database, drop_database

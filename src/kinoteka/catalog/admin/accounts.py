@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import Form, SelectMultipleField
@@ -19,10 +21,13 @@ from kinoteka.auth import (
 from kinoteka.auth import (
     account_role_names,
     get_auth_kit,
+    on_account_deleted,
     role_names,
     set_account_roles,
 )
+from kinoteka.catalog.admin.access import ACCOUNTS_VIEW
 from kinoteka.catalog.admin.views import AuditedView
+from kinoteka.catalog.audit import AuditRecord
 from kinoteka.services import Services
 
 
@@ -76,3 +81,17 @@ class AccountAdmin(AuditedView, model=User):
         await super().after_model_change(data, model, is_created, request)
         data["roles"] = {"granted": granted, "revoked": revoked}
         return None
+
+
+@on_account_deleted
+async def forget_deleted_account(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The audit trail keeps what was done and the account's id, not who the account was."""
+    account = str(user_id)
+    await session.execute(
+        update(AuditRecord).where(AuditRecord.actor_id == account).values(actor_email=None)
+    )
+    await session.execute(
+        update(AuditRecord)
+        .where(AuditRecord.entity == ACCOUNTS_VIEW, AuditRecord.object_id == account)
+        .values(object_repr=None, changes=AuditRecord.changes.op("-")("email"))
+    )
