@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka.auth import on_account_deleted, service
+from kinoteka.auth import off_account_deleted, on_account_deleted, service
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import LoginHistory, LoginSession, User
 from kinoteka.services import Services
@@ -112,6 +112,15 @@ async def test_holders_delete_their_account_and_its_data(
         told.append(user_id)
 
     on_account_deleted(remember)
+    try:
+        await _delete_own_account(client, kit, told)
+    finally:
+        off_account_deleted(remember)
+
+
+async def _delete_own_account(
+    client: httpx.AsyncClient, kit: AuthKit, told: list[uuid.UUID]
+) -> None:
     user = await sign_up_and_login(client)
     user_id = uuid.UUID(user["id"])
     wrong = await client.request(

@@ -8,8 +8,9 @@ This package is auth's public surface; other contexts import only from `kinoteka
   `refresh_session`, `log_out`, and the errors `AuthError`, `TooManyAttempts`.
 - Account management: `role_names`, `account_role_names`, `set_account_roles`, and
   `AccountRecord`, the mapped account class for read-only listings (SQLAdmin needs one).
-- Events: `on_account_deleted(handler)` — `handler(session, user_id)` runs inside the deleting
-  transaction; a context that keeps data about accounts removes or anonymises it there.
+- Events: `on_account_deleted(handler)` (`off_account_deleted` undoes it); `handler(session,
+  user_id)` runs inside the deleting transaction, and a context that keeps data about
+  accounts removes or anonymises it there.
 
 Revocation. Access tokens are verified offline (signature, expiry), then one Redis round trip
 (MGET) reads the token's `jti` in the denylist and the account's valid-after moment. Logout,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     )
     from kinoteka.auth.devices import ClientInfo
     from kinoteka.auth.errors import AuthError, TooManyAttempts
-    from kinoteka.auth.events import on_account_deleted
+    from kinoteka.auth.events import off_account_deleted, on_account_deleted
     from kinoteka.auth.kit import AuthKit
     from kinoteka.auth.login import login as log_in
     from kinoteka.auth.models import User as AccountRecord
@@ -65,6 +66,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "get_auth_kit": ("deps", "get_auth_kit"),
     "log_in": ("login", "login"),
     "log_out": ("sessions", "logout"),
+    "off_account_deleted": ("events", "off_account_deleted"),
     "on_account_deleted": ("events", "on_account_deleted"),
     "refresh_session": ("sessions", "refresh"),
     "require_permission": ("deps", "require_permission"),
@@ -89,6 +91,7 @@ __all__ = [
     "get_auth_kit",
     "log_in",
     "log_out",
+    "off_account_deleted",
     "on_account_deleted",
     "refresh_session",
     "require_permission",

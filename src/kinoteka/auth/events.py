@@ -27,6 +27,12 @@ def on_account_deleted(handler: AccountDeletedHandler) -> AccountDeletedHandler:
     return handler
 
 
+def off_account_deleted(handler: AccountDeletedHandler) -> None:
+    """Unsubscribe `handler` (nothing happens when it was not subscribed)."""
+    if handler in _account_deleted:
+        _account_deleted.remove(handler)
+
+
 async def publish_account_deleted(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Run every subscriber; an error aborts the deletion (the transaction rolls back)."""
     for handler in list(_account_deleted):
