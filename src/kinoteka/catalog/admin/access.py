@@ -2,8 +2,10 @@
 
 The browser holds only a random admin-session id in a signed cookie; the access and refresh
 tokens live in the cache under that id. Every request checks the access token (signature and
-revocation) and refreshes it shortly before it expires. Only accounts with `admin.access`
-enter; `roles.manage` additionally opens the accounts view. Everyone else gets a refusal page.
+revocation) and refreshes it shortly before it expires, or at once when an account change (a
+role granted or revoked) voided it, so the panel follows roles from the next request. Only
+accounts with `admin.access` enter; `roles.manage` additionally opens the accounts view.
+Everyone else gets a refusal page.
 """
 
 from __future__ import annotations
