@@ -61,3 +61,27 @@ async def test_tokens_are_required_and_checked(
         await log_out(session, kit, tokens.claims)
     revoked = await client.get("/api/v1/genres", headers=headers)
     assert revoked.status_code == 401
+
+
+async def test_a_deleted_account_stops_reading_the_catalog_at_once(
+    private_client: tuple[httpx.AsyncClient, Any],
+) -> None:
+    from kinoteka.auth import account
+
+    client, services = private_client
+    kit = get_auth_kit(services)
+    async with services.db.session() as session:
+        user = await auth_service.create_user(
+            session, kit, "leaving@example.com", "a long passphrase 42"
+        )
+    async with services.db.session() as session:
+        tokens = await log_in(
+            session, kit, "leaving@example.com", "a long passphrase 42", ClientInfo(ip="127.0.0.1")
+        )
+    headers = {"Authorization": f"Bearer {tokens.access_token}"}
+    assert (await client.get("/api/v1/genres", headers=headers)).status_code == 200
+
+    async with services.db.session() as session:
+        await account.delete_account(session, kit, user.id)
+
+    assert (await client.get("/api/v1/genres", headers=headers)).status_code == 401
