@@ -199,3 +199,34 @@ def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> No
         output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 0, output
     assert _wait_gone(data_dir) == []
+
+
+HEAVY = ("fastapi", "sqlalchemy", "alembic", "tantivy", "uvicorn", "asyncpg", "redis", "psycopg")
+
+
+def _imported_by(args: list[str]) -> set[str]:
+    """Top-level packages a `kinoteka` invocation imports (read from `-X importtime`)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kinoteka", *args],
+        env=_env(Path("/nonexistent")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    modules = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "typer" in modules, result.stderr[-2000:]
+    return modules
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["auth", "--help"], ["catalog", "--help"], ["sync", "--help"],
+             ["db", "--help"], ["up", "--help"]],
+)  # fmt: skip
+def test_help_imports_no_framework_or_store_client(args: list[str]) -> None:
+    """`kinoteka --help` took ~4 s importing the whole platform (issue #13 item 9)."""
+    assert _imported_by(args).isdisjoint(HEAVY)

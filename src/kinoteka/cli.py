@@ -5,24 +5,24 @@ from __future__ import annotations
 import contextlib
 import signal
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from rich.table import Table
 
-from kinoteka.app import available_contexts, create_app
 from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
-from kinoteka.catalog.demo import ensure_demo_catalog
-from kinoteka.catalog.generator import GenerateError
-from kinoteka.catalog.sqlite_import import ImportInputError
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
-from kinoteka.infra.db import migrations
-from kinoteka.infra.footprint import StoreUrls
 from kinoteka.search.cli import app as sync_app
-from kinoteka.services import build_services
-from kinoteka.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
+
+# Only typer, rich and the commands' own modules are imported up front: FastAPI, SQLAlchemy,
+# Alembic and the store clients are imported by the command that uses them, so `--help` and
+# a mistyped command answer at once (`make bench cli`; tests/test_cli.py pins the imports).
 
 app = typer.Typer(help="Kinoteka, an open-source online cinema.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -50,6 +50,8 @@ def _stop_on_sigterm() -> None:
 def _summary(
     settings: Settings, urls: StoreUrls, host: str, port: int, contexts: list[str]
 ) -> Table:
+    from rich.table import Table
+
     table = Table(title="Kinoteka", show_header=True)
     table.add_column("role")
     table.add_column("where")
@@ -69,6 +71,11 @@ def _summary(
 
 def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host: str, port: int,
            *, background: bool) -> None:  # fmt: skip
+    import uvicorn
+
+    from kinoteka.app import create_app
+    from kinoteka.services import build_services
+
     services = build_services(settings, urls)
     try:
         application = create_app(services, contexts, run_background=background)
@@ -88,6 +95,12 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
 @app.command()
 def up(host: HostOption = None, port: PortOption = None) -> None:
     """Run the whole platform: embedded stores, migrations, demo catalog, every API."""
+    from kinoteka.app import available_contexts
+    from kinoteka.catalog.demo import ensure_demo_catalog
+    from kinoteka.catalog.generator import GenerateError
+    from kinoteka.catalog.sqlite_import import ImportInputError
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     host = host or settings.host
     port = port or settings.port
@@ -113,6 +126,8 @@ def serve(
     port: PortOption = None,
 ) -> None:
     """Serve one context's API alone, to deploy and scale it on its own."""
+    from kinoteka.app import available_contexts
+
     settings = settings_or_exit()
     if context not in available_contexts():
         fail(f"unknown context {context!r}; known: {', '.join(available_contexts()) or 'none'}")
@@ -127,6 +142,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
 ) -> None:
     """Apply migrations (every context's branch by default)."""
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         migrations.upgrade(urls.database_url, revision)
@@ -138,6 +155,8 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision (base: empty).")],
 ) -> None:
     """Revert migrations down to a revision."""
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         migrations.downgrade(urls.database_url, revision)
@@ -148,6 +167,8 @@ def db_downgrade(
 @db_app.command("current")
 def db_current() -> None:
     """Show the applied revisions."""
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         heads = migrations.current_heads(urls.database_url)
