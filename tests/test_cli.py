@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -230,3 +232,79 @@ def _imported_by(args: list[str]) -> set[str]:
 def test_help_imports_no_framework_or_store_client(args: list[str]) -> None:
     """`kinoteka --help` took ~4 s importing the whole platform (issue #13 item 9)."""
     assert _imported_by(args).isdisjoint(HEAVY)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_up_on_a_busy_port_says_so_before_starting_anything(tmp_path: Path) -> None:
+    """It used to migrate and load the whole index before failing to bind (issue #13 item 8)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*KINOTEKA, "up"], env=_env(tmp_path / "kt", KINOTEKA_PORT=str(port)),
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    line = _one_line_error(result)
+    assert f"127.0.0.1:{port}" in line
+    assert "in use" in line
+    assert "--port" in line
+    assert "KINOTEKA_PORT" in line
+    assert not (tmp_path / "kt").exists(), "no store was started"
+
+
+def test_import_of_a_missing_file_says_so_before_starting_anything(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.sqlite"
+    result = subprocess.run(
+        [*KINOTEKA, "catalog", "import-sqlite", str(missing)], env=_env(tmp_path / "kt"),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert f"{missing}: no such file" in _one_line_error(result)
+    assert not (tmp_path / "kt").exists(), "no store was started"
+
+
+def test_up_with_a_missing_demo_file_says_so_before_starting_anything(tmp_path: Path) -> None:
+    missing = tmp_path / "films.sqlite"
+    result = subprocess.run(
+        [*KINOTEKA, "up", "--port", str(free_port())],
+        env=_env(tmp_path / "kt", KINOTEKA_DEMO__SQLITE=str(missing)),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    line = _one_line_error(result)
+    assert str(missing) in line
+    assert "KINOTEKA_DEMO__SQLITE" in line
+    assert not (tmp_path / "kt").exists(), "no store was started"
+
+
+def test_start_up_table_shows_whole_urls_wrapped(tmp_path: Path) -> None:
+    """A narrow terminal cut URLs with an ellipsis (issue #13 item 10)."""
+    from rich.console import Console
+
+    from kinoteka.cli import _summary
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
+
+    deep = tmp_path / ("a-rather-long-directory-name-" * 3) / "data"
+    urls = StoreUrls(
+        database_url=f"postgresql://postgres@/postgres?host={deep / 'socket'}",
+        redis_url=f"unix://{deep / 'redis' / 'redis.sock'}",
+        search_url=f"tantivy://{deep / 'search'}",
+        storage_url=f"file://{deep / 'storage'}",
+        embedded={"postgres": str(deep), "redis": str(deep)},
+    )
+    screen = Console(width=60, record=True, file=io.StringIO())
+    screen.print(_summary(Settings(data_dir=deep), urls, "127.0.0.1", 8000, ["content"]))
+    rows = screen.export_text().splitlines()
+    assert max(len(row) for row in rows) <= 60
+    # Read the "where" column top to bottom: each URL is there whole, folded over lines.
+    where = "".join(row.split("│")[2].strip() for row in rows if row.count("│") == 4)
+    for url in (urls.database_url, urls.redis_url, urls.search_url, urls.storage_url):
+        assert url in where
+    assert "…" not in screen.export_text()

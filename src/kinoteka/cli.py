@@ -47,15 +47,46 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one line when host:port cannot be listened on, before any store starts."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a previous run counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = "is in use" if error.errno == errno.EADDRINUSE else f"({error.strerror})"
+            fail(
+                f"cannot listen on {host}:{port}: the port {reason}; "
+                "choose another with --port or KINOTEKA_PORT"
+            )
+
+
+def _check_demo_source(settings: Settings) -> None:
+    source = settings.demo.sqlite
+    if source is not None and not source.is_file():
+        what = "not a file" if source.exists() else "no such file"
+        fail(f"demo catalog (KINOTEKA_DEMO__SQLITE): {source}: {what}")
+
+
 def _summary(
     settings: Settings, urls: StoreUrls, host: str, port: int, contexts: list[str]
 ) -> Table:
     from rich.table import Table
 
     table = Table(title="Kinoteka", show_header=True)
-    table.add_column("role")
-    table.add_column("where")
-    table.add_column("how")
+    # Folded, not cut: a URL is copied from here, so every character of it must show.
+    for column in ("role", "where", "how"):
+        table.add_column(column, overflow="fold")
     for role, url, key in (
         ("relational store", urls.database_url, "postgres"),
         ("cache / bus", urls.redis_url, "redis"),
@@ -95,15 +126,18 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
 @app.command()
 def up(host: HostOption = None, port: PortOption = None) -> None:
     """Run the whole platform: embedded stores, migrations, demo catalog, every API."""
+    settings = settings_or_exit()
+    host = host or settings.host
+    port = port or settings.port
+    _check_port_free(host, port)
+    _check_demo_source(settings)
+
     from kinoteka.app import available_contexts
     from kinoteka.catalog.demo import ensure_demo_catalog
     from kinoteka.catalog.generator import GenerateError
     from kinoteka.catalog.sqlite_import import ImportInputError
     from kinoteka.infra.db import migrations
 
-    settings = settings_or_exit()
-    host = host or settings.host
-    port = port or settings.port
     _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
         migrations.upgrade(urls.database_url)
@@ -131,10 +165,12 @@ def serve(
     settings = settings_or_exit()
     if context not in available_contexts():
         fail(f"unknown context {context!r}; known: {', '.join(available_contexts()) or 'none'}")
+    host = host or settings.host
+    port = port or settings.port
+    _check_port_free(host, port)
     _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
-        _serve(settings, urls, [context], host or settings.host, port or settings.port,
-               background=False)  # fmt: skip
+        _serve(settings, urls, [context], host, port, background=False)
 
 
 @db_app.command("upgrade")

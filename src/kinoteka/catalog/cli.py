@@ -54,6 +54,8 @@ def import_sqlite_command(
     path: Annotated[Path, typer.Argument(help="SQLite file in the course's layout.")],
 ) -> None:
     """Import films, genres, persons and credits from a SQLite file (idempotent)."""
+    if not path.is_file():  # said before any store starts
+        fail(f"{path}: {'not a file' if path.exists() else 'no such file'}; nothing was written")
     from kinoteka.catalog.sqlite_import import ImportInputError, import_sqlite
     from kinoteka.infra.db import migrations
 

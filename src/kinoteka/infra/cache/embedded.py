@@ -129,7 +129,7 @@ class EmbeddedRedis:
         with self._locked():
             pid = self._running_pid()
             if pid is not None and self.socket.exists() and _answers(self.socket):
-                log.info("embedded_redis.attached pid=%s", pid)
+                log.debug("embedded_redis.attached pid=%s", pid)
                 self._pid = pid
             else:
                 self._spawn(timeout)
