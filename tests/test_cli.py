@@ -308,3 +308,74 @@ def test_start_up_table_shows_whole_urls_wrapped(tmp_path: Path) -> None:
     for url in (urls.database_url, urls.redis_url, urls.search_url, urls.storage_url):
         assert url in where
     assert "…" not in screen.export_text()
+
+
+ALEMBIC_CHATTER = ("Context impl", "Running upgrade", "Will assume transactional DDL")
+
+
+def _kinoteka(data_dir: Path, *args: str) -> str:
+    """Run a command beside `kinoteka up`; its whole output, which must be quiet and clean."""
+    result = subprocess.run(
+        [*KINOTEKA, *args], env=_env(data_dir, KINOTEKA_DEMO__FILMS="20"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert not any(chatter in output for chatter in ALEMBIC_CHATTER), output
+    return output
+
+
+def _genres(port: int, token: str, deadline: float) -> httpx.Response:
+    """The content API, polled until the first index load has filled it."""
+    while True:
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/genres",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_commands_beside_up_attach_to_its_servers_and_leave_them_running(
+    data_dir: Path,
+) -> None:
+    """Issue #13 item 1: `auth create-superuser` beside `up` killed up's Redis on exit."""
+    port = free_port()
+    up = subprocess.Popen(
+        [*KINOTEKA, "up", "--port", str(port)],
+        env=_env(data_dir, KINOTEKA_DEMO__FILMS="20"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    email, password = "root@example.com", "a long enough secret 42"
+    try:
+        _wait_healthy(port, up)
+        servers = {process.pid for process in _servers_of(data_dir)}
+        _kinoteka(data_dir, "auth", "create-superuser", "--email", email, "--password", password)
+        _kinoteka(data_dir, "auth", "grant-role", email, "subscriber")
+        _kinoteka(data_dir, "sync", "status")
+        assert "catalog_0" in _kinoteka(data_dir, "db", "current")
+
+        assert {process.pid for process in _servers_of(data_dir)} >= servers, "none stopped"
+        health = httpx.get(f"{base}/health", timeout=5)
+        assert health.status_code == 200, health.text
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
+        )
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert "subscriber" in me.json()["roles"], me.text
+        genres = _genres(port, token, deadline=time.monotonic() + 30)
+        assert genres.status_code == 200, genres.text
+    finally:
+        up.send_signal(signal.SIGTERM)
+        output = up.communicate(timeout=30)[0].decode()
+    assert up.returncode == 0, output
+    assert not any(chatter in output for chatter in ALEMBIC_CHATTER), output
+    assert _wait_gone(data_dir) == [], "no server of this data directory is left, zombie or not"
