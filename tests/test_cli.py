@@ -376,6 +376,7 @@ def test_commands_beside_up_attach_to_its_servers_and_leave_them_running(
     finally:
         up.send_signal(signal.SIGTERM)
         output = up.communicate(timeout=30)[0].decode()
+        print(output)  # shown by pytest when the test fails
     assert up.returncode == 0, output
     assert not any(chatter in output for chatter in ALEMBIC_CHATTER), output
     assert _wait_gone(data_dir) == [], "no server of this data directory is left, zombie or not"
