@@ -150,7 +150,9 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
         contexts = list(available_contexts())
         out.print(_summary(settings, urls, host, port, contexts))
         _serve(settings, urls, None, host, port, background=True)
-    console.print("stopped; embedded servers shut down")
+    # The embedded servers stop with the last process using them: here, unless a command
+    # started beside `up` still holds them.
+    console.print("stopped")
 
 
 @app.command()
