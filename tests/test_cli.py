@@ -44,7 +44,8 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> dict[str, obje
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"kinoteka up exited early with {process.returncode}")
+            output = process.communicate()[0].decode(errors="replace")
+            raise AssertionError(f"kinoteka up exited early with {process.returncode}:\n{output}")
         try:
             response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
         except httpx.TransportError:
@@ -183,7 +184,9 @@ def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> No
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            assert process.poll() is None, "kinoteka serve exited early"
+            if process.poll() is not None:
+                output = process.communicate()[0].decode(errors="replace")
+                raise AssertionError(f"kinoteka serve exited early:\n{output}")
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/v1/genres", timeout=2)
                 break
