@@ -57,23 +57,37 @@ async def test_uncommitted_batches_are_not_searchable_yet(index: TantivyIndex) -
     assert await index.count("movies") == 1
 
 
-async def test_an_index_of_an_older_layout_is_replaced_by_an_empty_one(tmp_path: Path) -> None:
+async def test_an_index_of_an_older_layout_answers_until_a_rebuild_replaces_it(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "index"
     definitions = SearchIndexes.named(IndexNames()).all()
     first = TantivyIndex(root, definitions)
     await first.ensure_indexes()
-    await first.bulk("movies", [film("Kept from before")])
+    kept = film("Kept from before")
+    await first.bulk("movies", [kept])
     await first.close()
     old = (root / "movies" / "CURRENT").read_text()
     (root / "movies" / old / tantivy_adapter.LAYOUT_FILE).write_text("an older layout")
 
     second = TantivyIndex(root, definitions)
     try:
-        assert await second.ensure_indexes() == ["movies"]  # reported: the sync loads it anew
-        assert await second.count("movies") == 0
+        assert await second.ensure_indexes() == []  # nothing emptied or replaced at start-up
+        assert await second.outdated() == ["movies"]
+        rebuilt = film("Rebuilt in the new layout")
+        searchable_meanwhile: list[bool] = []
+
+        async def batches() -> AsyncIterator[list[dict[str, object]]]:
+            yield [rebuilt]
+            # the rebuild is under way: searches still answer from the old version
+            searchable_meanwhile.append(await second.get("movies", str(kept["id"])) == kept)
+            yield [kept]
+
+        assert await second.rebuild("movies", batches()) == 2
+        assert searchable_meanwhile == [True]
+        assert await second.outdated() == []
         assert not (root / "movies" / old).exists()
-        assert await second.ensure_indexes() == []
-        await second.bulk("movies", [film("Written in the new layout")])
-        assert await second.count("movies") == 1
+        assert await second.count("movies") == 2
+        assert await second.get("movies", str(rebuilt["id"])) == rebuilt
     finally:
         await second.close()

@@ -52,7 +52,7 @@ ANALYZER = "ru_en"
 SOURCE = "_source"
 LAYOUT = 2  # bump whenever `build_schema` lays a definition out differently on disk
 LAYOUT_FILE = "kinoteka-layout"
-WRITER_HEAP = 64_000_000
+WRITER_HEAP_MIB = 64  # the default memory of a writer; a rebuild's writer gets twice this
 WRITER_IDLE = 2.0  # seconds without a batch before a writer's lock is given up
 FUZZY_WEIGHT = 1.0  # a typo's hit, relative to an exact hit of the rarest word
 T = TypeVar("T")
@@ -183,8 +183,15 @@ class _Reader:
 class TantivyIndex:
     """The `SearchIndex` port over Tantivy directories (see the module docstring)."""
 
-    def __init__(self, root: Path, definitions: Sequence[IndexDefinition]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        definitions: Sequence[IndexDefinition],
+        *,
+        writer_heap_mib: int = WRITER_HEAP_MIB,
+    ) -> None:
         self.root = root
+        self.writer_heap = writer_heap_mib * 2**20
         self.definitions: Mapping[str, IndexDefinition] = {d.name: d for d in definitions}
         self._schemas = {d.name: build_schema(d) for d in definitions}
         self._layouts = {d.name: layout_fingerprint(d) for d in definitions}
@@ -199,12 +206,14 @@ class TantivyIndex:
         self._idle_timer: threading.Timer | None = None
 
     @classmethod
-    def from_url(cls, url: str, definitions: Sequence[IndexDefinition]) -> TantivyIndex:
+    def from_url(
+        cls, url: str, definitions: Sequence[IndexDefinition], *, writer_heap_mib: int
+    ) -> TantivyIndex:
         parts = urlsplit(url)
         path = unquote(parts.netloc + parts.path)
         if not path:
             raise SearchError(f"tantivy URL {url!r} names no directory")
-        return cls(Path(path), definitions)
+        return cls(Path(path), definitions, writer_heap_mib=writer_heap_mib)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -263,20 +272,22 @@ class TantivyIndex:
     def _ensure(self) -> list[str]:
         created = []
         for name in self.definitions:
-            old = self._pointer(name).read_text().strip() if self._pointer(name).exists() else None
-            if old is not None and self._layout_current(name, old):
+            if self._pointer(name).exists():
                 continue
             directory = self._create(name)
             with self._lock:
-                self._release(name)
                 _atomic_write(self._pointer(name), directory)
-            if old is not None:
-                shutil.rmtree(self.root / name / old, ignore_errors=True)
-                log.warning("search.layout.replaced", index=name, old=old, new=directory)
             created.append(name)
         if created:
             self._bump_version()
         return created
+
+    def _outdated(self) -> list[str]:
+        return [
+            name
+            for name in self.definitions
+            if self._pointer(name).exists() and not self._layout_current(name, self._current(name))
+        ]
 
     def _writer(self, index: str) -> tantivy.IndexWriter:
         """The index's writer, reused while batches keep coming (merges run in its threads),
@@ -292,7 +303,7 @@ class TantivyIndex:
             )
         self._release(index)
         try:
-            writer = self._open(index, directory).writer(WRITER_HEAP, 1)
+            writer = self._open(index, directory).writer(self.writer_heap, 1)
         except ValueError as error:
             if "LockBusy" in str(error):
                 message = f"index {index!r} is being written by another process"
@@ -503,7 +514,7 @@ class TantivyIndex:
     def _rebuild_start(self, index: str) -> tuple[str, tantivy.IndexWriter]:
         directory = self._create(index)
         opened = self._open(index, directory)
-        return directory, opened.writer(WRITER_HEAP * 2, 2)
+        return directory, opened.writer(self.writer_heap * 2, 2)
 
     def _rebuild_write(
         self, index: str, writer: tantivy.IndexWriter, documents: Sequence[Upsert]
@@ -530,6 +541,9 @@ class TantivyIndex:
 
     async def ensure_indexes(self) -> list[str]:
         return await self._run(self._ensure)
+
+    async def outdated(self) -> list[str]:
+        return await self._run(self._outdated)
 
     async def bulk(
         self,
