@@ -5,7 +5,7 @@ Layout under the root (`tantivy:///root`): `<index>/CURRENT` names the live vers
 the write counter. One process writes an index at a time (Tantivy's writer lock); any number of
 processes read it, reopening when `CURRENT` changes and reloading when `VERSION` moves. Each
 version directory records the field layout it was built with (`LAYOUT_FILE`): one built for an
-older layout is replaced by an empty one, which the sync then loads.
+older layout keeps answering, reported by `outdated()`, until a rebuild replaces it.
 
 Documents go in as JSON (`IndexWriter.add_json`, parsed by Tantivy itself): an `EncodedDocument`
 passes through with only its `_source` (the stored original) appended, so a full load does no
