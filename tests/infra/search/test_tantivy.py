@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kinoteka.infra.search import SearchError
-from kinoteka.infra.search import tantivy as tantivy_adapter
-from kinoteka.infra.search.tantivy import TantivyIndex
+from kinoteka.infra.search.tantivy import LAYOUT_FILE, TantivyIndex
+from kinoteka.infra.search.tantivy import writer as tantivy_writer
 from kinoteka.search.documents import SearchIndexes
 from kinoteka.search.settings import IndexNames
 
@@ -40,11 +40,11 @@ async def test_a_failed_batch_drops_what_was_held_uncommitted(index: TantivyInde
 async def test_an_idle_writer_holding_uncommitted_batches_is_kept(
     index: TantivyIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tantivy_adapter, "WRITER_IDLE", 0.0)
+    monkeypatch.setattr(tantivy_writer, "WRITER_IDLE", 0.0)
     await index.bulk("movies", [film("First")])  # starts the idle timer
     held = film("Held")
     await index.bulk("movies", [held], commit=False)
-    index._release_idle()  # what the timer does once batches stop coming
+    index.writers.release_idle()  # what the timer does once batches stop coming
     await index.bulk("movies", commit=True)
     assert await index.count("movies") == 2
     assert await index.get("movies", str(held["id"])) == held
@@ -68,7 +68,7 @@ async def test_an_index_of_an_older_layout_answers_until_a_rebuild_replaces_it(
     await first.bulk("movies", [kept])
     await first.close()
     old = (root / "movies" / "CURRENT").read_text()
-    (root / "movies" / old / tantivy_adapter.LAYOUT_FILE).write_text("an older layout")
+    (root / "movies" / old / LAYOUT_FILE).write_text("an older layout")
 
     second = TantivyIndex(root, definitions)
     try:
