@@ -2,7 +2,7 @@
 exception, the catalog's `content.*` tables it reads to build documents and to find changes.
 
 Every statement has bound parameters; table names come from this module's constants only.
-The document queries themselves (large, built per server version) are in `documents_sql.py`.
+The document queries themselves (large, built per server version) are in `documents.py` here.
 """
 
 from __future__ import annotations
