@@ -6,7 +6,10 @@ comparisons):
 - movies: `id`, `imdb_rating`, `title`, `description`, `genres` (names), `genre_ids`,
   `directors_names`, `actors_names`, `writers_names`, `directors_ids`, `actors_ids`,
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
-  poster path);
+  poster path, 320 pixels wide), `poster_key` (the prefix of every rendition, for the links of
+  each width), `release_date` (ISO date), `type` (`movie`, `tv_show`), `popularity` (the
+  weight of its search relevance: rating plus a little for its credits, see
+  `search.repository.documents.POPULARITY_SQL`);
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 A field without a value (no rating, no description, no poster) is left out, not `null`.
@@ -55,7 +58,10 @@ def _people(role: str) -> FieldSpec:
 MOVIE_FIELDS = (
     _ID,
     FieldSpec("imdb_rating", FieldKind.FLOAT),
-    FieldSpec("title", FieldKind.TEXT, sortable=True, boost=5.0),
+    # Ranking (see the search port): a title match counts five description matches, the
+    # query's words in order in the title twice that again; relevance is weighted by
+    # `popularity`.
+    FieldSpec("title", FieldKind.TEXT, sortable=True, boost=5.0, phrase_boost=10.0),
     FieldSpec("description", FieldKind.TEXT, boost=1.0),
     FieldSpec("genres", FieldKind.TEXT, boost=1.0),
     FieldSpec("genre_ids", FieldKind.KEYWORD),
@@ -66,6 +72,10 @@ MOVIE_FIELDS = (
     FieldSpec("actors_ids", FieldKind.KEYWORD),
     FieldSpec("writers_ids", FieldKind.KEYWORD),
     FieldSpec("poster_url", FieldKind.KEYWORD),
+    FieldSpec("poster_key", FieldKind.KEYWORD),
+    FieldSpec("release_date", FieldKind.KEYWORD),
+    FieldSpec("type", FieldKind.KEYWORD),
+    FieldSpec("popularity", FieldKind.FLOAT),
     _people("directors"),
     _people("actors"),
     _people("writers"),
@@ -97,7 +107,7 @@ class SearchIndexes:
     @classmethod
     def named(cls, names: IndexNames) -> SearchIndexes:
         return cls(
-            movies=IndexDefinition(names.movies, MOVIE_FIELDS),
+            movies=IndexDefinition(names.movies, MOVIE_FIELDS, weight_field="popularity"),
             genres=IndexDefinition(names.genres, GENRE_FIELDS),
             persons=IndexDefinition(names.persons, PERSON_FIELDS),
         )

@@ -192,9 +192,12 @@ class TantivyIndex:
         compiled = compile_query(definition, schema, query, searcher, self._analyzer)
         order_by: str | None = None
         order = tantivy.Order.Asc
+        weight_by: str | None = None
         if query.sort is not None:
             order_by = sort_field(definition, query.sort.field)
             order = tantivy.Order.Desc if query.sort.descending else tantivy.Order.Asc
+        elif query.text and definition.weight_field is not None:
+            weight_by = definition.weight_field  # score * log2(2 + value), as the port says
         # Tantivy collects offset + limit hits up front: an offset past every document would
         # ask for an allocation of that size (and abort the process), so it is clamped; the
         # page is empty either way.
@@ -207,6 +210,7 @@ class TantivyIndex:
             order_by_field=order_by,
             offset=0 if past_end else offset,
             order=order,
+            weight_by_field=weight_by,
         )
         hits = [] if past_end else result.hits
         documents = [stored_document(definition, searcher, address) for _, address in hits]

@@ -7,15 +7,19 @@ import math
 import tantivy
 
 from kinoteka.infra.search import (
+    PHRASE_SLOP,
     FieldKind,
     IndexDefinition,
-    SearchError,
     SearchQuery,
+    SearchQueryError,
     fuzzy_distance,
 )
 from kinoteka.infra.search.tantivy.schema import TEXT_SUFFIX
 
 FUZZY_WEIGHT = 1.0  # a typo's hit, relative to an exact hit of the rarest word
+NEAR_WEIGHT = 0.25
+"""A near spelling of a word the index holds, relative to an exact hit of that word: enough to
+find "Starr" when asked for "star", too little to rank it above the films with "star" itself."""
 
 
 def compile_query(
@@ -44,6 +48,13 @@ def compile_query(
     return tantivy.Query.boolean_query(must)
 
 
+def _idf(searcher: tantivy.Searcher, document_frequency: int) -> float:
+    """BM25's idf (Tantivy's and Lucene's) of a word found in that many documents (1 at least:
+    an unknown word is scored as the rarest known one)."""
+    found = max(document_frequency, 1)
+    return math.log1p((max(searcher.num_docs, found) - found + 0.5) / (found + 0.5))
+
+
 def _text_query(
     definition: IndexDefinition,
     schema: tantivy.Schema,
@@ -56,32 +67,45 @@ def _text_query(
     else:
         boosts = definition.default_text_fields
     targets = {path: text_field(definition, path) for path in boosts}
+    words = analyzer.analyze(query.text or "")
+    terms = list(dict.fromkeys(words))
     should: list[tuple[tantivy.Occur, tantivy.Query]] = []
-    for term in dict.fromkeys(analyzer.analyze(query.text or "")):
+    for term in terms:
         distance = fuzzy_distance(term) if query.fuzzy else 0
-        # Tantivy scores a fuzzy hit as a constant, not by the BM25 of the word it hit, so
-        # a known word is matched exactly only (BM25 ranks it); a word the index does not
-        # hold is taken for a typo and matched within its edit distance.
-        if distance and any(searcher.doc_freq(name, term) for name in targets.values()):
-            distance = 0
+        frequencies = {path: searcher.doc_freq(name, term) for path, name in targets.items()}
+        known = any(frequencies.values())
         per_field: list[tantivy.Query] = []
-        # ... scored like an exact hit of a word found in one document (its BM25 idf).
-        typo_score = FUZZY_WEIGHT * math.log1p((max(searcher.num_docs, 1) - 0.5) / 1.5)
         for path, boost in boosts.items():
             name = targets[path]
             exact = tantivy.Query.term_query(schema, name, term)
             per_field.append(tantivy.Query.boost_query(exact, boost))
+            if not distance:
+                continue
+            # Tantivy scores a fuzzy hit as a constant, not by the BM25 of the word it hit: a
+            # word the index does not hold is taken for a typo, its near spellings scored like
+            # an exact hit of the rarest word; a word it holds keeps its near spellings too
+            # (recall), worth a quarter of its own exact hit in that field.
+            if known:
+                worth = NEAR_WEIGHT * _idf(searcher, frequencies[path])
+            else:
+                worth = FUZZY_WEIGHT * _idf(searcher, 1)
             # One query per allowed distance, each worth an equal share: a word one edit
             # away collects every share, one two edits away only the last.
             for edits in range(1, distance + 1):
                 fuzzy = tantivy.Query.fuzzy_term_query(schema, name, term, edits)
-                share = boost * typo_score / distance
+                share = boost * worth / distance
                 per_field.append(tantivy.Query.boost_query(fuzzy, share))
         should.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, field_query) for field_query in per_field]
         )))  # fmt: skip
     if not should:
         return tantivy.Query.empty_query()
+    if len(words) > 1:
+        for path, boost in definition.phrase_fields(list(boosts)).items():
+            # the words in order, a few positions apart at most (stop words leave gaps)
+            phrase_words: list[str | tuple[int, str]] = list(words)
+            phrase = tantivy.Query.phrase_query(schema, targets[path], phrase_words, PHRASE_SLOP)
+            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(phrase, boost)))
     return tantivy.Query.boolean_query(should)
 
 
@@ -91,14 +115,16 @@ def sort_field(definition: IndexDefinition, path: str) -> str:
         return spec.name
     if spec.kind is FieldKind.TEXT and spec.sortable:
         return spec.name  # its fast column holds the normalized value
-    raise SearchError(f"cannot sort {definition.name!r} by {path!r}")
+    raise SearchQueryError(f"cannot sort {definition.name!r} by {path!r}")
 
 
 def keyword_field(definition: IndexDefinition, path: str) -> str:
     """The Tantivy field (or JSON subpath) holding a KEYWORD path's raw terms."""
     _, spec = definition.resolve(path)
     if spec.kind is not FieldKind.KEYWORD:
-        raise SearchError(f"cannot filter {definition.name!r} by {path!r}: not a keyword field")
+        raise SearchQueryError(
+            f"cannot filter {definition.name!r} by {path!r}: not a keyword field"
+        )
     return spec.same_as or path
 
 
@@ -106,7 +132,7 @@ def text_field(definition: IndexDefinition, path: str) -> str:
     """The Tantivy field (or JSON subpath) holding a TEXT path's analyzed terms."""
     parent, spec = definition.resolve(path)
     if spec.kind is not FieldKind.TEXT:
-        raise SearchError(f"cannot search {definition.name!r} in {path!r}: not a text field")
+        raise SearchQueryError(f"cannot search {definition.name!r} in {path!r}: not a text field")
     if parent is None:
         return path
     if spec.same_as is not None:
