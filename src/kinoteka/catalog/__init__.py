@@ -2,10 +2,13 @@
 
 Public to other contexts (light to import): `poster_url_sql()`, the public poster path of a
 film as an SQL expression over its `poster_key` column, for the search documents rendered in
-the database, and `POSTER_ROUTE_PREFIX`. Everything else is the catalog's own.
+the database, `poster_links()`, the public path of each rendition of a poster, and
+`POSTER_ROUTE_PREFIX`. Everything else is the catalog's own.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 POSTER_ROUTE_PREFIX = "/api/v1"
 DOCUMENT_POSTER_WIDTH = 320
@@ -17,3 +20,11 @@ def poster_url_sql(column: str, width: int = DOCUMENT_POSTER_WIDTH) -> str:
     queries that render search documents in the database; the same path as
     `catalog.posters.poster_url()` gives in Python."""
     return f"('{POSTER_ROUTE_PREFIX}/' || NULLIF({column}, '') || '/{int(width)}.webp')"
+
+
+def poster_links(poster_key: str | None, widths: Iterable[int]) -> dict[str, str]:
+    """The public path of each rendition of a poster, by width (`{"320": "/api/v1/…/320.webp"}`),
+    empty without a poster: stable links that redirect to a short-lived signed storage URL."""
+    if not poster_key:
+        return {}
+    return {str(width): f"{POSTER_ROUTE_PREFIX}/{poster_key}/{int(width)}.webp" for width in widths}
