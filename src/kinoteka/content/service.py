@@ -6,11 +6,13 @@ return the API's schemas; a missing document raises the context's `NotFound`.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kinoteka.catalog import poster_links
 from kinoteka.content.schemas import (
     FilmDetail,
     FilmShort,
@@ -20,10 +22,11 @@ from kinoteka.content.schemas import (
     PersonFilm,
     PersonRef,
 )
-from kinoteka.infra.search import MAX_PAGE_SIZE, SearchIndex, SearchQuery, Sort
+from kinoteka.infra.search import SearchIndex, SearchQuery, Sort
 from kinoteka.search.settings import IndexNames
 
 SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
+PERSON_SORTS = ("full_name", "-full_name")
 
 
 class NotFound(Exception):
@@ -64,7 +67,14 @@ def _people(document: Mapping[str, Any], field: str) -> list[PersonRef]:
     ]
 
 
-def _film_detail(document: Mapping[str, Any]) -> FilmDetail:
+def _release_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _film_detail(document: Mapping[str, Any], poster_widths: Sequence[int]) -> FilmDetail:
     return FilmDetail(
         uuid=document["id"],
         title=document["title"],
@@ -79,6 +89,9 @@ def _film_detail(document: Mapping[str, Any]) -> FilmDetail:
         actors=_people(document, "actors"),
         writers=_people(document, "writers"),
         directors=_people(document, "directors"),
+        release_date=_release_date(document.get("release_date")),
+        type=document.get("type"),
+        posters=poster_links(document.get("poster_key"), poster_widths),
     )
 
 
@@ -101,10 +114,12 @@ def _person(document: Mapping[str, Any]) -> Person:
 
 @dataclass(frozen=True)
 class ContentQueries:
-    """The read use cases over one search index and its index names."""
+    """The read use cases over one search index and its index names; film details link the
+    poster renditions of `poster_widths`."""
 
     search: SearchIndex
     names: IndexNames
+    poster_widths: Sequence[int] = ()
 
     async def list_films(
         self, *, sort: str | None, genre: str | None, page: Page
@@ -143,22 +158,16 @@ class ContentQueries:
         )
         if document is None:
             raise NotFound("film")
-        return _film_detail(document)
+        return _film_detail(document, self.poster_widths)
 
-    async def list_genres(self) -> list[Genre]:
-        genres: list[Genre] = []
-        while True:
-            hits = await self.search.search(
-                SearchQuery(
-                    index=self.names.genres,
-                    sort=Sort("name"),
-                    offset=len(genres),
-                    limit=MAX_PAGE_SIZE,
-                )
+    async def list_genres(self, *, page: Page) -> list[Genre]:
+        """Genres by name, a page at a time."""
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.genres, sort=Sort("name"), offset=page.offset, limit=page.size
             )
-            genres.extend(_genre(document) for document in hits.documents)
-            if not hits.documents or len(genres) >= hits.total:
-                return genres
+        )
+        return [_genre(document) for document in hits.documents]
 
     async def get_genre(self, genre_id: str) -> Genre:
         canonical = _valid_id(genre_id)
@@ -175,6 +184,18 @@ class ContentQueries:
         hits = await self.search.search(
             SearchQuery(
                 index=self.names.persons, text=text, fuzzy=True, offset=page.offset, limit=page.size
+            )
+        )
+        return [_person(document) for document in hits.documents]
+
+    async def list_persons(self, *, sort: str, page: Page) -> list[Person]:
+        """People by name (`full_name` or `-full_name`), a page at a time."""
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.persons,
+                sort=Sort.parse(sort),
+                offset=page.offset,
+                limit=page.size,
             )
         )
         return [_person(document) for document in hits.documents]
