@@ -343,3 +343,21 @@ async def test_persons_list_is_paged_and_sorted_by_name(
     refused = await public_client.get("/api/v1/persons", params={"sort": "imdb_rating"})
     assert refused.status_code == 422
     assert "sort" in refused.text
+
+
+async def test_a_film_with_a_poster_links_every_width(
+    public_client: httpx.AsyncClient, movies_index: tuple[str, Any]
+) -> None:
+    _, index = movies_index
+    document = await index.get("movies", CRAIG_FILM)
+    assert document is not None
+    original = dict(document)
+    poster = f"/api/v1/posters/{CRAIG_FILM}/0123456789abcdef"
+    try:
+        await index.bulk("movies", [{**document, "poster_url": f"{poster}/320.webp"}])
+        await index.refresh()
+        film = (await public_client.get(f"{FILMS}/{CRAIG_FILM}")).json()
+        assert film["posters"] == {w: f"{poster}/{w}.webp" for w in ("160", "320", "640")}
+    finally:
+        await index.bulk("movies", [original])
+        await index.refresh()

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kinoteka.catalog import poster_links
+from kinoteka.catalog import poster_links_beside
 from kinoteka.content.schemas import (
     FilmDetail,
     FilmShort,
@@ -91,7 +91,7 @@ def _film_detail(document: Mapping[str, Any], poster_widths: Sequence[int]) -> F
         directors=_people(document, "directors"),
         release_date=_release_date(document.get("release_date")),
         type=document.get("type"),
-        posters=poster_links(document.get("poster_key"), poster_widths),
+        posters=poster_links_beside(document.get("poster_url"), poster_widths),
     )
 
 

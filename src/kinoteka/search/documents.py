@@ -6,10 +6,9 @@ comparisons):
 - movies: `id`, `imdb_rating`, `title`, `description`, `genres` (names), `genre_ids`,
   `directors_names`, `actors_names`, `writers_names`, `directors_ids`, `actors_ids`,
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
-  poster path, 320 pixels wide), `poster_key` (the prefix of every rendition, for the links of
-  each width), `release_date` (ISO date), `type` (`movie`, `tv_show`), `popularity` (the
-  weight of its search relevance: rating plus a little for its credits, see
-  `search.repository.documents.POPULARITY_SQL`);
+  poster path, 320 pixels wide; the other widths are beside it), `release_date` (ISO date),
+  `type` (`movie`, `tv_show`), `popularity` (the weight of its search relevance: rating plus
+  a little for its credits, see `search.repository.documents.POPULARITY_SQL`);
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 A field without a value (no rating, no description, no poster) is left out, not `null`.
@@ -72,7 +71,6 @@ MOVIE_FIELDS = (
     FieldSpec("actors_ids", FieldKind.KEYWORD),
     FieldSpec("writers_ids", FieldKind.KEYWORD),
     FieldSpec("poster_url", FieldKind.KEYWORD),
-    FieldSpec("poster_key", FieldKind.KEYWORD),
     FieldSpec("release_date", FieldKind.KEYWORD),
     FieldSpec("type", FieldKind.KEYWORD),
     FieldSpec("popularity", FieldKind.FLOAT),

@@ -78,7 +78,7 @@ def _film_select(json: _Json, scope: Scope) -> str:
     document = json.document(
         ("id", "fw.id"), ("imdb_rating", "fw.rating"), ("title", "fw.title"),
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
-        ("poster_key", "NULLIF(fw.poster_key, '')"), ("release_date", "fw.creation_date"),
+        ("release_date", "fw.creation_date"),
         ("type", "fw.type"), ("popularity", POPULARITY_SQL),
         ("genres", "coalesce(g.names, '[]'::json)"), ("genre_ids", "coalesce(g.ids, '[]'::json)"),
         *((name, f"coalesce(c.{name}, '[]'::json)") for name in listed),
