@@ -9,9 +9,11 @@ import pytest
 from fastapi import FastAPI
 
 from kinoteka import app as app_module
-from kinoteka.app import ContextMount, create_app
+from kinoteka.app import create_app
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import Services, build_services
+from kinoteka.mounting import ContextMount
+from kinoteka.services import Services
 from kinoteka.settings import load_settings
 
 

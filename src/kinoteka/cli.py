@@ -17,11 +17,11 @@ from kinoteka.catalog.cli import app as catalog_app
 from kinoteka.catalog.demo import ensure_demo_catalog
 from kinoteka.catalog.generator import GenerateError
 from kinoteka.catalog.sqlite_import import ImportInputError
+from kinoteka.clients import build_services
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 from kinoteka.infra.db import migrations
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.search.cli import app as sync_app
-from kinoteka.services import build_services
 from kinoteka.settings import Settings
 
 app = typer.Typer(help="Kinoteka, an open-source online cinema.", no_args_is_help=True)

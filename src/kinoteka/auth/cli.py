@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 
 from kinoteka.auth import roles, service
-from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.errors import AuthError
-from kinoteka.auth.kit import AuthKit
+from kinoteka.auth.kit import AuthKit, build_auth_kit
 from kinoteka.auth.permissions import RoleName
 from kinoteka.console import fail, out, running_stores, settings_or_exit
+from kinoteka.infra import cache as cache_port
+from kinoteka.infra import db as db_port
 from kinoteka.infra.db import migrations
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import build_services
 from kinoteka.settings import Settings
 
 app = typer.Typer(help="Accounts, roles and signing keys.", no_args_is_help=True)
@@ -26,11 +26,15 @@ Work = Callable[[AuthKit], Awaitable[str]]
 
 
 async def _with_kit(settings: Settings, urls: StoreUrls, work: Work) -> str:
-    services = build_services(settings, urls)
+    db = db_port.from_url(urls.database_url)
+    cache = cache_port.from_url(urls.redis_url)
+    kit = build_auth_kit(settings, db, cache, urls.redis_url)
     try:
-        return await work(get_auth_kit(services))
+        return await work(kit)
     finally:
-        await services.close()
+        await kit.close()
+        await cache.close()
+        await db.close()
 
 
 def _run(settings: Settings, work: Work) -> str:

@@ -19,7 +19,6 @@ from kinoteka.catalog.admin.access import AdminAuthentication, AdminGrants
 from kinoteka.catalog.admin.accounts import AccountAdmin
 from kinoteka.catalog.admin.trail import AuditTrail
 from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, PersonAdmin
-from kinoteka.catalog.mount import attach_storage
 from kinoteka.services import Services
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -41,7 +40,7 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
     settings = services.settings.catalog
     authentication = AdminAuthentication(services, settings.admin)
     views: list[type[ModelView]] = [
-        _per_app(FilmAdmin, storage=attach_storage(services), posters=settings.posters),
+        _per_app(FilmAdmin, storage=services.storage, posters=settings.posters),
         _per_app(GenreAdmin),
         _per_app(PersonAdmin),
         _per_app(AuditAdmin),
