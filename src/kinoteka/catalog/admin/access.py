@@ -23,12 +23,16 @@ from sqladmin.authorization import WILDCARD, GrantsAuthorizationBackend
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kinoteka.auth import (
+    AccessClaims,
+    AuthError,
+    Permission,
+    TooManyAttempts,
+    check_access_token,
+    get_auth_kit,
+)
 from kinoteka.auth import service as auth_service
-from kinoteka.auth.deps import check_access_token, get_auth_kit
-from kinoteka.auth.errors import AuthError, TooManyAttempts
-from kinoteka.auth.permissions import Permission
 from kinoteka.auth.service import ClientInfo, TokenPair
-from kinoteka.auth.tokens import AccessClaims
 from kinoteka.catalog.settings import AdminSettings
 from kinoteka.services import Services
 
