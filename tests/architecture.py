@@ -3,7 +3,7 @@
 Every `import` counts, at module level or inside a function (a lazy import is still a
 dependency); only imports under `if TYPE_CHECKING:` are left out, as they never run.
 
-Rules (see `docs`/ARCHITECTURE "Between contexts"):
+Rules (the conventions, "Between contexts"):
 - no cycle in the module import graph;
 - a module of context X imports from another context Y only `kinoteka.Y` itself: the public
   surface its `__init__` names. The composition root (`ROOT`: the app, the CLI, the clients'

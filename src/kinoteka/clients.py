@@ -6,19 +6,27 @@ factory opens which client. Nothing connects here; each client opens on first us
 
 from __future__ import annotations
 
-from kinoteka.auth.kit import AuthKit, build_auth_kit
+from typing import TYPE_CHECKING
+
 from kinoteka.infra import cache as cache_port
 from kinoteka.infra import db as db_port
 from kinoteka.infra import storage as storage_port
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
-from kinoteka.search.service import open_index
 from kinoteka.services import Opened, Providers, Services
 from kinoteka.settings import Settings
 
+if TYPE_CHECKING:
+    from kinoteka.auth.kit import AuthKit
+
+# The contexts' factories are imported when their client is first opened, so that a command
+# that opens none (`kinoteka --help`, `kinoteka db upgrade`) loads neither stack.
+
 
 def open_search(services: Services) -> Opened[SearchIndex]:
+    from kinoteka.search.service import open_index
+
     index = open_index(services.urls.search_url, services.settings.search)
     return Opened(index, close=index.close, ping=index.ping)
 
@@ -31,6 +39,8 @@ def open_storage(services: Services) -> Opened[ObjectStorage]:
 
 
 def open_auth_kit(services: Services) -> Opened[AuthKit]:
+    from kinoteka.auth.kit import build_auth_kit
+
     kit = build_auth_kit(services.settings, services.db, services.cache, services.urls.redis_url)
     return Opened(kit, close=kit.close)
 
