@@ -15,11 +15,6 @@ KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
     ("kinoteka.search.documents", "kinoteka.catalog.posters"): "search reads catalog internals",
     ("kinoteka.infra.search.tantivy", "kinoteka.infra.search"): "cycle with from_url",
     ("kinoteka.infra.search.elasticsearch", "kinoteka.infra.search"): "cycle with from_url",
-    # Removed by the `auth` work (issue #12 item 4): auth's public surface for the admin.
-    ("kinoteka.catalog.admin.accounts", "kinoteka.auth.models"): "admin reads auth's tables",
-    ("kinoteka.catalog.admin.accounts", "kinoteka.auth.roles"): "auth internals",
-    ("kinoteka.catalog.admin.accounts", "kinoteka.auth.service"): "auth internals",
-    ("kinoteka.catalog.admin.access", "kinoteka.auth.service"): "auth internals",
     # The catalog's bulk loads COPY through psycopg; to move behind `kinoteka.infra.db`.
     ("kinoteka.catalog.demo", "psycopg"): "store client outside infra",
     ("kinoteka.catalog.generator", "psycopg"): "store client outside infra",

@@ -19,7 +19,9 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from kinoteka.api_docs import install_api_docs
 from kinoteka.mounting import ContextMount
 from kinoteka.services import ClientName, Services
 
@@ -106,9 +108,16 @@ def create_app(
         summary="Open-source online cinema: catalog, search, accounts, streaming.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_api_docs, and no CDN-loaded ReDoc
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.services = services
     app.add_middleware(RequestIdMiddleware)
+    if services.settings.trusted_proxies:
+        # Outermost, so every part of the app (rate limits, login history, the admin) sees the
+        # client the trusted proxy forwarded; from anyone else the headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=services.settings.trusted_proxies)
 
     @app.get("/health", tags=["health"], summary="Whether every store answers")
     async def health() -> JSONResponse:

@@ -7,21 +7,18 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import sqlalchemy.exc
 import typer
-from rich.table import Table
 
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
-from kinoteka.infra import db as db_port
-from kinoteka.infra.search import SearchError
-from kinoteka.search.service import catalog_sync, open_index
-from kinoteka.search.sync import CatalogSync
+
+if TYPE_CHECKING:  # the rest is imported by the commands: `--help` stays fast (see cli.py)
+    from kinoteka.search.sync import CatalogSync
 
 app = typer.Typer(help="Catalog -> search index sync.", no_args_is_help=True)
 T = TypeVar("T")
-Work = Callable[[CatalogSync], Awaitable[T]]
+Work = Callable[["CatalogSync"], Awaitable[T]]
 
 StateFileOption = Annotated[
     Path | None,
@@ -35,6 +32,12 @@ StateFileOption = Annotated[
 def _sync(
     state_file: Path | None,
 ) -> Iterator[Callable[[Callable[[CatalogSync], Awaitable[T]]], T]]:
+    import sqlalchemy.exc
+
+    from kinoteka.infra import db as db_port
+    from kinoteka.infra.search import SearchError
+    from kinoteka.search.service import catalog_sync, open_index
+
     settings = settings_or_exit()
     with running_stores(settings, database=True) as urls:
 
@@ -98,6 +101,8 @@ def rebuild_command(state_file: StateFileOption = None) -> None:
 @app.command("status")
 def status_command(state_file: StateFileOption = None) -> None:
     """Lag, queued changes, the last checkpoint and the index counts."""
+    from rich.table import Table
+
     with _sync(state_file) as run:
         status = run(lambda sync: sync.status())
     checkpoint = status.checkpoint
@@ -123,6 +128,8 @@ def verify_command(
     state_file: StateFileOption = None,
 ) -> None:
     """Compare counts and a sample of documents between catalog and index; non-zero if unequal."""
+    from rich.table import Table
+
     with _sync(state_file) as run:
         report = run(lambda sync: sync.verify(sample))
     table = Table(title="catalog vs index")
