@@ -50,7 +50,7 @@ PROVIDERS = Providers(search=open_search, storage=open_storage, auth=open_auth_k
 
 def build_services(settings: Settings, urls: StoreUrls) -> Services:
     """Clients for every store; nothing connects until first used."""
-    db = db_port.from_url(urls.database_url)
+    db = db_port.from_url(urls.database_url, settings=settings.database)
     cache = cache_port.from_url(urls.redis_url)
     services = Services(settings=settings, urls=urls, db=db, cache=cache, providers=PROVIDERS)
     services.health_checks["postgres"] = db.ping
