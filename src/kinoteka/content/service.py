@@ -23,7 +23,7 @@ from kinoteka.content.schemas import (
     PersonRef,
 )
 from kinoteka.infra.search import SearchIndex, SearchQuery, Sort
-from kinoteka.search.settings import IndexNames
+from kinoteka.search import IndexNames
 
 SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
 PERSON_SORTS = ("full_name", "-full_name")
