@@ -38,6 +38,7 @@ def film(title: str, rating: float | None = None, **extra: object) -> Document:
         "id": str(uuid.uuid4()),
         "imdb_rating": rating,
         "title": title,
+        "title_exact": title,
         "description": extra.pop("description", None),
         "genres": [],
         "genre_ids": [],
@@ -378,6 +379,23 @@ async def test_a_description_repeating_a_word_does_not_beat_a_title(index: Searc
     assert await titles(index, text="harbor") == ["Harbor", "Quiet Evening"]
 
 
+async def test_words_as_typed_rank_above_their_stems(index: SearchIndex) -> None:
+    """Stemming finds "darkness" for "dark", and the other way round; the film whose title
+    holds the word as it was typed comes first all the same."""
+    await load(
+        index,
+        [
+            film("Dark Star", 8.0, popularity=9.0),
+            film("Star Trek Into Darkness", 7.0, popularity=8.0),
+        ],
+    )
+    assert await titles(index, text="into darkness") == ["Star Trek Into Darkness", "Dark Star"]
+    assert await titles(index, text="dark") == ["Dark Star", "Star Trek Into Darkness"]
+    # a word only the unstemmed field holds ("into" is a stop word) finds nothing on its own
+    assert await titles(index, text="into") == []
+    assert await titles(index, text="into", fields=("title_exact",)) == ["Star Trek Into Darkness"]
+
+
 async def test_known_words_still_match_near_spellings_below_exact_hits(
     index: SearchIndex,
 ) -> None:
@@ -386,13 +404,13 @@ async def test_known_words_still_match_near_spellings_below_exact_hits(
         [
             film("Starr", 9.5, popularity=11.0),  # a near spelling, and the best known
             film("Star", 3.0, popularity=3.0),
-            film("Stars", 5.0, popularity=5.0),  # stemmed: the same word as "star"
+            film("Stars", 5.0, popularity=5.0),  # stemmed: the same word, not as typed
             film("Dune", 9.0, popularity=9.0),
         ],
     )
-    assert await titles(index, text="star", fuzzy=False) == ["Stars", "Star"]
+    assert await titles(index, text="star", fuzzy=False) == ["Star", "Stars"]
     found = await titles(index, text="star", fuzzy=True)
-    assert found == ["Stars", "Star", "Starr"]
+    assert found == ["Star", "Stars", "Starr"]
 
 
 async def test_rebuild_switches_versions_while_searches_answer(index: SearchIndex) -> None:

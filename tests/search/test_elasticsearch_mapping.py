@@ -51,6 +51,10 @@ def test_movies_mapping_is_strict_with_ru_en_and_nested_people() -> None:
     assert properties["imdb_rating"] == {"type": "float"}
     assert properties["title"]["analyzer"] == "ru_en"
     assert properties["title"]["fields"]["raw"]["type"] == "keyword"
+    assert properties["title_exact"] == {"type": "text", "analyzer": "exact"}
+    assert body["settings"]["analysis"]["analyzer"]["exact"]["filter"] == [
+        "lowercase", "asciifolding"
+    ]  # fmt: skip
     assert properties["genre_ids"] == {"type": "keyword"}
     for role in ("directors", "actors", "writers"):
         assert properties[f"{role}_names"]["analyzer"] == "ru_en"
@@ -143,7 +147,12 @@ def test_ranked_search_is_weighted_by_popularity_and_boosts_title_phrases() -> N
     }  # fmt: skip
     assert scored["boost_mode"] == "multiply"
     should = scored["query"]["bool"]["must"][0]["bool"]["should"]
-    (phrase,) = [clause["match_phrase"] for clause in should if "match_phrase" in clause]
+    scoring = scored["query"]["bool"]["should"]  # beside the must: adds to the score only
+    (phrase,) = [clause["match_phrase"] for clause in scoring if "match_phrase" in clause]
+    assert not [clause for clause in should if "match_phrase" in clause]
+    typed = [c["match"]["title_exact"] for c in scoring if "title_exact" in c.get("match", {})]
+    assert typed == [{"query": "long night", "boost": 2.0}]
+    assert not [c for c in should if "title_exact" in c.get("match", {})]
     assert phrase == {"title": {"query": "long night", "slop": PHRASE_SLOP, "boost": 10.0}}
     title = [c["match"]["title"] for c in should if "title" in c.get("match", {})]
     description = [c["match"]["description"] for c in should if "description" in c.get("match", {})]
@@ -167,8 +176,7 @@ def test_a_phrase_boost_only_applies_to_the_fields_searched() -> None:
     compiled = compile_query(
         INDEXES.movies, SearchQuery("movies", text="greg camp", fields=("actors_names",))
     )
-    should = _bool(compiled)["must"][0]["bool"]["should"]
-    assert not [clause for clause in should if "match_phrase" in clause]
+    assert "should" not in _bool(compiled)  # no phrase, no words as typed: people only
 
 
 async def test_a_request_the_cluster_refuses_is_the_callers_error() -> None:

@@ -3,7 +3,8 @@
 PostgreSQL renders every document as JSON in the shape the indexes hold (the queries are in
 `kinoteka.search.repository.documents`), handed on as `EncodedDocument`s (or parsed, for
 comparisons):
-- movies: `id`, `imdb_rating`, `title`, `description`, `genres` (names), `genre_ids`,
+- movies: `id`, `imdb_rating`, `title`, `title_exact` (the title again, indexed as written),
+  `description`, `genres` (names), `genre_ids`,
   `directors_names`, `actors_names`, `writers_names`, `directors_ids`, `actors_ids`,
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
   poster path, 320 pixels wide; the other widths are beside it), `release_date` (ISO date),
@@ -58,9 +59,10 @@ MOVIE_FIELDS = (
     _ID,
     FieldSpec("imdb_rating", FieldKind.FLOAT),
     # Ranking (see the search port): a title match counts five description matches, the
-    # query's words in order in the title twice that again; relevance is weighted by
-    # `popularity`.
+    # query's words in order in the title twice that again, the title's words as typed (not
+    # stemmed: "darkness" is not "dark") a little more; relevance is weighted by `popularity`.
     FieldSpec("title", FieldKind.TEXT, sortable=True, boost=5.0, phrase_boost=10.0),
+    FieldSpec("title_exact", FieldKind.TEXT, boost=2.0, exact=True),
     FieldSpec("description", FieldKind.TEXT, boost=1.0),
     FieldSpec("genres", FieldKind.TEXT, boost=1.0),
     FieldSpec("genre_ids", FieldKind.KEYWORD),

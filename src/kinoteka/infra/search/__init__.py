@@ -25,7 +25,9 @@ that does not allow it, text the engine cannot parse, a page out of range: the c
 mistake, not an outage), and `SearchError` for anything else.
 
 Ranking of a full-text query (no `sort`), the same in every adapter: each word scores in the
-definition's boosted fields (BM25); a word the index holds also matches its near spellings
+definition's boosted fields (BM25); `exact` fields add their score for the words as typed,
+without finding anything the others do not; a word the index holds also matches its near
+spellings
 (with `fuzzy`), worth less than the word itself, and an unknown word is taken for a typo; the
 words found in order in a field with a `phrase_boost` (title) add that much more; the whole
 score is then multiplied by `log(2 + value)` of the definition's `weight_field` (a FLOAT,
@@ -124,6 +126,10 @@ class FieldSpec:
     phrase_boost: float = 0.0
     """> 0 (TEXT): a full-text query whose words this field holds in order (`PHRASE_SLOP`
     apart at most) scores this much more than one whose words are scattered."""
+    exact: bool = False
+    """TEXT: analyzed without stemming or stop words (lowercase, accent-folded words as they
+    are written). Such a field only adds to the score of documents the other fields match: it
+    rewards the query's words in the form they were typed ("darkness", not "dark")."""
     properties: tuple[FieldSpec, ...] = ()
     same_as: str | None = None
     """A property repeating a flat field (`actors.name` ~ `actors_names`, `actors.id` ~

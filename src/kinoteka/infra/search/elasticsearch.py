@@ -64,7 +64,9 @@ ANALYSIS: dict[str, Any] = {
                 "russian_stop",
                 "russian_stemmer",
             ],
-        }
+        },
+        # `FieldSpec.exact`: the words as written, as the Tantivy twin's `exact` analyzer
+        "exact": {"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
     },
     "normalizer": {"sort_key": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
 }
@@ -77,7 +79,7 @@ def field_mapping(spec: FieldSpec) -> dict[str, Any]:
     if spec.kind is FieldKind.FLOAT:
         return {"type": "float"}
     if spec.kind is FieldKind.TEXT:
-        mapping: dict[str, Any] = {"type": "text", "analyzer": "ru_en"}
+        mapping: dict[str, Any] = {"type": "text", "analyzer": "exact" if spec.exact else "ru_en"}
         if spec.sortable:
             mapping["fields"] = {"raw": {"type": "keyword", "normalizer": "sort_key"}}
         return mapping
@@ -116,16 +118,24 @@ def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, 
         term = {"term": {path: value}} if isinstance(value, str) else {"terms": {path: list(value)}}
         filters.append(_wrap(nested, term))
     must: list[dict[str, Any]] = []
+    scoring: list[dict[str, Any]] = []
     ranked = bool(query.text and query.text.strip())
     if ranked:
         paths = query.fields or tuple(definition.default_text_fields)
+        resolved = {path: definition.resolve(path) for path in paths}
+        exact_paths = [path for path, (_, spec) in resolved.items() if spec.exact]
+        finding = [path for path in paths if path not in exact_paths] or list(paths)
         should: list[dict[str, Any]] = []
         for path in paths:
-            nested, spec = definition.resolve(path)
+            nested, spec = resolved[path]
             if spec.kind is not FieldKind.TEXT:
                 raise SearchQueryError(f"cannot search {definition.name!r} in {path!r}")
             boost = definition.default_text_fields.get(path, 1.0)
             exact = {"match": {path: {"query": query.text, "boost": boost}}}
+            if path not in finding:
+                # the words as typed only add to the score of what the other fields find
+                scoring.append(_wrap(nested, exact))
+                continue
             should.append(_wrap(nested, exact))
             if query.fuzzy:
                 fuzzy = {
@@ -138,13 +148,15 @@ def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, 
                     }
                 }
                 should.append(_wrap(nested, fuzzy))
-        for path, boost in definition.phrase_fields(paths).items():
+        for path, boost in definition.phrase_fields(finding).items():
             phrase = {"query": query.text, "slop": PHRASE_SLOP, "boost": boost}
-            should.append({"match_phrase": {path: phrase}})
+            scoring.append({"match_phrase": {path: phrase}})
         must.append({"bool": {"should": should, "minimum_should_match": 1}})
     if not must and not filters:
         return {"match_all": {}}
     compiled: dict[str, Any] = {"bool": {"must": must, "filter": filters}}
+    if scoring:  # beside a `must`, `should` clauses only add to the score
+        compiled["bool"]["should"] = scoring
     if ranked and query.sort is None and definition.weight_field is not None:
         weight = {"field": definition.weight_field, "modifier": "log2p", "missing": 0}
         compiled = {

@@ -77,6 +77,7 @@ def _film_select(json: _Json, scope: Scope) -> str:
               for part in ("_names", "_ids")]  # fmt: skip
     document = json.document(
         ("id", "fw.id"), ("imdb_rating", "fw.rating"), ("title", "fw.title"),
+        ("title_exact", "fw.title"),
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
         ("release_date", "fw.creation_date"),
         ("type", "fw.type"), ("popularity", POPULARITY_SQL),

@@ -28,9 +28,11 @@ def compile_query(
     query: SearchQuery,
     searcher: tantivy.Searcher,
     analyzer: tantivy.TextAnalyzer,
+    exact_analyzer: tantivy.TextAnalyzer,
 ) -> tantivy.Query:
     """`query` as a Tantivy query over `definition`'s fields in `schema`: filters must hold,
-    the words of the text are searched in the default (or the named) text fields, boosted."""
+    the words of the text are searched in the default (or the named) text fields, boosted
+    (`analyzer` makes the words of the stemmed fields, `exact_analyzer` of `exact` ones)."""
     must: list[tuple[tantivy.Occur, tantivy.Query]] = []
     for path, value in query.filters.items():
         name = keyword_field(definition, path)
@@ -40,9 +42,8 @@ def compile_query(
             condition = tantivy.Query.term_set_query(schema, name, list(value))
         must.append((tantivy.Occur.Must, condition))
     if query.text is not None and query.text.strip():
-        must.append(
-            (tantivy.Occur.Must, _text_query(definition, schema, query, searcher, analyzer))
-        )
+        text = _text_query(definition, schema, query, searcher, analyzer, exact_analyzer)
+        must.append((tantivy.Occur.Must, text))
     if not must:
         return tantivy.Query.all_query()
     return tantivy.Query.boolean_query(must)
@@ -61,21 +62,26 @@ def _text_query(
     query: SearchQuery,
     searcher: tantivy.Searcher,
     analyzer: tantivy.TextAnalyzer,
+    exact_analyzer: tantivy.TextAnalyzer,
 ) -> tantivy.Query:
     if query.fields:
         boosts = {path: definition.default_text_fields.get(path, 1.0) for path in query.fields}
     else:
         boosts = definition.default_text_fields
     targets = {path: text_field(definition, path) for path in boosts}
+    exact_paths = {path for path in boosts if definition.resolve(path)[1].exact}
+    stemmed = {path: boost for path, boost in boosts.items() if path not in exact_paths}
+    if not stemmed:  # only `exact` fields named: they find documents, with their own words
+        stemmed, exact_paths, analyzer = dict(boosts), set(), exact_analyzer
     words = analyzer.analyze(query.text or "")
     terms = list(dict.fromkeys(words))
     should: list[tuple[tantivy.Occur, tantivy.Query]] = []
     for term in terms:
         distance = fuzzy_distance(term) if query.fuzzy else 0
-        frequencies = {path: searcher.doc_freq(name, term) for path, name in targets.items()}
+        frequencies = {path: searcher.doc_freq(targets[path], term) for path in stemmed}
         known = any(frequencies.values())
         per_field: list[tantivy.Query] = []
-        for path, boost in boosts.items():
+        for path, boost in stemmed.items():
             name = targets[path]
             exact = tantivy.Query.term_query(schema, name, term)
             per_field.append(tantivy.Query.boost_query(exact, boost))
@@ -95,18 +101,29 @@ def _text_query(
                 fuzzy = tantivy.Query.fuzzy_term_query(schema, name, term, edits)
                 share = boost * worth / distance
                 per_field.append(tantivy.Query.boost_query(fuzzy, share))
-        should.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, field_query) for field_query in per_field]
-        )))  # fmt: skip
+        if per_field:
+            should.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, field_query) for field_query in per_field]
+            )))  # fmt: skip
     if not should:
         return tantivy.Query.empty_query()
+    # What finds documents: any word in a stemmed field. What only adds to their score: the
+    # words as typed in an `exact` field, and the words in order in a phrase-boosted one.
+    scoring: list[tuple[tantivy.Occur, tantivy.Query]] = [
+        (tantivy.Occur.Must, tantivy.Query.boolean_query(should))
+    ]
+    for path in sorted(exact_paths):
+        typed = dict.fromkeys(exact_analyzer.analyze(query.text or ""))
+        for word in typed:
+            hit = tantivy.Query.term_query(schema, targets[path], word)
+            scoring.append((tantivy.Occur.Should, tantivy.Query.boost_query(hit, boosts[path])))
     if len(words) > 1:
-        for path, boost in definition.phrase_fields(list(boosts)).items():
+        for path, boost in definition.phrase_fields(list(stemmed)).items():
             # the words in order, a few positions apart at most (stop words leave gaps)
             phrase_words: list[str | tuple[int, str]] = list(words)
             phrase = tantivy.Query.phrase_query(schema, targets[path], phrase_words, PHRASE_SLOP)
-            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(phrase, boost)))
-    return tantivy.Query.boolean_query(should)
+            scoring.append((tantivy.Occur.Should, tantivy.Query.boost_query(phrase, boost)))
+    return tantivy.Query.boolean_query(scoring)
 
 
 def sort_field(definition: IndexDefinition, path: str) -> str:
