@@ -20,6 +20,12 @@ from kinoteka.catalog.sqlite_import import ImportInputError
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 from kinoteka.infra.db import migrations
 from kinoteka.infra.footprint import StoreUrls
+from kinoteka.infra.tasks import QUEUES
+from kinoteka.infra.tasks.workers import (
+    WorkerProcesses,
+    inherited_environment,
+    worker_environment,
+)
 from kinoteka.search.cli import app as sync_app
 from kinoteka.services import build_services
 from kinoteka.settings import Settings
@@ -98,7 +104,13 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
             console.print(f"demo catalog: {loaded}")
         contexts = list(available_contexts())
         out.print(_summary(settings, urls, host, port, contexts))
-        _serve(settings, urls, None, host, port, background=True)
+        # The task workers run beside the API on the embedded footprint, stopped with it.
+        workers = WorkerProcesses(list(QUEUES), worker_environment(urls, inherited_environment()))
+        workers.start()
+        try:
+            _serve(settings, urls, None, host, port, background=True)
+        finally:
+            workers.stop()
     console.print("stopped; embedded servers shut down")
 
 
@@ -116,6 +128,37 @@ def serve(
     with running_stores(settings, database=True, redis=True) as urls:
         _serve(settings, urls, [context], host or settings.host, port or settings.port,
                background=False)  # fmt: skip
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str, typer.Option(help=f"Comma-separated queues ({', '.join(QUEUES)}); one process each.")
+    ] = ",".join(QUEUES),
+) -> None:
+    """Run background task workers (transcoding, thumbnails, indexing) until stopped."""
+    settings = settings_or_exit()
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown or not names:
+        fail(f"unknown queue(s) {', '.join(unknown) or '(none)'}; known: {', '.join(QUEUES)}")
+    with running_stores(settings, database=True, redis=True) as urls:
+        if len(names) == 1:
+            from kinoteka.media import worker as media_worker
+
+            media_worker.run(settings, urls, names)
+            return
+        _stop_on_sigterm()
+        processes = WorkerProcesses(names, worker_environment(urls, inherited_environment()))
+        processes.start()
+        try:
+            code = processes.wait()
+        except (KeyboardInterrupt, Terminated):
+            code = 0
+        finally:
+            processes.stop()
+    if code:
+        fail(f"a worker exited with status {code}")
 
 
 @db_app.command("upgrade")

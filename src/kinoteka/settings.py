@@ -20,6 +20,7 @@ from pydantic_settings import (
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
+from kinoteka.media.settings import MediaSettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
     )
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    media: MediaSettings = MediaSettings()
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,1 @@
+"""Media: video uploads, transcoding to adaptive streams, artwork, playback."""
