@@ -17,6 +17,7 @@ from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
+from kinoteka.infra.tasks import TaskQueue
 from kinoteka.settings import Settings
 
 HealthCheck = Callable[[], Awaitable[None]]
@@ -33,6 +34,7 @@ class Services:
     storage: ObjectStorage | None = None
     auth: AuthKit | None = None
     search: SearchIndex | None = None
+    tasks: TaskQueue | None = None
 
     async def close(self) -> None:
         for close in reversed(self.closers):
