@@ -7,6 +7,7 @@ sprite sheet + WebVTT, animated previews). Everything writes into a caller-owned
 is a one-line reason for the admin.
 """
 
+from kinoteka.media.processing.artwork import Artwork, make_artwork
 from kinoteka.media.processing.errors import MediaError, ProbeError, RenderError
 from kinoteka.media.processing.ladder import DEFAULT_HEIGHTS, LadderRung, plan_ladder
 from kinoteka.media.processing.probe import ProbeResult, probe
@@ -15,6 +16,7 @@ from kinoteka.media.processing.runner import ProgressCallback
 
 __all__ = [
     "DEFAULT_HEIGHTS",
+    "Artwork",
     "LadderRung",
     "MediaError",
     "ProbeError",
@@ -22,6 +24,7 @@ __all__ = [
     "ProgressCallback",
     "RenderError",
     "Rendition",
+    "make_artwork",
     "plan_ladder",
     "probe",
     "render",

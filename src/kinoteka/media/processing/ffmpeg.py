@@ -187,3 +187,113 @@ def rate(value: float) -> str:
     """A frame rate (possibly below 1/s) as the exact fraction ffmpeg options accept."""
     fraction = Fraction(value).limit_denominator(1000)
     return f"{fraction.numerator}/{fraction.denominator}"
+
+
+# --- artwork ---------------------------------------------------------------------------
+
+SPRITE_PATTERN = "sprite-%03d.jpg"
+FRAME_STATS = "frame-stats.txt"
+PREVIEW_WEBP = "preview.webp"
+PREVIEW_GIF = "preview.gif"
+
+
+@dataclass(frozen=True)
+class SpriteLayout:
+    """Seek thumbnails: one every `interval` seconds, `width`x`height`, `columns`x`rows`
+    to a sheet."""
+
+    interval: float
+    width: int
+    height: int
+    columns: int = 10
+    rows: int = 10
+
+    @property
+    def per_sheet(self) -> int:
+        return self.columns * self.rows
+
+
+def sprite_command(source: Path, layout: SpriteLayout) -> list[str]:
+    """One decode of `source` sampling a frame every `layout.interval` seconds into sprite
+    sheets, and writing each sample's luma statistics (`signalstats`) to `FRAME_STATS`,
+    from which the poster frame is chosen.
+
+    The statistics branch is the first output, so `-progress` follows the decode.
+    """
+    graph = (
+        f"[0:v]fps={rate(1 / layout.interval)},"
+        f"scale={layout.width}:{layout.height}:flags=bilinear,setsar=1,split=2[sheet][probe];"
+        f"[sheet]tile={layout.columns}x{layout.rows}[tiles];"
+        f"[probe]signalstats,metadata=mode=print:file={FRAME_STATS}[stats]"
+    )
+    return [
+        *_BASE,
+        *_PROGRESS,
+        "-i",
+        str(source),
+        "-filter_complex",
+        graph,
+        "-map",
+        "[stats]",
+        "-f",
+        "null",
+        "-",
+        "-map",
+        "[tiles]",
+        "-q:v",
+        "5",
+        "-start_number",
+        "1",
+        SPRITE_PATTERN,
+    ]
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    """An output picture: `name` is its role ("list", "detail"), sizes are even pixels."""
+
+    name: str
+    width: int
+    height: int
+
+
+def poster_files(size: ImageSize) -> tuple[str, str]:
+    """The WebP and JPEG file names of one poster size."""
+    return f"poster-{size.name}.webp", f"poster-{size.name}.jpg"
+
+
+def poster_command(source: Path, at: float, sizes: Sequence[ImageSize]) -> list[str]:
+    """The frame at `at` seconds as a WebP and a JPEG fallback at every size in `sizes`."""
+    count = len(sizes)
+    graph = [f"[0:v]split={count}" + "".join(f"[p{i}]" for i in range(count))]
+    for i, size in enumerate(sizes):
+        graph.append(
+            f"[p{i}]scale={size.width}:{size.height}:flags=lanczos,setsar=1,split=2[w{i}][j{i}]"
+        )
+    cmd = [*_BASE, *_PROGRESS, "-ss", f"{at:.3f}", "-i", str(source)]
+    cmd += ["-filter_complex", ";".join(graph)]
+    for i, size in enumerate(sizes):
+        webp, jpeg = poster_files(size)
+        cmd += ["-map", f"[w{i}]", "-frames:v", "1", "-c:v", "libwebp", "-quality", "80"]
+        cmd += ["-compression_level", "6", webp]
+        cmd += ["-map", f"[j{i}]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", jpeg]
+    return cmd
+
+
+def preview_command(
+    source: Path, start: float, seconds: float, size: ImageSize, fps: int = 10
+) -> list[str]:
+    """A looping animated WebP and GIF of `seconds` from `start`; the GIF gets a palette
+    computed from its own frames (palettegen/paletteuse) instead of the generic one."""
+    graph = (
+        f"[0:v]fps={fps},scale={size.width}:{size.height}:flags=lanczos,setsar=1,"
+        "split=3[webp][gif][palette_in];"
+        "[palette_in]palettegen=stats_mode=diff[palette];"
+        "[gif][palette]paletteuse=dither=bayer:bayer_scale=5:diff_mode=rectangle[gifout]"
+    )
+    cmd = [*_BASE, *_PROGRESS, "-ss", f"{start:.3f}", "-t", f"{seconds:.3f}", "-i", str(source)]
+    cmd += ["-filter_complex", graph]
+    cmd += ["-map", "[webp]", "-c:v", "libwebp_anim", "-quality", "70", "-loop", "0"]
+    cmd += [PREVIEW_WEBP]
+    cmd += ["-map", "[gifout]", "-c:v", "gif", "-loop", "0", PREVIEW_GIF]
+    return cmd
