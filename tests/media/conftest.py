@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.media.clips import ClipCache
+from tests.media.fixtures import job_env, seaweed_s3_url, storage_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="session")

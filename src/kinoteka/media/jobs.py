@@ -112,7 +112,7 @@ async def transcode(
             )
         if job is None:
             return
-        await _attempt(env, job, _transcode_steps)
+        await _attempt(env, job, _transcode_steps, retry=TRANSCODE_TASK)
 
 
 async def _adopt(
@@ -197,13 +197,11 @@ async def artwork(env: JobEnv, video_id: uuid.UUID, version: int) -> None:
         if not held:
             return
         async with env.db.session() as session:
-            video = await repository.lock_video(session, video_id)
-            if video is None or video.version != version or video.pending.get("step") != "artwork":
-                log.info("media.artwork_skipped", video_id=str(video_id), version=version)
-                return
-            video.heartbeat_at = service.utcnow()
-            job = Job(video.id, video.film_id, video.version, video.attempt, video.source_key,
-                      video.source_name)  # fmt: skip
+            job = await service.start_artwork(
+                session, video_id, version, max_attempts=env.settings.transcode_attempts
+            )
+        if job is None:
+            return
 
         async def steps(env: JobEnv, job: Job, workdir: Path, progress: Progress) -> None:
             source = await download(env.storage, job.source_key, workdir / _source_name(job))
@@ -230,7 +228,7 @@ async def artwork(env: JobEnv, video_id: uuid.UUID, version: int) -> None:
             kwargs = {"film_id": str(job.film_id), "video_id": str(job.video_id)}
             await send(env.queue, INDEXING_TASK, kwargs, queue_name="indexing")
 
-        await _attempt(env, job, steps, keep_outputs_on_retry=True)
+        await _attempt(env, job, steps, retry=ARTWORK_TASK)
 
 
 # --- one attempt, its heartbeat and its cleanup ------------------------------------------
@@ -260,8 +258,9 @@ class JobCancelled(Exception):
 Steps = Callable[[JobEnv, Job, Path, Progress], Awaitable[None]]
 
 
-async def _attempt(env: JobEnv, job: Job, steps: Steps, *, keep_outputs_on_retry: bool = False
-                   ) -> None:  # fmt: skip
+async def _attempt(env: JobEnv, job: Job, steps: Steps, *, retry: str) -> None:
+    """Run one attempt; a refused source fails the job, any other error sends `retry` again
+    (the next start decides between another attempt and `failed`)."""
     bound = log.bind(video_id=str(job.video_id), version=job.version, attempt=job.attempt)
     progress = Progress()
     prefix = version_prefix(job.video_id, job.version)
@@ -278,13 +277,14 @@ async def _attempt(env: JobEnv, job: Job, steps: Steps, *, keep_outputs_on_retry
         progress.cancelled.set()
         reason = f"{type(error).__name__}: {error}"[:500]
         bound.exception("media.job_error", reason=reason)
-        if not keep_outputs_on_retry:
+        if retry == TRANSCODE_TASK:  # the artwork step keeps the rendition it builds on
             await asyncio.shield(delete_prefix(env.storage, prefix))
         if isinstance(error, Exception):
             async with env.db.session() as session:
                 await service.note_error(session, job, reason)
-            # Another attempt (or the final `failed`) is decided by `start_job`.
-            await send_transcode(env.queue, job.video_id, job.version)
+            kwargs = {"video_id": str(job.video_id), "version": job.version}
+            queue_name = "transcoding" if retry == TRANSCODE_TASK else "thumbnails"
+            await send(env.queue, retry, kwargs, queue_name=queue_name)
             return
         raise
     finally:

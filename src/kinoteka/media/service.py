@@ -115,7 +115,11 @@ async def start_job(
     if video is None:
         raise VideoNotFound(f"no video {video_id}")
     bound = log.bind(video_id=str(video_id), version=video.version)
-    if video.status not in IN_PROGRESS or (version is not None and version != video.version):
+    if (
+        video.status not in IN_PROGRESS
+        or (version is not None and version != video.version)
+        or video.pending.get("step") == "artwork"  # rendered: the artwork task is under way
+    ):
         bound.info("media.job_skipped", status=str(video.status), asked_version=version)
         return None
     if video.attempt >= max_attempts:
@@ -130,6 +134,27 @@ async def start_job(
     transition(video, VideoStatus.PROBING)
     await session.flush()
     bound.info("media.job_started", attempt=video.attempt)
+    return Job(video.id, video.film_id, video.version, video.attempt, video.source_key,
+               video.source_name)  # fmt: skip
+
+
+async def start_artwork(
+    session: AsyncSession, video_id: uuid.UUID, version: int, *, max_attempts: int
+) -> Job | None:
+    """Take the artwork step of a rendered version, or None when it is not due (any more)."""
+    video = await repository.lock_video(session, video_id)
+    if video is None or video.version != version or video.pending.get("step") != "artwork":
+        log.info("media.artwork_skipped", video_id=str(video_id), version=version)
+        return None
+    if video.attempt >= max_attempts:
+        last = video.failure_reason or "the worker was lost"
+        video.pending = {}
+        transition(video, VideoStatus.FAILED, f"gave up after {video.attempt} attempts: {last}")
+        await session.flush()
+        return None
+    video.attempt += 1
+    video.heartbeat_at = utcnow()
+    await session.flush()
     return Job(video.id, video.film_id, video.version, video.attempt, video.source_key,
                video.source_name)  # fmt: skip
 
