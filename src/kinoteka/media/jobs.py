@@ -397,6 +397,8 @@ async def sweep(env: JobEnv) -> int:
     async with env.db.session() as session:
         stale = await service.stale_jobs(session, env.settings.stale_after)
         found = [(v.id, v.version, v.pending.get("step")) for v in stale]
+        for video in stale:  # the next sweep waits a full period before sending it again
+            video.heartbeat_at = service.utcnow()
     for video_id, version, step in found:
         log.warning("media.job_resent", video_id=str(video_id), version=version, step=step)
         if step == "artwork":
