@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from kinoteka.auth.deps import require_permission
@@ -22,6 +22,7 @@ from kinoteka.media.errors import (
 from kinoteka.media.models import Video
 from kinoteka.media.playback import signed_base
 from kinoteka.media.schemas import Stream, VideoState
+from kinoteka.media.upload import Caller, upload_caller
 from kinoteka.services import ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
@@ -85,9 +86,13 @@ def video_state(video: Video) -> VideoState:
 
 
 @router.get("/films/{film_id}/videos", summary="A film's videos and their processing state")
-async def film_videos(film_id: uuid.UUID, session: SessionDep, editor: Editor) -> list[VideoState]:
+async def film_videos(
+    film_id: uuid.UUID, session: SessionDep, caller: Annotated[Caller, Depends(upload_caller)]
+) -> list[VideoState]:
     from kinoteka.media import repository
 
+    if caller.film_id is not None and caller.film_id != film_id:
+        raise HTTPException(403, "this upload ticket is for another film")
     return [video_state(video) for video in await repository.videos_of_film(session, film_id)]
 
 

@@ -48,6 +48,7 @@ def attach_tasks(services: Services) -> TaskQueue:
 
 
 def install_media(app: FastAPI, services: Services) -> None:
+    from kinoteka.media.admin_panel import static_router
     from kinoteka.media.api import MediaServiceError, media_error_handler, router
     from kinoteka.media.playback import playback_router
     from kinoteka.media.upload import build_router
@@ -56,6 +57,7 @@ def install_media(app: FastAPI, services: Services) -> None:
     app.include_router(router)
     app.include_router(build_router())
     app.include_router(playback_router())
+    app.include_router(static_router())
     app.add_exception_handler(MediaServiceError, media_error_handler)
 
 

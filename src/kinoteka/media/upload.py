@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -34,11 +35,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import ClientDisconnect
 
-from kinoteka.auth.deps import require_permission
-from kinoteka.auth.tokens import AccessClaims
+from kinoteka.auth.deps import check_access_token, get_auth_kit
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.infra.tasks import TaskQueue
 from kinoteka.media import jobs, repository, service
+from kinoteka.media.admin_panel import read_ticket
 from kinoteka.media.models import Upload
 from kinoteka.media.settings import MediaSettings
 from kinoteka.services import Services, ServicesDep
@@ -52,7 +53,32 @@ OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 WRITE_BUFFER = 1024 * 1024
 BASE = "/api/v1/media/uploads"
 
-Uploader = Annotated[AccessClaims, Depends(require_permission("media.upload"))]
+
+@dataclass(frozen=True)
+class Caller:
+    """Who uploads: an account holding `media.upload`, or an admin page's ticket for one film."""
+
+    subject: str
+    film_id: uuid.UUID | None = None
+
+
+async def upload_caller(request: Request, services: ServicesDep) -> Caller:
+    ticket = request.headers.get("upload-ticket")
+    if ticket is not None:
+        read = read_ticket(services.settings.secret_key.get_secret_value(), ticket)
+        if read is None:
+            raise tus_error(401, "invalid or expired upload ticket")
+        return Caller(read.subject, read.film_id)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise tus_error(401, "not authenticated", **{"WWW-Authenticate": "Bearer"})
+    claims = await check_access_token(get_auth_kit(services), token.strip())
+    if not claims.has("media.upload"):
+        raise tus_error(403, "requires media.upload")
+    return Caller(str(claims.subject))
+
+
+Uploader = Annotated[Caller, Depends(upload_caller)]
 
 
 def tus_headers(**extra: str) -> dict[str, str]:
@@ -163,6 +189,8 @@ def build_router() -> APIRouter:
             film_id = uuid.UUID(metadata.get("film_id", ""))
         except ValueError:
             raise tus_error(400, "Upload-Metadata: film_id must be a film's UUID") from None
+        if caller.film_id is not None and caller.film_id != film_id:
+            raise tus_error(403, "this upload ticket is for another film")
         declared = metadata.get("sha256", "").strip().lower() or None
         if declared is not None and (len(declared) != 64 or not _is_hex(declared)):
             raise tus_error(400, "Upload-Metadata: sha256 must be 64 hex digits")
@@ -170,7 +198,7 @@ def build_router() -> APIRouter:
         now = service.utcnow()
         upload = Upload(
             id=uuid.uuid4(), film_id=film_id, length=length, offset=0,
-            filename=filename[:255], checksum=declared, owner=str(caller.subject),
+            filename=filename[:255], checksum=declared, owner=caller.subject,
             expires=now + dt.timedelta(hours=services.settings.media.upload_expiry_hours),
         )  # fmt: skip
         directory = anyio.Path(upload_dir(services))
@@ -279,9 +307,9 @@ def _is_hex(value: str) -> bool:
     return True
 
 
-def _check_owner(upload: Upload | None, caller: AccessClaims) -> Upload:
+def _check_owner(upload: Upload | None, caller: Caller) -> Upload:
     # Another account's upload answers like a missing one: ids are not an oracle.
-    if upload is None or upload.owner != str(caller.subject):
+    if upload is None or upload.owner != caller.subject:
         raise tus_error(404, "no such upload")
     if upload.expires < service.utcnow() and upload.video_id is None:
         raise tus_error(410, "this upload expired")
