@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 from types import FrameType
@@ -14,7 +15,7 @@ from rich.table import Table
 from kinoteka.app import available_contexts, create_app
 from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
-from kinoteka.catalog.demo import ensure_demo_catalog
+from kinoteka.catalog.demo import demo_film_ids, ensure_demo_catalog
 from kinoteka.catalog.generator import GenerateError
 from kinoteka.catalog.sqlite_import import ImportInputError
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
@@ -108,10 +109,24 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
         workers = WorkerProcesses(list(QUEUES), worker_environment(urls, inherited_environment()))
         workers.start()
         try:
+            if loaded and settings.media.demo_clips and settings.media.demo_clip_count:
+                _demo_clips(settings, urls)
             _serve(settings, urls, None, host, port, background=True)
         finally:
             workers.stop()
     console.print("stopped; embedded servers shut down")
+
+
+def _demo_clips(settings: Settings, urls: StoreUrls) -> None:
+    """Short generated clips for a few demo films, transcoded by the workers just started."""
+    from kinoteka.media.demo import add_demo_clips
+
+    films = demo_film_ids(urls.database_url, settings.media.demo_clip_count)
+    added = asyncio.run(add_demo_clips(settings, urls, films))
+    if added:
+        console.print(f"demo clips: {added} films get a generated clip (transcoding now)")
+    else:
+        console.print("demo clips: skipped (ffmpeg not found; run `make system-packages`)")
 
 
 @app.command()

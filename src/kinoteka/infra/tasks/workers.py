@@ -34,6 +34,16 @@ def worker_environment(urls: StoreUrls, base: Mapping[str, str]) -> dict[str, st
     return env
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the parent dies (even `kill -9`),
+    so an `up` killed hard leaves no worker behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def worker_command(queue: str) -> list[str]:
     return [sys.executable, "-m", "kinoteka", "worker", "--queues", queue]
 
@@ -48,7 +58,9 @@ class WorkerProcesses:
 
     def start(self) -> None:
         for queue in self.queues:
-            process = subprocess.Popen(worker_command(queue), env=self.env)
+            process = subprocess.Popen(
+                worker_command(queue), env=self.env, preexec_fn=_die_with_parent
+            )
             self.processes.append(process)
             log.info("tasks.worker_started", queue=queue, pid=process.pid)
 
