@@ -16,6 +16,7 @@ it once the heartbeat is stale.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import threading
 import time
@@ -264,7 +265,8 @@ async def _attempt(env: JobEnv, job: Job, steps: Steps, *, retry: str) -> None:
     bound = log.bind(video_id=str(job.video_id), version=job.version, attempt=job.attempt)
     progress = Progress()
     prefix = version_prefix(job.video_id, job.version)
-    heartbeat = asyncio.create_task(_heartbeat(env, job, progress))
+    stop = asyncio.Event()
+    heartbeat = asyncio.create_task(_heartbeat(env, job, progress, stop))
     try:
         with tempfile.TemporaryDirectory(prefix="kinoteka-media-") as workdir:
             await steps(env, job, Path(workdir), progress)
@@ -288,15 +290,19 @@ async def _attempt(env: JobEnv, job: Job, steps: Steps, *, retry: str) -> None:
             return
         raise
     finally:
-        heartbeat.cancel()
+        # Stopped between two beats, never cancelled inside one (a query cut in half).
+        stop.set()
         await asyncio.gather(heartbeat, return_exceptions=True)
 
 
-async def _heartbeat(env: JobEnv, job: Job, progress: Progress) -> None:
+async def _heartbeat(env: JobEnv, job: Job, progress: Progress, stop: asyncio.Event) -> None:
     written = -PROGRESS_STEP
     last_beat = time.monotonic()
-    while True:
-        await asyncio.sleep(0.5)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+        if stop.is_set():
+            return
         moved = progress.percent - written >= PROGRESS_STEP
         due = time.monotonic() - last_beat >= HEARTBEAT_SECONDS
         if not (moved or due):
