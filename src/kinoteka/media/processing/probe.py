@@ -20,7 +20,7 @@ _TAIL_SECONDS = 3.0
 
 # ffprobe's own words for a few failures, said for an editor
 _KNOWN_ERRORS = {
-    "moov atom not found": "the file is truncated or incomplete (its MP4 index is missing)",
+    "moov atom not found": "the file is truncated or not a video: its MP4 index is missing",
     "invalid data found when processing input": "not a video file (ffprobe cannot read it)",
     "end of file": "the file is truncated (it ends before its header says)",
 }
