@@ -22,6 +22,7 @@ from kinoteka.media.processing import (
     Rendition,
     plan_ladder,
     probe,
+    remove_partial_outputs,
     render,
 )
 from tests.media.clips import ClipCache, ClipSpec, requires_ffmpeg
@@ -229,6 +230,11 @@ def test_a_killed_worker_leaves_no_ffmpeg_behind(
 
         # well before the encode (preset slow, several times longer) could end by itself
         wait_for(gone, 5, "the orphaned ffmpeg to die")
+        # no cleanup ran in the killed process: its hidden scratch is what is left
+        out = tmp_path / "out"
+        assert [p.name.startswith(".render-") for p in out.iterdir()] == [True]
+        assert remove_partial_outputs(out) == 1
+        assert list(out.iterdir()) == []
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -136,6 +136,8 @@ def probe(path: Path) -> ProbeResult:
         raise ProbeError("not a file")
     if size == 0:
         raise ProbeError("the file is empty (0 bytes)")
+    # an absolute path is never read by ffmpeg as a protocol ("concat:…", "http:…")
+    path = path.resolve()
     code, out, err = capture(probe_command(path))
     if code != 0:
         raise ProbeError(_ffprobe_reason(err))
