@@ -156,3 +156,20 @@ def test_rate_is_an_exact_fraction() -> None:
     assert rate(0.1) == "1/10"
     assert rate(1 / 3) == "1/3"
     assert rate(25.0) == "25/1"
+
+
+def test_interlaced_sources_are_deinterlaced_before_anything_else() -> None:
+    rungs = plan_ladder(hd())
+    progressive = ladder_command(SOURCE, rungs, fps=25.0, has_audio=True)
+    assert "bwdif" not in value_after(progressive, "-filter_complex")
+    interlaced = ladder_command(SOURCE, rungs, fps=25.0, has_audio=True, deinterlace=True)
+    assert value_after(interlaced, "-filter_complex").startswith(
+        "[0:v]bwdif=mode=send_frame,split=4"
+    )
+    size = ImageSize("list", 320, 180)
+    for cmd in (
+        sprite_command(SOURCE, SpriteLayout(2.0, 160, 90), deinterlace=True),
+        poster_command(SOURCE, 1.0, [size], deinterlace=True),
+        preview_command(SOURCE, 0.0, 2.0, size, deinterlace=True),
+    ):
+        assert value_after(cmd, "-filter_complex").startswith("[0:v]bwdif=mode=send_frame,")

@@ -50,6 +50,15 @@ def decodes_cleanly(path: Path) -> str:
     return done.stderr if done.returncode else done.stderr.strip()
 
 
+def interlace_detection(path: Path) -> dict[str, int]:
+    """ffmpeg's `idet` verdict over every frame: counts of TFF, BFF and Progressive frames."""
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-vf", "idet", "-f", "null"]
+    done = subprocess.run([*cmd, "-"], capture_output=True, text=True, timeout=120, check=True)
+    line = next(x for x in done.stderr.splitlines() if "Multi frame detection" in x)
+    words = line.split("detection:")[1].replace(":", " ").split()
+    return {key: int(value) for key, value in zip(words[::2], words[1::2], strict=True)}
+
+
 def check_rendition(out: Path, rendition: Rendition, duration: float, has_audio: bool) -> None:
     files = {str(p) for p in rendition.files}
     assert rendition.hls_master in files
@@ -111,8 +120,10 @@ def check_rendition(out: Path, rendition: Rendition, duration: float, has_audio:
         (ClipSpec(width=1280, height=720, rotate=90), ["720p", "480p", "360p"], (720, 1280)),
         # odd-sized and silent
         (ClipSpec(width=301, height=201, audio=False, seconds=3.0), ["200p"], (300, 200)),
+        # interlaced fields come out as progressive frames
+        (ClipSpec(width=640, height=360, interlaced=True), ["360p"], (640, 360)),
     ],
-    ids=["1080p", "720p", "portrait", "odd-silent"],
+    ids=["1080p", "720p", "portrait", "odd-silent", "interlaced"],
 )
 def test_render_ladder(
     clip_cache: ClipCache,
@@ -123,6 +134,7 @@ def test_render_ladder(
 ) -> None:
     source = clip_cache.get(spec)
     info = probe(source)
+    assert info.interlaced is spec.interlaced
     rungs = plan_ladder(info)
     assert [r.name for r in rungs] == names
     assert (rungs[0].width, rungs[0].height) == top
@@ -142,6 +154,10 @@ def test_render_ladder(
     assert all(0 < p <= 1 for p in progress)
     check_rendition(tmp_path, rendition, info.duration, spec.audio)
     assert ffmpeg_children() == []
+    if spec.interlaced:
+        top_playlist = m3u8.load(str(tmp_path / rendition.hls_master)).playlists[0].uri
+        detected = interlace_detection(tmp_path / top_playlist)
+        assert detected["Progressive"] > 4 * (detected["TFF"] + detected["BFF"]), detected
 
 
 def test_cancel_from_progress_kills_ffmpeg_and_removes_outputs(
