@@ -47,8 +47,16 @@ lint: sync
 	@$(VENV)/bin/ruff format --check src tests bench migrations
 	@$(VENV)/bin/mypy
 
+# `make bench media search` runs only the benchmarks named after `bench`
+ifeq ($(firstword $(MAKECMDGOALS)),bench)
+BENCH_NAMES := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+.PHONY: $(BENCH_NAMES)
+$(BENCH_NAMES):
+	@:
+endif
+
 bench: sync
-	@$(VENV)/bin/python -m bench
+	@$(VENV)/bin/python -m bench $(BENCH_NAMES)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .kinoteka .pytest_cache .mypy_cache .ruff_cache

@@ -37,13 +37,16 @@ class ClipSpec:
     container: str = "mp4"
     # a dark opening (fade from black) so poster selection has black frames to avoid
     fade_in_seconds: float = 0.0
+    # fields from two instants woven into each frame (top first), as broadcast sources are
+    interlaced: bool = False
 
     @property
     def name(self) -> str:
         streams = ("v" if self.video else "") + ("a" if self.audio else "")
         return (
             f"{self.width}x{self.height}-{self.seconds:g}s-{self.fps}fps-{streams}"
-            f"-r{self.rotate}-f{self.fade_in_seconds:g}.{self.container}"
+            f"-r{self.rotate}-f{self.fade_in_seconds:g}{'-i' if self.interlaced else ''}"
+            f".{self.container}"
         )
 
 
@@ -56,7 +59,10 @@ def clip_command(spec: ClipSpec, out: Path) -> list[str]:
     if spec.video:
         source = "testsrc" if odd else "testsrc2"
         size = f"{spec.width}x{spec.height}"
-        lavfi = f"{source}=size={size}:rate={spec.fps}:duration={spec.seconds}"
+        fields = 2 if spec.interlaced else 1
+        lavfi = f"{source}=size={size}:rate={spec.fps * fields}:duration={spec.seconds}"
+        if spec.interlaced:
+            lavfi += ",tinterlace=mode=interleave_top"
         cmd += ["-f", "lavfi", "-i", lavfi]
     if spec.audio:
         tone = f"sine=frequency=440:sample_rate=48000:duration={spec.seconds}"
@@ -66,6 +72,8 @@ def clip_command(spec: ClipSpec, out: Path) -> list[str]:
             cmd += ["-vf", f"fade=t=in:st=0:d={spec.fade_in_seconds}"]
         pix_fmt = "yuv444p" if odd else "yuv420p"
         cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", pix_fmt]
+        if spec.interlaced:
+            cmd += ["-flags", "+ilme+ildct", "-top", "1"]
     if spec.audio:
         cmd += ["-c:a", "aac", "-b:a", "96k"]
     cmd += ["-t", f"{spec.seconds}", str(out)]

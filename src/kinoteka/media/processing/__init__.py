@@ -3,8 +3,10 @@
 `probe` a source, `plan_ladder` its renditions, `render` them in one ffmpeg pass to CMAF
 segments behind an HLS master playlist and a DASH MPD, and `make_artwork` (poster, seek
 sprite sheet + WebVTT, animated previews). Everything writes into a caller-owned
-`out_dir` and leaves nothing there when it fails. Errors are `MediaError`s whose `str()`
-is a one-line reason for the admin.
+`out_dir` and leaves nothing there when it fails; a process killed outright (SIGKILL)
+takes its ffmpeg with it but leaves a hidden scratch directory, which
+`remove_partial_outputs` clears before an `out_dir` is reused. Errors are `MediaError`s
+whose `str()` is a one-line reason for the admin.
 """
 
 from kinoteka.media.processing.artwork import Artwork, make_artwork
@@ -13,6 +15,7 @@ from kinoteka.media.processing.ladder import DEFAULT_HEIGHTS, LadderRung, plan_l
 from kinoteka.media.processing.probe import ProbeResult, probe
 from kinoteka.media.processing.render import Rendition, render
 from kinoteka.media.processing.runner import ProgressCallback
+from kinoteka.media.processing.staging import remove_partial_outputs
 
 __all__ = [
     "DEFAULT_HEIGHTS",
@@ -27,5 +30,6 @@ __all__ = [
     "make_artwork",
     "plan_ladder",
     "probe",
+    "remove_partial_outputs",
     "render",
 ]

@@ -211,7 +211,7 @@ def make_artwork(
     layout = sprite_layout(probe)
     sprite_weight, poster_weight, preview_weight = _WEIGHTS
     run_ffmpeg(
-        sprite_command(source, layout),
+        sprite_command(source, layout, probe.interlaced),
         cwd=scratch,
         duration=probe.duration,
         on_progress=steps.step(sprite_weight),
@@ -239,7 +239,7 @@ def make_artwork(
     poster_time = choose_poster_time(frames, probe.duration)
     sizes = [_fit_width(probe, name, width) for name, width in POSTER_WIDTHS.items()]
     run_ffmpeg(
-        poster_command(source, poster_time, sizes),
+        poster_command(source, poster_time, sizes, probe.interlaced),
         cwd=scratch,
         duration=1.0,
         on_progress=steps.step(poster_weight),
@@ -248,7 +248,13 @@ def make_artwork(
     seconds = min(PREVIEW_SECONDS, probe.duration)
     start = max(0.0, min(poster_time, probe.duration - seconds))
     run_ffmpeg(
-        preview_command(source, start, seconds, _fit_width(probe, "preview", PREVIEW_WIDTH)),
+        preview_command(
+            source,
+            start,
+            seconds,
+            _fit_width(probe, "preview", PREVIEW_WIDTH),
+            deinterlace=probe.interlaced,
+        ),
         cwd=scratch,
         duration=seconds,
         on_progress=steps.step(preview_weight),

@@ -28,6 +28,12 @@ _PROGRESS = ["-progress", "pipe:1"]
 _FALLBACK_FPS = 25.0
 
 
+def video_input(deinterlace: bool) -> str:
+    """The start of a filter graph reading the source's video: interlaced sources are
+    deinterlaced first (bwdif, one frame per frame), or every picture shows combing."""
+    return "[0:v]bwdif=mode=send_frame," if deinterlace else "[0:v]"
+
+
 def probe_command(source: Path) -> list[str]:
     """ffprobe describing the container and every stream as JSON."""
     return [
@@ -90,9 +96,11 @@ def rung_sample_aspect(rungs: Sequence[LadderRung], index: int) -> Fraction:
     return Fraction(top.width, top.height) * Fraction(rung.height, rung.width)
 
 
-def ladder_filter(rungs: Sequence[LadderRung]) -> str:
+def ladder_filter(rungs: Sequence[LadderRung], deinterlace: bool = False) -> str:
     """The filter graph decoding once and scaling to every rung: outputs [v0], [v1], …"""
-    split = f"[0:v]split={len(rungs)}" + "".join(f"[s{i}]" for i in range(len(rungs)))
+    split = f"{video_input(deinterlace)}split={len(rungs)}" + "".join(
+        f"[s{i}]" for i in range(len(rungs))
+    )
     scales = []
     for i, rung in enumerate(rungs):
         sar = rung_sample_aspect(rungs, i)
@@ -110,6 +118,7 @@ def ladder_command(
     fps: float,
     has_audio: bool,
     encoding: LadderEncoding = LadderEncoding(),
+    deinterlace: bool = False,
 ) -> list[str]:
     """One ffmpeg that encodes every rung to CMAF segments listed by an MPD and HLS playlists.
 
@@ -120,7 +129,14 @@ def ladder_command(
     """
     seg = encoding.segment_seconds
     gop = gop_frames(fps, seg)
-    cmd = [*_BASE, *_PROGRESS, "-i", str(source), "-filter_complex", ladder_filter(rungs)]
+    cmd = [
+        *_BASE,
+        *_PROGRESS,
+        "-i",
+        str(source),
+        "-filter_complex",
+        ladder_filter(rungs, deinterlace),
+    ]
     for i in range(len(rungs)):
         cmd += ["-map", f"[v{i}]"]
     if has_audio:
@@ -213,7 +229,7 @@ class SpriteLayout:
         return self.columns * self.rows
 
 
-def sprite_command(source: Path, layout: SpriteLayout) -> list[str]:
+def sprite_command(source: Path, layout: SpriteLayout, deinterlace: bool = False) -> list[str]:
     """One decode of `source` sampling a frame every `layout.interval` seconds into sprite
     sheets, and writing each sample's luma statistics (`signalstats`) to `FRAME_STATS`,
     from which the poster frame is chosen.
@@ -221,7 +237,7 @@ def sprite_command(source: Path, layout: SpriteLayout) -> list[str]:
     The statistics branch is the first output, so `-progress` follows the decode.
     """
     graph = (
-        f"[0:v]fps={rate(1 / layout.interval)},"
+        f"{video_input(deinterlace)}fps={rate(1 / layout.interval)},"
         f"scale={layout.width}:{layout.height}:flags=bilinear,setsar=1,split=2[sheet][probe];"
         f"[sheet]tile={layout.columns}x{layout.rows}[tiles];"
         f"[probe]signalstats,metadata=mode=print:file={FRAME_STATS}[stats]"
@@ -262,10 +278,12 @@ def poster_files(size: ImageSize) -> tuple[str, str]:
     return f"poster-{size.name}.webp", f"poster-{size.name}.jpg"
 
 
-def poster_command(source: Path, at: float, sizes: Sequence[ImageSize]) -> list[str]:
+def poster_command(
+    source: Path, at: float, sizes: Sequence[ImageSize], deinterlace: bool = False
+) -> list[str]:
     """The frame at `at` seconds as a WebP and a JPEG fallback at every size in `sizes`."""
     count = len(sizes)
-    graph = [f"[0:v]split={count}" + "".join(f"[p{i}]" for i in range(count))]
+    graph = [f"{video_input(deinterlace)}split={count}" + "".join(f"[p{i}]" for i in range(count))]
     for i, size in enumerate(sizes):
         graph.append(
             f"[p{i}]scale={size.width}:{size.height}:flags=lanczos,setsar=1,split=2[w{i}][j{i}]"
@@ -281,12 +299,17 @@ def poster_command(source: Path, at: float, sizes: Sequence[ImageSize]) -> list[
 
 
 def preview_command(
-    source: Path, start: float, seconds: float, size: ImageSize, fps: int = 10
+    source: Path,
+    start: float,
+    seconds: float,
+    size: ImageSize,
+    fps: int = 10,
+    deinterlace: bool = False,
 ) -> list[str]:
     """A looping animated WebP and GIF of `seconds` from `start`; the GIF gets a palette
     computed from its own frames (palettegen/paletteuse) instead of the generic one."""
     graph = (
-        f"[0:v]fps={fps},scale={size.width}:{size.height}:flags=lanczos,setsar=1,"
+        f"{video_input(deinterlace)}fps={fps},scale={size.width}:{size.height}:flags=lanczos,setsar=1,"
         "split=3[webp][gif][palette_in];"
         "[palette_in]palettegen=stats_mode=diff[palette];"
         "[gif][palette]paletteuse=dither=bayer:bayer_scale=5:diff_mode=rectangle[gifout]"

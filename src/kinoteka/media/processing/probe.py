@@ -15,12 +15,13 @@ from kinoteka.media.processing.runner import capture
 # demuxers that read single pictures or text, never a film
 _STILL_FORMATS = {"image2", "tty", "gif", "apng", "webp", "svg"}
 _STILL_CODECS = {"png", "mjpeg", "bmp", "gif", "webp", "tiff", "ansi", "svg", "jpegls"}
+_INTERLACED_FIELD_ORDERS = {"tt", "bb", "tb", "bt"}
 # how far before the stated end the truncation check seeks
 _TAIL_SECONDS = 3.0
 
 # ffprobe's own words for a few failures, said for an editor
 _KNOWN_ERRORS = {
-    "moov atom not found": "the file is truncated or incomplete (its MP4 index is missing)",
+    "moov atom not found": "the file is truncated or not a video: its MP4 index is missing",
     "invalid data found when processing input": "not a video file (ffprobe cannot read it)",
     "end of file": "the file is truncated (it ends before its header says)",
 }
@@ -31,7 +32,8 @@ class ProbeResult:
     """A source video as it displays: `width`x`height` after rotation and pixel aspect.
 
     `rotation` is the display rotation in degrees (0, 90, 180, 270) ffmpeg applies when
-    decoding; `duration` is in seconds; `container` is ffprobe's format name.
+    decoding; `duration` is in seconds; `container` is ffprobe's format name;
+    `interlaced` says the pictures are fields to deinterlace (broadcast and DV sources).
     """
 
     duration: float
@@ -44,6 +46,7 @@ class ProbeResult:
     audio_codec: str | None
     container: str
     size_bytes: int
+    interlaced: bool = False
 
 
 def _ratio(text: object) -> float:
@@ -114,6 +117,7 @@ def parse_probe(data: dict[str, Any], size_bytes: int) -> ProbeResult:
         audio_codec=str(audios[0].get("codec_name", "unknown")) if audios else None,
         container=container,
         size_bytes=size_bytes,
+        interlaced=str(video.get("field_order", "")) in _INTERLACED_FIELD_ORDERS,
     )
 
 
@@ -136,6 +140,8 @@ def probe(path: Path) -> ProbeResult:
         raise ProbeError("not a file")
     if size == 0:
         raise ProbeError("the file is empty (0 bytes)")
+    # an absolute path is never read by ffmpeg as a protocol ("concat:…", "http:…")
+    path = path.resolve()
     code, out, err = capture(probe_command(path))
     if code != 0:
         raise ProbeError(_ffprobe_reason(err))

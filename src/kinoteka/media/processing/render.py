@@ -53,7 +53,12 @@ def render(
     scratch = new_scratch(out_dir, "render")
     encoding = LadderEncoding(segment_seconds=segment_seconds, preset=preset, threads=threads)
     cmd = ladder_command(
-        source.resolve(), rungs, fps=probe.fps, has_audio=probe.has_audio, encoding=encoding
+        source.resolve(),
+        rungs,
+        fps=probe.fps,
+        has_audio=probe.has_audio,
+        encoding=encoding,
+        deinterlace=probe.interlaced,
     )
     run_ffmpeg(cmd, cwd=scratch, duration=probe.duration, on_progress=on_progress, scratch=scratch)
     files = publish(scratch, out_dir)

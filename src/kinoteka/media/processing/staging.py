@@ -7,8 +7,11 @@ queues) never see or remove each other's files, and a failed call leaves nothing
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
+
+SCRATCH_PREFIXES = (".render-", ".artwork-")
 
 
 def new_scratch(out_dir: Path, kind: str) -> Path:
@@ -35,3 +38,19 @@ def publish(scratch: Path, out_dir: Path) -> list[Path]:
         directory.rmdir()
     scratch.rmdir()
     return moved
+
+
+def remove_partial_outputs(out_dir: Path) -> int:
+    """Remove scratch directories left in `out_dir` by calls whose process was killed
+    (SIGKILL or an unhandled SIGTERM run no cleanup); how many were removed.
+
+    Only for an `out_dir` no call is writing into at the same time.
+    """
+    removed = 0
+    if not out_dir.is_dir():
+        return 0
+    for entry in out_dir.iterdir():
+        if entry.is_dir() and entry.name.startswith(SCRATCH_PREFIXES):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
