@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class MediaServer:
     database_url: str
     redis_url: str
     storage_root: Path
+    storage_url: str
     tokens: dict[str, str]
     """Access tokens: `editor` (media.upload), `viewer` (content.watch), `reader` (neither)."""
 
@@ -51,9 +53,20 @@ async def media_server(
     fresh_database: str, flushed_redis: str, tmp_path: Path
 ) -> AsyncIterator[MediaServer]:
     data_dir = tmp_path / "data"
+    async with serving(fresh_database, flushed_redis, data_dir,
+                       f"file://{data_dir / 'storage'}") as server:  # fmt: skip
+        yield server
+
+
+@asynccontextmanager
+async def serving(
+    database_url: str, redis_url: str, data_dir: Path, storage_url: str
+) -> AsyncIterator[MediaServer]:
+    """The media API on `storage_url`, served by uvicorn in a thread, with three accounts."""
     storage_root = data_dir / "storage"
     settings = _settings(data_dir, f"t{time.monotonic_ns()}")
-    urls = store_urls(fresh_database, flushed_redis, f"file://{storage_root}", data_dir)
+    fresh_database, flushed_redis = database_url, redis_url
+    urls = store_urls(fresh_database, flushed_redis, storage_url, data_dir)
 
     # Accounts made in the test's loop; the server gets its own clients in its own loop.
     accounts = build_services(settings, urls)
@@ -85,7 +98,7 @@ async def media_server(
         await _pause()
     try:
         yield MediaServer(f"http://127.0.0.1:{port}", settings, fresh_database, flushed_redis,
-                          storage_root, tokens)  # fmt: skip
+                          storage_root, storage_url, tokens)  # fmt: skip
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urljoin
 
 import anyio
@@ -13,12 +14,11 @@ import httpx
 import pytest
 
 from kinoteka.infra import db as db_port
-from kinoteka.infra import storage as storage_port
 from kinoteka.media import jobs, service
 from kinoteka.media.jobs import JobEnv
-from tests.media.app_fixtures import MediaServer
+from tests.media.app_fixtures import MediaServer, serving
 from tests.media.clips import ClipCache, requires_ffmpeg
-from tests.media.fixtures import SECRET, RecordingQueue
+from tests.media.fixtures import RecordingQueue, prepared_storage
 
 pytestmark = requires_ffmpeg
 
@@ -26,8 +26,14 @@ pytestmark = requires_ffmpeg
 @pytest.fixture
 async def ready_film(media_server: MediaServer, clip_cache: ClipCache) -> AsyncIterator[uuid.UUID]:
     """A film whose video went through the whole pipeline on the server's storage."""
+    async for film_id in _ready_film(media_server, clip_cache):
+        yield film_id
+
+
+async def _ready_film(server: MediaServer, clip_cache: ClipCache) -> AsyncIterator[uuid.UUID]:
+    media_server = server
     db = db_port.from_url(media_server.database_url)
-    storage = storage_port.from_url(f"file://{media_server.storage_root}", secret=SECRET)
+    storage = await prepared_storage(media_server.storage_url)
     queue = RecordingQueue()
     env = JobEnv(media_server.settings.media, db, storage, queue)
     film_id, video_id = uuid.uuid4(), uuid.uuid4()
@@ -43,6 +49,7 @@ async def ready_film(media_server: MediaServer, clip_cache: ClipCache) -> AsyncI
     await jobs.artwork(env, video_id, kwargs["version"])
     yield film_id
     await db.close()
+    await storage.close()
 
 
 async def test_stream_needs_a_token_with_content_watch(
@@ -130,3 +137,30 @@ async def test_tampered_or_foreign_media_urls_are_refused(
         assert (await client.get(forged)).status_code == 403
         escape = hls.replace(name, "../../secret")
         assert (await client.get(escape)).status_code in {403, 404}
+
+
+async def test_on_s3_playlists_pass_through_and_segments_redirect_to_presigned_urls(
+    fresh_database: str, flushed_redis: str, seaweed_s3_url: str, tmp_path: Path,
+    clip_cache: ClipCache,
+) -> None:  # fmt: skip
+    async with serving(fresh_database, flushed_redis, tmp_path / "data", seaweed_s3_url) as server:
+        async for film_id in _ready_film(server, clip_cache):
+            async with httpx.AsyncClient(base_url=server.base_url) as client:
+                stream = (await client.get(f"/api/v1/films/{film_id}/stream",
+                                           headers=server.auth("viewer"))).json()  # fmt: skip
+                master = await client.get(stream["hls"])
+                assert master.status_code == 200
+                variant = next(x for x in master.text.splitlines() if x and x[0] != "#")
+                playlist_url = urljoin(stream["hls"], variant)
+                playlist = await client.get(playlist_url)
+                segment = next(x for x in playlist.text.splitlines() if x and x[0] != "#")
+                redirect = await client.get(urljoin(playlist_url, segment))
+                assert redirect.status_code == 302
+                presigned = redirect.headers["location"]
+                assert presigned.startswith("http")
+                assert "Signature" in presigned or "X-Amz-Signature" in presigned
+                async with httpx.AsyncClient() as s3:
+                    part = await s3.get(presigned, headers={"Range": "bytes=0-99"})
+                    assert part.status_code == 206
+                    assert len(part.content) == 100
+                assert (await client.get(stream["dash"])).text.lstrip().startswith("<?xml")
