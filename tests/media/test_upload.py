@@ -212,3 +212,34 @@ async def test_creation_refuses_what_is_not_allowed(
         answer = await client.post(BASE, headers=sent)
     assert answer.status_code == status, answer.text
     assert answer.json()["detail"]
+
+
+async def test_expired_uploads_are_removed_with_their_bytes(media_server: MediaServer) -> None:
+    from kinoteka.media.upload import remove_expired_uploads
+    from kinoteka.services import build_services
+    from tests.media.fixtures import store_urls
+
+    data = os.urandom(1000)
+    async with httpx.AsyncClient(base_url=media_server.base_url) as client:
+        location = await _create(client, media_server, data)
+        half = _patch_headers(media_server, 0)
+        assert (await client.patch(location, content=data[:500], headers=half)).status_code == 204
+        upload_id = location.rsplit("/", 1)[-1]
+        with psycopg.connect(libpq_url(media_server.database_url)) as connection:
+            connection.execute(
+                "UPDATE media.uploads SET expires = now() - interval '1 minute' WHERE id = %s",
+                (upload_id,),
+            )
+        answer = await client.head(location, headers={**TUS, **media_server.auth("editor")})
+        assert answer.status_code == 410
+        settings = media_server.settings
+        urls = store_urls(media_server.database_url, media_server.redis_url,
+                          media_server.storage_url, settings.data_dir)  # fmt: skip
+        services = build_services(settings, urls)
+        try:
+            assert await remove_expired_uploads(services) == 1
+        finally:
+            await services.close()
+        answer = await client.head(location, headers={**TUS, **media_server.auth("editor")})
+        assert answer.status_code == 404
+    assert not (settings.data_dir / "uploads" / f"{upload_id}.part").exists()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import structlog
 from fastapi import FastAPI
 
 from kinoteka.app import ContextMount
@@ -18,6 +19,8 @@ from kinoteka.infra import tasks as tasks_port
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.infra.tasks import TaskQueue
 from kinoteka.services import Services
+
+log = structlog.get_logger(__name__)
 
 
 def attach_storage(services: Services) -> ObjectStorage:
@@ -61,11 +64,30 @@ def install_media(app: FastAPI, services: Services) -> None:
     app.add_exception_handler(MediaServiceError, media_error_handler)
 
 
+EXPIRY_SWEEP_SECONDS = 3600
+
+
 @asynccontextmanager
 async def media_lifespan(services: Services) -> AsyncIterator[None]:
+    from kinoteka.media.upload import remove_expired_uploads
+
     await attach_storage(services).prepare()
     await anyio.Path(services.settings.data_dir / "uploads").mkdir(parents=True, exist_ok=True)
-    yield
+
+    async def sweep_expired() -> None:
+        while True:
+            try:
+                await remove_expired_uploads(services)
+            except Exception:  # the next sweep tries again; uploads keep working
+                log.warning("media.upload_sweep_failed", exc_info=True)
+            await anyio.sleep(EXPIRY_SWEEP_SECONDS)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(sweep_expired)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()
 
 
 def media_mount() -> ContextMount:

@@ -385,3 +385,17 @@ async def _finish(
     log.info("media.upload_complete", upload_id=str(upload.id), video_id=str(video.id),
              sha256=checksum)  # fmt: skip
     return video.id
+
+
+async def remove_expired_uploads(services: Services) -> int:
+    """Drop unfinished uploads past their `Upload-Expires` (rows and bytes); how many."""
+    async with services.db.session() as session:
+        expired = await repository.expired_uploads(session, service.utcnow())
+        for upload in expired:
+            await session.delete(upload)
+        ids = [upload.id for upload in expired]
+    for upload_id in ids:
+        await anyio.Path(upload_dir(services) / f"{upload_id}.part").unlink(missing_ok=True)
+    if ids:
+        log.info("media.uploads_expired", uploads=len(ids))
+    return len(ids)
