@@ -57,3 +57,16 @@ def test_a_failed_run_removes_its_scratch_and_says_why(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match=r"missing\.mp4.*No such file"):
         run_ffmpeg(cmd, cwd=scratch, duration=1.0, scratch=scratch)
     assert not scratch.exists()
+
+
+@requires_ffmpeg
+def test_the_reason_names_the_cause_first(tmp_path: Path) -> None:
+    # two errors: the cause (an unknown encoder option value) and its consequence
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=d=1"]
+    cmd += ["-c:v", "libx264", "-preset", "no-such-preset", "out.mp4"]
+    with pytest.raises(MediaError) as caught:
+        run_ffmpeg(cmd, cwd=tmp_path, duration=1.0)
+    reason = caught.value.reason
+    assert "no-such-preset" in reason
+    assert "\n" not in reason
+    assert len(reason) <= 300

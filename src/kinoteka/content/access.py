@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kinoteka.auth.deps import check_access_token, get_auth_kit
-from kinoteka.auth.tokens import AccessClaims
+from kinoteka.auth import AccessClaims, check_access_token, get_auth_kit
 from kinoteka.services import ServicesDep
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login.")
@@ -18,8 +17,8 @@ async def content_reader(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AccessClaims | None:
-    """The caller's verified claims; None when `KINOTEKA_CONTENT_PUBLIC=true`."""
-    if services.settings.content_public:
+    """The caller's verified claims; None when `KINOTEKA_CONTENT__PUBLIC=true`."""
+    if services.settings.content.public:
         return None
     if credentials is None:
         raise HTTPException(

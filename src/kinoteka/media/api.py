@@ -107,12 +107,10 @@ async def video(video_id: uuid.UUID, session: SessionDep, editor: Editor) -> Vid
     summary="Transcode a video again (a new version; the current one plays meanwhile)",
 )
 async def transcode(video_id: uuid.UUID, services: ServicesDep, editor: Editor) -> VideoState:
-    from kinoteka.media.mount import attach_tasks
-
     async with services.db.session() as session:
         video = await service.request_transcode(session, video_id)
         state = video_state(video)
-    await jobs.send_transcode(attach_tasks(services), video_id, state.version)
+    await jobs.send_transcode(services.tasks, video_id, state.version)
     return state
 
 

@@ -1,8 +1,5 @@
-"""How media joins the app: the tus upload endpoint, playback, the signed media route.
-
-Shares the storage client with the catalog (`services.storage`) and adds the task sender
-(`services.tasks`), both created on first use and closed with the services.
-"""
+"""How media joins the app: the tus upload endpoint, playback, the signed media route, the
+admin control's scripts; it uses the shared storage and the task sender (`services.tasks`)."""
 
 from __future__ import annotations
 
@@ -13,41 +10,12 @@ import anyio
 import structlog
 from fastapi import FastAPI
 
-from kinoteka.app import ContextMount
-from kinoteka.infra import storage as storage_port
-from kinoteka.infra import tasks as tasks_port
-from kinoteka.infra.storage import ObjectStorage
-from kinoteka.infra.tasks import TaskQueue
+from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 
 log = structlog.get_logger(__name__)
 
-
-def attach_storage(services: Services) -> ObjectStorage:
-    """The shared storage client (the same one the catalog attaches)."""
-    if services.storage is None:
-        storage = storage_port.from_url(
-            services.urls.storage_url, secret=services.settings.secret_key.get_secret_value()
-        )
-        services.storage = storage
-        services.closers.append(storage.close)
-        services.health_checks["storage"] = storage.ping
-    return services.storage
-
-
-def attach_tasks(services: Services) -> TaskQueue:
-    """The task sender on the Redis broker (connects on the first send)."""
-    if services.tasks is None:
-        queue = tasks_port.from_url(
-            services.urls.redis_url, visibility_timeout=services.settings.media.visibility_timeout
-        )
-        services.tasks = queue
-
-        async def close() -> None:
-            await anyio.to_thread.run_sync(queue.close)
-
-        services.closers.append(close)
-    return services.tasks
+EXPIRY_SWEEP_SECONDS = 3600
 
 
 def install_media(app: FastAPI, services: Services) -> None:
@@ -56,7 +24,6 @@ def install_media(app: FastAPI, services: Services) -> None:
     from kinoteka.media.playback import playback_router
     from kinoteka.media.upload import build_router
 
-    attach_storage(services)
     app.include_router(router)
     app.include_router(build_router())
     app.include_router(playback_router())
@@ -64,14 +31,11 @@ def install_media(app: FastAPI, services: Services) -> None:
     app.add_exception_handler(MediaServiceError, media_error_handler)
 
 
-EXPIRY_SWEEP_SECONDS = 3600
-
-
 @asynccontextmanager
 async def media_lifespan(services: Services) -> AsyncIterator[None]:
     from kinoteka.media.upload import remove_expired_uploads
 
-    await attach_storage(services).prepare()
+    await services.storage.prepare()
     await anyio.Path(services.settings.data_dir / "uploads").mkdir(parents=True, exist_ok=True)
 
     async def sweep_expired() -> None:
@@ -91,4 +55,4 @@ async def media_lifespan(services: Services) -> AsyncIterator[None]:
 
 
 def media_mount() -> ContextMount:
-    return ContextMount("media", install_media, lifespan=media_lifespan)
+    return ContextMount("media", install_media, lifespan=media_lifespan, uses=("storage", "tasks"))

@@ -56,8 +56,6 @@ def media_type(key: str) -> str:
 
 
 def playback_router() -> APIRouter:
-    from kinoteka.media.mount import attach_storage
-
     router = APIRouter(tags=["media"])
 
     @router.get(
@@ -82,7 +80,7 @@ def playback_router() -> APIRouter:
             key = check_key(f"media/{prefix}{path}")
         except InvalidKey:
             raise HTTPException(404, "no such file") from None
-        storage = attach_storage(services)
+        storage = services.storage
         kind = media_type(key)
         headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
         if not isinstance(storage, LocalStorage):

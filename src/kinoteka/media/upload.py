@@ -37,7 +37,6 @@ from starlette.requests import ClientDisconnect
 
 from kinoteka.auth.deps import check_access_token, get_auth_kit
 from kinoteka.infra.storage import ObjectStorage
-from kinoteka.infra.tasks import TaskQueue
 from kinoteka.media import jobs, repository, service
 from kinoteka.media.admin_panel import read_ticket
 from kinoteka.media.models import Upload
@@ -161,8 +160,6 @@ class ChecksumMismatch(Exception):
 
 def build_router() -> APIRouter:
     """The tus endpoint under `/api/v1/media/uploads`."""
-    from kinoteka.media.mount import attach_storage
-
     router = APIRouter(tags=["media"])
 
     @router.options(BASE, summary="tus: what this server supports", status_code=204)
@@ -255,7 +252,7 @@ def build_router() -> APIRouter:
             upload.offset += written
             if upload.offset == upload.length:
                 try:
-                    finished = await _finish(session, attach_storage(services), upload, part)
+                    finished = await _finish(session, services.storage, upload, part)
                 except ChecksumMismatch as error:
                     # The whole file is wrong: the upload is dropped, the client starts over.
                     refused = str(error)
@@ -268,7 +265,7 @@ def build_router() -> APIRouter:
             raise tus_error(460, refused)
         if finished is not None:
             await anyio.Path(part).unlink(missing_ok=True)
-            await jobs.send_transcode(media_queue(services), finished, 1)
+            await jobs.send_transcode(services.tasks, finished, 1)
             headers["X-Video-Id"] = str(finished)
         return Response(status_code=204, headers=headers)
 
@@ -291,12 +288,6 @@ def build_router() -> APIRouter:
         return Response(status_code=204, headers=tus_headers())
 
     return router
-
-
-def media_queue(services: Services) -> TaskQueue:
-    from kinoteka.media.mount import attach_tasks
-
-    return attach_tasks(services)
 
 
 def _is_hex(value: str) -> bool:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kinoteka.infra.footprint import StoreUrls
-from kinoteka.settings import Settings
+if TYPE_CHECKING:  # kept light: `kinoteka worker --help` reads QUEUES without the settings
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
 
 __all__ = [
     "QUEUES",

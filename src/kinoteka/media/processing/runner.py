@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from kinoteka.media.processing.errors import MediaError, RenderError
@@ -39,9 +39,36 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+_REASON_CHARS = 300
+
+
 def _reason(stderr: Sequence[str], fallback: str) -> str:
+    """One line from ffmpeg's errors: the first (usually the cause) and the last (the
+    consequence) when they differ."""
     lines = [line.strip() for line in stderr if line.strip()]
-    return lines[-1] if lines else fallback
+    if not lines:
+        return fallback
+    reason = lines[0] if lines[0] == lines[-1] else f"{lines[0]} ... {lines[-1]}"
+    return reason[:_REASON_CHARS]
+
+
+class _StderrKept:
+    """The first and the last lines of a stream, however long it runs."""
+
+    def __init__(self, keep: int = _STDERR_LINES_KEPT) -> None:
+        self.first: list[str] = []
+        self.last: deque[str] = deque(maxlen=keep)
+        self.keep = keep
+
+    def read(self, stream: Iterable[str]) -> None:
+        for line in stream:
+            if len(self.first) < self.keep:
+                self.first.append(line)
+            else:
+                self.last.append(line)
+
+    def lines(self) -> list[str]:
+        return [*self.first, *self.last]
 
 
 def capture(cmd: Sequence[str], *, timeout: float = 120.0) -> tuple[int, str, str]:
@@ -109,7 +136,7 @@ def run_ffmpeg(
     directory the command writes into) is removed and ffmpeg is gone before this returns.
     """
     progress = ProgressParser(duration, on_progress)
-    stderr_tail: deque[str] = deque(maxlen=_STDERR_LINES_KEPT)
+    kept = _StderrKept()
     process: subprocess.Popen[str] | None = None
     try:
         try:
@@ -129,14 +156,14 @@ def run_ffmpeg(
         if stdout is None or stderr is None:  # pragma: no cover - both are PIPE above
             raise MediaError("ffmpeg started without its output pipes")
         # stderr is drained beside stdout so a chatty ffmpeg never blocks on a full pipe
-        drain = threading.Thread(target=lambda: stderr_tail.extend(stderr), daemon=True)
+        drain = threading.Thread(target=kept.read, args=(stderr,), daemon=True)
         drain.start()
         for line in stdout:
             progress.feed(line)
         code = process.wait()
         drain.join()
         if code != 0:
-            raise RenderError(_reason(stderr_tail, f"ffmpeg exited with code {code}"))
+            raise RenderError(_reason(kept.lines(), f"ffmpeg exited with code {code}"))
         progress.finish()
     except BaseException:
         if process is not None:
@@ -144,6 +171,12 @@ def run_ffmpeg(
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         raise
+    finally:
+        if process is not None:
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    with contextlib.suppress(OSError):
+                        stream.close()
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
@@ -153,7 +186,3 @@ def _stop(process: subprocess.Popen[str]) -> None:
     # the child to PR_SET_PDEATHSIG
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=10)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
