@@ -9,8 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from kinoteka.auth.deps import require_permission
-from kinoteka.auth.tokens import AccessClaims
+from kinoteka.auth import AccessClaims, require_permission
 from kinoteka.media import jobs, service
 from kinoteka.media.errors import (
     InvalidTransition,

@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import ClientDisconnect
 
-from kinoteka.auth.deps import check_access_token, get_auth_kit
+from kinoteka.auth import check_access_token, get_auth_kit
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.media import jobs, repository, service
 from kinoteka.media.admin_panel import read_ticket

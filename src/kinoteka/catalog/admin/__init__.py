@@ -18,8 +18,7 @@ from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
-from kinoteka.auth.permissions import Permission
-from kinoteka.auth.tokens import AccessClaims
+from kinoteka.auth import AccessClaims, Permission
 from kinoteka.catalog.admin.access import CLAIMS_STATE, AdminAuthentication, AdminGrants
 from kinoteka.catalog.admin.accounts import AccountAdmin
 from kinoteka.catalog.admin.trail import AuditTrail

@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery
 
-from kinoteka.infra.tasks import QUEUES, TaskSpec, WorkerRuntime, broker_url
+from kinoteka.infra.tasks.port import QUEUES, TaskSpec, WorkerRuntime, broker_url
 
 
 def celery_app(
