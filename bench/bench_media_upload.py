@@ -30,12 +30,12 @@ import httpx
 from tusclient.client import TusClient
 
 from bench.fixtures import migrated_database, postgres_server
+from kinoteka.auth import ClientInfo, log_in
 from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
-from kinoteka.auth.service import ClientInfo
+from kinoteka.clients import build_services
 from kinoteka.infra.cache.embedded import EmbeddedRedis
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import build_services
 from kinoteka.settings import Environment, Settings, load_settings
 
 Report = Callable[[str], None]
@@ -62,7 +62,7 @@ async def _editor_token(settings: Settings, urls: StoreUrls) -> str:
         await auth_service.create_user(session, kit, "bench@media.test", PASSWORD,
                                        roles=["admin"])  # fmt: skip
     async with services.db.session() as session:
-        pair = await auth_service.login(session, kit, "bench@media.test", PASSWORD, ClientInfo())
+        pair = await log_in(session, kit, "bench@media.test", PASSWORD, ClientInfo())
     await services.close()
     return pair.access_token
 

@@ -13,12 +13,12 @@ import pytest
 import uvicorn
 
 from kinoteka.app import create_app
+from kinoteka.auth import ClientInfo, log_in
 from kinoteka.auth import roles as auth_roles
 from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
-from kinoteka.auth.service import ClientInfo
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
-from kinoteka.services import build_services
+from kinoteka.clients import build_services
 from kinoteka.settings import Settings
 from tests.conftest import free_port
 from tests.media.fixtures import SECRET, media_settings, store_urls
@@ -79,7 +79,7 @@ async def serving(
                                            roles=[role])  # fmt: skip
     for who in ("editor", "viewer", "reader"):
         async with accounts.db.session() as session:
-            pair = await auth_service.login(session, kit, f"{who}@media.test", PASSWORD,
+            pair = await log_in(session, kit, f"{who}@media.test", PASSWORD,
                                             ClientInfo(ip="127.0.0.1"))  # fmt: skip
         tokens[who] = pair.access_token
     await accounts.close()

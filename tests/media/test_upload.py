@@ -215,8 +215,8 @@ async def test_creation_refuses_what_is_not_allowed(
 
 
 async def test_expired_uploads_are_removed_with_their_bytes(media_server: MediaServer) -> None:
+    from kinoteka.clients import build_services
     from kinoteka.media.upload import remove_expired_uploads
-    from kinoteka.services import build_services
     from tests.media.fixtures import store_urls
 
     data = os.urandom(1000)
