@@ -16,7 +16,7 @@ from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, 
 from kinoteka.content.service import ContentQueries, NotFound, Page
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
 from kinoteka.search.mount import attach_search
-from kinoteka.services import ServicesDep
+from kinoteka.services import Services, ServicesDep
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +38,11 @@ def get_search(services: ServicesDep) -> SearchIndex:
 
 
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
+
+
+def queries_for(services: Services) -> ContentQueries:
+    """The read use cases over the shared search index (opened on first use)."""
+    return ContentQueries(attach_search(services), services.settings.search.indexes)
 
 
 def get_queries(services: ServicesDep, search: SearchDep) -> ContentQueries:
