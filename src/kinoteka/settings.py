@@ -21,6 +21,7 @@ from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
 from kinoteka.search.settings import SearchSettings
+from kinoteka.web.settings import WebSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
     )
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("database_url")
     @classmethod

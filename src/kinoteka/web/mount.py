@@ -1,0 +1,82 @@
+"""How the web pages join the app: their routes, static files, vendor assets from node_modules.
+
+Front-end libraries come from npm (root `package.json` + lockfile, installed by the Makefile)
+and are served straight from `node_modules/<package>/dist`, so nothing is copied by hand and
+nothing is fetched from a CDN at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kinoteka.app import ContextMount
+from kinoteka.services import Services
+from kinoteka.web.accounts import accounts_router
+from kinoteka.web.kit import HERE, WebKit, template_environment
+from kinoteka.web.pages import catalog_router
+from kinoteka.web.playback import PlaybackSource
+from kinoteka.web.session import PageSessions
+
+log = structlog.get_logger(__name__)
+
+NODE_MODULES = HERE.parents[2] / "node_modules"
+VENDOR = {  # URL name -> the package's directory of built files
+    "htmx": "htmx.org/dist",
+    "hls": "hls.js/dist",
+    "dash": "dashjs/dist",
+}
+UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage")
+
+
+class PageCompression:
+    """gzip for the pages and their assets, leaving the APIs' responses as they are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=800)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope["path"]).startswith(UNCOMPRESSED_PREFIXES):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def build_kit(app: FastAPI, services: Services) -> WebKit:
+    settings = services.settings.web
+    templates = Jinja2Templates(env=template_environment())
+    return WebKit(
+        services=services,
+        settings=settings,
+        sessions=PageSessions(services),
+        templates=templates,
+        playback=PlaybackSource(app, settings.media_api_url),
+    )
+
+
+def install_web(app: FastAPI, services: Services) -> None:
+    kit = build_kit(app, services)
+    app.include_router(catalog_router(kit))
+    app.include_router(accounts_router(kit))
+    app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web_static")
+    for name, directory in VENDOR.items():
+        path: Path = NODE_MODULES / directory
+        if not path.is_dir():
+            log.warning("web.vendor_missing", package=directory, hint="run `make up` (npm ci)")
+        app.mount(
+            f"/static/vendor/{name}",
+            StaticFiles(directory=path, check_dir=False),
+            name=f"vendor_{name}",
+        )
+    app.add_middleware(PageCompression)
+
+
+def web_mount() -> ContextMount:
+    return ContextMount("web", install_web)
