@@ -9,7 +9,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint bench sync system-packages clean
+.PHONY: up test lint bench sync system-packages web-assets clean
 
 $(UV):
 	@echo "==> installing uv into $(TOOLS)/"
@@ -25,14 +25,24 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 sync: $(VENV)/.synced
 
+# The pages' front-end libraries (package.json + lockfile), served from node_modules/.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "==> npm missing: installing Debian's nodejs and npm"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@echo "==> installing the front-end packages (npm ci)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web-assets: node_modules/.installed
+
 # Debian packages some tests drive (a real browser, ffmpeg); installed only when missing.
 system-packages:
 	@bash scripts/system-packages.sh
 
-up: sync
+up: sync web-assets
 	@$(VENV)/bin/kinoteka up
 
-test: sync system-packages
+test: sync system-packages web-assets
 	@$(VENV)/bin/pytest
 
 lint: sync
@@ -40,8 +50,14 @@ lint: sync
 	@$(VENV)/bin/ruff format --check src tests bench migrations
 	@$(VENV)/bin/mypy
 
-bench: sync
-	@$(VENV)/bin/python -m bench
+# `make bench web content` runs the named benchmarks only.
+BENCH_NAMES := $(if $(filter bench,$(firstword $(MAKECMDGOALS))),$(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)))
+bench: sync web-assets
+	@$(VENV)/bin/python -m bench $(BENCH_NAMES)
+ifneq ($(BENCH_NAMES),)
+$(BENCH_NAMES):
+	@:
+endif
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .kinoteka .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) node_modules .kinoteka .pytest_cache .mypy_cache .ruff_cache
