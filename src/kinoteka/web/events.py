@@ -27,7 +27,7 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka.web.models import player_event
@@ -146,12 +146,12 @@ async def resume_position(session: AsyncSession, user_id: uuid.UUID, film_id: st
 
 async def continue_watching(session: AsyncSession, user_id: uuid.UUID, limit: int) -> list[str]:
     """Films with saved progress, most recently watched first (the home page's first row)."""
-    latest = (
-        select(player_event.c.film_id, player_event.c.id)
+    latest = func.max(player_event.c.id)
+    rows = await session.execute(
+        select(player_event.c.film_id)
         .where(player_event.c.user_id == user_id, player_event.c.type == "progress")
-        .order_by(player_event.c.film_id, player_event.c.id.desc())
-        .distinct(player_event.c.film_id)
-        .subquery()
+        .group_by(player_event.c.film_id)
+        .order_by(latest.desc())
+        .limit(limit)
     )
-    rows = await session.execute(select(latest.c.film_id).order_by(latest.c.id.desc()).limit(limit))
     return [str(film_id) for (film_id,) in rows]
