@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import jinja2
@@ -27,6 +29,7 @@ from kinoteka.web.session import PageLogin, PageSession, PageSessions
 from kinoteka.web.settings import WebSettings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -67,6 +70,23 @@ class Viewer:
     claims: auth.AccessClaims
 
 
+class Reused(Generic[T]):
+    """One value, read again once `seconds` have passed (one reader at a time)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._value: tuple[float, T] | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, read: Callable[[], Awaitable[T]]) -> T:
+        if self._value is not None and time.monotonic() - self._value[0] < self.seconds:
+            return self._value[1]
+        async with self._lock:
+            if self._value is None or time.monotonic() - self._value[0] >= self.seconds:
+                self._value = (time.monotonic(), await read())
+            return self._value[1]
+
+
 @dataclass
 class WebKit:
     services: Services
@@ -74,6 +94,7 @@ class WebKit:
     sessions: PageSessions
     templates: Jinja2Templates
     playback: PlaybackSource
+    home_shelves: Reused[Any] = field(default_factory=lambda: Reused(0))
 
     def queries(self) -> content.ContentQueries:
         return content.queries_for(self.services)

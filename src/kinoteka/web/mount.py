@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from kinoteka.app import ContextMount
 from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
-from kinoteka.web.kit import HERE, WebKit, template_environment
+from kinoteka.web.kit import HERE, Reused, WebKit, template_environment
 from kinoteka.web.pages import catalog_router
 from kinoteka.web.playback import PlaybackSource
 from kinoteka.web.session import PageSessions
@@ -58,6 +58,7 @@ def build_kit(app: FastAPI, services: Services) -> WebKit:
         sessions=PageSessions(services),
         templates=templates,
         playback=PlaybackSource(app, settings.media_api_url),
+        home_shelves=Reused(settings.home_cache_seconds),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -31,17 +32,8 @@ def catalog_router(kit: WebKit) -> APIRouter:
     @router.get("/", name="web_home")
     async def home(request: Request) -> Response:
         session = await kit.browsing(request)
-        queries = kit.queries()
         size = kit.settings.row_size
-        top_page = content.Page(size=size)
-        top, genres = await asyncio.gather(
-            queries.film_cards(sort="-imdb_rating", genre=None, page=top_page),
-            queries.list_genres(),
-        )
-        shown = genres[: kit.settings.genre_rows]
-        by_genre = await asyncio.gather(
-            *(queries.film_cards(sort="-imdb_rating", genre=g.uuid, page=top_page) for g in shown)
-        )
+        shelves: HomeShelves = await kit.home_shelves.get(lambda: _read_shelves(kit))
         rows: list[dict[str, Any]] = []
         if session is not None and session.claims is not None:
             async with kit.services.db.session() as db:
@@ -49,14 +41,8 @@ def catalog_router(kit: WebKit) -> APIRouter:
             films = await _cards_by_id(kit, watched)
             if films:
                 rows.append({"key": "continue", "title": None, "films": films, "more": None})
-        rows.append({"key": "top", "title": None, "films": top.items, "more": None})
-        for genre, page in zip(shown, by_genre, strict=True):
-            if page.items:
-                more = f"/genres/{genre.uuid}"
-                rows.append(
-                    {"key": "genre", "title": genre.name, "films": page.items, "more": more}
-                )
-        return await kit.render(request, "home.html", {"rows": rows, "genres": genres})
+        rows.extend(shelves.rows)
+        return await kit.render(request, "home.html", {"rows": rows, "genres": shelves.genres})
 
     @router.get("/search", name="web_search")
     async def search(
@@ -187,6 +173,32 @@ def catalog_router(kit: WebKit) -> APIRouter:
         return Response(status_code=204)
 
     return router
+
+
+@dataclass(frozen=True)
+class HomeShelves:
+    """The home page's catalog rows: the same for every visitor, so read once in a while."""
+
+    rows: list[dict[str, Any]]
+    genres: list[content.Genre]
+
+
+async def _read_shelves(kit: WebKit) -> HomeShelves:
+    queries = kit.queries()
+    row = content.Page(size=kit.settings.row_size)
+    top, genres = await asyncio.gather(
+        queries.film_cards(sort="-imdb_rating", genre=None, page=row), queries.list_genres()
+    )
+    shown = genres[: kit.settings.genre_rows]
+    by_genre = await asyncio.gather(
+        *(queries.film_cards(sort="-imdb_rating", genre=g.uuid, page=row) for g in shown)
+    )
+    rows: list[dict[str, Any]] = [{"key": "top", "title": None, "films": top.items, "more": None}]
+    for genre, page in zip(shown, by_genre, strict=True):
+        if page.items:
+            more = f"/genres/{genre.uuid}"
+            rows.append({"key": "genre", "title": genre.name, "films": page.items, "more": more})
+    return HomeShelves(rows, genres)
 
 
 async def _cards_by_id(kit: WebKit, film_ids: list[str]) -> list[content.FilmCard]:

@@ -29,4 +29,9 @@ class WebSettings(BaseModel):
     )
     row_size: int = Field(default=12, ge=1, le=50, description="Films per row on the home page.")
     page_size: int = Field(default=24, ge=1, le=100, description="Films per page of a list.")
+    home_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds the home page's catalog rows are reused before being read again.",
+    )
     genre_rows: int = Field(default=4, ge=0, le=20, description="Genre rows on the home page.")

@@ -245,7 +245,7 @@ video.addEventListener("pause", () => {
   flush();
 });
 video.addEventListener("volumechange", () => {
-  muteButton.textContent = video.muted || video.volume === 0 ? "🔇" : "🔊";
+  muteButton.classList.toggle("muted", video.muted || video.volume === 0);
   muteButton.setAttribute("aria-label", video.muted ? muteButton.dataset.unmute : muteButton.dataset.mute);
 });
 video.addEventListener("durationchange", () => {
