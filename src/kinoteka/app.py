@@ -19,6 +19,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kinoteka.services import Services
 
@@ -119,6 +120,10 @@ def create_app(
     )
     app.state.services = services
     app.add_middleware(RequestIdMiddleware)
+    if services.settings.trusted_proxies:
+        # Outermost, so every part of the app (rate limits, login history, the admin) sees the
+        # client the trusted proxy forwarded; from anyone else the headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=services.settings.trusted_proxies)
 
     @app.get("/health", tags=["health"], summary="Whether every store answers")
     async def health() -> JSONResponse:

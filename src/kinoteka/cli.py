@@ -74,7 +74,11 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
         application = create_app(services, contexts, run_background=background)
     except ValueError as error:
         fail(str(error))
-    config = uvicorn.Config(application, host=host, port=port, log_config=None, lifespan="on")
+    # Forwarded headers are believed only from KINOTEKA_TRUSTED_PROXIES, by the app's own
+    # middleware: uvicorn's default would trust them from any local client.
+    config = uvicorn.Config(
+        application, host=host, port=port, log_config=None, lifespan="on", proxy_headers=False
+    )
     # uvicorn re-raises the signal it handled once its shutdown is done; both arrive here as
     # exceptions, so the embedded servers are stopped by `running_stores` on the way out.
     with contextlib.suppress(KeyboardInterrupt, Terminated):

@@ -5,13 +5,15 @@ Read once at start-up (`load_settings`) and passed down; nothing else reads the 
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -85,6 +87,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDR networks, comma-separated) whose "
+        "X-Forwarded-For/-Proto are believed; empty: those headers are ignored.",
+    )
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     log: LogSettings = LogSettings()
     demo: DemoSettings = DemoSettings()
@@ -96,6 +103,23 @@ class Settings(BaseSettings):
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     web: WebSettings = WebSettings()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -24,14 +24,20 @@ FAST_HASH = PasswordHashSettings(memory_kib=256, time_cost=1, parallelism=1)
 PASSWORD = "correct horse 42"
 
 
-def make_settings(**auth: Any) -> Settings:
+def make_settings(*, trusted_proxies: list[str] | None = None, **auth: Any) -> Settings:
     auth.setdefault("password_hash", FAST_HASH)
     auth.setdefault("redis_prefix", f"t{uuid.uuid4().hex[:10]}")
-    return Settings(auth=AuthSettings(**auth), secret_key="test-secret-for-keys")
+    return Settings(
+        auth=AuthSettings(**auth),
+        secret_key="test-secret-for-keys",
+        trusted_proxies=trusted_proxies or [],
+    )
 
 
-async def make_services(database_url: str, redis_url: str, **auth: Any) -> Services:
-    settings = make_settings(**auth)
+async def make_services(
+    database_url: str, redis_url: str, *, trusted_proxies: list[str] | None = None, **auth: Any
+) -> Services:
+    settings = make_settings(trusted_proxies=trusted_proxies, **auth)
     urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")
     services = build_services(settings, urls)
     get_auth_kit(services)

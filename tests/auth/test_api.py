@@ -47,11 +47,17 @@ def bearer(token: str) -> dict[str, str]:
 async def sign_up_and_login(
     client: httpx.AsyncClient, email: str | None = None, agent: str = WEB
 ) -> dict[str, Any]:
+    """Sign-up answers the account and its first tokens: no separate login."""
     email = email or new_email()
-    answer = await client.post("/api/v1/auth/signup", json={"email": email, "password": PASSWORD})
+    answer = await client.post(
+        "/api/v1/auth/signup", json={"email": email, "password": PASSWORD},
+        headers={"User-Agent": agent},
+    )  # fmt: skip
     assert answer.status_code == 201, answer.text
-    tokens = await login(client, email, agent=agent)
-    return {"email": email, "id": answer.json()["id"], **tokens}
+    body = answer.json()
+    assert body["email"] == email.lower()
+    assert body["tokens"]["token_type"] == "bearer"
+    return {"email": email, "id": body["id"], **body["tokens"]}
 
 
 async def login(

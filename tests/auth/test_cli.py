@@ -65,6 +65,25 @@ def test_create_superuser_with_flags_and_grant_role(env: dict[str, str]) -> None
     assert "email: an account with this email already exists" in again.output
 
 
+def test_revoke_role_refuses_to_remove_the_last_super_user(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    for email in ("one@example.com", "two@example.com"):
+        made = runner.invoke(
+            app, ["auth", "create-superuser", "--email", email, "--password", PASSWORD], env=env
+        )
+        assert made.exit_code == 0, made.output
+
+    first = runner.invoke(app, ["auth", "revoke-role", "one@example.com", "super_user"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "one@example.com no longer holds super_user" in first.output
+    last = runner.invoke(app, ["auth", "revoke-role", "two@example.com", "super_user"], env=env)
+
+    assert last.exit_code == 1
+    assert "last active super user" in last.output
+    assert "Traceback" not in last.output
+    assert _roles_of(env["KINOTEKA_DATABASE_URL"], "two@example.com") == ["super_user"]
+
+
 def test_create_superuser_interactively(env: dict[str, str]) -> None:
     answers = f"ops@example.com\n{PASSWORD}\n{PASSWORD}\n"
     made = CliRunner().invoke(app, ["auth", "create-superuser"], input=answers, env=env)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from kinoteka.app import create_app
+from kinoteka.auth import ClientInfo, log_in, log_out
 from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.infra.search import SearchIndex
@@ -44,11 +45,11 @@ async def test_tokens_are_required_and_checked(
     assert forged.status_code == 401
 
     kit = get_auth_kit(services)
-    client_info = auth_service.ClientInfo(ip="127.0.0.1", user_agent="pytest")
+    client_info = ClientInfo(ip="127.0.0.1", user_agent="pytest")
     async with services.db.session() as session:
         await auth_service.create_user(session, kit, "reader@example.com", "a long passphrase 42")
     async with services.db.session() as session:
-        tokens = await auth_service.login(
+        tokens = await log_in(
             session, kit, "reader@example.com", "a long passphrase 42", client_info
         )
     headers = {"Authorization": f"Bearer {tokens.access_token}"}
@@ -57,6 +58,30 @@ async def test_tokens_are_required_and_checked(
     assert len(allowed.json()) == 26
 
     async with services.db.session() as session:
-        await auth_service.logout(session, kit, tokens.claims)
+        await log_out(session, kit, tokens.claims)
     revoked = await client.get("/api/v1/genres", headers=headers)
     assert revoked.status_code == 401
+
+
+async def test_a_deleted_account_stops_reading_the_catalog_at_once(
+    private_client: tuple[httpx.AsyncClient, Any],
+) -> None:
+    from kinoteka.auth import account
+
+    client, services = private_client
+    kit = get_auth_kit(services)
+    async with services.db.session() as session:
+        user = await auth_service.create_user(
+            session, kit, "leaving@example.com", "a long passphrase 42"
+        )
+    async with services.db.session() as session:
+        tokens = await log_in(
+            session, kit, "leaving@example.com", "a long passphrase 42", ClientInfo(ip="127.0.0.1")
+        )
+    headers = {"Authorization": f"Bearer {tokens.access_token}"}
+    assert (await client.get("/api/v1/genres", headers=headers)).status_code == 200
+
+    async with services.db.session() as session:
+        await account.delete_account(session, kit, user.id)
+
+    assert (await client.get("/api/v1/genres", headers=headers)).status_code == 401

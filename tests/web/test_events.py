@@ -17,7 +17,7 @@ import pytest
 from kinoteka.app import create_app
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import SearchIndex
-from tests.web.conftest import BASE_URL, web_client, web_services
+from tests.web.conftest import BASE_URL, PASSWORD, web_client, web_services
 from tests.web.streams import install_media
 from tests.web.test_accounts import csrf_of, sign_up
 
@@ -164,3 +164,26 @@ async def test_events_need_the_session_its_token_and_this_origin(
     page = await client.get("/account")
     await client.post("/signout", data={"csrf_token": csrf_of(page.text)})
     assert (await client.post(url, json=body)).status_code == 401
+
+
+async def test_deleting_the_account_takes_its_player_events(
+    viewer: tuple[httpx.AsyncClient, str], fresh_database: str
+) -> None:
+    client, film_id = viewer
+    url = await events_url(client, film_id)
+    await client.post(url, json=batch(event(film_id, "progress", 5, duration=20)))
+    page = await client.get("/account")
+    wrong = await client.post(
+        "/account/delete", data={"csrf_token": csrf_of(page.text), "password": "nope"}
+    )
+    assert wrong.status_code == 400
+    deleted = await client.post(
+        "/account/delete", data={"csrf_token": csrf_of(page.text), "password": PASSWORD}
+    )
+    assert deleted.status_code == 303
+    home = await client.get(deleted.headers["location"])
+    assert "Your account and everything kept about it are deleted." in home.text
+    assert "Sign in" in home.text
+    with psycopg.connect(libpq_url(fresh_database)) as connection:
+        assert connection.execute("SELECT count(*) FROM web.player_event").fetchone() == (0,)
+        assert connection.execute("SELECT count(*) FROM auth.users").fetchone() == (0,)

@@ -1,81 +1,139 @@
 """Identity for the whole platform: accounts, roles, JWTs with JWKS, sessions, login history.
 
-Public surface for other contexts (loaded on first use, so importing the package stays cheap
-and free of cycles with `kinoteka.services`): the use cases a browser front end drives
-(`login`, `sign_up`, `refresh`, `logout`, `active_sessions`, `revoke_session`,
-`login_history`, `get_user`, `change_password`, `request_password_reset`, `reset_password`),
-the types they take and give (`ClientInfo`, `TokenPair`, `AccessClaims`), their errors
-(`AuthError`, `TooManyAttempts`) and the token check (`get_auth_kit`, `check_access_token`).
+This package is auth's public surface; other contexts import only from `kinoteka.auth`:
+
+- Trusting a caller (FastAPI): `CurrentUser`, `current_user`, `require_permission`,
+  `check_access_token`, `get_auth_kit`, `AuthKit`, `AccessClaims`, `Permission`, `RoleName`.
+- Signing in for another front end (the admin panel): `ClientInfo`, `TokenPair`, `log_in`,
+  `refresh_session`, `log_out`, and the errors `AuthError`, `TooManyAttempts`.
+- A viewer's own account (the web pages): `sign_up` (signed in at once), `get_account`,
+  `active_sessions`, `revoke_session`, `login_history`, `change_password`, `delete_own_account`,
+  `request_password_reset`, `reset_password`.
+- Account management: `role_names`, `account_role_names`, `set_account_roles`, and
+  `AccountRecord`, the mapped account class for read-only listings (SQLAdmin needs one).
+- Events: `on_account_deleted(handler)` (`off_account_deleted` undoes it); `handler(session,
+  user_id)` runs inside the deleting transaction, and a context that keeps data about
+  accounts removes or anonymises it there.
+
+Revocation. Access tokens are verified offline (signature, expiry), then one Redis round trip
+(MGET) reads the token's `jti` in the denylist and the account's valid-after moment. Logout,
+refresh and password changes denylist a session's live token; a role change, deactivation or
+deletion sets valid-after to now, so every token issued before it is refused on the next
+request anywhere that shares auth's Redis (the admin panel then refreshes, getting the roles
+that hold now). A service verifying with the JWKS alone and its own Redis sees the change
+within one access-token lifetime (`KINOTEKA_AUTH__ACCESS_TTL_SECONDS`, 15 min by default).
+
+Names are resolved on first use, so importing this package loads nothing else.
 """
 
 from __future__ import annotations
 
-import importlib
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kinoteka.auth.account import change_password, request_password_reset, reset_password
-    from kinoteka.auth.deps import check_access_token, get_auth_kit
-    from kinoteka.auth.errors import AuthError, TooManyAttempts
-    from kinoteka.auth.service import (
-        ClientInfo,
-        TokenPair,
-        active_sessions,
-        get_user,
-        login,
-        login_history,
-        logout,
-        refresh,
-        revoke_session,
-        sign_up,
+    from kinoteka.auth.account import (
+        change_password,
+        delete_own_account,
+        request_password_reset,
+        reset_password,
     )
+    from kinoteka.auth.deps import (
+        CurrentUser,
+        check_access_token,
+        current_user,
+        get_auth_kit,
+        require_permission,
+    )
+    from kinoteka.auth.devices import ClientInfo
+    from kinoteka.auth.errors import AuthError, TooManyAttempts
+    from kinoteka.auth.events import off_account_deleted, on_account_deleted
+    from kinoteka.auth.kit import AuthKit
+    from kinoteka.auth.login import login as log_in
+    from kinoteka.auth.models import User as AccountRecord
+    from kinoteka.auth.permissions import Permission, RoleName
+    from kinoteka.auth.roles import account_role_names, role_names, set_account_roles
+    from kinoteka.auth.service import get_user as get_account
+    from kinoteka.auth.service import sign_up
+    from kinoteka.auth.sessions import TokenPair, active_sessions, login_history, revoke_session
+    from kinoteka.auth.sessions import logout as log_out
+    from kinoteka.auth.sessions import refresh as refresh_session
     from kinoteka.auth.tokens import AccessClaims
 
-_EXPORTS = {
-    "change_password": "account",
-    "request_password_reset": "account",
-    "reset_password": "account",
-    "check_access_token": "deps",
-    "get_auth_kit": "deps",
-    "AuthError": "errors",
-    "TooManyAttempts": "errors",
-    "ClientInfo": "service",
-    "TokenPair": "service",
-    "active_sessions": "service",
-    "get_user": "service",
-    "login": "service",
-    "login_history": "service",
-    "logout": "service",
-    "refresh": "service",
-    "revoke_session": "service",
-    "sign_up": "service",
-    "AccessClaims": "tokens",
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "AccessClaims": ("tokens", "AccessClaims"),
+    "AccountRecord": ("models", "User"),
+    "AuthError": ("errors", "AuthError"),
+    "AuthKit": ("kit", "AuthKit"),
+    "ClientInfo": ("devices", "ClientInfo"),
+    "CurrentUser": ("deps", "CurrentUser"),
+    "Permission": ("permissions", "Permission"),
+    "RoleName": ("permissions", "RoleName"),
+    "TokenPair": ("sessions", "TokenPair"),
+    "TooManyAttempts": ("errors", "TooManyAttempts"),
+    "account_role_names": ("roles", "account_role_names"),
+    "active_sessions": ("sessions", "active_sessions"),
+    "change_password": ("account", "change_password"),
+    "delete_own_account": ("account", "delete_own_account"),
+    "get_account": ("service", "get_user"),
+    "login_history": ("sessions", "login_history"),
+    "request_password_reset": ("account", "request_password_reset"),
+    "reset_password": ("account", "reset_password"),
+    "revoke_session": ("sessions", "revoke_session"),
+    "sign_up": ("service", "sign_up"),
+    "check_access_token": ("deps", "check_access_token"),
+    "current_user": ("deps", "current_user"),
+    "get_auth_kit": ("deps", "get_auth_kit"),
+    "log_in": ("login", "login"),
+    "log_out": ("sessions", "logout"),
+    "off_account_deleted": ("events", "off_account_deleted"),
+    "on_account_deleted": ("events", "on_account_deleted"),
+    "refresh_session": ("sessions", "refresh"),
+    "require_permission": ("deps", "require_permission"),
+    "role_names": ("roles", "role_names"),
+    "set_account_roles": ("roles", "set_account_roles"),
 }
 
 __all__ = [
     "AccessClaims",
+    "AccountRecord",
     "AuthError",
+    "AuthKit",
     "ClientInfo",
+    "CurrentUser",
+    "Permission",
+    "RoleName",
     "TokenPair",
     "TooManyAttempts",
+    "account_role_names",
     "active_sessions",
     "change_password",
     "check_access_token",
+    "current_user",
+    "delete_own_account",
+    "get_account",
     "get_auth_kit",
-    "get_user",
-    "login",
+    "log_in",
+    "log_out",
     "login_history",
-    "logout",
-    "refresh",
+    "off_account_deleted",
+    "on_account_deleted",
+    "refresh_session",
     "request_password_reset",
+    "require_permission",
     "reset_password",
     "revoke_session",
+    "role_names",
+    "set_account_roles",
     "sign_up",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kinoteka.auth' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kinoteka.auth.{module}"), name)
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value

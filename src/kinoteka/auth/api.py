@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka.auth import account, service
+from kinoteka.auth import account, login, service, sessions
 from kinoteka.auth import roles as roles_service
 from kinoteka.auth.deps import AuthKitDep, CurrentUser, require_permission
+from kinoteka.auth.devices import ClientInfo
 from kinoteka.auth.errors import (
     AccountInactive,
     AuthError,
@@ -30,6 +31,7 @@ from kinoteka.auth.permissions import Permission
 from kinoteka.auth.schemas import (
     Credentials,
     DeactivateIn,
+    DeleteAccountIn,
     GrantIn,
     HistoryPage,
     LoginOut,
@@ -40,6 +42,7 @@ from kinoteka.auth.schemas import (
     RoleIn,
     RoleOut,
     SessionOut,
+    SignUpOut,
     TokenOut,
     UserOut,
 )
@@ -76,14 +79,15 @@ async def auth_error_handler(request: Request, error: Exception) -> JSONResponse
     return JSONResponse({"detail": str(error)}, status_code=code, headers=headers)
 
 
-def client_info(request: Request) -> service.ClientInfo:
-    return service.ClientInfo(
+def client_info(request: Request) -> ClientInfo:
+    """The caller; `request.client` is the forwarded address only behind a trusted proxy."""
+    return ClientInfo(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
 
 
-Client = Annotated[service.ClientInfo, Depends(client_info)]
+Client = Annotated[ClientInfo, Depends(client_info)]
 
 
 async def per_client_limit(kit: AuthKitDep, client: Client) -> None:
@@ -95,7 +99,7 @@ RolesManager = Annotated[AccessClaims, Depends(require_permission(Permission.ROL
 UsersManager = Annotated[AccessClaims, Depends(require_permission(Permission.USERS_MANAGE))]
 
 
-def token_out(pair: service.TokenPair) -> TokenOut:
+def token_out(pair: sessions.TokenPair) -> TokenOut:
     """A token pair as the API answers it."""
     return TokenOut(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
@@ -112,37 +116,39 @@ async def _user_out(session: AsyncSession, user: User) -> UserOut:
     )  # fmt: skip
 
 
-@router.post("/signup", status_code=status.HTTP_201_CREATED, summary="Create an account")
+@router.post("/signup", status_code=status.HTTP_201_CREATED, summary="Create an account, signed in")
 async def sign_up(
     body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
-) -> UserOut:
-    user = await service.sign_up(session, kit, body.email, body.password, client)
-    return await _user_out(session, user)
+) -> SignUpOut:
+    """The account and its first token pair: no separate login needed."""
+    user, pair = await service.sign_up(session, kit, body.email, body.password, client)
+    account_out = await _user_out(session, user)
+    return SignUpOut(**account_out.model_dump(), tokens=token_out(pair))
 
 
 @router.post("/login", summary="Email and password to an access and a refresh token")
-async def login(
+async def log_in(
     body: Credentials, session: SessionDep, kit: AuthKitDep, client: Client
 ) -> TokenOut:
-    return token_out(await service.login(session, kit, body.email, body.password, client))
+    return token_out(await login.login(session, kit, body.email, body.password, client))
 
 
 @router.post("/refresh", summary="Spend a refresh token for a new pair (rotation)")
 async def refresh(
     body: RefreshIn, session: SessionDep, kit: AuthKitDep, client: Client
 ) -> TokenOut:
-    return token_out(await service.refresh(session, kit, body.refresh_token, client))
+    return token_out(await sessions.refresh(session, kit, body.refresh_token, client))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, summary="End this session")
 async def logout(claims: CurrentUser, session: SessionDep, kit: AuthKitDep) -> Response:
-    await service.logout(session, kit, claims)
+    await sessions.logout(session, kit, claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, summary="End every session")
 async def logout_all(claims: CurrentUser, session: SessionDep, kit: AuthKitDep) -> Response:
-    await service.logout_everywhere(session, kit, claims.subject)
+    await sessions.logout_everywhere(session, kit, claims.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -183,6 +189,15 @@ async def deactivate(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, summary="Delete my account")
+async def delete_me(
+    body: DeleteAccountIn, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
+) -> Response:
+    """Deletes the account and its data everywhere; the password confirms it is the holder."""
+    await account.delete_own_account(session, kit, claims, body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/history", summary="My logins, newest first")
 async def history(
     claims: CurrentUser,
@@ -190,7 +205,7 @@ async def history(
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HistoryPage:
-    rows, total = await service.login_history(session, claims.subject, page=page, size=size)
+    rows, total = await sessions.login_history(session, claims.subject, page=page, size=size)
     items = [
         LoginOut(created=row.created, ip=row.ip, user_agent=row.user_agent,
                  device_type=row.device_type, method=row.method, outcome=row.outcome)
@@ -200,12 +215,12 @@ async def history(
 
 
 @router.get("/sessions", summary="My active sessions")
-async def sessions(claims: CurrentUser, session: SessionDep) -> list[SessionOut]:
+async def list_sessions(claims: CurrentUser, session: SessionDep) -> list[SessionOut]:
     return [
         SessionOut(id=row.id, created=row.created, last_used=row.last_used, ip=row.ip,
                    user_agent=row.user_agent, device_type=row.device_type,
                    current=row.id == claims.session_id)
-        for row in await service.active_sessions(session, claims.subject)
+        for row in await sessions.active_sessions(session, claims.subject)
     ]  # fmt: skip
 
 
@@ -213,7 +228,7 @@ async def sessions(claims: CurrentUser, session: SessionDep) -> list[SessionOut]
 async def revoke_session(
     session_id: uuid.UUID, claims: CurrentUser, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    await service.revoke_session(session, kit, claims.subject, session_id)
+    await sessions.revoke_session(session, kit, claims.subject, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -233,26 +248,37 @@ async def create_role(body: RoleIn, _: RolesManager, session: SessionDep) -> Rol
 
 @router.post("/users/{user_id}/roles", status_code=status.HTTP_204_NO_CONTENT)
 async def grant_role(
-    user_id: uuid.UUID, body: GrantIn, _: RolesManager, session: SessionDep
+    user_id: uuid.UUID, body: GrantIn, _: RolesManager, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    """Takes effect at the user's next refresh, without a new login."""
-    await roles_service.grant_role(session, user_id, body.role)
+    """Takes effect at once: the user's current tokens are refused until refreshed."""
+    await roles_service.grant_role(session, kit, user_id, body.role)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/users/{user_id}/roles/{role}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_role(
-    user_id: uuid.UUID, role: str, _: RolesManager, session: SessionDep
+    user_id: uuid.UUID, role: str, _: RolesManager, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    await roles_service.revoke_role(session, user_id, role)
+    """Takes effect at once; taking super_user from its last active holder is refused (409)."""
+    await roles_service.revoke_role(session, kit, user_id, role)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/users/{user_id}/deactivate", status_code=status.HTTP_204_NO_CONTENT)
 async def deactivate_user(
-    user_id: uuid.UUID, _: UsersManager, session: SessionDep, kit: AuthKitDep
+    user_id: uuid.UUID, manager: UsersManager, session: SessionDep, kit: AuthKitDep
 ) -> Response:
-    await account.deactivate(session, kit, user_id)
+    """Refused (409) for the caller's own account and for the last active super user."""
+    await account.deactivate(session, kit, user_id, actor=manager.subject)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(
+    user_id: uuid.UUID, manager: UsersManager, session: SessionDep, kit: AuthKitDep
+) -> Response:
+    """Delete another account and its data everywhere (the holder uses `DELETE /me`)."""
+    await account.delete_account(session, kit, user_id, actor=manager.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,4 +1,4 @@
-"""`kinoteka auth …`: create a super user, grant roles, rotate the signing keys."""
+"""`kinoteka auth …`: create a super user, grant and revoke roles, rotate the signing keys."""
 
 from __future__ import annotations
 
@@ -80,14 +80,34 @@ def grant_role(
     email: Annotated[str, typer.Argument(help="The account's email.")],
     role: Annotated[str, typer.Argument(help="Role name, e.g. subscriber or admin.")],
 ) -> None:
-    """Grant a role; it shows in the account's tokens from its next refresh."""
+    """Grant a role; the account's current tokens are voided, its next refresh carries it."""
     settings = settings_or_exit()
 
     async def work(kit: AuthKit) -> str:
         async with kit.db.session() as session:
             user = await service.find_user(session, email)
-            await roles.grant_role(session, user.id, role)
+            await roles.grant_role(session, kit, user.id, role)
             return f"{user.email} now holds {role}"
+
+    out.print(_run(settings, work))
+
+
+@app.command("revoke-role")
+def revoke_role(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+    role: Annotated[str, typer.Argument(help="Role name, e.g. admin.")],
+) -> None:
+    """Take a role away; the account's current tokens stop working at once.
+
+    Taking super_user from the last active super user is refused.
+    """
+    settings = settings_or_exit()
+
+    async def work(kit: AuthKit) -> str:
+        async with kit.db.session() as session:
+            user = await service.find_user(session, email)
+            await roles.revoke_role(session, kit, user.id, role)
+            return f"{user.email} no longer holds {role}"
 
     out.print(_run(settings, work))
 

@@ -7,7 +7,8 @@
         ...
 
 The signature is checked with the deployment's public keys (the shared key store, or the JWKS
-of `auth.jwks_url`), and the token's `jti` against the denylist in Redis.
+of `auth.jwks_url`); then one Redis round trip reads the token's `jti` in the denylist and the
+account's valid-after moment (set on role changes, deactivation and deletion).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kinoteka.auth.kit import AuthKit, build_auth_kit
-from kinoteka.auth.tokens import AccessClaims, TokenError, denylist_key
+from kinoteka.auth.tokens import (
+    AccessClaims,
+    TokenError,
+    denylist_key,
+    revocation_reason,
+    valid_after_key,
+)
 from kinoteka.services import ServicesDep
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login.")
@@ -51,8 +58,13 @@ async def check_access_token(kit: AuthKit, token: str) -> AccessClaims:
         claims = await kit.verifier.verify(token)
     except TokenError as error:
         raise _unauthorized(str(error)) from None
-    if await kit.cache.exists(denylist_key(kit.settings.redis_prefix, claims.jti)):
-        raise _unauthorized("token revoked")
+    prefix = kit.settings.redis_prefix
+    denied, after = await kit.cache.get_many(
+        denylist_key(prefix, claims.jti), valid_after_key(prefix, claims.subject)
+    )
+    reason = revocation_reason(claims, denied, after)
+    if reason is not None:
+        raise _unauthorized(reason)
     return claims
 
 

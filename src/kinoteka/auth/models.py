@@ -94,7 +94,7 @@ class UserRole(Base):
     granted: Mapped[dt.datetime] = _now_column()
 
 
-class Session(Base):
+class LoginSession(Base):
     """One login on one device: the family every rotated refresh token of it belongs to."""
 
     __tablename__ = "session"

@@ -38,6 +38,12 @@ class UserOut(BaseModel):
     permissions: list[str]
 
 
+class SignUpOut(UserOut):
+    """The new account, already signed in: `tokens` opens its first session."""
+
+    tokens: TokenOut
+
+
 class PasswordChangeIn(BaseModel):
     current_password: str = Password
     new_password: str = Password
@@ -53,6 +59,12 @@ class ResetIn(BaseModel):
 
 
 class DeactivateIn(BaseModel):
+    password: str = Password
+
+
+class DeleteAccountIn(BaseModel):
+    """The account's password, confirming that its holder deletes it."""
+
     password: str = Password
 
 

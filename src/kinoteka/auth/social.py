@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.auth import repository
+from kinoteka.auth.devices import ClientInfo
 from kinoteka.auth.errors import AccountInactive, OAuthFailed
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import LoginMethod, OAuthAccount, User
-from kinoteka.auth.service import (
-    ClientInfo,
-    TokenPair,
-    create_user,
-    normalise_email,
-    start_session,
-    user_by_email,
-)
+from kinoteka.auth.service import create_user, normalise_email
+from kinoteka.auth.sessions import TokenPair, start_session
 
 log = structlog.get_logger(__name__)
 
@@ -33,20 +28,14 @@ async def social_login(
 ) -> TokenPair:
     """Log in through a provider: its linked account, else the account with the same verified
     email (linked now), else a new account without a password."""
-    link = (
-        await session.scalars(
-            select(OAuthAccount).where(
-                OAuthAccount.provider == provider, OAuthAccount.subject == subject
-            )
-        )
-    ).first()
+    link = await repository.oauth_link(session, provider, subject)
     user: User | None = None
     if link is not None:
-        user = await session.get(User, link.user_id)
+        user = await repository.user_by_id(session, link.user_id)
     else:
         normalised = normalise_email(email) if email else None
         if normalised is not None:
-            user = await user_by_email(session, normalised)
+            user = await repository.user_by_email(session, normalised)
             if user is not None and not email_verified:
                 # Linking on an unverified address would hand the account to whoever typed it.
                 raise OAuthFailed(f"{provider} has not verified {normalised}; log in to link it")

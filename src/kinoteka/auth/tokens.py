@@ -7,6 +7,7 @@ service (`JwksKeySource`) or the shared key store (`kinoteka.auth.keys.SigningKe
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -37,7 +38,9 @@ class AccessClaims:
     roles: frozenset[str]
     permissions: frozenset[str]
     jti: str
-    issued_at: int
+    # Seconds with millisecond precision, so a revocation in the same second as a refresh
+    # still tells the tokens before it from the one after it.
+    issued_at: float
     expires_at: int
 
     def has(self, permission: str) -> bool:
@@ -80,7 +83,8 @@ def sign_access_token(
     ttl_seconds: int,
     now: float | None = None,
 ) -> tuple[str, AccessClaims]:
-    issued = int(now if now is not None else time.time())
+    moment = now if now is not None else time.time()
+    issued = math.floor(moment * 1000) / 1000
     claims = AccessClaims(
         subject=subject,
         session_id=session_id,
@@ -88,7 +92,7 @@ def sign_access_token(
         permissions=frozenset(permissions),
         jti=uuid.uuid4().hex,
         issued_at=issued,
-        expires_at=issued + ttl_seconds,
+        expires_at=int(moment) + ttl_seconds,
     )
     payload = {
         "sub": str(subject),
@@ -165,7 +169,7 @@ def verify_access_token(
             roles=frozenset(payload.get("roles", ())),
             permissions=frozenset(payload.get("permissions", ())),
             jti=str(payload["jti"]),
-            issued_at=int(payload["iat"]),
+            issued_at=float(payload["iat"]),
             expires_at=int(payload["exp"]),
         )
     except (TypeError, ValueError):
@@ -175,6 +179,26 @@ def verify_access_token(
 def denylist_key(prefix: str, jti: str) -> str:
     """The cache key marking an access token revoked until it expires."""
     return f"{prefix}:deny:{jti}"
+
+
+def valid_after_key(prefix: str, user_id: uuid.UUID) -> str:
+    """The cache key holding the moment before which the account's access tokens are void.
+
+    Set (for one access-token lifetime) when the account's roles change, or it is deactivated
+    or deleted: a token issued earlier carries what no longer holds.
+    """
+    return f"{prefix}:valid-after:{user_id}"
+
+
+def revocation_reason(
+    claims: AccessClaims, denied: bytes | None, after: bytes | None
+) -> str | None:
+    """Why `claims` no longer count, given the denylist entry and the account's valid-after."""
+    if denied is not None:
+        return "token revoked"
+    if after is not None and claims.issued_at < float(after):
+        return "token outdated by an account change; refresh it"
+    return None
 
 
 class KeySource(Protocol):

@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kinoteka.auth.deps import check_access_token, get_auth_kit
-from kinoteka.auth.tokens import AccessClaims
+from kinoteka.auth import AccessClaims, check_access_token, get_auth_kit
 from kinoteka.services import ServicesDep
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login.")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from kinoteka import auth
-from kinoteka.web.i18n import LANG_COOKIE, LOCALES, N_
+from kinoteka.web.i18n import LANG_COOKIE, LOCALES
 from kinoteka.web.kit import WebKit, page_route, safe_next
 from kinoteka.web.paging import MAX_PAGE, Pager
 from kinoteka.web.session import client_info
@@ -18,13 +18,6 @@ from kinoteka.web.session import client_info
 log = structlog.get_logger(__name__)
 
 HISTORY_PAGE = 10
-NOTICES = {
-    "signed_out": N_("You are signed out."),
-    "password_changed": N_("Your password is changed; your other devices are signed out."),
-    "password_reset": N_("Your password is set. Sign in with it."),
-    "session_revoked": N_("That device is signed out."),
-    "sign_in_to_watch": N_("Sign in to watch films."),
-}
 
 
 def _field(form: Any, name: str, limit: int = 500) -> str:
@@ -33,10 +26,6 @@ def _field(form: Any, name: str, limit: int = 500) -> str:
 
 def accounts_router(kit: WebKit) -> APIRouter:
     router = APIRouter(include_in_schema=False, route_class=page_route(kit))
-
-    def notice(request: Request, code: str | None) -> str | None:
-        message = NOTICES.get(code or "")
-        return kit.strings(request).gettext(message) if message else None
 
     async def sign_in_page(
         request: Request, *, error: str | None = None, email: str = "", status_code: int = 200
@@ -52,7 +41,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
                 "error": error,
                 "email": email,
                 "next": next_url,
-                "notice": notice(request, code),
+                "notice": kit.notice(request, code),
                 "providers": sorted(kit.services.settings.auth.oauth_providers),
             },
             status_code=status_code,
@@ -70,7 +59,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
         next_url = safe_next(_field(form, "next") or request.query_params.get("next"))
         try:
             async with kit.services.db.session() as db:
-                pair = await auth.login(
+                pair = await auth.log_in(
                     db, auth.get_auth_kit(kit.services), email, password, client_info(request)
                 )
         except auth.TooManyAttempts as error:
@@ -109,9 +98,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
         auth_kit = auth.get_auth_kit(kit.services)
         try:
             async with kit.services.db.session() as db:
-                await auth.sign_up(db, auth_kit, email, password, client)
-            async with kit.services.db.session() as db:
-                pair = await auth.login(db, auth_kit, email, password, client)
+                _, pair = await auth.sign_up(db, auth_kit, email, password, client)
         except auth.TooManyAttempts as error:
             return await sign_up_page(request, error=str(error), email=email, status_code=429)
         except auth.AuthError as error:
@@ -165,7 +152,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
     ) -> Response:
         claims = (await kit.signed_in(request)).claims
         async with kit.services.db.session() as db:
-            user = await auth.get_user(db, claims.subject)
+            user = await auth.get_account(db, claims.subject)
             devices = await auth.active_sessions(db, claims.subject)
             history, total = await auth.login_history(
                 db, claims.subject, page=history_page, size=HISTORY_PAGE
@@ -180,7 +167,6 @@ def accounts_router(kit: WebKit) -> APIRouter:
                 "this_device": claims.session_id,
                 "history": history,
                 "pager": Pager.of(request, history_page, HISTORY_PAGE, total, key="history_page"),
-                "notice": notice(request, request.query_params.get("notice")),
                 "error": error,
             },
             status_code=status_code,
@@ -213,6 +199,24 @@ def accounts_router(kit: WebKit) -> APIRouter:
         except auth.AuthError as error:
             return await account_page(request, 1, error=str(error), status_code=400)
         return kit.redirect(request, "/account?notice=password_changed")
+
+    @router.post("/account/delete")
+    async def delete_account(request: Request) -> Response:
+        viewer = await kit.signed_in(request)
+        form = await kit.form(request)
+        try:
+            async with kit.services.db.session() as db:
+                await auth.delete_own_account(
+                    db,
+                    auth.get_auth_kit(kit.services),
+                    viewer.claims,
+                    _field(form, "password", 1000),
+                )
+        except auth.AuthError as error:
+            return await account_page(request, 1, error=str(error), status_code=400)
+        await kit.sessions.forget(request)
+        log.info("web.account_deleted", user_id=str(viewer.claims.subject))
+        return kit.redirect(request, "/?notice=account_deleted")
 
     @router.post("/account/sessions/{session_id}/revoke")
     async def revoke(request: Request, session_id: uuid.UUID) -> Response:

@@ -27,7 +27,7 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka.web.models import player_event
@@ -155,3 +155,8 @@ async def continue_watching(session: AsyncSession, user_id: uuid.UUID, limit: in
         .limit(limit)
     )
     return [str(film_id) for (film_id,) in rows]
+
+
+async def forget_viewer(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """An account is being deleted: its player events go with it (auth's deletion hook)."""
+    await session.execute(delete(player_event).where(player_event.c.user_id == user_id))

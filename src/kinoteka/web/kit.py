@@ -34,6 +34,15 @@ T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STRINGS_STATE = "kinoteka_web_strings"
+NOTICES = {
+    "signed_out": N_("You are signed out."),
+    "password_changed": N_("Your password is changed; your other devices are signed out."),
+    "password_reset": N_("Your password is set. Sign in with it."),
+    "session_revoked": N_("That device is signed out."),
+    "sign_in_to_watch": N_("Sign in to watch films."),
+    "account_deleted": N_("Your account and everything kept about it are deleted."),
+}
+"""What a page says after a redirect (`?notice=<code>`), by code."""
 
 
 def template_environment() -> jinja2.Environment:
@@ -106,6 +115,10 @@ class WebKit:
             setattr(request.state, STRINGS_STATE, found)
         return found
 
+    def notice(self, request: Request, code: str | None = None) -> str | None:
+        message = NOTICES.get(code or request.query_params.get("notice") or "")
+        return self.strings(request).gettext(message) if message else None
+
     async def browsing(self, request: Request) -> PageSession | None:
         """The visitor's session; refuses anonymous visitors when browsing is closed."""
         session = await self.sessions.current(request)
@@ -155,6 +168,7 @@ class WebKit:
             "csrf_token": session.csrf if session else "",
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "public_browsing": self.settings.public_browsing,
+            "notice": self.notice(request),
             **(context or {}),
         }
         response = self.templates.TemplateResponse(

@@ -151,7 +151,7 @@ class PageSessions:
             return login
         try:
             async with self.services.db.session() as db:
-                pair = await auth.refresh(
+                pair = await auth.refresh_session(
                     db, auth.get_auth_kit(self.services), login.refresh_token, client_info(request)
                 )
         except auth.AuthError as error:
@@ -183,8 +183,18 @@ class PageSessions:
             return
         if session.claims is not None:
             async with self.services.db.session() as db:
-                await auth.logout(db, auth.get_auth_kit(self.services), session.claims)
+                await auth.log_out(db, auth.get_auth_kit(self.services), session.claims)
         await self.services.cache.delete(self._key(session.sid))
+        fresh = PageSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
+        fresh.set_cookie = True
+        await self.save(fresh)
+        setattr(request.state, STATE, fresh)
+
+    async def forget(self, request: Request) -> None:
+        """Drop the session without logging out (its account and sessions are gone already)."""
+        session = await self.current(request)
+        if session is not None:
+            await self.services.cache.delete(self._key(session.sid))
         fresh = PageSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
         fresh.set_cookie = True
         await self.save(fresh)

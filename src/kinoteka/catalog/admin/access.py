@@ -2,8 +2,10 @@
 
 The browser holds only a random admin-session id in a signed cookie; the access and refresh
 tokens live in the cache under that id. Every request checks the access token (signature and
-revocation) and refreshes it shortly before it expires. Only accounts with `admin.access`
-enter; `roles.manage` additionally opens the accounts view. Everyone else gets a refusal page.
+revocation) and refreshes it shortly before it expires, or at once when an account change (a
+role granted or revoked) voided it, so the panel follows roles from the next request. Only
+accounts with `admin.access` enter; `roles.manage` additionally opens the accounts view.
+Everyone else gets a refusal page.
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ from sqladmin.authorization import WILDCARD, GrantsAuthorizationBackend
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kinoteka.auth import service as auth_service
-from kinoteka.auth.deps import check_access_token, get_auth_kit
-from kinoteka.auth.errors import AuthError, TooManyAttempts
-from kinoteka.auth.permissions import Permission
-from kinoteka.auth.service import ClientInfo, TokenPair
-from kinoteka.auth.tokens import AccessClaims
+from kinoteka.auth import (
+    AccessClaims,
+    AuthError,
+    AuthKit,
+    ClientInfo,
+    Permission,
+    TokenPair,
+    TooManyAttempts,
+    check_access_token,
+    get_auth_kit,
+    log_in,
+    log_out,
+    refresh_session,
+)
 from kinoteka.catalog.settings import AdminSettings
 from kinoteka.services import Services
 
@@ -109,7 +119,7 @@ class AdminAuthentication(AuthenticationBackend):
         kit = get_auth_kit(self.services)
         try:
             async with self.services.db.session() as session:
-                pair = await auth_service.login(session, kit, email, password, _client(request))
+                pair = await log_in(session, kit, email, password, _client(request))
         except TooManyAttempts as error:
             return await self._login_error(request, str(error))
         except AuthError:
@@ -117,7 +127,7 @@ class AdminAuthentication(AuthenticationBackend):
         if not pair.claims.has(Permission.ADMIN_ACCESS):
             log.info("admin.refused", user_id=str(pair.claims.subject))
             async with self.services.db.session() as session:
-                await auth_service.logout(session, kit, pair.claims)
+                await log_out(session, kit, pair.claims)
             return await self.refused(request, email)
         sid = secrets.token_urlsafe(32)
         await self._save(sid, AdminLogin.from_pair(pair, email.strip().lower()))
@@ -142,18 +152,46 @@ class AdminAuthentication(AuthenticationBackend):
         try:
             claims = await check_access_token(kit, login.access_token)
         except HTTPException:
-            await self.services.cache.delete(self._key(sid))
-            return None
+            # Voided by a role change (or revoked): a refresh carries the roles that hold now,
+            # and fails when the session or the account is gone.
+            stale = login.access_token
+            lock = self._refreshing.setdefault(sid, asyncio.Lock())
+            async with lock:
+                login = await self._refreshed(request, sid, replacing=stale)
+            renewed = await self._checked(kit, login)
+            if login is None or renewed is None:
+                await self.services.cache.delete(self._key(sid))
+                return None
+            claims = renewed
         return login, claims
 
-    async def _refreshed(self, request: Request, sid: str) -> AdminLogin | None:
-        """The session's tokens, renewed unless another request just did it."""
+    @staticmethod
+    async def _checked(kit: AuthKit, login: AdminLogin | None) -> AccessClaims | None:
+        if login is None:
+            return None
+        try:
+            return await check_access_token(kit, login.access_token)
+        except HTTPException:
+            return None
+
+    async def _refreshed(
+        self, request: Request, sid: str, *, replacing: str | None = None
+    ) -> AdminLogin | None:
+        """The session's tokens, renewed unless another request just did it.
+
+        `replacing` names a token that must be replaced even though it has not expired.
+        """
         login = await self._load(sid)
-        if login is None or login.expires_at - REFRESH_MARGIN > time.time():
+        if login is None:
+            return None
+        if replacing is not None:
+            if login.access_token != replacing:
+                return login
+        elif login.expires_at - REFRESH_MARGIN > time.time():
             return login
         try:
             async with self.services.db.session() as session:
-                pair = await auth_service.refresh(
+                pair = await refresh_session(
                     session, get_auth_kit(self.services), login.refresh_token, _client(request)
                 )
         except AuthError as error:
@@ -181,7 +219,7 @@ class AdminAuthentication(AuthenticationBackend):
         current = await self._current(request)
         if current is not None:
             async with self.services.db.session() as session:
-                await auth_service.logout(session, get_auth_kit(self.services), current[1])
+                await log_out(session, get_auth_kit(self.services), current[1])
             log.info("admin.logout", user_id=current[0].user_id)
         if sid:
             await self.services.cache.delete(self._key(sid))

@@ -1,24 +1,39 @@
-"""The accounts view for super users: who holds which role (granted through the auth service)."""
+"""The accounts view for super users: who holds which role (granted through auth's service).
+
+Roles are read and written only through `kinoteka.auth`'s functions, so a change takes effect
+on the account's next request, and taking super_user from its last holder is refused.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any, ClassVar
 
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from wtforms import Form, SelectMultipleField
 
-from kinoteka.auth import roles as auth_roles
-from kinoteka.auth.models import User
-from kinoteka.auth.service import user_roles
+from kinoteka.auth import (
+    AccountRecord as User,
+)
+from kinoteka.auth import (
+    account_role_names,
+    get_auth_kit,
+    on_account_deleted,
+    role_names,
+    set_account_roles,
+)
+from kinoteka.catalog.admin.access import ACCOUNTS_VIEW
 from kinoteka.catalog.admin.views import AuditedView
+from kinoteka.catalog.audit import AuditRecord
 from kinoteka.services import Services
 
 
 # SQLAdmin's ModelView is built on a mapped class (its list query, search, sort and column
-# lists all name ORM attributes), so the view keeps `User` as its model; it has no form
-# columns of its own, and roles are read and written only through auth's role functions.
+# lists all name ORM attributes), so the view lists auth's `AccountRecord` read-only; it has
+# no form columns of its own, and roles are read and written only through auth's functions.
 class AccountAdmin(AuditedView, model=User):
     name = "Account"
     name_plural = "Accounts and roles"
@@ -39,14 +54,14 @@ class AccountAdmin(AuditedView, model=User):
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         async with self.session_maker() as session:
-            names = [role.name for role in await auth_roles.list_roles(session)]
+            names = await role_names(session)
         field = SelectMultipleField("Roles", choices=[(name, name) for name in names])
         return type("AccountForm", (Form,), {"roles": field})
 
     async def get_form_data_for_edit(self, obj: Any) -> dict[str, Any]:
         async with self.session_maker() as session:
-            held = await user_roles(session, uuid.UUID(str(obj.id)))
-        return {"roles": [role.name for role in held]}
+            held = await account_role_names(session, uuid.UUID(str(obj.id)))
+        return {"roles": held}
 
     async def on_model_change(
         self, data: dict[str, Any], model: Any, is_created: bool, request: Request
@@ -59,12 +74,24 @@ class AccountAdmin(AuditedView, model=User):
     ) -> Response | None:
         wanted: set[str] = request.state.kinoteka_roles
         user_id = uuid.UUID(str(model.id))
+        kit = get_auth_kit(self.services)
+        # An auth refusal (the last super user) aborts the change and shows on the form.
         async with self.services.db.session() as session:
-            held = {role.name for role in await user_roles(session, user_id)}
-            for name in sorted(wanted - held):
-                await auth_roles.grant_role(session, user_id, name)
-            for name in sorted(held - wanted):
-                await auth_roles.revoke_role(session, user_id, name)
+            granted, revoked = await set_account_roles(session, kit, user_id, wanted)
         await super().after_model_change(data, model, is_created, request)
-        data["roles"] = {"granted": sorted(wanted - held), "revoked": sorted(held - wanted)}
+        data["roles"] = {"granted": granted, "revoked": revoked}
         return None
+
+
+@on_account_deleted
+async def forget_deleted_account(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The audit trail keeps what was done and the account's id, not who the account was."""
+    account = str(user_id)
+    await session.execute(
+        update(AuditRecord).where(AuditRecord.actor_id == account).values(actor_email=None)
+    )
+    await session.execute(
+        update(AuditRecord)
+        .where(AuditRecord.entity == ACCOUNTS_VIEW, AuditRecord.object_id == account)
+        .values(object_repr=None, changes=AuditRecord.changes.op("-")("email"))
+    )

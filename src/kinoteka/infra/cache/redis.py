@@ -17,6 +17,13 @@ class RedisCache:
         value: bytes | str | None = await self.client.get(key)
         return value.encode() if isinstance(value, str) else value
 
+    async def get_many(self, *keys: str) -> list[bytes | None]:
+        """The values of `keys` in order (None where missing), in one MGET."""
+        if not keys:
+            return []
+        values: list[bytes | str | None] = await self.client.mget(keys)
+        return [value.encode() if isinstance(value, str) else value for value in values]
+
     async def set(self, key: str, value: bytes | str, *, ttl: float | None = None) -> None:
         if ttl is None:
             await self.client.set(key, value)
