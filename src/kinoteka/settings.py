@@ -145,8 +145,8 @@ class Settings(BaseSettings):
                 raise ValueError("KINOTEKA_SECRET_KEY: the default secret is refused in production")
             if len(secret.encode()) < MIN_SECRET_BYTES:
                 raise ValueError(
-                    f"KINOTEKA_SECRET_KEY: {len(secret.encode())} bytes is too short for "
-                    f"production; give at least {MIN_SECRET_BYTES} random bytes "
+                    f"KINOTEKA_SECRET_KEY: too short for production ({len(secret.encode())} "
+                    f"of at least {MIN_SECRET_BYTES} bytes); give a random one "
                     "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
                 )
         return self
