@@ -21,6 +21,7 @@ from kinoteka.catalog.admin.accounts import AccountAdmin
 from kinoteka.catalog.admin.trail import AuditTrail
 from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, PersonAdmin
 from kinoteka.catalog.mount import attach_storage
+from kinoteka.catalog.posters import poster_workers
 from kinoteka.infra.csrf import CSRFMiddleware, csrf_token
 from kinoteka.services import Services
 from kinoteka.settings import Environment
@@ -44,7 +45,12 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
     settings = services.settings.catalog
     authentication = AdminAuthentication(services, settings.admin)
     views: list[type[ModelView]] = [
-        _per_app(FilmAdmin, storage=attach_storage(services), posters=settings.posters),
+        _per_app(
+            FilmAdmin,
+            storage=attach_storage(services),
+            posters=settings.posters,
+            images=poster_workers(settings.posters),
+        ),
         _per_app(GenreAdmin),
         _per_app(PersonAdmin),
         _per_app(AuditAdmin),
