@@ -141,10 +141,10 @@ async def test_a_visitor_browses_and_is_asked_to_sign_in_to_watch(page: Any, sit
     await expect(page).to_have_url(re.compile(r"/signin\?next="))
     await expect(page.get_by_role("status")).to_have_text("Sign in to watch films.")
 
-    [cookie] = [c for c in await page.context.cookies() if c["name"] == "kinoteka_session"]
-    assert cookie["httpOnly"] is True
-    assert cookie["sameSite"] == "Lax"
-    assert cookie["secure"] is True  # outside development
+    # A visitor holds only the CSRF guard's cookie; no session until signing in.
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert set(cookies) == {"kinoteka_csrf"}
+    assert cookies["kinoteka_csrf"]["httpOnly"] is True
 
     # A form posted without its token is refused.
     refused = await page.request.post(
@@ -159,6 +159,10 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     from playwright.async_api import expect
 
     await sign_up(page, site, EMAIL)
+    [cookie] = [c for c in await page.context.cookies() if c["name"] == "kinoteka_session"]
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["secure"] is True  # outside development
     await page.get_by_role("button", name="Sign out").click()
     await page.goto(f"{site.url}/signin")
     await page.fill("#email", EMAIL)

@@ -16,7 +16,7 @@ from kinoteka.settings import Environment
 from tests.web.conftest import BASE_URL, PASSWORD, web_client, web_services
 
 Index = tuple[str, SearchIndex]
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+TOKEN = re.compile(r'name="csrftoken" value="([^"]+)"')
 EMAIL = "viewer@example.com"
 
 
@@ -31,7 +31,7 @@ async def sign_up(client: httpx.AsyncClient, email: str = EMAIL) -> httpx.Respon
     return await client.post(
         "/signup",
         data={
-            "csrf_token": csrf_of(form.text),
+            "csrftoken": csrf_of(form.text),
             "email": email,
             "password": PASSWORD,
             "password_repeat": PASSWORD,
@@ -51,19 +51,30 @@ async def client(
 
 async def test_sign_up_signs_in_with_a_strict_session_cookie(client: httpx.AsyncClient) -> None:
     form = await client.get("/signup")
-    anonymous_cookie = form.headers["set-cookie"]
-    assert "kinoteka_session=" in anonymous_cookie
+    # A visitor has no session, only the CSRF guard's signed cookie.
+    assert form.headers["set-cookie"].startswith("kinoteka_csrf=")
+    assert "kinoteka_session" not in client.cookies
 
     response = await sign_up(client)
     assert response.status_code == 303
     assert response.headers["location"] == "/account"
     cookie = response.headers["set-cookie"].lower()
+    assert cookie.startswith("kinoteka_session=")
     assert "httponly" in cookie
     assert "secure" in cookie
     assert "samesite=lax" in cookie
     assert "path=/" in cookie
-    # A new id on sign-in: the anonymous one is not promoted (no session fixation).
-    assert anonymous_cookie.split(";")[0] != response.headers["set-cookie"].split(";")[0]
+    # Signing in again gives a new id: none is ever promoted (no session fixation).
+    first = client.cookies["kinoteka_session"]
+    page = await client.get("/account")
+    await client.post("/signout", data={"csrftoken": csrf_of(page.text)})
+    assert "kinoteka_session" not in client.cookies
+    form = await client.get("/signin")
+    await client.post(
+        "/signin",
+        data={"csrftoken": csrf_of(form.text), "email": EMAIL, "password": PASSWORD},
+    )
+    assert client.cookies["kinoteka_session"] not in ("", first)
 
     account = await client.get("/account")
     assert account.status_code == 200
@@ -82,22 +93,24 @@ async def test_the_cookie_is_not_secure_in_development(
         fresh_database, flushed_redis, web_index, tmp_path, env=Environment.DEVELOPMENT
     )
     async with web_client(services) as client:
-        cookie = (await client.get("/signin")).headers["set-cookie"].lower()
-    assert "httponly" in cookie
-    assert "secure" not in cookie
+        guard = (await client.get("/signin")).headers["set-cookie"].lower()
+        session = (await sign_up(client)).headers["set-cookie"].lower()
+    for cookie in (guard, session):
+        assert "httponly" in cookie
+        assert "secure" not in cookie
 
 
 async def test_sign_in_checks_the_password_and_returns_to_next(client: httpx.AsyncClient) -> None:
     await sign_up(client)
     page = await client.get("/account")
-    await client.post("/signout", data={"csrf_token": csrf_of(page.text)})
+    await client.post("/signout", data={"csrftoken": csrf_of(page.text)})
     assert (await client.get("/account")).status_code == 303
 
     form = await client.get("/signin?next=/genres")
     wrong = await client.post(
         "/signin",
         data={
-            "csrf_token": csrf_of(form.text),
+            "csrftoken": csrf_of(form.text),
             "email": EMAIL,
             "password": "nope",
             "next": "/genres",
@@ -109,7 +122,7 @@ async def test_sign_in_checks_the_password_and_returns_to_next(client: httpx.Asy
     right = await client.post(
         "/signin",
         data={
-            "csrf_token": csrf_of(wrong.text),
+            "csrftoken": csrf_of(wrong.text),
             "email": EMAIL.upper(),
             "password": PASSWORD,
             "next": "https://evil.example/",
@@ -127,17 +140,18 @@ async def test_forms_without_a_valid_token_or_from_elsewhere_are_refused(
     credentials = {"email": EMAIL, "password": PASSWORD}
     missing = await client.post("/signin", data=credentials)
     assert missing.status_code == 403
-    assert "another site" in missing.text
-    wrong = await client.post("/signin", data={**credentials, "csrf_token": token + "x"})
+    assert "CSRF token is missing" in missing.text
+    wrong = await client.post("/signin", data={**credentials, "csrftoken": token + "x"})
     assert wrong.status_code == 403
     foreign = await client.post(
         "/signin",
-        data={**credentials, "csrf_token": token},
+        data={**credentials, "csrftoken": token},
         headers={"Origin": "https://evil.example"},
     )
     assert foreign.status_code == 403
+    assert "another site" in foreign.text
     same_site = await client.post(
-        "/signin", data={**credentials, "csrf_token": token}, headers={"Origin": BASE_URL}
+        "/signin", data={**credentials, "csrftoken": token}, headers={"Origin": BASE_URL}
     )
     assert same_site.status_code == 400  # past CSRF: the account does not exist
 
@@ -155,7 +169,7 @@ async def test_a_device_is_signed_out_from_another(
             form = await laptop.get("/signin")
             await laptop.post(
                 "/signin",
-                data={"csrf_token": csrf_of(form.text), "email": EMAIL, "password": PASSWORD},
+                data={"csrftoken": csrf_of(form.text), "email": EMAIL, "password": PASSWORD},
             )
             account = await laptop.get("/account")
             assert account.text.count("Sign out this device") == 2
@@ -166,7 +180,7 @@ async def test_a_device_is_signed_out_from_another(
             )
             other = [action for current, action in rows if not current]
             assert len(other) == 1
-            revoked = await laptop.post(other[0], data={"csrf_token": csrf_of(account.text)})
+            revoked = await laptop.post(other[0], data={"csrftoken": csrf_of(account.text)})
             assert revoked.status_code == 303
             assert "session_revoked" in revoked.headers["location"]
             assert (await laptop.get("/account")).status_code == 200
@@ -180,7 +194,7 @@ async def test_changing_the_password(client: httpx.AsyncClient) -> None:
     differ = await client.post(
         "/account/password",
         data={
-            "csrf_token": csrf_of(page.text),
+            "csrftoken": csrf_of(page.text),
             "current_password": PASSWORD,
             "new_password": "a new long secret",
             "new_password_repeat": "another one",
@@ -191,7 +205,7 @@ async def test_changing_the_password(client: httpx.AsyncClient) -> None:
     changed = await client.post(
         "/account/password",
         data={
-            "csrf_token": csrf_of(page.text),
+            "csrftoken": csrf_of(page.text),
             "current_password": PASSWORD,
             "new_password": "a new long secret",
             "new_password_repeat": "a new long secret",
@@ -205,16 +219,16 @@ async def test_changing_the_password(client: httpx.AsyncClient) -> None:
 async def test_resetting_a_forgotten_password(client: httpx.AsyncClient) -> None:
     await sign_up(client)
     page = await client.get("/account")
-    await client.post("/signout", data={"csrf_token": csrf_of(page.text)})
+    await client.post("/signout", data={"csrftoken": csrf_of(page.text)})
     form = await client.get("/password-reset")
     sent = await client.post(
-        "/password-reset", data={"csrf_token": csrf_of(form.text), "email": EMAIL}
+        "/password-reset", data={"csrftoken": csrf_of(form.text), "email": EMAIL}
     )
     assert sent.status_code == 200
     assert "a reset code is on its way" in sent.text
     bad = await client.post(
         "/password-reset/confirm",
-        data={"csrf_token": csrf_of(sent.text), "code": "wrong", "password": "brand new secret"},
+        data={"csrftoken": csrf_of(sent.text), "code": "wrong", "password": "brand new secret"},
     )
     assert bad.status_code == 400
     assert "invalid" in bad.text

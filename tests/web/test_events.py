@@ -4,6 +4,7 @@ where playback resumes."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -51,11 +52,22 @@ def batch(*events: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": 1, "playback_id": str(uuid.uuid4()), "events": list(events)}
 
 
-async def events_url(client: httpx.AsyncClient, film_id: str) -> str:
+async def events_token(client: httpx.AsyncClient, film_id: str) -> str:
+    """The CSRF token the player page hands its script."""
     page = await client.get(f"/films/{film_id}/watch")
     assert page.status_code == 200
-    url = re.search(r'data-events="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    return url.replace("&amp;", "&")
+    assert 'data-events="/web/events"' in page.text
+    return re.search(r'data-csrf="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+async def send(
+    client: httpx.AsyncClient, token: str, body: dict[str, Any] | str, **headers: str
+) -> httpx.Response:
+    """Post a batch the way the player's beacon does: a form with the token and the JSON."""
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return await client.post(
+        "/web/events", data={"csrftoken": token, "batch": raw}, headers=headers
+    )
 
 
 async def test_the_player_page_carries_the_stream_and_the_resume_point(
@@ -84,10 +96,11 @@ async def test_events_are_kept_and_playback_resumes_from_the_latest_progress(
     viewer: tuple[httpx.AsyncClient, str], fresh_database: str
 ) -> None:
     client, film_id = viewer
-    url = await events_url(client, film_id)
-    sent = await client.post(
-        url,
-        json=batch(
+    token = await events_token(client, film_id)
+    sent = await send(
+        client,
+        token,
+        batch(
             event(film_id, "play", 0),
             event(film_id, "quality_change", 0, height=360, bitrate=800_000, auto=True),
             event(film_id, "progress", 10, duration=20),
@@ -95,7 +108,7 @@ async def test_events_are_kept_and_playback_resumes_from_the_latest_progress(
             event(film_id, "progress", 14.5, duration=20),
             event(film_id, "pause", 14.5),
         ),
-        headers={"Origin": BASE_URL},
+        Origin=BASE_URL,
     )
     assert sent.status_code == 204
     with psycopg.connect(libpq_url(fresh_database)) as connection:
@@ -114,9 +127,10 @@ async def test_events_are_kept_and_playback_resumes_from_the_latest_progress(
     assert "Continue watching" in home.text
 
     # Watched to the end: the next playback starts from the beginning.
-    await client.post(
-        url,
-        json=batch(
+    await send(
+        client,
+        token,
+        batch(
             event(film_id, "full_view", 18, duration=20),
             event(film_id, "progress", 19.8, duration=20),
         ),
@@ -142,10 +156,10 @@ async def test_malformed_batches_are_refused_with_422(
     viewer: tuple[httpx.AsyncClient, str], body: dict[str, Any]
 ) -> None:
     client, film_id = viewer
-    url = await events_url(client, film_id)
-    response = await client.post(url, json=body)
+    token = await events_token(client, film_id)
+    response = await send(client, token, body)
     assert response.status_code == 422
-    not_json = await client.post(url, content=b"{not json")
+    not_json = await send(client, token, "{not json")
     assert not_json.status_code == 422
 
 
@@ -153,32 +167,32 @@ async def test_events_need_the_session_its_token_and_this_origin(
     viewer: tuple[httpx.AsyncClient, str],
 ) -> None:
     client, film_id = viewer
-    url = await events_url(client, film_id)
+    token = await events_token(client, film_id)
     body = batch(event(film_id, "play", 0))
     assert (await client.post("/web/events", json=body)).status_code == 403
-    assert (await client.post(url + "x", json=body)).status_code == 403
-    foreign = await client.post(url, json=body, headers={"Origin": "https://evil.example"})
+    assert (await send(client, token + "x", body)).status_code == 403
+    foreign = await send(client, token, body, Origin="https://evil.example")
     assert foreign.status_code == 403
-    too_big = await client.post(url, content=b"x" * 70_000)
+    too_big = await send(client, token, "x" * 70_000)
     assert too_big.status_code == 413
     page = await client.get("/account")
-    await client.post("/signout", data={"csrf_token": csrf_of(page.text)})
-    assert (await client.post(url, json=body)).status_code == 401
+    await client.post("/signout", data={"csrftoken": csrf_of(page.text)})
+    assert (await send(client, token, body)).status_code == 401
 
 
 async def test_deleting_the_account_takes_its_player_events(
     viewer: tuple[httpx.AsyncClient, str], fresh_database: str
 ) -> None:
     client, film_id = viewer
-    url = await events_url(client, film_id)
-    await client.post(url, json=batch(event(film_id, "progress", 5, duration=20)))
+    token = await events_token(client, film_id)
+    await send(client, token, batch(event(film_id, "progress", 5, duration=20)))
     page = await client.get("/account")
     wrong = await client.post(
-        "/account/delete", data={"csrf_token": csrf_of(page.text), "password": "nope"}
+        "/account/delete", data={"csrftoken": csrf_of(page.text), "password": "nope"}
     )
     assert wrong.status_code == 400
     deleted = await client.post(
-        "/account/delete", data={"csrf_token": csrf_of(page.text), "password": PASSWORD}
+        "/account/delete", data={"csrftoken": csrf_of(page.text), "password": PASSWORD}
     )
     assert deleted.status_code == 303
     home = await client.get(deleted.headers["location"])

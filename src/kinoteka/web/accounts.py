@@ -45,7 +45,6 @@ def accounts_router(kit: WebKit) -> APIRouter:
                 "providers": sorted(kit.services.settings.auth.oauth_providers),
             },
             status_code=status_code,
-            with_form=True,
         )
 
     @router.get("/signin", name="web_signin")
@@ -79,7 +78,6 @@ def accounts_router(kit: WebKit) -> APIRouter:
             "signup.html",
             {"error": error, "email": email, "next": safe_next(request.query_params.get("next"))},
             status_code=status_code,
-            with_form=True,
         )
 
     @router.get("/signup", name="web_signup")
@@ -109,9 +107,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
 
     async def reset_page(request: Request, **context: Any) -> Response:
         status_code = int(context.pop("status_code", 200))
-        return await kit.render(
-            request, "reset.html", context, status_code=status_code, with_form=True
-        )
+        return await kit.render(request, "reset.html", context, status_code=status_code)
 
     @router.get("/password-reset", name="web_reset")
     async def reset_form(request: Request) -> Response:
@@ -170,7 +166,6 @@ def accounts_router(kit: WebKit) -> APIRouter:
                 "error": error,
             },
             status_code=status_code,
-            with_form=True,
         )
 
     @router.get("/account", name="web_account")

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from kinoteka import auth, content
+from kinoteka.infra.csrf import csrf_token
 from kinoteka.infra.search import SearchError
 from kinoteka.services import Services
-from kinoteka.web import csrf
 from kinoteka.web.i18n import LOCALES, N_, Strings, choose_locale
 from kinoteka.web.playback import PlaybackSource
 from kinoteka.web.session import PageLogin, PageSession, PageSessions
@@ -134,11 +134,8 @@ class WebKit:
         return Viewer(session, session.login, session.claims)
 
     async def form(self, request: Request) -> FormData:
-        """The posted form, once its CSRF token and origin are checked."""
-        form = await request.form()
-        session = await self.sessions.current(request)
-        csrf.check_token(request, session.csrf if session else None, form)
-        return form
+        """The posted form (its CSRF token and origin were checked by the page guard)."""
+        return await request.form()
 
     async def render(
         self,
@@ -147,13 +144,8 @@ class WebKit:
         context: dict[str, Any] | None = None,
         *,
         status_code: int = 200,
-        with_form: bool = False,
     ) -> Response:
-        session = (
-            await self.sessions.ensure(request)
-            if with_form
-            else await self.sessions.current(request)
-        )
+        session = await self.sessions.current(request)
         strings = self.strings(request)
         signed_in = session is not None and session.claims is not None
         values: dict[str, Any] = {
@@ -165,7 +157,7 @@ class WebKit:
             "account_email": session.login.email
             if signed_in and session and session.login
             else None,
-            "csrf_token": session.csrf if session else "",
+            "csrf_token": csrf_token(request),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "public_browsing": self.settings.public_browsing,
             "notice": self.notice(request),
@@ -201,9 +193,6 @@ def page_route(kit: WebKit) -> type[APIRoute]:
                     return kit.sign_in_redirect(request)
                 except content.NotFound:
                     return await _problem(kit, request, 404, N_("Nothing here: no such page."))
-                except csrf.CsrfRefused:
-                    message = N_("The form expired or came from another site. Reload it and retry.")
-                    return await _problem(kit, request, 403, message)
                 except RequestValidationError:
                     return await _problem(
                         kit, request, 400, N_("That address has a wrong parameter.")

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinoteka import auth
 from kinoteka.app import ContextMount
+from kinoteka.infra.csrf import CSRFMiddleware
 from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
 from kinoteka.web.events import forget_viewer
@@ -35,6 +36,9 @@ VENDOR = {  # URL name -> the package's directory of built files
     "dash": "dashjs/dist",
 }
 UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage")
+# Not pages: the APIs take tokens, not cookies; the admin mounts the same guard itself.
+UNGUARDED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/static/", "/docs", "/redoc",
+                      "/openapi.json")  # fmt: skip
 
 
 class PageCompression:
@@ -47,6 +51,20 @@ class PageCompression:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not str(scope["path"]).startswith(UNCOMPRESSED_PREFIXES):
             await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class PageGuard:
+    """The site's CSRF guard (`kinoteka.infra.csrf`, as the admin's) on the pages' requests."""
+
+    def __init__(self, app: ASGIApp, *, secret: str, secure: bool) -> None:
+        self.app = app
+        self.guard = CSRFMiddleware(app, secret=secret, secure=secure)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope["path"]).startswith(UNGUARDED_PREFIXES):
+            await self.guard(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -79,6 +97,11 @@ def install_web(app: FastAPI, services: Services) -> None:
             StaticFiles(directory=path, check_dir=False),
             name=f"vendor_{name}",
         )
+    app.add_middleware(
+        PageGuard,
+        secret=services.settings.secret_key.get_secret_value(),
+        secure=kit.sessions.secure,
+    )
     app.add_middleware(PageCompression)
 
 

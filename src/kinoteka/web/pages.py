@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -13,7 +12,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kinoteka import content
-from kinoteka.web import csrf
 from kinoteka.web.events import EventBatch, continue_watching, resume_position, store_events
 from kinoteka.web.kit import WebKit, page_route
 from kinoteka.web.paging import MAX_PAGE, Pager
@@ -144,23 +142,22 @@ def catalog_router(kit: WebKit) -> APIRouter:
             request,
             "watch.html",
             {"film": found, "playback": answer, "start": start},
-            with_form=True,
         )
 
     @router.post("/web/events", name="web_events", status_code=204)
-    async def events(request: Request, csrf_token: str = "") -> Response:
-        """Player events (schema in `kinoteka.web.events`), posted by `navigator.sendBeacon`."""
+    async def events(request: Request) -> Response:
+        """Player events (schema in `kinoteka.web.events`), posted by `navigator.sendBeacon`
+        as a form: `batch` (the JSON) and the page's CSRF token, checked by the page guard."""
         session = await kit.sessions.current(request)
         if session is None or session.claims is None:
             return Response(status_code=401)
-        # A beacon cannot set headers: the session's token rides in the query string.
-        if not secrets.compare_digest(csrf_token, session.csrf) or not csrf.same_origin(request):
-            return Response(status_code=403)
-        body = await request.body()
-        if len(body) > MAX_BATCH_BYTES:
+        if int(request.headers.get("content-length") or 0) > MAX_BATCH_BYTES:
             return Response(status_code=413)
+        raw = (await request.form()).get("batch")
+        if not isinstance(raw, str) or len(raw) > MAX_BATCH_BYTES:
+            return Response("a batch field is needed", status_code=422)
         try:
-            batch = EventBatch.model_validate_json(body)
+            batch = EventBatch.model_validate_json(raw)
         except ValidationError as error:
             return Response(
                 error.json(include_url=False, include_context=False),

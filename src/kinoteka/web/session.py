@@ -1,7 +1,7 @@
 """Page sessions: a random id in an HttpOnly cookie, everything else server-side in the cache.
 
-A visitor gets a session the first time a page needs one (a form's CSRF token); signing in
-replaces it with a new id (no fixation) holding the account's access and refresh tokens. The
+Only a signed-in viewer has one: signing in makes a new id (none is ever promoted, so no
+fixation) holding the account's access and refresh tokens; signing out deletes it. The
 access token is checked (signature, revocation) on every request and renewed shortly before
 it expires, one renewal per session at a time, as the admin does.
 """
@@ -49,20 +49,19 @@ class PageLogin:
 @dataclass
 class PageSession:
     sid: str
-    csrf: str
     login: PageLogin | None = None
     claims: auth.AccessClaims | None = field(default=None, compare=False)
     set_cookie: bool = field(default=False, compare=False)
     """True when the browser does not hold this id yet (new or rotated)."""
 
     def dump(self) -> str:
-        return json.dumps({"csrf": self.csrf, "login": asdict(self.login) if self.login else None})
+        return json.dumps({"login": asdict(self.login) if self.login else None})
 
     @classmethod
     def load(cls, sid: str, raw: bytes) -> PageSession:
         data: dict[str, Any] = json.loads(raw)
         login = data.get("login")
-        return cls(sid, data["csrf"], PageLogin(**login) if login else None)
+        return cls(sid, PageLogin(**login) if login else None)
 
 
 def client_info(request: Request) -> auth.ClientInfo:
@@ -79,7 +78,6 @@ class PageSessions:
         self.services = services
         settings = services.settings.web
         self.max_age = settings.session_max_age
-        self.anonymous_max_age = settings.anonymous_session_max_age
         secure = settings.secure_cookies
         self.secure = (
             services.settings.env is not Environment.DEVELOPMENT if secure is None else secure
@@ -94,8 +92,7 @@ class PageSessions:
         return f"web:session:{sid}"
 
     async def save(self, session: PageSession) -> None:
-        ttl = self.max_age if session.login else self.anonymous_max_age
-        await self.services.cache.set(self._key(session.sid), session.dump(), ttl=ttl)
+        await self.services.cache.set(self._key(session.sid), session.dump(), ttl=self.max_age)
 
     async def _load(self, sid: str) -> PageSession | None:
         raw = await self.services.cache.get(self._key(sid))
@@ -111,16 +108,6 @@ class PageSessions:
         if session is not None and session.login is not None:
             session.claims = await self._claims(request, session)
         setattr(request.state, STATE, session)
-        return session
-
-    async def ensure(self, request: Request) -> PageSession:
-        """The request's session, made (anonymous) when it has none yet."""
-        session = await self.current(request)
-        if session is None:
-            session = PageSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
-            session.set_cookie = True
-            await self.save(session)
-            setattr(request.state, STATE, session)
         return session
 
     async def _claims(self, request: Request, session: PageSession) -> auth.AccessClaims | None:
@@ -168,9 +155,7 @@ class PageSessions:
         old = await self.current(request)
         if old is not None:
             await self.services.cache.delete(self._key(old.sid))
-        session = PageSession(
-            secrets.token_urlsafe(32), secrets.token_urlsafe(32), PageLogin.from_pair(pair, email)
-        )
+        session = PageSession(secrets.token_urlsafe(32), PageLogin.from_pair(pair, email))
         session.claims = pair.claims
         session.set_cookie = True
         await self.save(session)
@@ -185,29 +170,29 @@ class PageSessions:
             async with self.services.db.session() as db:
                 await auth.log_out(db, auth.get_auth_kit(self.services), session.claims)
         await self.services.cache.delete(self._key(session.sid))
-        fresh = PageSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
-        fresh.set_cookie = True
-        await self.save(fresh)
-        setattr(request.state, STATE, fresh)
+        setattr(request.state, STATE, None)
+        request.state.kinoteka_web_clear_cookie = True
 
     async def forget(self, request: Request) -> None:
         """Drop the session without logging out (its account and sessions are gone already)."""
         session = await self.current(request)
         if session is not None:
             await self.services.cache.delete(self._key(session.sid))
-        fresh = PageSession(secrets.token_urlsafe(32), secrets.token_urlsafe(32))
-        fresh.set_cookie = True
-        await self.save(fresh)
-        setattr(request.state, STATE, fresh)
+        setattr(request.state, STATE, None)
+        request.state.kinoteka_web_clear_cookie = True
 
     def apply_cookie(self, request: Request, response: Response) -> Response:
         """Hand the browser the session id when it is new to it."""
         session: PageSession | None = getattr(request.state, STATE, None)
-        if session is not None and session.set_cookie:
+        if session is None and getattr(request.state, "kinoteka_web_clear_cookie", False):
+            response.delete_cookie(
+                COOKIE, path="/", secure=self.secure, httponly=True, samesite="lax"
+            )
+        elif session is not None and session.set_cookie:
             response.set_cookie(
                 COOKIE,
                 session.sid,
-                max_age=self.max_age if session.login else self.anonymous_max_age,
+                max_age=self.max_age,
                 path="/",
                 secure=self.secure,
                 httponly=True,

@@ -13,9 +13,6 @@ class WebSettings(BaseModel):
     session_max_age: int = Field(
         default=14 * 24 * 3600, ge=300, description="Seconds a signed-in page session lasts."
     )
-    anonymous_session_max_age: int = Field(
-        default=2 * 3600, ge=60, description="Seconds a visitor's form (CSRF) session lasts."
-    )
     secure_cookies: bool | None = Field(
         default=None,
         description="Mark the session cookie Secure; unset: everywhere but development.",
