@@ -4,8 +4,10 @@ stream endpoint (`GET /api/v1/films/{id}/stream`) answering their URLs to token 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -93,13 +95,19 @@ def install_media(app: FastAPI, root: Path, film_ids: set[str]) -> None:
         )
         if film_id not in film_ids:
             raise HTTPException(404, "no video for this film")
+        # The media context's answer (kinoteka.media.schemas.Stream), field for field.
         return {
+            "film_id": film_id,
+            "video_id": str(uuid.uuid5(uuid.NAMESPACE_URL, film_id)),
+            "duration": float(SECONDS),
+            "qualities": ["360p", "180p"],
             "hls": f"{MEDIA_PATH}/master.m3u8",
             "dash": f"{MEDIA_PATH}/manifest.mpd",
-            "poster": f"{MEDIA_PATH}/poster.jpg",
-            "thumbnails": f"{MEDIA_PATH}/sprite.vtt",
-            "preview": f"{MEDIA_PATH}/preview.gif",
-            "duration": float(SECONDS),
+            "poster": {"jpeg": f"{MEDIA_PATH}/poster.jpg"},
+            "sprite_vtt": f"{MEDIA_PATH}/sprite.vtt",
+            "preview_webp": None,
+            "preview_gif": f"{MEDIA_PATH}/preview.gif",
+            "expires_at": (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat(),
         }
 
     app.include_router(router)

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import httpx
 import structlog
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from starlette.requests import Request
 from starlette.types import ASGIApp
 
@@ -21,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 STREAM_PATH = "/api/v1/films/{film_id}/stream"
 TIMEOUT = 10.0
+POSTER_PREFERENCE = ("large", "medium", "original", "webp", "jpeg", "jpg")
 
 
 class PlaybackInfo(BaseModel):
@@ -43,6 +52,21 @@ class PlaybackInfo(BaseModel):
     duration: float | None = Field(
         default=None, validation_alias=AliasChoices("duration", "duration_seconds")
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _media_shape(cls, data: Any) -> Any:
+        """The media API gives posters by size and the preview as WebP and GIF: pick one."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        poster = data.get("poster")
+        if isinstance(poster, dict):
+            sizes = [poster[k] for k in POSTER_PREFERENCE if poster.get(k)] or list(poster.values())
+            data["poster"] = sizes[0] if sizes else None
+        if not data.get("preview") and not data.get("preview_url"):
+            data["preview"] = data.get("preview_webp") or data.get("preview_gif")
+        return data
 
     @property
     def playable(self) -> bool:
