@@ -55,9 +55,14 @@ def web_services(
     data_dir: Path,
     *,
     env: Environment = Environment.TEST,
+    oauth_providers: dict[str, Any] | None = None,
     **web: Any,
 ) -> Services:
-    auth = AuthSettings(password_hash=FAST_HASH, redis_prefix=f"t{uuid.uuid4().hex[:10]}")
+    auth = AuthSettings(
+        password_hash=FAST_HASH,
+        redis_prefix=f"t{uuid.uuid4().hex[:10]}",
+        oauth_providers=oauth_providers or {},
+    )
     settings = load_settings(
         env=env, data_dir=data_dir, secret_key="web-tests-secret", auth=auth,
         web=WebSettings(**web),

@@ -9,6 +9,8 @@ This package is auth's public surface; other contexts import only from `kinoteka
 - A viewer's own account (the web pages): `sign_up` (signed in at once), `get_account`,
   `active_sessions`, `revoke_session`, `login_history`, `change_password`, `delete_own_account`,
   `request_password_reset`, `reset_password`.
+- Social sign-in for a browser front end (load only when providers are configured):
+  `build_oauth(providers)`, `start_social_login`, `finish_social_login`.
 - Account management: `role_names`, `account_role_names`, `set_account_roles`, and
   `AccountRecord`, the mapped account class for read-only listings (SQLAdmin needs one).
 - Events: `on_account_deleted(handler)` (`off_account_deleted` undoes it); `handler(session,
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from kinoteka.auth.kit import AuthKit
     from kinoteka.auth.login import login as log_in
     from kinoteka.auth.models import User as AccountRecord
+    from kinoteka.auth.oauth import build_oauth, finish_social_login, start_social_login
     from kinoteka.auth.permissions import Permission, RoleName
     from kinoteka.auth.roles import account_role_names, role_names, set_account_roles
     from kinoteka.auth.service import get_user as get_account
@@ -81,7 +84,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "reset_password": ("account", "reset_password"),
     "revoke_session": ("sessions", "revoke_session"),
     "sign_up": ("service", "sign_up"),
+    "build_oauth": ("oauth", "build_oauth"),
     "check_access_token": ("deps", "check_access_token"),
+    "finish_social_login": ("oauth", "finish_social_login"),
+    "start_social_login": ("oauth", "start_social_login"),
     "current_user": ("deps", "current_user"),
     "get_auth_kit": ("deps", "get_auth_kit"),
     "log_in": ("login", "login"),
@@ -107,10 +113,12 @@ __all__ = [
     "TooManyAttempts",
     "account_role_names",
     "active_sessions",
+    "build_oauth",
     "change_password",
     "check_access_token",
     "current_user",
     "delete_own_account",
+    "finish_social_login",
     "get_account",
     "get_auth_kit",
     "log_in",
@@ -126,6 +134,7 @@ __all__ = [
     "role_names",
     "set_account_roles",
     "sign_up",
+    "start_social_login",
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from typing import Annotated, Any
 
@@ -9,7 +11,7 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from kinoteka import auth
+from kinoteka import auth, content
 from kinoteka.web.i18n import LANG_COOKIE, LOCALES
 from kinoteka.web.kit import WebKit, page_route, safe_next
 from kinoteka.web.paging import MAX_PAGE, Pager
@@ -18,6 +20,8 @@ from kinoteka.web.session import client_info
 log = structlog.get_logger(__name__)
 
 HISTORY_PAGE = 10
+SOCIAL_COOKIE = "kinoteka_social"
+SOCIAL_TTL = 600
 
 
 def _field(form: Any, name: str, limit: int = 500) -> str:
@@ -136,6 +140,56 @@ def accounts_router(kit: WebKit) -> APIRouter:
         except auth.AuthError as error:
             return await reset_page(request, sent=True, error=str(error), status_code=400)
         return kit.redirect(request, "/signin?notice=password_reset")
+
+    @router.get("/signin/{provider}", name="web_social")
+    async def social_start(request: Request, provider: str, next: str | None = None) -> Response:
+        oauth = kit.oauth()
+        if oauth is None or provider not in kit.services.settings.auth.oauth_providers:
+            raise content.NotFound("provider")
+        # Authlib keeps the state, nonce and PKCE verifier in `request.session`; what it adds
+        # is moved to the cache under a short-lived cookie, for the callback to find.
+        session = request.scope.setdefault("session", {})
+        before = set(session.keys())
+        redirect_uri = str(request.url_for("web_social_callback", provider=provider))
+        response = await auth.start_social_login(oauth, provider, request, redirect_uri)
+        handoff = {name: session[name] for name in list(session.keys()) if name not in before}
+        for name in handoff:
+            del session[name]
+        key = secrets.token_urlsafe(24)
+        state = {"session": handoff, "next": safe_next(next)}
+        await kit.services.cache.set(f"web:oauth:{key}", json.dumps(state), ttl=SOCIAL_TTL)
+        response.set_cookie(
+            SOCIAL_COOKIE, key, max_age=SOCIAL_TTL, path="/signin", secure=kit.sessions.secure,
+            httponly=True, samesite="lax",
+        )  # fmt: skip
+        return response
+
+    @router.get("/signin/{provider}/callback", name="web_social_callback")
+    async def social_callback(request: Request, provider: str) -> Response:
+        oauth = kit.oauth()
+        if oauth is None or provider not in kit.services.settings.auth.oauth_providers:
+            raise content.NotFound("provider")
+        key = request.cookies.get(SOCIAL_COOKIE, "")[:100]
+        raw = await kit.services.cache.get(f"web:oauth:{key}") if key else None
+        if raw is None:
+            message = kit.strings(request).gettext("That sign-in took too long. Try again.")
+            return await sign_in_page(request, error=message, status_code=400)
+        await kit.services.cache.delete(f"web:oauth:{key}")
+        state = json.loads(raw)
+        request.scope.setdefault("session", {}).update(state["session"])
+        try:
+            async with kit.services.db.session() as db:
+                pair = await auth.finish_social_login(
+                    db, auth.get_auth_kit(kit.services), oauth, provider, request,
+                    client_info(request),
+                )  # fmt: skip
+        except auth.AuthError as error:
+            return await sign_in_page(request, error=str(error), status_code=400)
+        await kit.sessions.sign_in(request, pair, "")
+        log.info("web.social_signin", user_id=str(pair.claims.subject), provider=provider)
+        response = kit.redirect(request, safe_next(state.get("next")))
+        response.delete_cookie(SOCIAL_COOKIE, path="/signin")
+        return response
 
     @router.post("/signout", name="web_signout")
     async def signout(request: Request) -> Response:

@@ -105,6 +105,17 @@ class WebKit:
     playback: PlaybackSource
     home_shelves: Reused[Any] = field(default_factory=lambda: Reused(0))
 
+    _oauth: Any = None
+
+    def oauth(self) -> Any:
+        """Authlib's client registry of the configured providers (None without any)."""
+        providers = self.services.settings.auth.oauth_providers
+        if not providers:
+            return None
+        if self._oauth is None:
+            self._oauth = auth.build_oauth(providers)
+        return self._oauth
+
     def queries(self) -> content.ContentQueries:
         return content.queries_for(self.services)
 
