@@ -20,7 +20,8 @@ $(UV):
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@echo "==> syncing the locked environment into $(VENV)/"
-	@$(UV) sync --frozen --all-extras -q
+	@# Bytecode compiled at install: every `kinoteka` command starts from it (issue #13 item 9).
+	@$(UV) sync --frozen --all-extras --compile-bytecode -q
 	@touch $@
 
 sync: $(VENV)/.synced
@@ -50,13 +51,15 @@ lint: sync
 	@$(VENV)/bin/ruff format --check src tests bench migrations
 	@$(VENV)/bin/mypy
 
-# `make bench web content` runs the named benchmarks only.
-BENCH_NAMES := $(if $(filter bench,$(firstword $(MAKECMDGOALS))),$(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS)))
+# `make bench` runs every benchmark, `make bench cli search` the ones named.
+BENCHES := $(filter-out bench,$(MAKECMDGOALS))
 bench: sync web-assets
-	@$(VENV)/bin/python -m bench $(BENCH_NAMES)
-ifneq ($(BENCH_NAMES),)
-$(BENCH_NAMES):
+	@$(VENV)/bin/python -m bench $(BENCHES)
+
+ifeq (bench,$(firstword $(MAKECMDGOALS)))
+$(BENCHES):
 	@:
+.PHONY: $(BENCHES)
 endif
 
 clean:

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from kinoteka.api_docs import install_api_docs
 from kinoteka.services import Services
 
 log = structlog.get_logger(__name__)
@@ -117,7 +118,10 @@ def create_app(
         summary="Open-source online cinema: catalog, search, accounts, streaming.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_api_docs, and no CDN-loaded ReDoc
+        redoc_url=None,
     )
+    install_api_docs(app)
     app.state.services = services
     app.add_middleware(RequestIdMiddleware)
     if services.settings.trusted_proxies:
