@@ -165,9 +165,6 @@ class WebKit:
             "lang": strings.locale,
             "locales": [(code, strings.language_name(code)) for code in LOCALES],
             "signed_in": signed_in,
-            "account_email": session.login.email
-            if signed_in and session and session.login
-            else None,
             "csrf_token": csrf_token(request),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "public_browsing": self.settings.public_browsing,
