@@ -173,3 +173,18 @@ async def test_pages_are_compressed_and_assets_served_from_node_modules(
     ):
         response = await client.get(path)
         assert response.status_code == 200, f"{path}: run `make up` (npm ci) first"
+
+
+async def test_all_films_page_through_plain_links_from_the_top_row(
+    client: httpx.AsyncClient,
+) -> None:
+    home = await client.get("/")
+    assert 'href="/films"' in home.text
+    first = await client.get("/films")
+    assert "<h1>All films</h1>" in first.text
+    assert "<title>All films" in first.text
+    assert "999 films" in first.text
+    assert 'href="/films?page=2" rel="next"' in first.text
+    last = await client.get("/films", params={"page": 42, "sort": "title"})
+    assert 'rel="next"' not in last.text
+    assert FILM_LINK.search(last.text)

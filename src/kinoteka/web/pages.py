@@ -70,6 +70,27 @@ def catalog_router(kit: WebKit) -> APIRouter:
             request, "genres.html", {"genres": await kit.queries().list_genres()}
         )
 
+    @router.get("/films", name="web_films")
+    async def films(
+        request: Request, sort: SortValue = "-imdb_rating", page: PageNumber = 1
+    ) -> Response:
+        await kit.browsing(request)
+        size = kit.settings.page_size
+        found = await kit.queries().film_cards(
+            sort=sort, genre=None, page=content.Page(size=size, number=page)
+        )
+        return await kit.render(
+            request,
+            "genre.html",
+            {
+                "genre": None,
+                "films": found.items,
+                "total": found.total,
+                "sort": sort,
+                "pager": Pager.of(request, page, size, found.total),
+            },
+        )
+
     @router.get("/genres/{genre_id}", name="web_genre")
     async def genre(
         request: Request,
@@ -190,7 +211,9 @@ async def _read_shelves(kit: WebKit) -> HomeShelves:
     by_genre = await asyncio.gather(
         *(queries.film_cards(sort="-imdb_rating", genre=g.uuid, page=row) for g in shown)
     )
-    rows: list[dict[str, Any]] = [{"key": "top", "title": None, "films": top.items, "more": None}]
+    rows: list[dict[str, Any]] = [
+        {"key": "top", "title": None, "films": top.items, "more": "/films"}
+    ]
     for genre, page in zip(shown, by_genre, strict=True):
         if page.items:
             more = f"/genres/{genre.uuid}"
