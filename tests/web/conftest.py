@@ -14,12 +14,13 @@ from fastapi import FastAPI
 
 from kinoteka.app import create_app
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.clients import build_services
 from kinoteka.infra import db as db_port
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import SearchSettings
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import Environment, load_settings
 from kinoteka.web.settings import WebSettings
 

@@ -15,7 +15,6 @@ from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
-from kinoteka.search.mount import attach_search
 from kinoteka.services import Services, ServicesDep
 
 log = structlog.get_logger(__name__)
@@ -34,7 +33,7 @@ _persons = TypeAdapter(list[Person])
 
 
 def get_search(services: ServicesDep) -> SearchIndex:
-    return attach_search(services)
+    return services.search
 
 
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
@@ -42,7 +41,7 @@ SearchDep = Annotated[SearchIndex, Depends(get_search)]
 
 def queries_for(services: Services) -> ContentQueries:
     """The read use cases over the shared search index (opened on first use)."""
-    return ContentQueries(attach_search(services), services.settings.search.indexes)
+    return ContentQueries(services.search, services.settings.search.indexes)
 
 
 def get_queries(services: ServicesDep, search: SearchDep) -> ContentQueries:

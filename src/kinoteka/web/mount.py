@@ -17,8 +17,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kinoteka import auth
-from kinoteka.app import ContextMount
 from kinoteka.infra.csrf import CSRFMiddleware
+from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
 from kinoteka.web.events import forget_viewer
@@ -106,4 +106,5 @@ def install_web(app: FastAPI, services: Services) -> None:
 
 
 def web_mount() -> ContextMount:
-    return ContextMount("web", install_web)
+    # The pages read the catalog through the content service's index and sign in through auth.
+    return ContextMount("web", install_web, uses=("search", "auth"))
