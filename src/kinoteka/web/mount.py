@@ -35,10 +35,11 @@ VENDOR = {  # URL name -> the package's directory of built files
     "hls": "hls.js/dist",
     "dash": "dashjs/dist",
 }
-UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage")
+# Video segments are compressed already, and byte ranges must stay ranges of the file.
+UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/")
 # Not pages: the APIs take tokens, not cookies; the admin mounts the same guard itself.
-UNGUARDED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/static/", "/docs", "/redoc",
-                      "/openapi.json")  # fmt: skip
+UNGUARDED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/", "/static/", "/docs",
+                      "/redoc", "/openapi.json")  # fmt: skip
 
 
 class PageCompression:
