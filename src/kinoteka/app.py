@@ -37,6 +37,7 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.content.mount import content_mount
     from kinoteka.media.mount import media_mount
     from kinoteka.search.mount import search_mount
+    from kinoteka.web.mount import web_mount
 
     mounts: list[ContextMount] = [
         catalog_mount(),
@@ -45,6 +46,7 @@ def available_contexts() -> dict[str, ContextMount]:
         content_mount(),
         auth_mount(),
         media_mount(),
+        web_mount(),
     ]
     return {mount.name: mount for mount in mounts}
 

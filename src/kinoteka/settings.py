@@ -25,6 +25,7 @@ from kinoteka.content.settings import ContentSettings
 from kinoteka.infra.db import DatabaseSettings
 from kinoteka.media.settings import MediaSettings
 from kinoteka.search.settings import SearchSettings
+from kinoteka.web.settings import WebSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 MIN_SECRET_BYTES = 32  # what HMAC-SHA256 keys and OWASP's session-secret advice call for
@@ -103,6 +104,7 @@ class Settings(BaseSettings):
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     media: MediaSettings = MediaSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
 from kinoteka.infra.search import SearchError, SearchIndex, SearchQueryError
-from kinoteka.services import ServicesDep
+from kinoteka.services import Services, ServicesDep
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +42,12 @@ def get_search(services: ServicesDep) -> SearchIndex:
 
 
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
+
+
+def queries_for(services: Services) -> ContentQueries:
+    """The read use cases over the shared search index (opened on first use)."""
+    settings = services.settings
+    return ContentQueries(services.search, settings.search.indexes, settings.catalog.posters.widths)
 
 
 def get_queries(services: ServicesDep, search: SearchDep) -> ContentQueries:
