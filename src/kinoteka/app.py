@@ -42,6 +42,7 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.auth.mount import auth_mount
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
+    from kinoteka.notify.mount import notify_mount
     from kinoteka.search.mount import search_mount
 
     mounts: list[ContextMount] = [
@@ -50,6 +51,7 @@ def available_contexts() -> dict[str, ContextMount]:
         search_mount(),
         content_mount(),
         auth_mount(),
+        notify_mount(),
     ]
     return {mount.name: mount for mount in mounts}
 

@@ -20,6 +20,7 @@ from kinoteka.catalog.sqlite_import import ImportInputError
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 from kinoteka.infra.db import migrations
 from kinoteka.infra.footprint import StoreUrls
+from kinoteka.notify.cli import app as notify_app
 from kinoteka.search.cli import app as sync_app
 from kinoteka.services import build_services
 from kinoteka.settings import Settings
@@ -30,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(auth_app, name="auth")
 app.add_typer(sync_app, name="sync")
+app.add_typer(notify_app, name="notify")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]

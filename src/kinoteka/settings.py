@@ -22,6 +22,7 @@ from pydantic_settings import (
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
+from kinoteka.notify.settings import NotifySettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
@@ -101,6 +102,7 @@ class Settings(BaseSettings):
     )
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

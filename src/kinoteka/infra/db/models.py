@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import kinoteka.auth.models  # registers the auth tables
 import kinoteka.catalog.audit  # registers the admin audit trail
-import kinoteka.catalog.models  # noqa: F401 - registers the catalog tables
+import kinoteka.catalog.models  # registers the catalog tables
+import kinoteka.notify.models  # noqa: F401 - registers the notify tables
 from kinoteka.infra.db.base import Base
 
 metadata = Base.metadata
