@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.Text(), nullable=False),
         sa.Column("kind", _enum("kind", KINDS, "kind"), nullable=False),
         sa.Column("user_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("email", sa.Text(), nullable=False),
         sa.Column("locale", sa.Text(), nullable=False),
         sa.Column("data", JSONB(), nullable=False),
         sa.Column("broadcast_id", UUID(as_uuid=True)),

@@ -48,8 +48,8 @@ admin = APIRouter(prefix="/api/v1/notify/admin", tags=["notify admin"])
 STATUS_OF: dict[type[Exception], int] = {
     InboxItemNotFound: status.HTTP_404_NOT_FOUND,
     BroadcastNotFound: status.HTTP_404_NOT_FOUND,
-    SecurityMessages: status.HTTP_422_UNPROCESSABLE_ENTITY,
-    AudienceUnavailable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    SecurityMessages: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    AudienceUnavailable: status.HTTP_422_UNPROCESSABLE_CONTENT,
     InvalidUnsubscribeLink: status.HTTP_400_BAD_REQUEST,
     BroadcastNotEditable: status.HTTP_409_CONFLICT,
 }
