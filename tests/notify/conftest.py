@@ -84,16 +84,21 @@ def smtp() -> Iterator[SmtpServer]:
 
 def notify_settings(smtp_port: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "smtp_port": smtp_port, "retry_base_delay": 0.05, "retry_max_delay": 0.4,
-        "max_attempts": 4, "poll_interval": 0.05, "broadcast_chunk": 3,
+        "smtp_port": smtp_port,
+        "retry_base_delay": 0.05,
+        "retry_max_delay": 0.4,
+        "max_attempts": 4,
+        "poll_interval": 0.05,
+        "broadcast_chunk": 3,
         "public_url": "http://testserver",
-    } | overrides  # fmt: skip
+        **overrides,
+    }
     return Settings(
         auth=AuthSettings(
             password_hash=FAST_HASH,
             redis_prefix=f"t{uuid.uuid4().hex[:10]}",
             public_url="http://testserver",
-        ),  # fmt: skip
+        ),
         notify=NotifySettings(**values),
         secret_key="test-secret-for-keys",
     )
@@ -164,5 +169,6 @@ def bearer(token: str) -> dict[str, str]:
 def bodies(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
-    assert text is not None and html is not None
+    assert text is not None
+    assert html is not None
     return str(text.get_content()), str(html.get_content())

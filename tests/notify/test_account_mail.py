@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from email.message import EmailMessage
 
 import httpx
 import orjson
@@ -15,6 +16,10 @@ from kinoteka.notify.kit import GROUP, NotifyKit
 from kinoteka.notify.service import send_email
 from kinoteka.services import Services
 from tests.notify.conftest import PASSWORD, SmtpServer, bearer, bodies, eventually, sign_up
+
+
+def subject(smtp: SmtpServer, address: str, wanted: str) -> list[EmailMessage]:
+    return [m for m in smtp.mailbox.to(address) if m["Subject"] == wanted]
 
 
 def kit_of(client: httpx.AsyncClient) -> NotifyKit:
@@ -55,21 +60,25 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
     asked = await client.post("/api/v1/auth/password/reset-request",
                               json={"email": account["email"]})  # fmt: skip
     assert asked.status_code == 202
-    reset = await eventually(lambda: [m for m in smtp.mailbox.to(account["email"])
-                                      if m["Subject"] == "Reset your Kinoteka password"])  # fmt: skip
+    reset = await eventually(
+        lambda: subject(smtp, account["email"], "Reset your Kinoteka password")
+    )
     plain, html = bodies(reset[0])
     found = re.search(r"http://testserver/api/v1/auth/password/reset\?token=(\S+)", plain)
     assert found is not None
     token = found.group(1)
     assert token in html
-    done = await client.post("/api/v1/auth/password/reset",
-                             json={"token": token, "new_password": "a brand new secret 9"})  # fmt: skip
+    new_password = "a brand new secret 9"
+    done = await client.post(
+        "/api/v1/auth/password/reset", json={"token": token, "new_password": new_password}
+    )
     assert done.status_code == 204
     old = await client.post("/api/v1/auth/login",
                             json={"email": account["email"], "password": PASSWORD})  # fmt: skip
     assert old.status_code == 401
-    new = await client.post("/api/v1/auth/login",
-                            json={"email": account["email"], "password": "a brand new secret 9"})  # fmt: skip
+    new = await client.post(
+        "/api/v1/auth/login", json={"email": account["email"], "password": new_password}
+    )
     assert new.status_code == 200
     # The reset link is a credential: it never lands in the inbox.
     headers = bearer(new.json()["access_token"])
@@ -90,8 +99,7 @@ async def test_russian_locale_and_marking_read(client: httpx.AsyncClient, smtp: 
         headers=headers,
     )
     assert changed.status_code == 204
-    mail = await eventually(lambda: [m for m in smtp.mailbox.to(account["email"])
-                                     if m["Subject"] == "Пароль Kinoteka изменён"])  # fmt: skip
+    mail = await eventually(lambda: subject(smtp, account["email"], "Пароль Kinoteka изменён"))
     plain, _ = bodies(mail[0])
     assert "только что изменён" in plain
     await eventually(lambda: _unread(client, headers, 2))
