@@ -172,3 +172,16 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
     assert text is not None
     assert html is not None
     return str(text.get_content()), str(html.get_content())
+
+
+async def sign_in_as(client: httpx.AsyncClient, services: Services, role: str) -> dict[str, str]:
+    """A new account holding `role`, signed in: its bearer header."""
+    from kinoteka.auth.service import create_user
+
+    address = new_email()
+    assert services.auth is not None
+    async with services.db.session() as session:
+        await create_user(session, services.auth, address, PASSWORD, roles=(role,))
+    answer = await client.post("/api/v1/auth/login", json={"email": address, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return bearer(answer.json()["access_token"])

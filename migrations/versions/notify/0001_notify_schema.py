@@ -54,11 +54,15 @@ def upgrade() -> None:
         sa.Column("id", UUID(as_uuid=True), nullable=False),
         sa.Column("subject", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("audience", _enum("audience", ("everyone", "role", "genre"), "audience"),
-                  nullable=False),  # fmt: skip
+        sa.Column(
+            "audience", _enum("audience", ("everyone", "role", "genre"), "audience"), nullable=False
+        ),  # fmt: skip
         sa.Column("audience_value", sa.Text()),
-        sa.Column("status", _enum("status", ("scheduled", "sending", "done", "cancelled"),
-                                  "broadcast_status"), nullable=False),  # fmt: skip
+        sa.Column(
+            "status",
+            _enum("status", ("scheduled", "sending", "done", "cancelled"), "broadcast_status"),
+            nullable=False,
+        ),  # fmt: skip
         sa.Column("send_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", UUID(as_uuid=True)),
         _now("created"),
@@ -81,8 +85,12 @@ def upgrade() -> None:
         _now("created"),
         sa.PrimaryKeyConstraint("id", name="pk_notification"),
         sa.UniqueConstraint("idempotency_key", name="uq_notification_idempotency_key"),
-        sa.ForeignKeyConstraint(["broadcast_id"], [f"{SCHEMA}.broadcast.id"], ondelete="CASCADE",
-                                name="fk_notification_broadcast_id_broadcast"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["broadcast_id"],
+            [f"{SCHEMA}.broadcast.id"],
+            ondelete="CASCADE",
+            name="fk_notification_broadcast_id_broadcast",
+        ),  # fmt: skip
         schema=SCHEMA,
     )
     op.create_index("ix_notification_broadcast_id", "notification", ["broadcast_id"],
@@ -92,18 +100,25 @@ def upgrade() -> None:
         sa.Column("id", UUID(as_uuid=True), nullable=False),
         sa.Column("notification_id", UUID(as_uuid=True), nullable=False),
         sa.Column("channel", _enum("channel", CHANNELS, "channel"), nullable=False),
-        sa.Column("status", _enum("status", ("queued", "sent", "failed"), "delivery_status"),
-                  nullable=False),  # fmt: skip
+        sa.Column(
+            "status",
+            _enum("status", ("queued", "sent", "failed"), "delivery_status"),
+            nullable=False,
+        ),  # fmt: skip
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text()),
         _now("updated"),
         sa.Column("sent_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_delivery"),
-        sa.UniqueConstraint("notification_id", "channel",
-                            name="uq_delivery_notification_id_channel"),  # fmt: skip
-        sa.ForeignKeyConstraint(["notification_id"], [f"{SCHEMA}.notification.id"],
-                                ondelete="CASCADE",
-                                name="fk_delivery_notification_id_notification"),  # fmt: skip
+        sa.UniqueConstraint(
+            "notification_id", "channel", name="uq_delivery_notification_id_channel"
+        ),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            [f"{SCHEMA}.notification.id"],
+            ondelete="CASCADE",
+            name="fk_delivery_notification_id_notification",
+        ),  # fmt: skip
         schema=SCHEMA,
     )
     op.create_index("ix_delivery_failed", "delivery", ["updated"], schema=SCHEMA,
@@ -121,9 +136,12 @@ def upgrade() -> None:
         sa.Column("read_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_inbox"),
         sa.UniqueConstraint("notification_id", name="uq_inbox_notification_id"),
-        sa.ForeignKeyConstraint(["notification_id"], [f"{SCHEMA}.notification.id"],
-                                ondelete="CASCADE",
-                                name="fk_inbox_notification_id_notification"),  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            [f"{SCHEMA}.notification.id"],
+            ondelete="CASCADE",
+            name="fk_inbox_notification_id_notification",
+        ),  # fmt: skip
         schema=SCHEMA,
     )
     op.create_index("ix_inbox_user_id_created", "inbox", ["user_id", "created"], schema=SCHEMA)

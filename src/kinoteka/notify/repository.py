@@ -237,7 +237,7 @@ async def broadcast_progress(session: AsyncSession, broadcast_id: uuid.UUID) -> 
         .where(Notification.broadcast_id == broadcast_id)
         .group_by(Delivery.channel, Delivery.status)
     )
-    return {f"{channel}.{status}": count for channel, status, count in rows.tuples()}
+    return {f"{channel}.{status}": count for channel, status, count in rows}
 
 
 async def failed_deliveries(session: AsyncSession, limit: int) -> Sequence[Any]:
