@@ -18,6 +18,11 @@ class NotifySettings(BaseModel):
         default=None,
         description="amqp://… of RabbitMQ; unset: Redis Streams on the app's Redis.",
     )
+    broker_prefix: str = Field(
+        default="kinoteka",
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Names the exchange and queues (RabbitMQ) or keys (Redis) of the broker.",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server for email.")
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     smtp_security: SmtpSecurity = Field(
