@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,7 +44,8 @@ def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> dict[str, obje
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"kinoteka up exited early with {process.returncode}")
+            output = process.communicate()[0].decode(errors="replace")
+            raise AssertionError(f"kinoteka up exited early with {process.returncode}:\n{output}")
         try:
             response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
         except httpx.TransportError:
@@ -174,14 +177,16 @@ def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> No
     port = free_port()
     process = subprocess.Popen(
         [*KINOTEKA, "serve", "content", "--port", str(port)],
-        env=_env(data_dir, KINOTEKA_CONTENT_PUBLIC="true"),
+        env=_env(data_dir, KINOTEKA_CONTENT__PUBLIC="true"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            assert process.poll() is None, "kinoteka serve exited early"
+            if process.poll() is not None:
+                output = process.communicate()[0].decode(errors="replace")
+                raise AssertionError(f"kinoteka serve exited early:\n{output}")
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/api/v1/genres", timeout=2)
                 break
@@ -199,3 +204,182 @@ def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> No
         output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 0, output
     assert _wait_gone(data_dir) == []
+
+
+HEAVY = ("fastapi", "sqlalchemy", "alembic", "tantivy", "uvicorn", "asyncpg", "redis", "psycopg")
+
+
+def _imported_by(args: list[str]) -> set[str]:
+    """Top-level packages a `kinoteka` invocation imports (read from `-X importtime`)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "kinoteka", *args],
+        env=_env(Path("/nonexistent")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    modules = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "typer" in modules, result.stderr[-2000:]
+    return modules
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["auth", "--help"], ["catalog", "--help"], ["sync", "--help"],
+             ["db", "--help"], ["up", "--help"]],
+)  # fmt: skip
+def test_help_imports_no_framework_or_store_client(args: list[str]) -> None:
+    """`kinoteka --help` took ~4 s importing the whole platform (issue #13 item 9)."""
+    assert _imported_by(args).isdisjoint(HEAVY)
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_up_on_a_busy_port_says_so_before_starting_anything(tmp_path: Path) -> None:
+    """It used to migrate and load the whole index before failing to bind (issue #13 item 8)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*KINOTEKA, "up"], env=_env(tmp_path / "kt", KINOTEKA_PORT=str(port)),
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    line = _one_line_error(result)
+    assert f"127.0.0.1:{port}" in line
+    assert "in use" in line
+    assert "--port" in line
+    assert "KINOTEKA_PORT" in line
+    assert not (tmp_path / "kt").exists(), "no store was started"
+
+
+def test_import_of_a_missing_file_says_so_before_starting_anything(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.sqlite"
+    result = subprocess.run(
+        [*KINOTEKA, "catalog", "import-sqlite", str(missing)], env=_env(tmp_path / "kt"),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert f"{missing}: no such file" in _one_line_error(result)
+    assert not (tmp_path / "kt").exists(), "no store was started"
+
+
+def test_up_with_a_missing_demo_file_says_so_before_starting_anything(tmp_path: Path) -> None:
+    missing = tmp_path / "films.sqlite"
+    result = subprocess.run(
+        [*KINOTEKA, "up", "--port", str(free_port())],
+        env=_env(tmp_path / "kt", KINOTEKA_DEMO__SQLITE=str(missing)),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    line = _one_line_error(result)
+    assert str(missing) in line
+    assert "KINOTEKA_DEMO__SQLITE" in line
+    assert not (tmp_path / "kt").exists(), "no store was started"
+
+
+def test_start_up_table_shows_whole_urls_wrapped(tmp_path: Path) -> None:
+    """A narrow terminal cut URLs with an ellipsis (issue #13 item 10)."""
+    from rich.console import Console
+
+    from kinoteka.cli import _summary
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
+
+    deep = tmp_path / ("a-rather-long-directory-name-" * 3) / "data"
+    urls = StoreUrls(
+        database_url=f"postgresql://postgres@/postgres?host={deep / 'socket'}",
+        redis_url=f"unix://{deep / 'redis' / 'redis.sock'}",
+        search_url=f"tantivy://{deep / 'search'}",
+        storage_url=f"file://{deep / 'storage'}",
+        embedded={"postgres": str(deep), "redis": str(deep)},
+    )
+    screen = Console(width=60, record=True, file=io.StringIO())
+    screen.print(_summary(Settings(data_dir=deep), urls, "127.0.0.1", 8000, ["content"]))
+    rows = screen.export_text().splitlines()
+    assert max(len(row) for row in rows) <= 60
+    # Read the "where" column top to bottom: each URL is there whole, folded over lines.
+    where = "".join(row.split("│")[2].strip() for row in rows if row.count("│") == 4)
+    for url in (urls.database_url, urls.redis_url, urls.search_url, urls.storage_url):
+        assert url in where
+    assert "…" not in screen.export_text()
+
+
+ALEMBIC_CHATTER = ("Context impl", "Running upgrade", "Will assume transactional DDL")
+
+
+def _kinoteka(data_dir: Path, *args: str) -> str:
+    """Run a command beside `kinoteka up`; its whole output, which must be quiet and clean."""
+    result = subprocess.run(
+        [*KINOTEKA, *args], env=_env(data_dir, KINOTEKA_DEMO__FILMS="20"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
+    assert not any(chatter in output for chatter in ALEMBIC_CHATTER), output
+    return output
+
+
+def _genres(port: int, token: str, deadline: float) -> httpx.Response:
+    """The content API, polled until the first index load has filled it."""
+    while True:
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/genres",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_commands_beside_up_attach_to_its_servers_and_leave_them_running(
+    data_dir: Path,
+) -> None:
+    """Issue #13 item 1: `auth create-superuser` beside `up` killed up's Redis on exit."""
+    port = free_port()
+    up = subprocess.Popen(
+        [*KINOTEKA, "up", "--port", str(port)],
+        env=_env(data_dir, KINOTEKA_DEMO__FILMS="20"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    email, password = "root@example.com", "a long enough secret 42"
+    try:
+        _wait_healthy(port, up)
+        servers = {process.pid for process in _servers_of(data_dir)}
+        _kinoteka(data_dir, "auth", "create-superuser", "--email", email, "--password", password)
+        _kinoteka(data_dir, "auth", "grant-role", email, "subscriber")
+        _kinoteka(data_dir, "sync", "status")
+        assert "catalog_0" in _kinoteka(data_dir, "db", "current")
+
+        assert {process.pid for process in _servers_of(data_dir)} >= servers, "none stopped"
+        health = httpx.get(f"{base}/health", timeout=5)
+        assert health.status_code == 200, health.text
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": email, "password": password}, timeout=10
+        )
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert "subscriber" in me.json()["roles"], me.text
+        genres = _genres(port, token, deadline=time.monotonic() + 30)
+        assert genres.status_code == 200, genres.text
+    finally:
+        up.send_signal(signal.SIGTERM)
+        output = up.communicate(timeout=30)[0].decode()
+        print(output)  # shown by pytest when the test fails
+    assert up.returncode == 0, output
+    assert not any(chatter in output for chatter in ALEMBIC_CHATTER), output
+    assert _wait_gone(data_dir) == [], "no server of this data directory is left, zombie or not"

@@ -5,25 +5,25 @@ from __future__ import annotations
 import contextlib
 import signal
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
-from rich.table import Table
 
-from kinoteka.app import available_contexts, create_app
 from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
-from kinoteka.catalog.demo import ensure_demo_catalog
-from kinoteka.catalog.generator import GenerateError
-from kinoteka.catalog.sqlite_import import ImportInputError
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
-from kinoteka.infra.db import migrations
-from kinoteka.infra.footprint import StoreUrls
 from kinoteka.notify.cli import app as notify_app
 from kinoteka.search.cli import app as sync_app
-from kinoteka.services import build_services
-from kinoteka.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
+
+# Only typer, rich and the commands' own modules are imported up front: FastAPI, SQLAlchemy,
+# Alembic and the store clients are imported by the command that uses them, so `--help` and
+# a mistyped command answer at once (`make bench cli`; tests/test_cli.py pins the imports).
 
 app = typer.Typer(help="Kinoteka, an open-source online cinema.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
@@ -49,13 +49,46 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail in one line when host:port cannot be listened on, before any store starts."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        fail(f"cannot listen on {host}:{port}: {error.strerror}")
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port left in TIME_WAIT by a previous run counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = "is in use" if error.errno == errno.EADDRINUSE else f"({error.strerror})"
+            fail(
+                f"cannot listen on {host}:{port}: the port {reason}; "
+                "choose another with --port or KINOTEKA_PORT"
+            )
+
+
+def _check_demo_source(settings: Settings) -> None:
+    source = settings.demo.sqlite
+    if source is not None and not source.is_file():
+        what = "not a file" if source.exists() else "no such file"
+        fail(f"demo catalog (KINOTEKA_DEMO__SQLITE): {source}: {what}")
+
+
 def _summary(
     settings: Settings, urls: StoreUrls, host: str, port: int, contexts: list[str]
 ) -> Table:
+    from rich.table import Table
+
     table = Table(title="Kinoteka", show_header=True)
-    table.add_column("role")
-    table.add_column("where")
-    table.add_column("how")
+    # Folded, not cut: a URL is copied from here, so every character of it must show.
+    for column in ("role", "where", "how"):
+        table.add_column(column, overflow="fold")
     for role, url, key in (
         ("relational store", urls.database_url, "postgres"),
         ("cache / bus", urls.redis_url, "redis"),
@@ -71,6 +104,11 @@ def _summary(
 
 def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host: str, port: int,
            *, background: bool) -> None:  # fmt: skip
+    import uvicorn
+
+    from kinoteka.app import create_app
+    from kinoteka.clients import build_services
+
     services = build_services(settings, urls)
     try:
         application = create_app(services, contexts, run_background=background)
@@ -93,6 +131,15 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
     settings = settings_or_exit()
     host = host or settings.host
     port = port or settings.port
+    _check_port_free(host, port)
+    _check_demo_source(settings)
+
+    from kinoteka.app import available_contexts
+    from kinoteka.catalog.demo import ensure_demo_catalog
+    from kinoteka.catalog.generator import GenerateError
+    from kinoteka.catalog.sqlite_import import ImportInputError
+    from kinoteka.infra.db import migrations
+
     _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
         migrations.upgrade(urls.database_url)
@@ -105,7 +152,9 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
         contexts = list(available_contexts())
         out.print(_summary(settings, urls, host, port, contexts))
         _serve(settings, urls, None, host, port, background=True)
-    console.print("stopped; embedded servers shut down")
+    # The embedded servers stop with the last process using them: here, unless a command
+    # started beside `up` still holds them.
+    console.print("stopped")
 
 
 @app.command()
@@ -115,13 +164,17 @@ def serve(
     port: PortOption = None,
 ) -> None:
     """Serve one context's API alone, to deploy and scale it on its own."""
+    from kinoteka.app import available_contexts
+
     settings = settings_or_exit()
     if context not in available_contexts():
         fail(f"unknown context {context!r}; known: {', '.join(available_contexts()) or 'none'}")
+    host = host or settings.host
+    port = port or settings.port
+    _check_port_free(host, port)
     _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
-        _serve(settings, urls, [context], host or settings.host, port or settings.port,
-               background=False)  # fmt: skip
+        _serve(settings, urls, [context], host, port, background=False)
 
 
 @db_app.command("upgrade")
@@ -129,6 +182,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "heads",
 ) -> None:
     """Apply migrations (every context's branch by default)."""
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         migrations.upgrade(urls.database_url, revision)
@@ -140,6 +195,8 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision (base: empty).")],
 ) -> None:
     """Revert migrations down to a revision."""
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         migrations.downgrade(urls.database_url, revision)
@@ -150,6 +207,8 @@ def db_downgrade(
 @db_app.command("current")
 def db_current() -> None:
     """Show the applied revisions."""
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         heads = migrations.current_heads(urls.database_url)

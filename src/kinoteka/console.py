@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
 
-from kinoteka.infra.footprint import Footprint, StoreUrls
-from kinoteka.logs import configure_logging
-from kinoteka.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
 
 console = Console(stderr=True)
 out = Console()
@@ -24,6 +24,11 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    # Imported here, not above: every command module imports this one, and `--help` needs
+    # neither pydantic-settings nor structlog.
+    from kinoteka.logs import configure_logging
+    from kinoteka.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as error:
@@ -37,6 +42,8 @@ def running_stores(
     settings: Settings, *, database: bool = True, redis: bool = False
 ) -> Iterator[StoreUrls]:
     """The stores a command needs: configured servers, or embedded ones for its duration."""
+    from kinoteka.infra.footprint import Footprint
+
     footprint = Footprint(settings, database=database, redis=redis)
     try:
         urls = footprint.start()

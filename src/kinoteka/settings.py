@@ -22,10 +22,12 @@ from pydantic_settings import (
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
+from kinoteka.infra.db import DatabaseSettings
 from kinoteka.notify.settings import NotifySettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
+MIN_SECRET_BYTES = 32  # what HMAC-SHA256 keys and OWASP's session-secret advice call for
 
 
 class Environment(StrEnum):
@@ -97,9 +99,7 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
-    content_public: bool = Field(
-        default=False, description="Open the content API to anonymous reads (no token needed)."
-    )
+    database: DatabaseSettings = DatabaseSettings()
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     notify: NotifySettings = NotifySettings()
@@ -137,13 +137,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
-        if (
-            self.env is Environment.PRODUCTION
-            and self.secret_key.get_secret_value() == DEFAULT_SECRET
-        ):
-            raise ValueError(
-                "secret_key: the default secret is refused in production; set KINOTEKA_SECRET_KEY"
-            )
+        secret = self.secret_key.get_secret_value()
+        if not secret:
+            # Anywhere: an empty key would only fail later, signing the first cookie.
+            raise ValueError("KINOTEKA_SECRET_KEY: must not be empty")
+        if self.env is Environment.PRODUCTION:
+            if secret == DEFAULT_SECRET:
+                raise ValueError("KINOTEKA_SECRET_KEY: the default secret is refused in production")
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"KINOTEKA_SECRET_KEY: too short for production ({len(secret.encode())} "
+                    f"of at least {MIN_SECRET_BYTES} bytes); give a random one "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                )
         return self
 
     @classmethod
@@ -173,8 +179,11 @@ def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         location = [str(part) for part in item["loc"]]
-        name = "KINOTEKA_" + "__".join(location).upper() if location else "settings"
         message = item["msg"].removeprefix("Value error, ")
+        if not location:  # a check across settings names the variables in its message
+            lines.append(message)
+            continue
+        name = "KINOTEKA_" + "__".join(location).upper()
         lines.append(f"{name}: {message}")
     return "; ".join(lines)
 

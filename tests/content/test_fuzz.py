@@ -15,9 +15,9 @@ import uvicorn
 from hypothesis import HealthCheck, settings
 
 from kinoteka.app import create_app
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
-from kinoteka.services import build_services
 from kinoteka.settings import load_settings
 from tests.conftest import free_port
 from tests.content.conftest import content_services
@@ -52,7 +52,7 @@ def content_server(
 
 def _content_openapi() -> dict[str, Any]:
     """The schema, from an app that is built but never started (nothing connects)."""
-    settings = load_settings(content_public=True)
+    settings = load_settings(content={"public": True})
     urls = StoreUrls("postgresql://unused/unused", "redis://unused", "tantivy:///unused", "")
     openapi: dict[str, Any] = create_app(build_services(settings, urls), ["content"]).openapi()
     return openapi

@@ -20,11 +20,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kinoteka.app import create_app
-from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.settings import AuthSettings
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.notify.settings import NotifySettings
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import Settings
 from tests.auth.conftest import FAST_HASH
 from tests.conftest import free_port
@@ -106,9 +106,7 @@ def notify_settings(smtp_port: int, **overrides: Any) -> Settings:
 
 async def make_services(database_url: str, redis_url: str, settings: Settings) -> Services:
     urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")
-    services = build_services(settings, urls)
-    get_auth_kit(services)
-    return services
+    return build_services(settings, urls)
 
 
 @pytest.fixture
@@ -179,7 +177,6 @@ async def sign_in_as(client: httpx.AsyncClient, services: Services, role: str) -
     from kinoteka.auth.service import create_user
 
     address = new_email()
-    assert services.auth is not None
     async with services.db.session() as session:
         await create_user(session, services.auth, address, PASSWORD, roles=(role,))
     answer = await client.post("/api/v1/auth/login", json={"email": address, "password": PASSWORD})

@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import text
 
 from kinoteka.auth import AccountEvent
-from kinoteka.notify.kit import GROUP, NotifyKit
+from kinoteka.notify.kit import GROUP
 from kinoteka.notify.service import send_email
 from kinoteka.services import Services
 from tests.notify.conftest import PASSWORD, SmtpServer, bearer, bodies, eventually, sign_up
@@ -20,12 +20,6 @@ from tests.notify.conftest import PASSWORD, SmtpServer, bearer, bodies, eventual
 
 def subject(smtp: SmtpServer, address: str, wanted: str) -> list[EmailMessage]:
     return [m for m in smtp.mailbox.to(address) if m["Subject"] == wanted]
-
-
-def kit_of(client: httpx.AsyncClient) -> NotifyKit:
-    app = client._transport.app  # type: ignore[attr-defined]
-    kit: NotifyKit = app.state.notify_kit
-    return kit
 
 
 async def test_sign_up_and_reset_by_mail_end_to_end(
@@ -122,7 +116,7 @@ async def _unread(client: httpx.AsyncClient, headers: dict[str, str], expected: 
 async def test_a_redelivered_event_sends_once(
     client: httpx.AsyncClient, smtp: SmtpServer, services: Services
 ) -> None:
-    kit = kit_of(client)
+    kit = services.notify
     user_id = uuid.uuid4()
     address = f"dup-{user_id.hex[:8]}@example.com"
     event = orjson.dumps({"user_id": str(user_id), "email": address,

@@ -4,36 +4,43 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kinoteka.auth import roles, service
-from kinoteka.auth.deps import get_auth_kit
-from kinoteka.auth.errors import AuthError
-from kinoteka.auth.kit import AuthKit
-from kinoteka.auth.permissions import RoleName
 from kinoteka.console import fail, out, running_stores, settings_or_exit
-from kinoteka.infra.db import migrations
-from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import build_services
-from kinoteka.settings import Settings
+
+if TYPE_CHECKING:  # the rest is imported by the commands: `--help` stays fast (see cli.py)
+    from kinoteka.auth.kit import AuthKit
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
 
 app = typer.Typer(help="Accounts, roles and signing keys.", no_args_is_help=True)
 
 
-Work = Callable[[AuthKit], Awaitable[str]]
+Work = Callable[["AuthKit"], Awaitable[str]]
 
 
 async def _with_kit(settings: Settings, urls: StoreUrls, work: Work) -> str:
-    services = build_services(settings, urls)
+    from kinoteka.auth.kit import build_auth_kit
+    from kinoteka.infra import cache as cache_port
+    from kinoteka.infra import db as db_port
+
+    db = db_port.from_url(urls.database_url)
+    cache = cache_port.from_url(urls.redis_url)
+    kit = build_auth_kit(settings, db, cache, urls.redis_url)
     try:
-        return await work(get_auth_kit(services))
+        return await work(kit)
     finally:
-        await services.close()
+        await kit.close()
+        await cache.close()
+        await db.close()
 
 
 def _run(settings: Settings, work: Work) -> str:
+    from kinoteka.auth.errors import AuthError
+    from kinoteka.infra.db import migrations
+
     with running_stores(settings, database=True, redis=True) as urls:
         migrations.upgrade(urls.database_url)
         try:
@@ -51,6 +58,10 @@ def create_superuser(
     ] = None,
 ) -> None:
     """Create an account holding the super_user role (interactive, or with flags)."""
+    from kinoteka.auth import service
+    from kinoteka.auth.errors import AuthError
+    from kinoteka.auth.permissions import RoleName
+
     settings = settings_or_exit()
     login: str = email if email is not None else typer.prompt("Email")
     secret: str = (
@@ -81,6 +92,8 @@ def grant_role(
     role: Annotated[str, typer.Argument(help="Role name, e.g. subscriber or admin.")],
 ) -> None:
     """Grant a role; the account's current tokens are voided, its next refresh carries it."""
+    from kinoteka.auth import roles, service
+
     settings = settings_or_exit()
 
     async def work(kit: AuthKit) -> str:
@@ -101,6 +114,8 @@ def revoke_role(
 
     Taking super_user from the last active super user is refused.
     """
+    from kinoteka.auth import roles, service
+
     settings = settings_or_exit()
 
     async def work(kit: AuthKit) -> str:

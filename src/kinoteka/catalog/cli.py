@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Table
 
-from kinoteka.catalog.generator import GenerateError, generate_catalog
-from kinoteka.catalog.sqlite_import import ImportInputError, ImportReport, import_sqlite
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
-from kinoteka.infra.db import migrations
+
+if TYPE_CHECKING:  # the rest is imported by the commands: `--help` stays fast (see cli.py)
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+
+    from kinoteka.catalog.sqlite_import import ImportReport
 
 app = typer.Typer(help="Catalog data: imports and generators.", no_args_is_help=True)
 
 
 def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console, transient=False,
@@ -33,6 +35,8 @@ def _progress() -> Progress:
 
 
 def render_import_report(report: ImportReport) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"import of {report.path}")
     for column in ("table", "source rows", "inserted", "updated", "catalog rows", "checksum"):
         table.add_column(column, justify="left" if column in {"table", "checksum"} else "right")
@@ -50,6 +54,11 @@ def import_sqlite_command(
     path: Annotated[Path, typer.Argument(help="SQLite file in the course's layout.")],
 ) -> None:
     """Import films, genres, persons and credits from a SQLite file (idempotent)."""
+    if not path.is_file():  # said before any store starts
+        fail(f"{path}: {'not a file' if path.exists() else 'no such file'}; nothing was written")
+    from kinoteka.catalog.sqlite_import import ImportInputError, import_sqlite
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         migrations.upgrade(urls.database_url)
@@ -64,7 +73,7 @@ def import_sqlite_command(
             try:
                 report = import_sqlite(urls.database_url, path, progress=advance)
             except ImportInputError as error:
-                fail(f"{error}; nothing was written")
+                fail(f"import-sqlite: {error}; nothing was written")
     out.print(render_import_report(report))
     if not report.changed:
         out.print("Nothing to change: the catalog already matches the file.")
@@ -79,6 +88,9 @@ def generate_command(
     seed: Annotated[int, typer.Option(help="Same seed, same catalog.")] = 42,
 ) -> None:
     """Add a deterministic synthetic catalog (films, genres, people, credits) via COPY."""
+    from kinoteka.catalog.generator import GenerateError, generate_catalog
+    from kinoteka.infra.db import migrations
+
     settings = settings_or_exit()
     with running_stores(settings) as urls:
         migrations.upgrade(urls.database_url)

@@ -1,7 +1,8 @@
 """Resolve where each store lives: a configured server, or the embedded twin started here.
 
-`Footprint` starts the embedded PostgreSQL and Redis for the URLs left unset, keeps their data
-under the data directory, and stops them again on exit.
+`Footprint` starts the embedded PostgreSQL and Redis for the URLs left unset (or attaches to the
+ones already running on the data directory, e.g. `kinoteka up`'s), keeps their data under the
+data directory, and lets go of them on exit: only the last process holding a server stops it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from kinoteka.infra.cache.embedded import EmbeddedRedis
 from kinoteka.infra.db.embedded import EmbeddedPostgres
-from kinoteka.settings import Settings
+
+if TYPE_CHECKING:  # handed in by the caller; infra imports nothing above it at run time
+    from kinoteka.settings import Settings
 
 log = logging.getLogger(__name__)
 

