@@ -148,7 +148,7 @@ async def fan_out_step(kit: NotifyKit, broadcast_id: uuid.UUID, after: uuid.UUID
         else:
             people = await audience_page(session, broadcast, after, kit.settings.broadcast_chunk)
             ids = [user_id for user_id, _ in people]
-            emails = await _write_chunk(session, kit, broadcast, people)
+            emails = await write_chunk(session, kit, broadcast, people)
             cursor = ids[-1] if ids else after
             broadcast.cursor = cursor
             broadcast.recipients += len(ids)
@@ -162,7 +162,7 @@ async def fan_out_step(kit: NotifyKit, broadcast_id: uuid.UUID, after: uuid.UUID
         await kit.broker.publish(BROADCAST_TOPIC, body, message_id=message_id)
 
 
-async def _write_chunk(
+async def write_chunk(
     session: AsyncSession, kit: NotifyKit, broadcast: Broadcast,
     people: list[tuple[uuid.UUID, str]],
 ) -> list[uuid.UUID]:  # fmt: skip

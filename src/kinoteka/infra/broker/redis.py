@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -50,7 +51,7 @@ Fields = dict[bytes, bytes]
 
 class RedisBroker:
     def __init__(self, url: str, *, prefix: str = "kinoteka", claim_after: float = 60.0,
-                 batch: int = 100, max_length: int = 1_000_000) -> None:  # fmt: skip
+                 batch: int = 64, max_length: int = 1_000_000) -> None:  # fmt: skip
         self.url = url
         self.prefix = prefix
         self.claim_after = claim_after
@@ -127,10 +128,14 @@ class RedisBroker:
             read: Any = await self.redis.xreadgroup(
                 group, consumer, {stream: ">", retries: ">"}, count=self.batch, block=block
             )
-            for key, entries in read or []:
-                name = key.decode() if isinstance(key, bytes) else key
-                for entry_id, fields in entries:
-                    await self._handle(name, group, topic, entry_id, fields, handler, policy)
+            # A batch is handled concurrently (like RabbitMQ's prefetch); the next read waits
+            # for the whole batch, so at most `batch` messages are in hand at once.
+            async with anyio.create_task_group() as tasks:
+                for key, entries in read or []:
+                    name = key.decode() if isinstance(key, bytes) else key
+                    for entry_id, fields in entries:
+                        tasks.start_soon(self._handle, name, group, topic, entry_id, fields,
+                                         handler, policy)  # fmt: skip
 
     async def _block_ms(self, schedule: str) -> int:
         """Wait for new entries at most until the next retry is due (and at most 1 s)."""
