@@ -31,8 +31,6 @@ from kinoteka.notify.models import (
     AudienceKind,
     Broadcast,
     BroadcastStatus,
-    Channel,
-    DeliveryStatus,
     Kind,
 )
 from kinoteka.notify.rendering import Rendered, render
@@ -169,46 +167,12 @@ async def write_chunk(
     """Notifications, deliveries and inbox items of one chunk; the queued email deliveries."""
     if not people:
         return []
-    ids = [user_id for user_id, _ in people]
-    locales = await repository.locales(session, ids)
-    off = await repository.opted_out(session, ids, Kind.ANNOUNCEMENT)
-    data = {"subject": broadcast.subject, "body": broadcast.body}
-    now = _now()
-    notifications, deliveries, inbox = [], [], []
-    keys: dict[uuid.UUID, str] = {}
-    for user_id, email in people:
-        channels = [c for c in (Channel.EMAIL, Channel.INBOX) if (user_id, c) not in off]
-        if not channels:
-            continue
-        key = f"broadcast:{broadcast.id}:{user_id}"
-        keys[user_id] = key
-        notifications.append({
-            "id": uuid.uuid4(), "idempotency_key": key, "kind": Kind.ANNOUNCEMENT,
-            "user_id": user_id, "email": email,
-            "locale": locales.get(user_id, kit.settings.default_locale), "data": data,
-            "broadcast_id": broadcast.id,
-        })  # fmt: skip
-    found = await repository.add_notifications(session, notifications)
-    for user_id, _ in people:
-        wanted = keys.get(user_id)
-        if wanted is None:
-            continue
-        notification_id = found[wanted]
-        if (user_id, Channel.EMAIL) not in off:
-            deliveries.append({"id": uuid.uuid4(), "notification_id": notification_id,
-                               "channel": Channel.EMAIL, "status": DeliveryStatus.QUEUED,
-                               "attempts": 0, "sent_at": None})  # fmt: skip
-        if (user_id, Channel.INBOX) not in off:
-            deliveries.append({"id": uuid.uuid4(), "notification_id": notification_id,
-                               "channel": Channel.INBOX, "status": DeliveryStatus.SENT,
-                               "attempts": 1, "sent_at": now})  # fmt: skip
-            inbox.append({"id": uuid.uuid4(), "notification_id": notification_id,
-                          "user_id": user_id, "kind": Kind.ANNOUNCEMENT,
-                          "title": broadcast.subject, "body": broadcast.body,
-                          "link": None})  # fmt: skip
-    await repository.add_deliveries(session, deliveries)
-    await repository.add_inbox_items(session, inbox)
-    return await repository.queued_email_deliveries(session, found.values())
+    return await repository.write_broadcast_chunk(
+        session, broadcast_id=broadcast.id, people=people,
+        data={"subject": broadcast.subject, "body": broadcast.body},
+        title=broadcast.subject, body=broadcast.body,
+        default_locale=kit.settings.default_locale,
+    )  # fmt: skip
 
 
 async def handle_broadcast_step(kit: NotifyKit, message: BrokerDelivery) -> None:

@@ -259,3 +259,67 @@ async def failed_deliveries(session: AsyncSession, limit: int) -> Sequence[Any]:
             .limit(limit)
         )
     ).all()
+
+
+# One broadcast chunk, set-based: a statement per table whatever the chunk's size.
+
+_OFF = (
+    "EXISTS (SELECT 1 FROM notify.preference p WHERE p.user_id = {user} "
+    "AND p.kind = 'announcement' AND p.channel = '{channel}' AND NOT p.enabled)"
+)
+_CHUNK_NOTIFICATIONS = text(f"""
+INSERT INTO notify.notification
+    (id, idempotency_key, kind, user_id, email, locale, data, broadcast_id, created)
+SELECT gen_random_uuid(), u.key, 'announcement', u.id, u.email, coalesce(r.locale, :locale),
+       CAST(:data AS jsonb), :broadcast, now()
+FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS text[]), CAST(:keys AS text[]))
+     AS u(id, email, key)
+LEFT JOIN notify.recipient r ON r.user_id = u.id
+WHERE NOT ({_OFF.format(user="u.id", channel="email")}
+           AND {_OFF.format(user="u.id", channel="inbox")})
+ON CONFLICT (idempotency_key) DO NOTHING
+""")  # noqa: S608 - the fragments are constants of this module
+_CHUNK_OF = "FROM notify.notification n WHERE n.idempotency_key = ANY(CAST(:keys AS text[]))"
+_CHUNK_INBOX_DELIVERIES = text(f"""
+INSERT INTO notify.delivery (id, notification_id, channel, status, attempts, updated, sent_at)
+SELECT gen_random_uuid(), n.id, 'inbox', 'sent', 1, now(), now() {_CHUNK_OF}
+  AND NOT {_OFF.format(user="n.user_id", channel="inbox")}
+ON CONFLICT (notification_id, channel) DO NOTHING
+""")
+_CHUNK_INBOX = text(f"""
+INSERT INTO notify.inbox (id, notification_id, user_id, kind, title, body, link, created)
+SELECT gen_random_uuid(), n.id, n.user_id, 'announcement', :title, :body, NULL, now() {_CHUNK_OF}
+  AND NOT {_OFF.format(user="n.user_id", channel="inbox")}
+ON CONFLICT (notification_id) DO NOTHING
+""")
+_CHUNK_EMAILS = text(f"""
+INSERT INTO notify.delivery (id, notification_id, channel, status, attempts, updated)
+SELECT gen_random_uuid(), n.id, 'email', 'queued', 0, now() {_CHUNK_OF}
+  AND NOT {_OFF.format(user="n.user_id", channel="email")}
+ON CONFLICT (notification_id, channel) DO NOTHING
+""")
+_CHUNK_QUEUED = text(f"""
+SELECT d.id FROM notify.delivery d WHERE d.channel = 'email' AND d.status = 'queued'
+  AND d.notification_id IN (SELECT n.id {_CHUNK_OF})
+""")  # noqa: S608 - the fragments are constants of this module
+
+
+async def write_broadcast_chunk(
+    session: AsyncSession, *, broadcast_id: uuid.UUID, people: Sequence[tuple[uuid.UUID, str]],
+    data: dict[str, str], title: str, body: str, default_locale: str,
+) -> list[uuid.UUID]:  # fmt: skip
+    """Notifications, deliveries and inbox items of one chunk of a broadcast's recipients (a
+    recipient who switched off both channels gets nothing); the queued email deliveries."""
+    import orjson
+
+    ids = [user_id for user_id, _ in people]
+    keys = [f"broadcast:{broadcast_id}:{user_id}" for user_id in ids]
+    await session.execute(_CHUNK_NOTIFICATIONS, {
+        "ids": ids, "emails": [email for _, email in people], "keys": keys,
+        "locale": default_locale, "data": orjson.dumps(data).decode(), "broadcast": broadcast_id,
+    })  # fmt: skip
+    await session.execute(_CHUNK_INBOX_DELIVERIES, {"keys": keys})
+    await session.execute(_CHUNK_INBOX, {"keys": keys, "title": title, "body": body})
+    await session.execute(_CHUNK_EMAILS, {"keys": keys})
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": INBOX_CHANNEL})
+    return list(await session.scalars(_CHUNK_QUEUED, {"keys": keys}))
