@@ -194,6 +194,8 @@ async def mark_read(session: AsyncSession, user_id: uuid.UUID, item_id: uuid.UUI
     if item_id is not None:
         condition = and_(condition, InboxItem.id == item_id)
     result: Any = await session.execute(update(InboxItem).where(condition).values(read_at=_now()))
+    if result.rowcount:  # other tabs of the account update their bell
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": INBOX_CHANNEL})
     return int(result.rowcount)
 
 
