@@ -193,7 +193,7 @@ async def _measure(report: Callable[[str], None], database: str, redis_url: str,
 
 
 def run(report: Callable[[str], None]) -> None:
-    configure_logging(LogSettings(level="WARNING"))
+    configure_logging(LogSettings(level=os.environ.get("KINOTEKA_BENCH_LOG_LEVEL", "WARNING")))
     sink = Sink()
     port = _free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
