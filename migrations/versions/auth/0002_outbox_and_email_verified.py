@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("payload", JSONB(), nullable=False),
         sa.Column(
             "created", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
         schema=SCHEMA,
     )

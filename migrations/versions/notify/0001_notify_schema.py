@@ -56,13 +56,13 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column(
             "audience", _enum("audience", ("everyone", "role", "genre"), "audience"), nullable=False
-        ),  # fmt: skip
+        ),
         sa.Column("audience_value", sa.Text()),
         sa.Column(
             "status",
             _enum("status", ("scheduled", "sending", "done", "cancelled"), "broadcast_status"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("send_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("created_by", UUID(as_uuid=True)),
         _now("created"),
@@ -90,7 +90,7 @@ def upgrade() -> None:
             [f"{SCHEMA}.broadcast.id"],
             ondelete="CASCADE",
             name="fk_notification_broadcast_id_broadcast",
-        ),  # fmt: skip
+        ),
         schema=SCHEMA,
     )
     op.create_index("ix_notification_broadcast_id", "notification", ["broadcast_id"],
@@ -104,7 +104,7 @@ def upgrade() -> None:
             "status",
             _enum("status", ("queued", "sent", "failed"), "delivery_status"),
             nullable=False,
-        ),  # fmt: skip
+        ),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text()),
         _now("updated"),
@@ -112,13 +112,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_delivery"),
         sa.UniqueConstraint(
             "notification_id", "channel", name="uq_delivery_notification_id_channel"
-        ),  # fmt: skip
+        ),
         sa.ForeignKeyConstraint(
             ["notification_id"],
             [f"{SCHEMA}.notification.id"],
             ondelete="CASCADE",
             name="fk_delivery_notification_id_notification",
-        ),  # fmt: skip
+        ),
         schema=SCHEMA,
     )
     op.create_index("ix_delivery_failed", "delivery", ["updated"], schema=SCHEMA,
@@ -141,7 +141,7 @@ def upgrade() -> None:
             [f"{SCHEMA}.notification.id"],
             ondelete="CASCADE",
             name="fk_inbox_notification_id_notification",
-        ),  # fmt: skip
+        ),
         schema=SCHEMA,
     )
     op.create_index("ix_inbox_user_id_created", "inbox", ["user_id", "created"], schema=SCHEMA)
