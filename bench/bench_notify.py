@@ -26,12 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aio_pika
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
 
 from bench.fixtures import migrated_database, postgres_server
 from kinoteka.infra import db as db_port
+from kinoteka.infra.broker.rabbitmq import RabbitBroker
 from kinoteka.infra.cache.embedded import EmbeddedRedis
 from kinoteka.logs import configure_logging
 from kinoteka.notify.broadcasts import Audience, audience_page, create_broadcast, write_chunk
@@ -190,6 +192,21 @@ async def _measure(report: Callable[[str], None], database: str, redis_url: str,
     finally:
         await kit.close()
         await db.close()
+        await _delete_declared(kit)
+
+
+async def _delete_declared(kit: NotifyKit) -> None:
+    """Leave the shared RabbitMQ as it was."""
+    if not isinstance(kit.broker, RabbitBroker):
+        return
+    connection = await aio_pika.connect(kit.broker.url)
+    try:
+        channel = await connection.channel()
+        for name in sorted(kit.broker.declared):
+            await channel.queue_delete(name)
+        await channel.exchange_delete(kit.broker.prefix)
+    finally:
+        await connection.close()
 
 
 def run(report: Callable[[str], None]) -> None:

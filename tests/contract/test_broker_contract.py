@@ -15,6 +15,7 @@ import pytest
 
 from kinoteka.infra import broker as broker_port
 from kinoteka.infra.broker import Broker, Delivery, RetryPolicy
+from tests.contract.rabbitmq import delete_declared
 
 RABBITMQ_URL = os.environ.get("KINOTEKA_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 FAST = RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.2)
@@ -39,6 +40,7 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         adapter = broker_port.from_url(rabbitmq_url(), prefix=prefix)
     yield adapter
     await adapter.close()
+    await delete_declared(adapter)
 
 
 async def wait_for(check: Callable[[], bool], seconds: float = 10.0) -> None:

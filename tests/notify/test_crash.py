@@ -22,6 +22,7 @@ from kinoteka.infra import db as db_port
 from kinoteka.notify.kit import NotifyKit, build_notify_kit
 from kinoteka.notify.worker import declare, run_worker
 from kinoteka.settings import Settings
+from tests.contract.rabbitmq import delete_declared
 from tests.contract.test_broker_contract import rabbitmq_url
 from tests.notify.conftest import SmtpServer, eventually, notify_settings
 
@@ -46,6 +47,7 @@ async def kit(
     yield built
     await built.close()
     await db.close()
+    await delete_declared(built.broker)
 
 
 def spawn_worker(settings: Settings, database_url: str, redis_url: str) -> subprocess.Popen[bytes]:

@@ -49,6 +49,8 @@ class RabbitBroker:
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._lock = anyio.Lock()
+        self.declared: set[str] = set()
+        """Every queue this client declared (group, retry and dead-letter queues)."""
 
     def queue_name(self, topic: str, group: str) -> str:
         return f"{self.prefix}.{group}.{topic}"
@@ -79,6 +81,7 @@ class RabbitBroker:
         queue = await channel.declare_queue(name, durable=True)
         await queue.bind(exchange, routing_key=topic)
         await channel.declare_queue(f"{name}.dlq", durable=True)
+        self.declared.update((name, f"{name}.dlq"))
         return queue
 
     async def declare(self, topic: str, group: str) -> None:
@@ -122,6 +125,7 @@ class RabbitBroker:
                 "x-dead-letter-routing-key": name,
             },
         )
+        self.declared.add(retry)
         return retry
 
     async def consume(
