@@ -15,7 +15,7 @@ from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
-from kinoteka.services import ServicesDep
+from kinoteka.services import Services, ServicesDep
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +37,11 @@ def get_search(services: ServicesDep) -> SearchIndex:
 
 
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
+
+
+def queries_for(services: Services) -> ContentQueries:
+    """The read use cases over the shared search index (opened on first use)."""
+    return ContentQueries(services.search, services.settings.search.indexes)
 
 
 def get_queries(services: ServicesDep, search: SearchDep) -> ContentQueries:

@@ -127,3 +127,23 @@ class ErrorDetail(_Out):
     model_config = ConfigDict(
         frozen=True, json_schema_extra={"examples": [{"detail": "film not found"}]}
     )
+
+
+class FilmCard(FilmShort):
+    """A film as a page lists it: the short form with its poster and genre names."""
+
+    poster_url: str | None = None
+    genres: list[str] = Field(default_factory=list)
+
+
+class FilmView(FilmDetail):
+    """A film as its page shows it: the detail with its poster."""
+
+    poster_url: str | None = None
+
+
+class CardPage(_Out):
+    """One page of film cards and how many films match in all."""
+
+    items: list[FilmCard]
+    total: int

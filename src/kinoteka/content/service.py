@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kinoteka.content.schemas import (
+    CardPage,
+    FilmCard,
     FilmDetail,
     FilmShort,
+    FilmView,
     Genre,
     GenreRef,
     Person,
@@ -54,6 +57,16 @@ def _valid_id(value: str) -> str | None:
 def _film_short(document: Mapping[str, Any]) -> FilmShort:
     return FilmShort(
         uuid=document["id"], title=document["title"], imdb_rating=document.get("imdb_rating")
+    )
+
+
+def _film_card(document: Mapping[str, Any]) -> FilmCard:
+    return FilmCard(
+        uuid=document["id"],
+        title=document["title"],
+        imdb_rating=document.get("imdb_rating"),
+        poster_url=document.get("poster_url"),
+        genres=list(document.get("genres") or []),
     )
 
 
@@ -204,3 +217,61 @@ class ContentQueries:
             )
         )
         return [_film_short(document) for document in hits.documents]
+
+    # Pages (the web context) list films with their posters and need the total for paging.
+
+    async def film_cards(self, *, sort: str | None, genre: str | None, page: Page) -> CardPage:
+        """Films, best rated first unless `sort` says otherwise, optionally of one genre."""
+        filters: dict[str, str] = {}
+        if genre is not None:
+            genre_id = _valid_id(genre)
+            if genre_id is None:
+                return CardPage(items=[], total=0)
+            filters["genre_ids"] = genre_id
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.movies,
+                filters=filters,
+                sort=Sort.parse(sort or "-imdb_rating"),
+                offset=page.offset,
+                limit=page.size,
+            )
+        )
+        return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
+
+    async def search_film_cards(self, *, text: str, page: Page) -> CardPage:
+        """Films matching `text`, typos forgiven, best match first."""
+        if not text.strip():
+            return CardPage(items=[], total=0)
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.movies, text=text, fuzzy=True, offset=page.offset, limit=page.size
+            )
+        )
+        return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
+
+    async def person_film_cards(self, person: Person, *, page: Page) -> CardPage:
+        film_ids = [film.uuid for film in person.films]
+        if not film_ids:
+            return CardPage(items=[], total=0)
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.movies,
+                filters={"id": film_ids},
+                sort=Sort("imdb_rating", descending=True),
+                offset=page.offset,
+                limit=page.size,
+            )
+        )
+        return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
+
+    async def get_film_view(self, film_id: str) -> FilmView:
+        canonical = _valid_id(film_id)
+        document = (
+            None if canonical is None else await self.search.get(self.names.movies, canonical)
+        )
+        if document is None:
+            raise NotFound("film")
+        return FilmView(
+            **_film_detail(document).model_dump(), poster_url=document.get("poster_url")
+        )
