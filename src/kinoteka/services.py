@@ -30,9 +30,10 @@ from kinoteka.settings import Settings
 
 if TYPE_CHECKING:  # the kit's type only; it is built by the provider the root hands in
     from kinoteka.auth.kit import AuthKit
+    from kinoteka.notify.kit import NotifyKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "tasks"]
+ClientName = Literal["search", "storage", "auth", "tasks", "notify"]
 T = TypeVar("T")
 
 
@@ -57,6 +58,7 @@ class Providers:
     storage: Provider[ObjectStorage]
     auth: Provider[AuthKit]
     tasks: Provider[TaskQueue]
+    notify: Provider[NotifyKit]
 
 
 @dataclass(eq=False)
@@ -95,6 +97,10 @@ class Services:
     def tasks(self) -> TaskQueue:
         """The sender of background tasks (Celery on the Redis URL)."""
         return self._open("tasks", self.providers.tasks)
+
+    @cached_property
+    def notify(self) -> NotifyKit:
+        return self._open("notify", self.providers.notify)
 
     def open(self, name: ClientName) -> None:
         """Open the client `name` now (still without connecting), by the name a mount uses."""

@@ -24,6 +24,7 @@ from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
 from kinoteka.infra.db import DatabaseSettings
 from kinoteka.media.settings import MediaSettings
+from kinoteka.notify.settings import NotifySettings
 from kinoteka.search.settings import SearchSettings
 from kinoteka.web.settings import WebSettings
 
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     search: SearchSettings = SearchSettings()
     media: MediaSettings = MediaSettings()
     web: WebSettings = WebSettings()
+    notify: NotifySettings = NotifySettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

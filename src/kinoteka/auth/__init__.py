@@ -15,7 +15,12 @@ This package is auth's public surface; other contexts import only from `kinoteka
   `AccountRecord`, the mapped account class for read-only listings (SQLAdmin needs one).
 - Events: `on_account_deleted(handler)` (`off_account_deleted` undoes it); `handler(session,
   user_id)` runs inside the deleting transaction, and a context that keeps data about
-  accounts removes or anonymises it there.
+  accounts removes or anonymises it there. Account events for other processes
+  (`AccountEvent`: created, password reset requested, password changed, new-device sign-in)
+  go through a transactional outbox; a worker runs `relay_account_events(db, publish)` to hand
+  them to the broker (payloads in `kinoteka.auth.outbox`'s docstring).
+- Audiences: `account_addresses(session, role=…, after=…, limit=…)`, the active accounts'
+  ids and emails (of one role, or all), in id order for keyset paging.
 
 Revocation. Access tokens are verified offline (signature, expiry), then one Redis round trip
 (MGET) reads the token's `jti` in the denylist and the account's valid-after moment. Logout,
@@ -54,7 +59,10 @@ if TYPE_CHECKING:
     from kinoteka.auth.login import login as log_in
     from kinoteka.auth.models import User as AccountRecord
     from kinoteka.auth.oauth import build_oauth, finish_social_login, start_social_login
+    from kinoteka.auth.outbox import AccountEvent
+    from kinoteka.auth.outbox import relay_events as relay_account_events
     from kinoteka.auth.permissions import Permission, RoleName
+    from kinoteka.auth.repository import account_addresses
     from kinoteka.auth.roles import account_role_names, role_names, set_account_roles
     from kinoteka.auth.service import get_user as get_account
     from kinoteka.auth.service import sign_up
@@ -65,6 +73,7 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, tuple[str, str]] = {
     "AccessClaims": ("tokens", "AccessClaims"),
+    "AccountEvent": ("outbox", "AccountEvent"),
     "AccountRecord": ("models", "User"),
     "AuthError": ("errors", "AuthError"),
     "AuthKit": ("kit", "AuthKit"),
@@ -74,6 +83,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "RoleName": ("permissions", "RoleName"),
     "TokenPair": ("sessions", "TokenPair"),
     "TooManyAttempts": ("errors", "TooManyAttempts"),
+    "account_addresses": ("repository", "account_addresses"),
     "account_role_names": ("roles", "account_role_names"),
     "active_sessions": ("sessions", "active_sessions"),
     "change_password": ("account", "change_password"),
@@ -95,6 +105,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "off_account_deleted": ("events", "off_account_deleted"),
     "on_account_deleted": ("events", "on_account_deleted"),
     "refresh_session": ("sessions", "refresh"),
+    "relay_account_events": ("outbox", "relay_events"),
     "require_permission": ("deps", "require_permission"),
     "role_names": ("roles", "role_names"),
     "set_account_roles": ("roles", "set_account_roles"),
@@ -102,6 +113,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "AccessClaims",
+    "AccountEvent",
     "AccountRecord",
     "AuthError",
     "AuthKit",
@@ -111,6 +123,7 @@ __all__ = [
     "RoleName",
     "TokenPair",
     "TooManyAttempts",
+    "account_addresses",
     "account_role_names",
     "active_sessions",
     "build_oauth",
@@ -127,6 +140,7 @@ __all__ = [
     "off_account_deleted",
     "on_account_deleted",
     "refresh_session",
+    "relay_account_events",
     "request_password_reset",
     "require_permission",
     "reset_password",
