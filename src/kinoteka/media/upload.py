@@ -404,15 +404,26 @@ async def _finish(
         digest.update(data)
         return data
 
-    async def chunks() -> AsyncIterator[bytes]:
-        file = await anyio.to_thread.run_sync(part.open, "rb")
-        try:
-            while data := await anyio.to_thread.run_sync(read_and_hash, file):
-                yield data
-        finally:
-            await anyio.to_thread.run_sync(file.close)
+    # Reading and hashing the next chunk (a thread) overlaps storing the current one.
+    send, receive = anyio.create_memory_object_stream[bytes](1)
 
-    stored = await storage.put(key, chunks())
+    async def produce() -> None:
+        async with send:
+            file = await anyio.to_thread.run_sync(part.open, "rb")
+            try:
+                while data := await anyio.to_thread.run_sync(read_and_hash, file):
+                    await send.send(data)
+            finally:
+                await anyio.to_thread.run_sync(file.close)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async with receive:
+            async for data in receive:
+                yield data
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(produce)
+        stored = await storage.put(key, chunks())
     checksum = digest.hexdigest()
     if upload.checksum is not None and upload.checksum != checksum:
         await storage.delete(key)
