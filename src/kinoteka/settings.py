@@ -25,6 +25,7 @@ from kinoteka.content.settings import ContentSettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
+MIN_SECRET_BYTES = 32  # what HMAC-SHA256 keys and OWASP's session-secret advice call for
 
 
 class Environment(StrEnum):
@@ -135,13 +136,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
-        if (
-            self.env is Environment.PRODUCTION
-            and self.secret_key.get_secret_value() == DEFAULT_SECRET
-        ):
-            raise ValueError(
-                "secret_key: the default secret is refused in production; set KINOTEKA_SECRET_KEY"
-            )
+        secret = self.secret_key.get_secret_value()
+        if not secret:
+            # Anywhere: an empty key would only fail later, signing the first cookie.
+            raise ValueError("KINOTEKA_SECRET_KEY: must not be empty")
+        if self.env is Environment.PRODUCTION:
+            if secret == DEFAULT_SECRET:
+                raise ValueError("KINOTEKA_SECRET_KEY: the default secret is refused in production")
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"KINOTEKA_SECRET_KEY: too short for production ({len(secret.encode())} "
+                    f"of at least {MIN_SECRET_BYTES} bytes); give a random one "
+                    "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                )
         return self
 
     @classmethod
@@ -171,8 +178,11 @@ def describe_validation_error(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         location = [str(part) for part in item["loc"]]
-        name = "KINOTEKA_" + "__".join(location).upper() if location else "settings"
         message = item["msg"].removeprefix("Value error, ")
+        if not location:  # a check across settings names the variables in its message
+            lines.append(message)
+            continue
+        name = "KINOTEKA_" + "__".join(location).upper()
         lines.append(f"{name}: {message}")
     return "; ".join(lines)
 

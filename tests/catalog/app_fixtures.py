@@ -16,12 +16,16 @@ from kinoteka.app import create_app
 from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.clients import build_services
+from kinoteka.infra import csrf
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import Environment, Settings, load_settings
 
 BASE_URL = "http://kinoteka.test"
+AS_IS = "kinoteka_as_is"
+"""Request extension: send this request without the CSRF header a browser page would add."""
 PASSWORD = "correct horse 42"
 # Cheap hashing keeps the admin tests fast (the auth tests check the real defaults).
 FAST_AUTH = {"password_hash": PasswordHashSettings(memory_kib=256, time_cost=1, parallelism=1)}
@@ -29,13 +33,8 @@ FAST_AUTH = {"password_hash": PasswordHashSettings(memory_kib=256, time_cost=1, 
 
 def catalog_settings(data_dir: Path, **overrides: object) -> Settings:
     auth = AuthSettings(**FAST_AUTH, redis_prefix=f"t{uuid.uuid4().hex[:10]}")
-    return load_settings(
-        env=Environment.TEST,
-        data_dir=data_dir,
-        secret_key="catalog-tests-secret",
-        auth=auth,
-        **overrides,
-    )
+    chosen: dict[str, object] = {"env": Environment.TEST, "secret_key": "catalog-tests-secret"}
+    return load_settings(data_dir=data_dir, auth=auth, **(chosen | overrides))
 
 
 def catalog_services(settings: Settings, database_url: str, redis_url: str) -> Services:
@@ -56,7 +55,17 @@ async def running_client(
     app = create_app(services, list(contexts))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+
+        async def send_csrf_token(request: httpx.Request) -> None:
+            # What the admin's pages do in a browser: echo the CSRF cookie's token.
+            cookie = client.cookies.get(csrf.COOKIE)
+            wanted = request.method not in csrf.SAFE_METHODS and csrf.HEADER not in request.headers
+            if wanted and cookie and not request.extensions.get(AS_IS):
+                request.headers[csrf.HEADER] = cookie.rpartition(".")[0]
+
+        async with httpx.AsyncClient(
+            transport=transport, base_url=BASE_URL, event_hooks={"request": [send_csrf_token]}
+        ) as client:
             yield client
 
 
@@ -80,13 +89,18 @@ class Panel:
 
 @asynccontextmanager
 async def admin_panel(
-    database_url: str, redis_url: str, data_dir: Path, users: dict[str, list[str]]
+    database_url: str,
+    redis_url: str,
+    data_dir: Path,
+    users: dict[str, list[str]],
+    **settings: object,
 ) -> AsyncIterator[Panel]:
-    """`users`: email -> roles, each with the password `PASSWORD`."""
-    services = catalog_services(catalog_settings(data_dir), database_url, redis_url)
+    """`users`: email -> roles, each with the password `PASSWORD`; `settings`: overrides."""
+    services = catalog_services(catalog_settings(data_dir, **settings), database_url, redis_url)
     kit = get_auth_kit(services)
     async with services.db.session() as session:
         for email, roles in users.items():
             await auth_service.create_user(session, kit, email, PASSWORD, roles=roles)
     async with running_client(services, ["admin"]) as client:
+        await client.get("/admin/login")  # the CSRF cookie, as a browser gets it first
         yield Panel(client, services, database_url, data_dir / "storage")

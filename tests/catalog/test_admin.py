@@ -385,3 +385,23 @@ async def test_mangled_links_get_a_page_not_a_server_error(panel: Panel) -> None
         assert (await panel.client.get(url)).status_code == status, url
     bad_delete = await panel.client.delete("/admin/film-work/delete", params={"pks": "bad"})
     assert bad_delete.status_code == 404
+
+
+async def test_a_poster_over_the_decoded_size_limit_gets_a_400_naming_it(
+    fresh_database: str, flushed_redis: str, tmp_path: Path
+) -> None:
+    from kinoteka.catalog.settings import CatalogSettings, PosterSettings
+    from tests.catalog.test_posters import sixteen_bit_png
+
+    tight = CatalogSettings(posters=PosterSettings(max_decoded_bytes=64 * 1024 * 1024))
+    users = {ADMIN_EMAIL: ["admin"]}
+    async with admin_panel(fresh_database, flushed_redis, tmp_path, users, catalog=tight) as panel:
+        assert (await login(panel.client, ADMIN_EMAIL)).status_code == 302
+        refused = await create(
+            panel, "film-work", {"title": "Heavy Poster", "type": "movie", "save": "Save"},
+            files={"poster": ("poster.png", sixteen_bit_png(), "image/png")},
+        )  # fmt: skip
+        assert refused.status_code == 400
+        assert "decoded it would take 137 MB, over the limit of 64 MB" in refused.text
+        assert panel.rows("SELECT count(*) FROM content.film_work") == [(0,)]
+        assert panel.stored_files() == []

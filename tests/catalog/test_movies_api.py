@@ -117,7 +117,11 @@ async def test_one_movie_carries_names_per_role(
 async def test_unknown_movie_is_404(api: httpx.AsyncClient) -> None:
     response = await api.get(f"/api/v1/movies/{uuid.uuid4()}/")
     assert response.status_code == 404
-    assert (await api.get("/api/v1/movies/not-a-uuid/")).status_code == 422
+    for malformed in ("0000", "not-a-uuid", "1" * 40):
+        for path in (f"/api/v1/movies/{malformed}/", f"/api/v1/movies/{malformed}"):
+            answer = await api.get(path, follow_redirects=True)
+            assert answer.status_code == 404, path
+            assert answer.json() == {"detail": malformed}
 
 
 async def test_the_api_is_documented(api: httpx.AsyncClient) -> None:

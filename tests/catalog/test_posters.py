@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
+import struct
 import uuid
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from PIL import Image
 
@@ -14,14 +19,41 @@ from kinoteka.catalog.posters import (
     PosterRejected,
     delete_poster,
     poster_url,
+    poster_workers,
     render_poster,
     rendition_key,
     store_poster,
 )
 from kinoteka.catalog.settings import PosterSettings
+from kinoteka.infra.images import ImageWorkers
 from kinoteka.infra.storage.local import LocalStorage
 
 SETTINGS = PosterSettings()
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def workers() -> Iterator[ImageWorkers]:
+    pool = poster_workers(SETTINGS)
+    yield pool
+    pool.close()
+
+
+def sixteen_bit_png(width: int = 6000, height: int = 6000) -> bytes:
+    """A 16-bit RGB PNG (a few hundred KB) written row by row: this process never holds its
+    pixels, so only the code under test can raise its memory."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    row = b"\x00" + bytes((i * 7) % 256 for i in range(width * 6))
+    packer = zlib.compressobj(9)
+    compressed = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", compressed)
+            + chunk(b"IEND", b""))  # fmt: skip
 
 
 def image_bytes(kind: str, size: tuple[int, int] = (800, 1200), mode: str = "RGB") -> bytes:
@@ -90,11 +122,13 @@ def test_a_decompression_bomb_is_refused() -> None:
         render_poster(bomb, SETTINGS)
 
 
-async def test_stored_poster_has_every_width_and_is_deleted_whole(tmp_path: Path) -> None:
+async def test_stored_poster_has_every_width_and_is_deleted_whole(
+    tmp_path: Path, workers: ImageWorkers
+) -> None:
     storage = LocalStorage(tmp_path, secret="s")
     film_id = uuid.uuid4()
 
-    poster_key = await store_poster(storage, film_id, image_bytes("JPEG"), SETTINGS)
+    poster_key = await store_poster(storage, film_id, image_bytes("JPEG"), SETTINGS, workers)
 
     assert poster_key.startswith(f"posters/{film_id}/")
     for width in SETTINGS.widths:
@@ -107,11 +141,52 @@ async def test_stored_poster_has_every_width_and_is_deleted_whole(tmp_path: Path
 
 
 @pytest.mark.parametrize("bad", ["text", "huge"])
-async def test_refused_uploads_store_nothing(tmp_path: Path, bad: str) -> None:
+async def test_refused_uploads_store_nothing(
+    tmp_path: Path, bad: str, workers: ImageWorkers
+) -> None:
     storage = LocalStorage(tmp_path, secret="s")
     data = b"plain text\n" * 100 if bad == "text" else fifty_megabyte_png()
 
     with pytest.raises(PosterRejected):
-        await store_poster(storage, uuid.uuid4(), data, SETTINGS)
+        await store_poster(storage, uuid.uuid4(), data, SETTINGS, workers)
 
     assert stored_files(tmp_path) == []
+
+
+async def test_large_decodes_leave_the_servers_memory_alone(
+    tmp_path: Path, workers: ImageWorkers
+) -> None:
+    data = sixteen_bit_png()
+    assert len(data) < 1 * MB
+    with Image.open(io.BytesIO(data)) as probe:  # the header only
+        assert probe.size == (6000, 6000)
+        assert probe.size[0] * probe.size[1] <= SETTINGS.max_pixels
+    storage = LocalStorage(tmp_path, secret="s")
+    process = psutil.Process()
+    before = process.memory_info().rss
+
+    keys = await asyncio.gather(
+        *(store_poster(storage, uuid.uuid4(), data, SETTINGS, workers) for _ in range(6))
+    )
+
+    growth = process.memory_info().rss - before
+    assert growth < 100 * MB, f"the server process grew by {growth / MB:.0f} MB"
+    assert len(set(keys)) == 6
+    rendition = b"".join([chunk async for chunk in storage.get(rendition_key(keys[0], 640))])
+    with Image.open(io.BytesIO(rendition)) as made:
+        assert made.size == (640, 640)
+
+
+def test_an_image_over_the_decoded_size_limit_is_refused_naming_it() -> None:
+    tight = PosterSettings(max_decoded_bytes=64 * MB)
+    with pytest.raises(
+        PosterRejected, match=r"decoded it would take 137 MB, over the limit of 64 MB"
+    ):
+        render_poster(sixteen_bit_png(), tight)
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale() -> None:
+    # 8000x5000 RGB is 153 MB decoded in full; JPEG's scaled decoding needs an eighth of it.
+    big = image_bytes("JPEG", (8000, 5000))
+    renditions = render_poster(big, PosterSettings(max_decoded_bytes=32 * MB))
+    assert [r.size for r in renditions] == [(160, 100), (320, 200), (640, 400)]

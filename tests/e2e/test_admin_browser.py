@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from PIL import Image
 
 from kinoteka.app import create_app
@@ -180,3 +181,65 @@ async def test_an_editor_creates_and_edits_a_film_in_chromium(
     assert genres == [("Thriller",), ("Western",)]
     assert audit == [("create",), ("update",)]
     assert (artifacts / "admin-film-list.png").stat().st_size > 10_000
+
+
+def forging_site(target: str) -> FastAPI:
+    """Another origin's page that makes the visitor's browser post a genre to the admin."""
+    site = FastAPI()
+
+    @site.get("/", response_class=HTMLResponse)
+    async def page() -> str:
+        return (
+            f'<form id="forged" method="POST" action="{target}">'
+            '<input name="name" value="Forged by another site"><input name="save" value="Save">'
+            "</form><script>document.getElementById('forged').submit()</script>"
+        )
+
+    return site
+
+
+async def test_a_page_of_another_origin_cannot_post_through_the_admins_browser(
+    admin_url: str, fresh_database: str
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    target = f"{admin_url}/admin/genre/create"
+    with ServerThread(forging_site(target), free_port()) as other:
+        other_url = f"http://127.0.0.1:{other.server.config.port}/"
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+            page = await browser.new_page()
+            page.set_default_timeout(15_000)
+            try:
+                await page.goto(f"{admin_url}/admin/login")
+                await page.fill("input[name=username]", EDITOR)
+                await page.fill("input[name=password]", PASSWORD)
+                await page.click("button[type=submit]")
+                await expect(page.get_by_role("link", name="Films")).to_be_visible()
+
+                async with page.expect_response(
+                    lambda r: r.url == target and r.request.method == "POST"
+                ) as forged:
+                    await page.goto(other_url)
+                response = await forged.value
+                assert response.status == 403
+                assert "another site" in await response.text()
+
+                # The admin's own pages still work: a genre made and deleted through the UI
+                # (the delete is a script's DELETE request, sending the token as a header).
+                await page.goto(target)
+                await page.fill("#name", "Made here")
+                await page.click("input[type=submit][value='Save']")
+                await expect(page).to_have_url(f"{admin_url}/admin/genre/list")
+                row = page.locator("tr", has_text="Made here")
+                await row.locator("[data-bs-target='#modal-delete']").click()
+                await page.click("#modal-delete-button")
+                await expect(page.locator("tr", has_text="Made here")).to_have_count(0)
+            finally:
+                await browser.close()
+
+    with psycopg.connect(libpq_url(fresh_database)) as connection:
+        names = connection.execute("SELECT name FROM content.genre ORDER BY name").fetchall()
+    assert names == [("Thriller",), ("Western",)]

@@ -22,8 +22,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such film
 
 
 def get_storage(services: ServicesDep) -> ObjectStorage:
-    if services.storage is None:
-        raise RuntimeError("object storage is not attached; mount the catalog context")
     return services.storage
 
 
@@ -51,8 +49,13 @@ async def list_movies(
     summary="One film with its genres and people",
     responses=NOT_FOUND,
 )
-async def get_movie(session: SessionDep, film_id: uuid.UUID) -> Movie:
-    return await service.get_movie(session, film_id)
+async def get_movie(session: SessionDep, film_id: str) -> Movie:
+    # A malformed id names no film, like an unknown one: 404, not a validation error.
+    try:
+        parsed = uuid.UUID(film_id)
+    except ValueError:
+        raise FilmNotFound(film_id) from None
+    return await service.get_movie(session, parsed)
 
 
 @posters_router.get(

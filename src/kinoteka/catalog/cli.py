@@ -73,7 +73,7 @@ def import_sqlite_command(
             try:
                 report = import_sqlite(urls.database_url, path, progress=advance)
             except ImportInputError as error:
-                fail(f"{error}; nothing was written")
+                fail(f"import-sqlite: {error}; nothing was written")
     out.print(render_import_report(report))
     if not report.changed:
         out.print("Nothing to change: the catalog already matches the file.")

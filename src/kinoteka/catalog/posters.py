@@ -18,6 +18,7 @@ import structlog
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from kinoteka.catalog.settings import PosterSettings
+from kinoteka.infra.images import ImageTooLarge, ImageWorkers, check_decoded_size, shrunk
 from kinoteka.infra.storage import ObjectStorage, StorageError
 
 log = structlog.get_logger(__name__)
@@ -51,7 +52,7 @@ def check_poster_size(size: int, settings: PosterSettings) -> None:
 
 
 def render_poster(data: bytes, settings: PosterSettings) -> list[Rendition]:
-    """WebP renditions of an uploaded image, or `PosterRejected`. CPU-bound: run in a thread."""
+    """WebP renditions of an uploaded image, or `PosterRejected`. Run it in `ImageWorkers`."""
     if not data:
         raise PosterRejected("The poster file is empty.")
     check_poster_size(len(data), settings)
@@ -73,11 +74,11 @@ def render_poster(data: bytes, settings: PosterSettings) -> list[Rendition]:
                     f"{settings.max_pixels:,} pixels."
                 )
             with Image.open(io.BytesIO(data)) as image:
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                return [_encode(upright, target, settings.quality) for target in settings.widths]
+                return _renditions(image, settings)
     except PosterRejected:
         raise
+    except ImageTooLarge as error:
+        raise PosterRejected(str(error)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PosterRejected(
             f"The image has too many pixels; the limit is {settings.max_pixels:,} pixels."
@@ -88,9 +89,28 @@ def render_poster(data: bytes, settings: PosterSettings) -> list[Rendition]:
         raise PosterRejected(f"The image is damaged and cannot be read ({error}).") from None
 
 
-def _encode(image: Image.Image, width: int, quality: int) -> Rendition:
+def _renditions(image: Image.Image, settings: PosterSettings) -> list[Rendition]:
+    """Decode within the memory limit, shrink cheaply, then resample each width."""
+    largest = max(settings.widths)
+    image.draft("RGB", (largest, largest))  # JPEG: decode at a reduced scale straight away
+    check_decoded_size(image, settings.max_decoded_bytes)
+    image.load()
+    ImageOps.exif_transpose(image, in_place=True)
     mode = "RGBA" if image.mode in {"RGBA", "LA", "P", "PA"} else "RGB"
-    converted = image.convert(mode)
+    if image.mode not in REDUCIBLE_MODES:  # palette, bilevel, 16-bit grey: no box reduction
+        converted = image.convert(mode)
+        image.close()
+        image = converted
+    small = shrunk(image, largest).convert(mode)
+    image.close()  # the full-size pixels go before the renditions are made
+    return [_encode(small, target, settings.quality) for target in settings.widths]
+
+
+REDUCIBLE_MODES = {"L", "LA", "RGB", "RGBA", "CMYK", "I", "F", "PA"}
+
+
+def _encode(image: Image.Image, width: int, quality: int) -> Rendition:
+    converted = image
     if converted.width > width:
         height = max(round(converted.height * width / converted.width), 1)
         converted = converted.resize((width, height), Image.Resampling.LANCZOS)
@@ -119,11 +139,23 @@ def poster_url(poster_key: str | None, width: int = 320) -> str | None:
     return f"{POSTER_ROUTE_PREFIX}/{rendition_key(poster_key, width)}"
 
 
+def poster_workers(settings: PosterSettings) -> ImageWorkers:
+    """The process pool posters are rendered in (one per app; `close()` it on shutdown)."""
+    return ImageWorkers(settings.workers, settings.tasks_per_worker)
+
+
 async def store_poster(
-    storage: ObjectStorage, film_id: uuid.UUID, data: bytes, settings: PosterSettings
+    storage: ObjectStorage,
+    film_id: uuid.UUID,
+    data: bytes,
+    settings: PosterSettings,
+    workers: ImageWorkers,
 ) -> str:
-    """Check, render and store a poster; return its `poster_key`. Nothing is kept on failure."""
-    renditions = await anyio.to_thread.run_sync(render_poster, data, settings)
+    """Check, render (in a worker process) and store a poster; return its `poster_key`.
+
+    Nothing is kept on failure.
+    """
+    renditions = await workers.run(render_poster, data, settings)
     digest = hashlib.sha256(data).hexdigest()[:16]
     poster_key = f"posters/{film_id}/{digest}"
     stored: list[str] = []

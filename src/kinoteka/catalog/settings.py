@@ -12,6 +12,19 @@ class PosterSettings(BaseModel):
     max_pixels: int = Field(
         default=40_000_000, ge=1, description="Largest poster accepted, in width x height pixels."
     )
+    max_decoded_bytes: int = Field(
+        default=192 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest poster accepted, in bytes of decoded pixels (read from its header).",
+    )
+    workers: int = Field(
+        default=2, ge=1, le=32, description="Worker processes decoding posters at once."
+    )
+    tasks_per_worker: int = Field(
+        default=1,
+        ge=1,
+        description="Posters a worker process renders before it is replaced (its memory freed).",
+    )
     widths: tuple[int, ...] = Field(
         default=(160, 320, 640), description="WebP renditions made of each poster, in pixels."
     )

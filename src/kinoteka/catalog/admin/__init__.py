@@ -13,14 +13,17 @@ from fastapi import FastAPI
 from sqladmin import Admin, ModelView
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.datastructures import FormData
+from starlette.middleware import Middleware
 from starlette.requests import Request
 
 from kinoteka.catalog.admin.access import AdminAuthentication, AdminGrants
 from kinoteka.catalog.admin.accounts import AccountAdmin
 from kinoteka.catalog.admin.trail import AuditTrail
 from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, PersonAdmin
-from kinoteka.catalog.mount import attach_storage
+from kinoteka.catalog.posters import poster_workers
+from kinoteka.infra.csrf import CSRFMiddleware, csrf_token
 from kinoteka.services import Services
+from kinoteka.settings import Environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -41,14 +44,27 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
     settings = services.settings.catalog
     authentication = AdminAuthentication(services, settings.admin)
     views: list[type[ModelView]] = [
-        _per_app(FilmAdmin, storage=attach_storage(services), posters=settings.posters),
+        _per_app(
+            FilmAdmin,
+            storage=services.storage,
+            posters=settings.posters,
+            images=poster_workers(settings.posters),
+        ),
         _per_app(GenreAdmin),
         _per_app(PersonAdmin),
         _per_app(AuditAdmin),
         _per_app(AccountAdmin, services=services),
     ]
+    # Every form and script of the admin sends the token back (see templates/sqladmin).
+    csrf = Middleware(
+        CSRFMiddleware,
+        secret=services.settings.secret_key.get_secret_value(),
+        secure=settings.admin.https_only or services.settings.env is Environment.PRODUCTION,
+        cookie_path="/admin",
+    )
     admin = KinotekaAdmin(
         app,
+        middlewares=[csrf],
         session_maker=async_sessionmaker(services.db.engine, expire_on_commit=False),
         base_url="/admin",
         title=settings.admin.title,
@@ -58,6 +74,7 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
         audit_backend=AuditTrail(services.db.sessions),
     )
     authentication.templates = admin.templates
+    admin.templates.env.globals["csrf_token"] = csrf_token
     for view in views:
         admin.add_view(view)
     film_view = next(v for v in admin.views if isinstance(v, FilmAdmin))

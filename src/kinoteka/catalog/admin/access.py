@@ -41,6 +41,7 @@ from kinoteka.auth import (
 )
 from kinoteka.catalog.settings import AdminSettings
 from kinoteka.services import Services
+from kinoteka.settings import Environment
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,9 @@ class AdminAuthentication(AuthenticationBackend):
             secret_key=services.settings.secret_key.get_secret_value(),
             session_cookie="kinoteka_admin",
             max_age=settings.session_max_age,
-            https_only=settings.https_only,
+            # Starlette's session cookie is HttpOnly always; Secure in production, where the
+            # admin is served over HTTPS, or whenever the setting asks for it.
+            https_only=settings.https_only or services.settings.env is Environment.PRODUCTION,
             same_site="lax",
         )
         self.services = services

@@ -43,6 +43,7 @@ from kinoteka.catalog.posters import (
     store_poster,
 )
 from kinoteka.catalog.settings import PosterSettings
+from kinoteka.infra.images import ImageWorkers
 from kinoteka.infra.storage import ObjectStorage
 
 log = structlog.get_logger(__name__)
@@ -197,6 +198,7 @@ class FilmAdmin(AuditedView, model=FilmWork):
 
     storage: ClassVar[ObjectStorage]
     posters: ClassVar[PosterSettings]
+    images: ClassVar[ImageWorkers]
 
     def __init__(self) -> None:
         super().__init__()
@@ -273,7 +275,9 @@ class FilmAdmin(AuditedView, model=FilmWork):
                 # The multipart parser spooled the upload to disk; its size is known unread.
                 check_poster_size(upload.size or 0, self.posters)
                 data_bytes = await upload.read(self.posters.max_bytes + 1)
-                new_key = await store_poster(self.storage, model.id, data_bytes, self.posters)
+                new_key = await store_poster(
+                    self.storage, model.id, data_bytes, self.posters, self.images
+                )
             except PosterRejected as error:
                 raise FormRefused(f"Poster refused: {error}") from None
             model.poster_key = new_key
