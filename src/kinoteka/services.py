@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.infra.analytics import AnalyticsStore
+from kinoteka.infra.bus import EventBus
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
@@ -31,7 +33,7 @@ if TYPE_CHECKING:  # the kit's type only; it is built by the provider the root h
     from kinoteka.auth.kit import AuthKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth"]
+ClientName = Literal["search", "storage", "auth", "bus", "analytics_store"]
 T = TypeVar("T")
 
 
@@ -55,6 +57,8 @@ class Providers:
     search: Provider[SearchIndex]
     storage: Provider[ObjectStorage]
     auth: Provider[AuthKit]
+    bus: Provider[EventBus]
+    analytics_store: Provider[AnalyticsStore]
 
 
 @dataclass(eq=False)
@@ -88,6 +92,14 @@ class Services:
     @cached_property
     def auth(self) -> AuthKit:
         return self._open("auth", self.providers.auth)
+
+    @cached_property
+    def bus(self) -> EventBus:
+        return self._open("bus", self.providers.bus)
+
+    @cached_property
+    def analytics_store(self) -> AnalyticsStore:
+        return self._open("analytics_store", self.providers.analytics_store)
 
     def open(self, name: ClientName) -> None:
         """Open the client `name` now (still without connecting), by the name a mount uses."""

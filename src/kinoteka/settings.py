@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from kinoteka.analytics.settings import AnalyticsSettings
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     )
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     NOTIFY_SEND = "notify.send"
     ROLES_MANAGE = "roles.manage"
     USERS_MANAGE = "users.manage"
+    ANALYTICS_VIEW = "analytics.view"
 
 
 class RoleName(StrEnum):
@@ -35,6 +36,7 @@ _ADMIN = (
     Permission.CATALOG_WRITE,
     Permission.USERS_READ,
     Permission.NOTIFY_SEND,
+    Permission.ANALYTICS_VIEW,
 )
 
 BUILTIN_ROLES: dict[RoleName, tuple[str, tuple[Permission, ...]]] = {
