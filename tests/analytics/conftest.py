@@ -1,8 +1,5 @@
-"""Analytics fixtures: an app with the collector over a fresh database, Redis Streams and chDB.
-
-chDB holds one data directory per process, so the whole test session shares one; each test
-gets its own ClickHouse database in it.
-"""
+"""Analytics fixtures: an app with the collector over a fresh database, Redis Streams and chDB
+(the session's one `chdb_store`; each test gets its own ClickHouse database in it)."""
 
 from __future__ import annotations
 
@@ -19,23 +16,10 @@ from kinoteka.app import create_app
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.tokens import sign_access_token
 from kinoteka.clients import build_services
-from kinoteka.infra import analytics as store_port
 from kinoteka.infra.analytics import AnalyticsStore
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.services import Services
 from kinoteka.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("chdb")
-
-
-@pytest.fixture(scope="session")
-def chdb_store(chdb_dir: Path) -> AnalyticsStore:
-    """The session's in-process ClickHouse (chDB), through the port."""
-    store = store_port.from_url(f"chdb://{chdb_dir}")
-    return store
 
 
 @pytest.fixture
