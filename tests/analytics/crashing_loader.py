@@ -39,7 +39,8 @@ class StopsAfterInsert:
     ) -> None:
         await self.store.insert(table, rows, columns, dedup_token=dedup_token)
         self.marker.write_text(f"{len(rows)}\n")
-        time.sleep(3600)  # blocks the loop: the ack never comes, the test kills us here
+        # Blocking the loop is the point: the ack never comes, the test kills us here.
+        time.sleep(3600)  # noqa: ASYNC251
 
     async def query(
         self, sql: str, parameters: Mapping[str, Any] | None = None

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from kinoteka.analytics.schemas import BusRecord
 from kinoteka.analytics.topics import ALL_TOPICS, PageKind
 from kinoteka.infra import bus as bus_port
-from kinoteka.infra.bus import EventBus
 from tests.analytics.factories import page_view, player, send
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,10 +24,27 @@ KINOTEKA = Path(sys.executable).parent / "kinoteka"
 
 
 @pytest.fixture
-async def bus(flushed_redis: str) -> AsyncIterator[EventBus]:
-    opened = bus_port.from_url(flushed_redis)
-    yield opened
-    await opened.close()
+def redis_url(embedded_redis: str) -> str:
+    import redis
+
+    with redis.Redis.from_url(embedded_redis) as client:
+        client.flushall()
+    return embedded_redis
+
+
+def on_the_bus(url: str, *records: BusRecord, subscribe: bool = False) -> None:
+    async def run() -> None:
+        bus = bus_port.from_url(url)
+        try:
+            if subscribe:
+                await bus.subscribe(ALL_TOPICS, "clickhouse-loader")
+            await send(bus, records)
+        finally:
+            await bus.close()
+
+    # A loop of its own in a thread: this test is synchronous, the session may hold a loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def wait_for(path: Path, process: subprocess.Popen[bytes], within: float) -> None:
@@ -39,34 +57,32 @@ def wait_for(path: Path, process: subprocess.Popen[bytes], within: float) -> Non
         time.sleep(0.05)  # polling a file the child writes, with a deadline
 
 
-async def test_a_loader_killed_between_insert_and_ack(
-    bus: EventBus, flushed_redis: str, tmp_path: Path
-) -> None:
+def test_a_loader_killed_between_insert_and_ack(redis_url: str, tmp_path: Path) -> None:
     chdb_dir = tmp_path / "chdb"  # its own: chDB opens one directory per process
     database = f"k_{uuid.uuid4().hex[:10]}"
     marker = tmp_path / "inserted"
     # The consumer group exists before the events, as it does under a running platform.
-    await bus.subscribe(ALL_TOPICS, "clickhouse-loader")
+    on_the_bus(redis_url, subscribe=True)
     crashing = subprocess.Popen(
         [sys.executable, "-m", "tests.analytics.crashing_loader",
-         flushed_redis, str(chdb_dir), database, str(marker)],
+         redis_url, str(chdb_dir), database, str(marker)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         pauses = [player("pause") for _ in range(150)]
         views = [page_view(PageKind.FILMS.value) for _ in range(50)]
-        await send(bus, pauses[:100])
+        on_the_bus(redis_url, *pauses[:100])
         wait_for(marker, crashing, within=60)
     finally:
         os.kill(crashing.pid, signal.SIGKILL)
         crashing.wait()
     assert crashing.returncode == -signal.SIGKILL
     assert marker.read_text().strip() == "100"  # inserted, never acknowledged
-    await send(bus, pauses[100:] + views)
+    on_the_bus(redis_url, *pauses[100:], *views)
 
     env = {
         **os.environ,
-        "KINOTEKA_REDIS_URL": flushed_redis,
+        "KINOTEKA_REDIS_URL": redis_url,
         "KINOTEKA_ANALYTICS__STORE_URL": f"chdb://{chdb_dir}",
         "KINOTEKA_ANALYTICS__DATABASE": database,
         "KINOTEKA_ANALYTICS__RECLAIM_IDLE": "0.1",
