@@ -43,7 +43,7 @@ def run(report: Callable[[str], None]) -> None:
             "KINOTEKA_DATABASE_URL": url,
             "KINOTEKA_REDIS_URL": redis.start(),
             "KINOTEKA_SEARCH_URL": f"tantivy://{root / 'search'}",
-            "KINOTEKA_CONTENT_PUBLIC": "true",
+            "KINOTEKA_CONTENT__PUBLIC": "true",
             "KINOTEKA_DATA_DIR": str(root),
             "KINOTEKA_LOG__LEVEL": "WARNING",
         }

@@ -2,13 +2,13 @@
 
 Full sync (films/s) next to its two limits measured in the same run: extraction alone (the
 document queries streamed to nowhere) and indexing alone (the same documents, prebuilt, bulk
-written into a fresh Tantivy index in the same pages and commits). All three run under the
-full load's collector setting (`bulk_load_gc`), in `KINOTEKA_BENCH_SEARCH_ROUNDS` rounds (5)
-of the three, one after the other. This machine's speed drifts by a fifth or more between
-minutes, so the goal is judged within each round, on measures taken under the same conditions
-(full sync next to that round's slower limit), and the median round is the figure; the best of
-each measure over all rounds is shown too. Then commit-to-searchable latency of 200
-single-film edits with `kinoteka sync run --follow` running as its own process.
+written into a fresh Tantivy index in the same pages and commits), in
+`KINOTEKA_BENCH_SEARCH_ROUNDS` rounds (5) of the three, one after the other. This machine's
+speed drifts by a fifth or more between minutes, so the goal is judged within each round, on
+measures taken under the same conditions (full sync next to that round's slower limit), and
+the median round is the figure; the best of each measure over all rounds is shown too. Then
+commit-to-searchable latency of 200 single-film edits with `kinoteka sync run --follow`
+running as its own process.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import EncodedDocument, SearchQuery
 from kinoteka.logs import configure_logging
 from kinoteka.search.documents import DocumentKind, SearchIndexes
+from kinoteka.search.load import document_pages
+from kinoteka.search.parts import LOAD_ORDER
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import SearchSettings
-from kinoteka.search.sync import LOAD_ORDER, bulk_load_gc, document_pages
 from kinoteka.settings import LogSettings
 
 EDITS = int(os.environ.get("KINOTEKA_BENCH_SEARCH_EDITS", "200"))
@@ -55,11 +56,10 @@ async def _extract(url: str, settings: SearchSettings, *, keep: bool) -> tuple[f
     batches: Batches = {kind: [] for kind in LOAD_ORDER}
     started = time.perf_counter()
     try:
-        with bulk_load_gc():  # as the full load runs
-            for kind in LOAD_ORDER:
-                async for batch in document_pages(db, kind, settings.load_batch_size):
-                    if keep:
-                        batches[kind].append(batch)
+        for kind in LOAD_ORDER:
+            async for batch in document_pages(db, kind, settings.load_batch_size):
+                if keep:
+                    batches[kind].append(batch)
     finally:
         await db.close()
     return time.perf_counter() - started, batches
@@ -70,15 +70,14 @@ async def _index_only(search_url: str, settings: SearchSettings, batches: Batche
     indexes = SearchIndexes.named(settings.indexes)
     await index.ensure_indexes()
     started = time.perf_counter()
-    with bulk_load_gc():  # as the full load runs
-        for kind, pages in batches.items():
-            name = indexes.for_kind(kind).name
-            await index.clear(name)  # as the full load starts a kind, then adds its documents
-            held = 0  # committed as the full load commits: every `load_commit_size` documents
-            for number, page in enumerate(pages, 1):
-                commit = number == len(pages) or held + len(page) >= settings.load_commit_size
-                await index.bulk(name, page, commit=commit, new=True)
-                held = 0 if commit else held + len(page)
+    for kind, pages in batches.items():
+        name = indexes.for_kind(kind).name
+        await index.clear(name)  # as the full load starts a kind, then adds its documents
+        held = 0  # committed as the full load commits: every `load_commit_size` documents
+        for number, page in enumerate(pages, 1):
+            commit = number == len(pages) or held + len(page) >= settings.load_commit_size
+            await index.bulk(name, page, commit=commit, new=True)
+            held = 0 if commit else held + len(page)
     await index.close()  # finishes the merges under way, as the full sync's close does
     return time.perf_counter() - started
 

@@ -177,7 +177,7 @@ def test_serve_runs_one_context_alone_and_stops_on_sigterm(data_dir: Path) -> No
     port = free_port()
     process = subprocess.Popen(
         [*KINOTEKA, "serve", "content", "--port", str(port)],
-        env=_env(data_dir, KINOTEKA_CONTENT_PUBLIC="true"),
+        env=_env(data_dir, KINOTEKA_CONTENT__PUBLIC="true"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

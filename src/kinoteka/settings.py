@@ -23,6 +23,7 @@ from kinoteka.analytics.settings import AnalyticsSettings
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
+from kinoteka.infra.db import DatabaseSettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
@@ -98,9 +99,7 @@ class Settings(BaseSettings):
     demo: DemoSettings = DemoSettings()
     catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
-    content_public: bool = Field(
-        default=False, description="Open the content API to anonymous reads (no token needed)."
-    )
+    database: DatabaseSettings = DatabaseSettings()
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()

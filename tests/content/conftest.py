@@ -51,7 +51,7 @@ async def movies_index(
 def content_services(
     database_url: str, redis_url: str, search: SearchIndex, search_url: str, *, public: bool
 ) -> Services:
-    settings = load_settings(content_public=public, data_dir=Path("/nonexistent"))
+    settings = load_settings(content={"public": public}, data_dir=Path("/nonexistent"))
     urls = StoreUrls(database_url, redis_url, search_url, "file:///nonexistent")
     services = build_services(settings, urls)
     services.search = search
@@ -62,7 +62,7 @@ def content_services(
 async def public_client(
     movies_database: str, flushed_redis: str, movies_index: tuple[str, SearchIndex]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the content API with `KINOTEKA_CONTENT_PUBLIC=true`."""
+    """A client of the content API with `KINOTEKA_CONTENT__PUBLIC=true`."""
     url, index = movies_index
     services = content_services(movies_database, flushed_redis, index, url, public=True)
     app = create_app(services, ["content"])

@@ -52,7 +52,7 @@ def content_server(
 
 def _content_openapi() -> dict[str, Any]:
     """The schema, from an app that is built but never started (nothing connects)."""
-    settings = load_settings(content_public=True)
+    settings = load_settings(content={"public": True})
     urls = StoreUrls("postgresql://unused/unused", "redis://unused", "tantivy:///unused", "")
     openapi: dict[str, Any] = create_app(build_services(settings, urls), ["content"]).openapi()
     return openapi

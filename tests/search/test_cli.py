@@ -78,3 +78,25 @@ def test_invalid_search_setting_is_one_line(cli_env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["sync", "status"], env=env)
     assert result.exit_code == 2
     assert "KINOTEKA_SEARCH__BATCH_SIZE" in result.output
+
+
+def test_status_shows_the_backlog_draining_with_an_eta(
+    fresh_database: str, cli_env: dict[str, str]
+) -> None:
+    from tests.search.test_changes import bulk_insert_films
+
+    seed_small_catalog(fresh_database)
+    runner = CliRunner()
+    assert runner.invoke(app, ["sync", "run", "--once"], env=cli_env).exit_code == 0
+    bulk_insert_films(fresh_database, 200)
+    assert runner.invoke(app, ["sync", "run", "--once"], env=cli_env).exit_code == 0
+    idle = runner.invoke(app, ["sync", "status"], env=cli_env)
+    assert idle.exit_code == 0, idle.output
+    assert "backlog" not in idle.output
+
+    execute(fresh_database, "UPDATE content.film_work SET rating = 7.0")  # 203 changes queued
+    status = runner.invoke(app, ["sync", "status"], env=cli_env)
+    assert status.exit_code == 0, status.output
+    assert "│ 203 " in status.output
+    assert "draining at" in status.output
+    assert "changes/s, ETA 0:" in status.output

@@ -81,7 +81,8 @@ async def test_film_documents_carry_the_poster_url(fresh_database: str) -> None:
 
     from kinoteka.catalog.posters import poster_url
     from kinoteka.infra import db as db_port
-    from kinoteka.search.documents import DocumentKind, build_documents
+    from kinoteka.search.documents import DocumentKind
+    from kinoteka.search.repository.documents import build_documents
 
     database = db_port.from_url(fresh_database)
     try:
@@ -113,7 +114,8 @@ async def _all_documents(url: str, *, legacy: bool = False) -> dict[str, dict[st
     from sqlalchemy import text
 
     from kinoteka.infra import db as db_port
-    from kinoteka.search.documents import DocumentKind, build_documents
+    from kinoteka.search.documents import DocumentKind
+    from kinoteka.search.repository.documents import build_documents
 
     database = db_port.from_url(url, pool_size=1)
     tables = {DocumentKind.FILM: "film_work", DocumentKind.GENRE: "genre",

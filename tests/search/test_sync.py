@@ -395,3 +395,47 @@ async def test_a_full_load_over_a_populated_index_leaves_no_stale_document(
     finally:
         await index.close()
         await db.close()
+
+
+async def test_an_older_layout_keeps_answering_while_the_sync_rebuilds_it(rig: SyncRig) -> None:
+    from kinoteka.infra.search.tantivy import LAYOUT_FILE
+
+    await rig.sync.run_once()
+    root = Path(rig.search_url.removeprefix("tantivy://"))
+    old = (root / "movies" / "CURRENT").read_text()
+    (root / "movies" / old / LAYOUT_FILE).write_text("an older layout")
+    await rig.index.close()
+
+    # The app starts: the API's client and the sync's open the index anew.
+    reader = open_index(rig.search_url, rig.sync.settings)
+    assert await reader.ensure_indexes() == []  # start-up empties nothing
+    assert await reader.outdated() == ["movies"]
+    db = db_port.from_url(rig.database_url, pool_size=2)
+    index = open_index(rig.search_url, rig.sync.settings)
+    sync = catalog_sync(db, index, rig.search_url, rig.sync.settings)
+    done = asyncio.Event()
+    totals: list[int] = []
+
+    async def search_loop() -> None:
+        while not done.is_set():
+            totals.append((await reader.search(SearchQuery("movies", text="alien"))).total)
+            await asyncio.sleep(0)
+
+    looping = asyncio.create_task(search_loop())
+    try:
+        report = await sync.run_once()
+    finally:
+        done.set()
+        await looping
+    try:
+        assert totals
+        assert set(totals) == {1}  # every search during the rebuild found the film
+        assert report.loaded == 0  # a rebuild of that index, not a full load of all
+        assert await index.outdated() == []
+        assert not (root / "movies" / old).exists()
+        assert await reader.count("movies") == 3
+        assert (await sync.verify()).ok
+    finally:
+        await reader.close()
+        await index.close()
+        await db.close()

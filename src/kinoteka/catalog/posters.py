@@ -17,6 +17,7 @@ import anyio
 import structlog
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from kinoteka.catalog import POSTER_ROUTE_PREFIX
 from kinoteka.catalog.settings import PosterSettings
 from kinoteka.infra.images import ImageTooLarge, ImageWorkers, check_decoded_size, shrunk
 from kinoteka.infra.storage import ObjectStorage, StorageError
@@ -24,7 +25,6 @@ from kinoteka.infra.storage import ObjectStorage, StorageError
 log = structlog.get_logger(__name__)
 
 ACCEPTED_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
-POSTER_ROUTE_PREFIX = "/api/v1"
 
 
 class PosterRejected(Exception):
@@ -121,12 +121,6 @@ def _encode(image: Image.Image, width: int, quality: int) -> Rendition:
 
 def rendition_key(poster_key: str, width: int) -> str:
     return f"{poster_key}/{width}.webp"
-
-
-def poster_url_sql(column: str, width: int = 320) -> str:
-    """`poster_url` as an SQL expression over a poster-key column (NULL without a poster), for
-    queries that render search documents in the database."""
-    return f"('{POSTER_ROUTE_PREFIX}/' || NULLIF({column}, '') || '/{int(width)}.webp')"
 
 
 def poster_url(poster_key: str | None, width: int = 320) -> str | None:

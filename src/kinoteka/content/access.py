@@ -17,8 +17,8 @@ async def content_reader(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> AccessClaims | None:
-    """The caller's verified claims; None when `KINOTEKA_CONTENT_PUBLIC=true`."""
-    if services.settings.content_public:
+    """The caller's verified claims; None when `KINOTEKA_CONTENT__PUBLIC=true`."""
+    if services.settings.content.public:
         return None
     if credentials is None:
         raise HTTPException(

@@ -1,4 +1,4 @@
-"""Settings of the content API (`KINOTEKA_CONTENT__*`; openness is `KINOTEKA_CONTENT_PUBLIC`)."""
+"""Settings of the content API (`KINOTEKA_CONTENT__*`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class ContentSettings(BaseModel):
+    public: bool = Field(
+        default=False, description="Open the content API to anonymous reads (no token needed)."
+    )
     cache_ttl: float = Field(
         default=300.0, gt=0, description="Seconds a cached answer lives (the index version "
         "bump invalidates it sooner)."

@@ -1,12 +1,24 @@
 """Search: the documents the index holds and the catalog -> index sync.
 
-- `documents.py`: index definitions (movies, genres, persons) and set-based document queries;
-- `sync.py`: full load, change-queue batches (fed by triggers, woken by NOTIFY), the
-  `modified` safety net, rebuild, status and verification; `state.py` keeps its checkpoint
-  (PostgreSQL by default, or a YAML file); `backoff.py` retries through outages;
+- `documents.py`: what the documents hold, the index definitions (movies, genres, persons);
+- `repository/`: every SQL statement of the context (bound parameters): the change queue,
+  the safety net, the advisory lock, verification, and the set-based document queries;
+- `sync.py`: `CatalogSync`, the thin orchestrator over `load.py` (full load, read ahead),
+  `changes.py` (change-queue batches fed by triggers and woken by NOTIFY, the `modified`
+  safety net), `follower.py`, `status.py` (status, verification) and `parts.py` (what they
+  share); `state.py` keeps its checkpoint (PostgreSQL by default, or a YAML file);
+  `backoff.py` retries through outages;
 - `cli.py`: `kinoteka sync run [--once|--follow] [--state-file state.yaml]`, `sync rebuild`,
   `sync status`, `sync verify`; `mount.py`: the indexes made sure of at start-up and the
   follower `kinoteka up` runs in the background.
+
+The one sanctioned exception to "contexts never read another's tables": search reads the
+catalog's `content.*` tables (films, genres, persons, credits) to render its documents in
+PostgreSQL, and its migration installs statement triggers on them that feed `search.change`.
+Documents join five tables set-wise per page of thousands of films; going through catalog
+service functions would cost a round trip and a Python object per row and lose the
+transactional capture (a change and its queue row commit together). It only reads, and the
+poster path comes from the catalog's public `poster_url_sql()`.
 
 Readers (the content API) use the port in `kinoteka.infra.search` through `services.search`,
 and `await services.search.version()` to tell whether a cached answer is still current.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ import typer
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 
 if TYPE_CHECKING:  # the rest is imported by the commands: `--help` stays fast (see cli.py)
-    from kinoteka.search.sync import CatalogSync
+    from kinoteka.search.sync import CatalogSync, SyncStatus
 
 app = typer.Typer(help="Catalog -> search index sync.", no_args_is_help=True)
 T = TypeVar("T")
@@ -43,7 +44,7 @@ def _sync(
 
         def run(work: Work[T]) -> T:
             async def main() -> T:
-                db = db_port.from_url(urls.database_url, pool_size=4)
+                db = db_port.from_url(urls.database_url, pool_size=4, settings=settings.database)
                 index = open_index(urls.search_url, settings.search)
                 try:
                     sync = catalog_sync(db, index, urls.search_url, settings.search, state_file)
@@ -115,11 +116,21 @@ def status_command(state_file: StateFileOption = None) -> None:
     table.add_row("last safety pass", str(checkpoint.safety_at or "never"))
     table.add_row("queued changes", str(status.queued))
     table.add_row("lag", f"{status.lag_seconds:.3f} s")
+    if status.queued:
+        table.add_row("backlog", _backlog(status))
     table.add_row("documents written", str(checkpoint.documents))
     for name, count in status.index_counts.items():
         table.add_row(f"index {name}", str(count))
     table.add_row("index version", str(status.version))
     out.print(table)
+
+
+def _backlog(status: SyncStatus) -> str:
+    """How the queued changes drain: their rate and the time left at it."""
+    if status.drain_rate is None or status.eta_seconds is None:
+        return "not draining: no batch applied in the last minute (is a follower running?)"
+    eta = dt.timedelta(seconds=round(status.eta_seconds))
+    return f"draining at {status.drain_rate:,.0f} changes/s, ETA {eta}"
 
 
 @app.command("verify")

@@ -15,7 +15,8 @@ from kinoteka.search.sync import CatalogSync
 
 def open_index(search_url: str, settings: SearchSettings) -> SearchIndex:
     """The search port at `search_url`, knowing the movies, genres and persons indexes."""
-    return search_port.from_url(search_url, SearchIndexes.named(settings.indexes).all())
+    definitions = SearchIndexes.named(settings.indexes).all()
+    return search_port.from_url(search_url, definitions, writer_heap_mib=settings.writer_heap_mib)
 
 
 def catalog_sync(

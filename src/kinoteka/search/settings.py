@@ -1,4 +1,5 @@
-"""The `search` group of the settings tree: the sync's pace, batches, index names, backoff."""
+"""The `search` group of the settings tree: the sync's pace, batches, index names, backoff,
+the local index writer's memory."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ class SearchSettings(BaseModel):
     )
     overlap: float = Field(
         default=300.0, ge=0, description="How far back (s) a safety pass re-reads `modified`."
+    )
+    writer_heap_mib: int = Field(
+        default=64,
+        ge=16,
+        le=65_536,
+        description="Memory (MiB) of a local (Tantivy) index writer; a rebuild's gets twice it.",
     )
     indexes: IndexNames = IndexNames()
     backoff: BackoffSettings = BackoffSettings()

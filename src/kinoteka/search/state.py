@@ -39,6 +39,8 @@ class SyncCheckpoint(BaseModel):
     """Per catalog table, the newest `modified` the last safety pass saw."""
     safety_at: dt.datetime | None = None
     last_batch_at: dt.datetime | None = None
+    drain_rate: float | None = None
+    """Changes applied per second while the queue last drained (smoothed over batches)."""
     documents: int = 0
     """Documents written (upserted or deleted) since the first run."""
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kinoteka.infra.search import SearchError
-from kinoteka.infra.search import tantivy as tantivy_adapter
-from kinoteka.infra.search.tantivy import TantivyIndex
+from kinoteka.infra.search.tantivy import LAYOUT_FILE, TantivyIndex
+from kinoteka.infra.search.tantivy import writer as tantivy_writer
 from kinoteka.search.documents import SearchIndexes
 from kinoteka.search.settings import IndexNames
 
@@ -40,11 +40,11 @@ async def test_a_failed_batch_drops_what_was_held_uncommitted(index: TantivyInde
 async def test_an_idle_writer_holding_uncommitted_batches_is_kept(
     index: TantivyIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(tantivy_adapter, "WRITER_IDLE", 0.0)
+    monkeypatch.setattr(tantivy_writer, "WRITER_IDLE", 0.0)
     await index.bulk("movies", [film("First")])  # starts the idle timer
     held = film("Held")
     await index.bulk("movies", [held], commit=False)
-    index._release_idle()  # what the timer does once batches stop coming
+    index.writers.release_idle()  # what the timer does once batches stop coming
     await index.bulk("movies", commit=True)
     assert await index.count("movies") == 2
     assert await index.get("movies", str(held["id"])) == held
@@ -57,23 +57,37 @@ async def test_uncommitted_batches_are_not_searchable_yet(index: TantivyIndex) -
     assert await index.count("movies") == 1
 
 
-async def test_an_index_of_an_older_layout_is_replaced_by_an_empty_one(tmp_path: Path) -> None:
+async def test_an_index_of_an_older_layout_answers_until_a_rebuild_replaces_it(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "index"
     definitions = SearchIndexes.named(IndexNames()).all()
     first = TantivyIndex(root, definitions)
     await first.ensure_indexes()
-    await first.bulk("movies", [film("Kept from before")])
+    kept = film("Kept from before")
+    await first.bulk("movies", [kept])
     await first.close()
     old = (root / "movies" / "CURRENT").read_text()
-    (root / "movies" / old / tantivy_adapter.LAYOUT_FILE).write_text("an older layout")
+    (root / "movies" / old / LAYOUT_FILE).write_text("an older layout")
 
     second = TantivyIndex(root, definitions)
     try:
-        assert await second.ensure_indexes() == ["movies"]  # reported: the sync loads it anew
-        assert await second.count("movies") == 0
+        assert await second.ensure_indexes() == []  # nothing emptied or replaced at start-up
+        assert await second.outdated() == ["movies"]
+        rebuilt = film("Rebuilt in the new layout")
+        searchable_meanwhile: list[bool] = []
+
+        async def batches() -> AsyncIterator[list[dict[str, object]]]:
+            yield [rebuilt]
+            # the rebuild is under way: searches still answer from the old version
+            searchable_meanwhile.append(await second.get("movies", str(kept["id"])) == kept)
+            yield [kept]
+
+        assert await second.rebuild("movies", batches()) == 2
+        assert searchable_meanwhile == [True]
+        assert await second.outdated() == []
         assert not (root / "movies" / old).exists()
-        assert await second.ensure_indexes() == []
-        await second.bulk("movies", [film("Written in the new layout")])
-        assert await second.count("movies") == 1
+        assert await second.count("movies") == 2
+        assert await second.get("movies", str(rebuilt["id"])) == rebuilt
     finally:
         await second.close()

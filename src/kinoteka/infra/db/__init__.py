@@ -3,14 +3,11 @@
 SQLAlchemy speaks both footprints (embedded and server PostgreSQL), so there is one adapter.
 `from_url()` takes a plain `postgresql://` URL (a Unix-socket host in `?host=` works too) and
 builds the async engine on asyncpg; `sync_url()` gives the psycopg form for migrations and
-COPY-based bulk loads. `yield_cpu()` lets a batch job's server process make way for the work
-beside it when the server runs on this machine (the embedded footprint).
+COPY-based bulk loads. `DatabaseSettings` holds the connection tunables.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from asyncio import Event
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from pydantic import BaseModel, Field
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
@@ -34,6 +32,7 @@ from kinoteka.infra.db.base import Base
 __all__ = [
     "Base",
     "Database",
+    "DatabaseSettings",
     "async_url",
     "driver_error",
     "fetch_column",
@@ -41,7 +40,6 @@ __all__ = [
     "from_url",
     "libpq_url",
     "sync_url",
-    "yield_cpu",
 ]
 
 
@@ -160,74 +158,24 @@ async def fetch_column(
     return [row[column] for row in await fetch_rows(connection, statement, *args)]
 
 
-def _on_this_machine(url: str) -> bool:
-    """Whether the server is reached over a Unix socket or a loopback address."""
-    parsed = make_url(url)
-    socket_dir = parsed.query.get("host")
-    host = parsed.host or (socket_dir if isinstance(socket_dir, str) else None)
-    if host is None or host.startswith("/") or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class DatabaseSettings(BaseModel):
+    """The `database` group of the settings tree (`KINOTEKA_DATABASE__*`)."""
 
-
-async def yield_cpu(connection: AsyncConnection, nice: int) -> bool:
-    """Lower the CPU priority of the server process behind `connection` to `nice`, when it runs
-    on this machine as this user (the embedded footprint); True if it runs at that nice or
-    lower now (a nice is only ever raised).
-
-    For a batch job whose bottleneck is this process (a full load's index), so that the
-    server's share of a small machine goes to the bottleneck first. PostgreSQL starts each
-    backend in a session of its own, which Linux schedules as a group of its own (autogroup):
-    the group's nice is raised, and the process's. Raising a nice value needs no privilege; on
-    a server elsewhere, or of another user, nothing changes. The backend should not serve
-    other work afterwards: invalidate the connection.
-    """
-    url = connection.engine.url.render_as_string(hide_password=False)
-    if not hasattr(os, "setpriority") or not _on_this_machine(url):
-        return False
-    pid = int(await connection.scalar(text("SELECT pg_backend_pid()")) or 0)
-    return _lower_priority(pid, nice)
-
-
-def _lower_priority(pid: int, nice: int) -> bool:
-    # procfs reads and writes: in memory, they do not block
-    try:
-        with open(f"/proc/{pid}/comm") as comm:  # the server's own process, not a namesake
-            if not comm.read().startswith("postgres"):
-                return False
-        os.setpriority(os.PRIO_PROCESS, pid, max(nice, os.getpriority(os.PRIO_PROCESS, pid)))
-    except OSError:  # no such process here, or another user's
-        return False
-    group, ours = _autogroup(str(pid)), _autogroup("self")
-    if group is not None and (ours is None or group[0] != ours[0]):  # never our own group
-        try:
-            with open(f"/proc/{pid}/autogroup", "w") as setting:
-                setting.write(str(max(nice, group[1])))
-        except OSError:
-            pass  # the process nice is what counts then
-    return True
-
-
-def _autogroup(pid: str) -> tuple[str, int] | None:
-    """The autogroup `pid` is scheduled in and its nice ("/autogroup-7 nice 0"); None where
-    there are no autogroups, or for the root one, which procfs shows empty (the session of
-    init, and of whatever it starts without a session of its own) and which takes no nice."""
-    try:
-        with open(f"/proc/{pid}/autogroup") as setting:
-            name, _, nice = setting.read().split()
-        return name, int(nice)
-    except (OSError, ValueError):
-        return None
-
-
-RECYCLE_SECONDS = 1800  # a pooled connection is replaced after this long (NAT/idle timeouts)
-CONNECT_TIMEOUT = 10.0
-"""Seconds a new connection may take, handshake included, before it fails (asyncpg waits 60):
-a server that accepts but does not answer (hung, overloaded, behind a stalled proxy) is an
-outage to retry with backoff, not a wait that holds up every caller behind it."""
+    connect_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a new connection may take, handshake included, before it fails.",
+    )
+    """asyncpg waits 60 s: a server that accepts but does not answer (hung, overloaded, behind
+    a stalled proxy) is an outage to retry with backoff, not a wait that holds up every caller
+    behind it."""
+    pool_recycle: int = Field(
+        default=1800,
+        ge=-1,
+        description="Seconds after which a pooled connection is replaced (NAT/idle timeouts); "
+        "-1: never.",
+    )
 
 
 def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -244,14 +192,20 @@ def _drop_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
 
 
 def from_url(
-    url: str, *, pool_size: int = 10, echo: bool = False, connect_timeout: float = CONNECT_TIMEOUT
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    settings: DatabaseSettings | None = None,
 ) -> Database:
+    """The database at `url`, its connections tuned by `settings` (defaults if None)."""
+    settings = settings or DatabaseSettings()
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_recycle=RECYCLE_SECONDS,
-        connect_args={"timeout": connect_timeout},
+        pool_recycle=settings.pool_recycle,
+        connect_args={"timeout": settings.connect_timeout},
         echo=echo,
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)

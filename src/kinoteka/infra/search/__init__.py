@@ -1,8 +1,10 @@
 """Search index port: index definitions, the query object and the `SearchIndex` protocol.
 
 Every adapter implements all members of `SearchIndex`:
-- `ensure_indexes()` creates each defined index that is missing (idempotent), or whose stored
-  layout no longer matches its definition (it is then created anew, empty, and reported);
+- `ensure_indexes()` creates each defined index that is missing (idempotent) and reports them;
+- `outdated()` names the indexes whose stored layout is older than their definition: they keep
+  answering as they are until `rebuild` replaces them (an adapter whose store has no such
+  notion answers `[]`);
 - `bulk(index, upserts, deletes)` writes documents (upsert by `id`) and deletes ids; when it
   returns the batch is acknowledged (durable) and the index version has been bumped; upserts are
   `Document` dicts or `EncodedDocument`s (JSON rendered elsewhere, passed through unparsed);
@@ -266,6 +268,8 @@ class SearchIndex(Protocol):
 
     async def refresh(self) -> None: ...
 
+    async def outdated(self) -> list[str]: ...
+
     async def rebuild(self, index: str, batches: AsyncIterator[Sequence[Upsert]]) -> int:
         """Load a new version of `index` from `batches`, switch to it, drop the old one."""
         ...
@@ -277,12 +281,17 @@ class SearchIndex(Protocol):
     async def close(self) -> None: ...
 
 
-def from_url(url: str, definitions: Sequence[IndexDefinition]) -> SearchIndex:
-    """The adapter for `url`: `tantivy:///path` or `http(s)://…` (Elasticsearch/OpenSearch)."""
+def from_url(
+    url: str, definitions: Sequence[IndexDefinition], *, writer_heap_mib: int = 64
+) -> SearchIndex:
+    """The adapter for `url`: `tantivy:///path` or `http(s)://…` (Elasticsearch/OpenSearch).
+
+    `writer_heap_mib`: the memory of a local index writer (Tantivy; a server indexes with its
+    own)."""
     if url.startswith("tantivy://"):
         from kinoteka.infra.search.tantivy import TantivyIndex
 
-        return TantivyIndex.from_url(url, definitions)
+        return TantivyIndex.from_url(url, definitions, writer_heap_mib=writer_heap_mib)
     if url.startswith(("http://", "https://")):
         from kinoteka.infra.search.elasticsearch import ElasticsearchIndex
 
