@@ -98,7 +98,7 @@ async def collect(
                     source=source,
                     batch_index=-1,
                     event_id=None,
-                    reason=f"batch: {reason}",
+                    reason=_text(f"batch: {reason}"),
                     payload=_jsonable(body),
                 )
             ],
@@ -113,7 +113,7 @@ async def collect(
     seen: set[uuid.UUID] = set()
     for index, raw in enumerate(batch.events):
         kind = raw.get("type")
-        if kind not in KNOWN_TYPES:
+        if not isinstance(kind, str) or kind not in KNOWN_TYPES:
             refused.append(
                 RefusedEvent(index=index, event_id=_event_id_of(raw), reason=TYPE_REASON)
             )
@@ -157,8 +157,8 @@ async def collect(
                     user_id=user_id,
                     source=source,
                     batch_index=item.index,
-                    event_id=item.event_id,
-                    reason=item.reason,
+                    event_id=_text(item.event_id),
+                    reason=_text(item.reason),
                     payload=_jsonable(batch.events[item.index]),
                 )
                 for item in refused
@@ -178,9 +178,14 @@ async def collect(
     return BatchAnswer(accepted=len(records), refused=refused)
 
 
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text holds no NUL character: it is kept as U+FFFD."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def _jsonable(value: Any) -> Any:
-    """The refused payload as JSON can store it (anything else becomes its text)."""
+    """The refused payload as PostgreSQL's JSON can store it (no NUL, else its text)."""
     try:
-        return orjson.loads(orjson.dumps(value))
-    except (TypeError, orjson.JSONEncodeError):
-        return str(value)[:10_000]
+        return orjson.loads(orjson.dumps(value).replace(b"\\u0000", b"\\ufffd"))
+    except (TypeError, orjson.JSONEncodeError, orjson.JSONDecodeError):
+        return _text(str(value)[:10_000])
