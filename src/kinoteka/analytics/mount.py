@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from kinoteka.analytics import api
 from kinoteka.analytics.loader import Loader
 from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
+from kinoteka.analytics.repository import forget_account
+from kinoteka.auth import on_account_deleted
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 
@@ -67,6 +69,7 @@ def analytics_mount() -> ContextMount:
 
     def install(app: FastAPI, services: Services) -> None:
         api.install(app)
+        on_account_deleted(forget_account)  # once per process, however many apps
         app.add_middleware(PageViewMiddleware, buffer=lambda: holder.get("buffer"))
 
     @contextlib.asynccontextmanager
