@@ -27,6 +27,7 @@ def _run(settings: Settings, work: Callable[[Loader], Awaitable[T]]) -> T:
     from kinoteka.infra.bus import BusError
 
     analytics = settings.analytics
+    store_url = analytics.store_url or f"chdb://{(settings.data_dir / 'clickhouse').resolve()}"
     with running_stores(settings, database=False, redis=analytics.bus_url is None) as urls:
 
         async def main() -> T:
@@ -58,7 +59,10 @@ def _run(settings: Settings, work: Callable[[Loader], Awaitable[T]]) -> T:
         except (BusError, OSError) as error:
             fail(f"bus: {error}")
         except AnalyticsStoreError as error:
-            fail(f"analytics store: {error}")
+            hint = ""
+            if store_url.startswith("chdb://"):
+                hint = " (chDB opens its directory in one process at a time: is `up` running?)"
+            fail(f"analytics store: {error}{hint}")
         except ValueError as error:
             fail(str(error))
 

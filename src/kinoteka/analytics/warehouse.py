@@ -87,9 +87,10 @@ async def create_tables(store: AnalyticsStore, database: str) -> None:
 
 
 def row(table: str, record: BusRecord) -> list[Any]:
-    values = record.model_dump()
-    values["client_at"] = values["client_at"] or values["server_at"]
-    return [values[name] for name in COLUMNS[table]]
+    values = [getattr(record, name) for name in COLUMNS[table]]
+    if "client_at" in COLUMNS[table] and record.client_at is None:
+        values[COLUMNS[table].index("client_at")] = record.server_at
+    return values
 
 
 def dedup_token(table: str, records: Sequence[BusRecord]) -> str:
