@@ -123,3 +123,29 @@ async def _buffer_dropped(client: httpx.AsyncClient) -> int:
             holder = middleware.kwargs["buffer"]()
             return int(holder.dropped)
     raise AssertionError("no page-view middleware")
+
+
+def test_the_viewer_is_named_only_when_content_checked_the_token() -> None:
+    import base64
+
+    from kinoteka.analytics.pageviews import page_view_of
+
+    user = "6f1f3a8e-5b0e-4c1e-9a53-2f1d2b3c4d5e"
+    payload = base64.urlsafe_b64encode(f'{{"sub": "{user}"}}'.encode()).rstrip(b"=")
+    route = type("Route", (), {"path": "/api/v1/films/{film_id}"})()
+    scope: dict[str, Any] = {
+        "method": "GET",
+        "route": route,
+        "path_params": {"film_id": FILM},
+        "headers": [(b"authorization", b"Bearer eyJhbGciOiJFZERTQSJ9." + payload + b".sig")],
+    }
+    checked = page_view_of(scope, 200, token_checked=True)
+    assert checked is not None
+    assert str(checked.user_id) == user
+    assert str(checked.object_id) == FILM
+    unchecked = page_view_of(scope, 200, token_checked=False)
+    assert unchecked is not None
+    assert unchecked.user_id is None
+    assert page_view_of(scope, 404, token_checked=True) is None
+    garbage = {**scope, "headers": [(b"authorization", b"Bearer not-a-jwt")]}
+    assert page_view_of(garbage, 200, token_checked=True).user_id is None  # type: ignore[union-attr]

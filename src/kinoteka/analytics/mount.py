@@ -70,7 +70,12 @@ def analytics_mount() -> ContextMount:
     def install(app: FastAPI, services: Services) -> None:
         api.install(app)
         on_account_deleted(forget_account)  # once per process, however many apps
-        app.add_middleware(PageViewMiddleware, buffer=lambda: holder.get("buffer"))
+        app.add_middleware(
+            PageViewMiddleware,
+            buffer=lambda: holder.get("buffer"),
+            # A 200 from the private catalog means content checked the bearer token.
+            token_checked=lambda: not services.settings.content.public,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(services: Services) -> AsyncIterator[None]:

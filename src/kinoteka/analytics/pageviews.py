@@ -10,6 +10,7 @@ further views are dropped, counted and logged (once per second at most); request
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import time
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -111,7 +113,28 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() and len(value) < 9 else None
 
 
-def page_view_of(scope: Scope, status: int) -> BusRecord | None:
+def bearer_subject(scope: Scope) -> uuid.UUID | None:
+    """The `sub` of the request's bearer token, read without checking it.
+
+    Only for an answer the content API gave after verifying that very token (a 200 while the
+    catalog is not public): checking it twice would cost a Redis round trip per view.
+    """
+    for name, value in scope.get("headers", []):
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            parts = value[7:].split(b".")
+            if len(parts) != 3:
+                return None
+            try:
+                payload = orjson.loads(
+                    base64.urlsafe_b64decode(parts[1] + b"=" * (-len(parts[1]) % 4))
+                )
+            except (ValueError, orjson.JSONDecodeError):
+                return None
+            return _uuid(payload.get("sub")) if isinstance(payload, dict) else None
+    return None
+
+
+def page_view_of(scope: Scope, status: int, *, token_checked: bool = False) -> BusRecord | None:
     """The page view a request was, or None when it was not a successful content read."""
     if status != 200 or scope.get("method") != "GET":
         return None
@@ -135,7 +158,7 @@ def page_view_of(scope: Scope, status: int) -> BusRecord | None:
     object_id = _uuid(scope.get("path_params", {}).get(parameter)) if parameter else None
     return page_view_record(
         kind,
-        user_id=None,
+        user_id=bearer_subject(scope) if token_checked else None,
         object_id=object_id,
         query=first("query") or "",
         page_number=_int(first("page_number", "page[number]")),
@@ -147,9 +170,15 @@ def page_view_of(scope: Scope, status: int) -> BusRecord | None:
 class PageViewMiddleware:
     """Pure ASGI: notes the status, and after the answer offers the view to the buffer."""
 
-    def __init__(self, app: ASGIApp, buffer: Callable[[], PageViewBuffer | None]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        buffer: Callable[[], PageViewBuffer | None],
+        token_checked: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.app = app
         self.buffer = buffer
+        self.token_checked = token_checked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/v1/"):
@@ -168,7 +197,7 @@ class PageViewMiddleware:
         if buffer is None:
             return
         try:
-            record = page_view_of(scope, status)
+            record = page_view_of(scope, status, token_checked=self.token_checked())
         except Exception as error:  # counting a view must never break the answer
             log.warning("analytics.page_view_unreadable", error=str(error)[:200])
             return
