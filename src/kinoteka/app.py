@@ -36,6 +36,7 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.auth.mount import auth_mount
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
+    from kinoteka.media.mount import media_mount
     from kinoteka.search.mount import search_mount
 
     mounts: list[ContextMount] = [
@@ -45,6 +46,7 @@ def available_contexts() -> dict[str, ContextMount]:
         content_mount(),
         auth_mount(),
         analytics_mount(),
+        media_mount(),
     ]
     return {mount.name: mount for mount in mounts}
 

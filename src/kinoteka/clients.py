@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import anyio
+
 from kinoteka.infra import analytics as analytics_port
 from kinoteka.infra import bus as bus_port
 from kinoteka.infra import cache as cache_port
@@ -18,6 +20,7 @@ from kinoteka.infra.bus import EventBus
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
+from kinoteka.infra.tasks import TaskQueue
 from kinoteka.services import Opened, Providers, Services
 from kinoteka.settings import Settings
 
@@ -49,6 +52,21 @@ def open_auth_kit(services: Services) -> Opened[AuthKit]:
     return Opened(kit, close=kit.close)
 
 
+def open_tasks(services: Services) -> Opened[TaskQueue]:
+    from kinoteka.infra import tasks as tasks_port
+
+    queue = tasks_port.from_url(
+        services.urls.redis_url, visibility_timeout=services.settings.media.visibility_timeout
+    )
+
+    async def close() -> None:
+        await anyio.to_thread.run_sync(queue.close)
+
+    return Opened(queue, close=close)
+
+
+
+
 def open_bus(services: Services) -> Opened[EventBus]:
     settings = services.settings.analytics
     bus = bus_port.from_url(
@@ -68,6 +86,7 @@ PROVIDERS = Providers(
     search=open_search,
     storage=open_storage,
     auth=open_auth_kit,
+    tasks=open_tasks,
     bus=open_bus,
     analytics_store=open_analytics_store,
 )

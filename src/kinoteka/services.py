@@ -27,13 +27,14 @@ from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
+from kinoteka.infra.tasks import TaskQueue
 from kinoteka.settings import Settings
 
 if TYPE_CHECKING:  # the kit's type only; it is built by the provider the root hands in
     from kinoteka.auth.kit import AuthKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "bus", "analytics_store"]
+ClientName = Literal["search", "storage", "auth", "tasks", "bus", "analytics_store"]
 T = TypeVar("T")
 
 
@@ -57,6 +58,7 @@ class Providers:
     search: Provider[SearchIndex]
     storage: Provider[ObjectStorage]
     auth: Provider[AuthKit]
+    tasks: Provider[TaskQueue]
     bus: Provider[EventBus]
     analytics_store: Provider[AnalyticsStore]
 
@@ -92,6 +94,11 @@ class Services:
     @cached_property
     def auth(self) -> AuthKit:
         return self._open("auth", self.providers.auth)
+
+    @cached_property
+    def tasks(self) -> TaskQueue:
+        """The sender of background tasks (Celery on the Redis URL)."""
+        return self._open("tasks", self.providers.tasks)
 
     @cached_property
     def bus(self) -> EventBus:

@@ -24,6 +24,7 @@ from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
 from kinoteka.infra.db import DatabaseSettings
+from kinoteka.media.settings import MediaSettings
 from kinoteka.search.settings import SearchSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
@@ -103,6 +104,7 @@ class Settings(BaseSettings):
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    media: MediaSettings = MediaSettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -12,6 +12,8 @@ class Permission(StrEnum):
     CATALOG_READ = "catalog.read"
     CATALOG_WRITE = "catalog.write"
     CONTENT_PREMIUM = "content.premium"
+    CONTENT_WATCH = "content.watch"
+    MEDIA_UPLOAD = "media.upload"
     UGC_WRITE = "ugc.write"
     ADMIN_ACCESS = "admin.access"
     USERS_READ = "users.read"
@@ -28,7 +30,7 @@ class RoleName(StrEnum):
     SUPER_USER = "super_user"
 
 
-_PUBLIC = (Permission.CATALOG_READ, Permission.UGC_WRITE)
+_PUBLIC = (Permission.CATALOG_READ, Permission.UGC_WRITE, Permission.CONTENT_WATCH)
 _SUBSCRIBER = (*_PUBLIC, Permission.CONTENT_PREMIUM)
 _ADMIN = (
     *_SUBSCRIBER,
@@ -37,6 +39,7 @@ _ADMIN = (
     Permission.USERS_READ,
     Permission.NOTIFY_SEND,
     Permission.ANALYTICS_VIEW,
+    Permission.MEDIA_UPLOAD,
 )
 
 BUILTIN_ROLES: dict[RoleName, tuple[str, tuple[Permission, ...]]] = {
