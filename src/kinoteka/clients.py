@@ -65,8 +65,6 @@ def open_tasks(services: Services) -> Opened[TaskQueue]:
     return Opened(queue, close=close)
 
 
-
-
 def open_bus(services: Services) -> Opened[EventBus]:
     settings = services.settings.analytics
     bus = bus_port.from_url(
