@@ -37,7 +37,9 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
     from kinoteka.media.mount import media_mount
+    from kinoteka.notify.mount import notify_mount
     from kinoteka.search.mount import search_mount
+    from kinoteka.web.mount import web_mount
 
     mounts: list[ContextMount] = [
         catalog_mount(),
@@ -47,6 +49,8 @@ def available_contexts() -> dict[str, ContextMount]:
         auth_mount(),
         analytics_mount(),
         media_mount(),
+        web_mount(),
+        notify_mount(),
     ]
     return {mount.name: mount for mount in mounts}
 

@@ -26,6 +26,7 @@ from kinoteka.settings import Settings
 
 if TYPE_CHECKING:
     from kinoteka.auth.kit import AuthKit
+    from kinoteka.notify.kit import NotifyKit
 
 # The contexts' factories are imported when their client is first opened, so that a command
 # that opens none (`kinoteka --help`, `kinoteka db upgrade`) loads neither stack.
@@ -65,6 +66,13 @@ def open_tasks(services: Services) -> Opened[TaskQueue]:
     return Opened(queue, close=close)
 
 
+def open_notify_kit(services: Services) -> Opened[NotifyKit]:
+    from kinoteka.notify.kit import build_notify_kit
+
+    kit = build_notify_kit(services.settings, services.db, services.urls.redis_url)
+    return Opened(kit, close=kit.close, ping=kit.broker.ping)
+
+
 def open_bus(services: Services) -> Opened[EventBus]:
     settings = services.settings.analytics
     bus = bus_port.from_url(
@@ -85,6 +93,7 @@ PROVIDERS = Providers(
     storage=open_storage,
     auth=open_auth_kit,
     tasks=open_tasks,
+    notify=open_notify_kit,
     bus=open_bus,
     analytics_store=open_analytics_store,
 )

@@ -32,9 +32,10 @@ from kinoteka.settings import Settings
 
 if TYPE_CHECKING:  # the kit's type only; it is built by the provider the root hands in
     from kinoteka.auth.kit import AuthKit
+    from kinoteka.notify.kit import NotifyKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "tasks", "bus", "analytics_store"]
+ClientName = Literal["search", "storage", "auth", "tasks", "notify", "bus", "analytics_store"]
 T = TypeVar("T")
 
 
@@ -59,6 +60,7 @@ class Providers:
     storage: Provider[ObjectStorage]
     auth: Provider[AuthKit]
     tasks: Provider[TaskQueue]
+    notify: Provider[NotifyKit]
     bus: Provider[EventBus]
     analytics_store: Provider[AnalyticsStore]
 
@@ -99,6 +101,10 @@ class Services:
     def tasks(self) -> TaskQueue:
         """The sender of background tasks (Celery on the Redis URL)."""
         return self._open("tasks", self.providers.tasks)
+
+    @cached_property
+    def notify(self) -> NotifyKit:
+        return self._open("notify", self.providers.notify)
 
     @cached_property
     def bus(self) -> EventBus:
