@@ -33,6 +33,7 @@ HEALTH_TIMEOUT = 3.0
 
 def available_contexts() -> dict[str, ContextMount]:
     """Every context that serves HTTP, by the name `kinoteka serve <name>` takes."""
+    from kinoteka.analytics.mount import analytics_mount
     from kinoteka.auth.mount import auth_mount
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
@@ -47,6 +48,7 @@ def available_contexts() -> dict[str, ContextMount]:
         search_mount(),
         content_mount(),
         auth_mount(),
+        analytics_mount(),
         media_mount(),
         web_mount(),
         notify_mount(),
