@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kinoteka.api_docs import install_api_docs
+from kinoteka.error_responses import install_error_responses
 from kinoteka.mounting import ContextMount
 from kinoteka.services import ClientName, Services
 
@@ -73,6 +74,8 @@ class RequestIdMiddleware:
         request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
         if len(request_id) > 128:
             request_id = uuid.uuid4().hex
+        # For the error handlers, which answer outside this middleware's scope.
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -163,4 +166,5 @@ def create_app(
             app.include_router(services.routes[client])
     for name in chosen:
         mounts[name].install(app, services)
+    install_error_responses(app)
     return app

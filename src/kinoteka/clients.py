@@ -102,7 +102,7 @@ PROVIDERS = Providers(
 def build_services(settings: Settings, urls: StoreUrls) -> Services:
     """Clients for every store; nothing connects until first used."""
     db = db_port.from_url(urls.database_url, settings=settings.database)
-    cache = cache_port.from_url(urls.redis_url)
+    cache = cache_port.from_url(urls.redis_url, settings.cache)
     services = Services(settings=settings, urls=urls, db=db, cache=cache, providers=PROVIDERS)
     services.health_checks["postgres"] = db.ping
     services.health_checks["redis"] = cache.ping

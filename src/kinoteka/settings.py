@@ -23,6 +23,7 @@ from kinoteka.analytics.settings import AnalyticsSettings
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
+from kinoteka.infra.cache import CacheSettings
 from kinoteka.infra.db import DatabaseSettings
 from kinoteka.media.settings import MediaSettings
 from kinoteka.notify.settings import NotifySettings
@@ -103,6 +104,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     auth: AuthSettings = AuthSettings()
     database: DatabaseSettings = DatabaseSettings()
+    cache: CacheSettings = CacheSettings()
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()

@@ -30,6 +30,15 @@ request anywhere that shares auth's Redis (the admin panel then refreshes, getti
 that hold now). A service verifying with the JWKS alone and its own Redis sees the change
 within one access-token lifetime (`KINOTEKA_AUTH__ACCESS_TTL_SECONDS`, 15 min by default).
 
+While Redis is down or frozen, auth fails closed. Every authenticated route answers 503 with
+`Retry-After` (the revocation check cannot be made, and a logged-out, deactivated or demoted
+caller must not get in meanwhile: failing open would turn an outage into a window for exactly
+the tokens someone revoked), and so do login, registration and refresh (their rate limits and
+lockouts live in Redis: without them a brute-force run would be unlimited). The signature
+check alone is offline, so a public route that merely reads an optional token is unaffected.
+Each Redis call waits at most `KINOTEKA_CACHE__SOCKET_TIMEOUT` (1 s); the next request after
+Redis returns is served as usual, without a restart.
+
 Names are resolved on first use, so importing this package loads nothing else.
 """
 

@@ -26,8 +26,8 @@ async def _with_kit(settings: Settings, urls: StoreUrls, work: Work) -> str:
     from kinoteka.infra import cache as cache_port
     from kinoteka.infra import db as db_port
 
-    db = db_port.from_url(urls.database_url)
-    cache = cache_port.from_url(urls.redis_url)
+    db = db_port.from_url(urls.database_url, settings=settings.database)
+    cache = cache_port.from_url(urls.redis_url, settings.cache)
     kit = build_auth_kit(settings, db, cache, urls.redis_url)
     try:
         return await work(kit)

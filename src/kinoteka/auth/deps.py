@@ -8,7 +8,9 @@
 
 The signature is checked with the deployment's public keys (the shared key store, or the JWKS
 of `auth.jwks_url`); then one Redis round trip reads the token's `jti` in the denylist and the
-account's valid-after moment (set on role changes, deactivation and deletion).
+account's valid-after moment (set on role changes, deactivation and deletion). When Redis
+cannot answer, that read raises `CacheUnavailable` and the request gets a 503: the check fails
+closed (see the package docstring for why).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 async def check_access_token(kit: AuthKit, token: str) -> AccessClaims:
-    """Verified, unrevoked claims of `token`, or a 401."""
+    """Verified, unrevoked claims of `token`, or a 401; `CacheUnavailable` (a 503) when the
+    revocation state cannot be read: an unchecked token is never let through."""
     try:
         claims = await kit.verifier.verify(token)
     except TokenError as error:

@@ -54,5 +54,5 @@ def build_auth_kit(settings: Settings, db: Database, cache: Cache, redis_url: st
         keys=keys,
         verifier=verifier,
         passwords=Passwords(auth.password_hash),
-        limiter=ratelimit.from_url(redis_url, namespace=auth.redis_prefix),
+        limiter=ratelimit.from_url(redis_url, namespace=auth.redis_prefix, settings=settings.cache),
     )

@@ -4,6 +4,12 @@ SQLAlchemy speaks both footprints (embedded and server PostgreSQL), so there is 
 `from_url()` takes a plain `postgresql://` URL (a Unix-socket host in `?host=` works too) and
 builds the async engine on asyncpg; `sync_url()` gives the psycopg form for migrations and
 COPY-based bulk loads. `DatabaseSettings` holds the connection tunables.
+
+Every wait is bounded (connect, pool checkout, each statement). A unit of work
+(`Database.session()`) that fails because the server is down, hung or gone raises
+`DatabaseUnavailable` (a `StoreUnavailable`, answered with a 503 by the app); `outage()` says
+the same of an error raised outside a session. Bulk readers keep SQLAlchemy's own
+`OperationalError`, which their retry policies expect.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ import asyncpg
 from pydantic import BaseModel, Field
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -28,17 +41,20 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from kinoteka.infra.db.base import Base
+from kinoteka.infra.outage import StoreUnavailable
 
 __all__ = [
     "Base",
     "Database",
     "DatabaseSettings",
+    "DatabaseUnavailable",
     "async_url",
     "driver_error",
     "fetch_column",
     "fetch_rows",
     "from_url",
     "libpq_url",
+    "outage",
     "sync_url",
 ]
 
@@ -63,6 +79,45 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+class DatabaseUnavailable(StoreUnavailable):
+    """PostgreSQL refused, dropped the connection, or did not answer within the timeouts."""
+
+    store = "postgres"
+
+
+# SQLSTATE classes of an outage, not a bug: connection, rollback (serialization, deadlock),
+# insufficient resources, operator intervention (cancel, shutdown), system error.
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+
+
+def outage(error: BaseException) -> DatabaseUnavailable | None:
+    """`error` as a `DatabaseUnavailable` when it says the server cannot be used right now.
+
+    asyncpg's connect raises plain `OSError`s and `TimeoutError`s (SQLAlchemy wraps only DBAPI
+    errors), a statement past `command_timeout` raises `TimeoutError`, a full pool SQLAlchemy's
+    own `TimeoutError`; lost connections and shutdowns come as DBAPI errors.
+    """
+    if isinstance(error, DatabaseUnavailable):
+        return error
+    if isinstance(error, PoolTimeout):
+        reason = "no free connection in time"
+    elif isinstance(error, TimeoutError):
+        reason = "the server did not answer in time"
+    elif isinstance(error, OSError):
+        reason = f"the server is unreachable ({error.strerror or error})"
+    elif isinstance(error, DBAPIError) and (
+        error.connection_invalidated
+        or isinstance(error, (OperationalError, InterfaceError))
+        or str(getattr(error.orig, "sqlstate", "") or "")[:2] in TRANSIENT_SQLSTATE_CLASSES
+    ):
+        reason = f"the connection failed ({type(error.orig).__name__})"
+    else:
+        return None
+    unavailable = DatabaseUnavailable(f"postgres unavailable: {reason}")
+    unavailable.__cause__ = error
+    return unavailable
+
+
 @dataclass
 class Database:
     """An async engine and its session factory."""
@@ -74,13 +129,24 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits on success, rolls back on error (the edge owns the commit)."""
-        async with self.sessions() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
+        try:
+            async with self.sessions() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException as error:
+                    try:
+                        await session.rollback()
+                    except Exception:
+                        if outage(error) is None:
+                            raise
+                        # The connection is gone too; the outage is what the caller must see.
+                    raise
+        except Exception as error:
+            unavailable = outage(error)
+            if unavailable is None or unavailable is error:
                 raise
+            raise unavailable from error
 
     @asynccontextmanager
     async def listen(self, channel: str, on_notify: Callable[[], None]) -> AsyncIterator[Event]:
@@ -113,16 +179,11 @@ class Database:
                 driver.remove_termination_listener(terminated)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
-            await connection.execute(text("select 1"))
+        async with self.session() as session:
+            await session.execute(text("select 1"))
 
     async def close(self) -> None:
         await self.engine.dispose()
-
-
-# SQLSTATE classes of an outage, not a bug: connection, rollback (serialization, deadlock),
-# insufficient resources, operator intervention (cancel, shutdown), system error.
-TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
 
 def driver_error(error: BaseException, statement: str) -> DBAPIError:
@@ -170,6 +231,18 @@ class DatabaseSettings(BaseModel):
     """asyncpg waits 60 s: a server that accepts but does not answer (hung, overloaded, behind
     a stalled proxy) is an outage to retry with backoff, not a wait that holds up every caller
     behind it."""
+    command_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        le=86400,
+        description="Seconds one statement may run (or wait for a hung server) before it fails.",
+    )
+    pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="Seconds a unit of work may wait for a free pooled connection.",
+    )
     pool_recycle: int = Field(
         default=1800,
         ge=-1,
@@ -205,7 +278,11 @@ def from_url(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=settings.pool_recycle,
-        connect_args={"timeout": settings.connect_timeout},
+        pool_timeout=settings.pool_timeout,
+        connect_args={
+            "timeout": settings.connect_timeout,
+            "command_timeout": settings.command_timeout,
+        },
         echo=echo,
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)

@@ -5,24 +5,31 @@ Every adapter implements `RateLimiter`: `hit(rule, *identity)` records one hit a
 `reset(rule, *identity)` forgets the counts; `close()`. Rules use the `limits` notation
 (`10/minute`, `5 per hour`). The one adapter is the `limits` library's moving window on Redis
 (embedded or server); `from_url()` takes the same `redis://`, `rediss://`, `unix://` URLs as the
-cache port, or `memory://` for a single process.
+cache port, or `memory://` for a single process. A store that cannot be reached or does not
+answer within the cache timeouts raises `RateLimiterUnavailable` (a `StoreUnavailable`): a
+limit that cannot be counted is not waived.
 """
 
 from __future__ import annotations
 
+from kinoteka.infra.cache import CacheSettings
 from kinoteka.infra.ratelimit.port import (
     RateDecision,
     RateLimiter,
+    RateLimiterUnavailable,
 )
 
 __all__ = [
     "RateDecision",
     "RateLimiter",
+    "RateLimiterUnavailable",
     "from_url",
 ]
 
 
-def from_url(url: str, *, namespace: str = "kinoteka") -> RateLimiter:
+def from_url(
+    url: str, *, namespace: str = "kinoteka", settings: CacheSettings | None = None
+) -> RateLimiter:
     from kinoteka.infra.ratelimit.limits import LimitsRateLimiter
 
-    return LimitsRateLimiter.from_url(url, namespace=namespace)
+    return LimitsRateLimiter.from_url(url, namespace=namespace, settings=settings)

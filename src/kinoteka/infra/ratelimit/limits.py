@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from kinoteka.infra.ratelimit.port import RateDecision
+from kinoteka.infra.cache import CacheSettings
+from kinoteka.infra.cache.redis import client_options
+from kinoteka.infra.ratelimit.port import RateDecision, RateLimiterUnavailable
 
 
 def storage_uri(url: str) -> str:
@@ -34,6 +41,19 @@ def parse_rule(rule: str) -> RateLimitItem:
     return parse(rule)
 
 
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    """The storage's wrapped driver errors (refused, dropped, timed out) as the port's own."""
+    try:
+        yield
+    except StorageError as error:
+        if not isinstance(error.storage_error, (RedisConnectionError, RedisTimeoutError)):
+            raise  # a bug, not an outage
+        raise RateLimiterUnavailable(
+            f"rate-limit store unavailable: {error.storage_error}"
+        ) from error
+
+
 class LimitsRateLimiter:
     def __init__(self, storage: Storage, namespace: str) -> None:
         self.storage = storage
@@ -41,26 +61,36 @@ class LimitsRateLimiter:
         self.strategy = MovingWindowRateLimiter(storage)
 
     @classmethod
-    def from_url(cls, url: str, *, namespace: str = "kinoteka") -> LimitsRateLimiter:
+    def from_url(
+        cls, url: str, *, namespace: str = "kinoteka", settings: CacheSettings | None = None
+    ) -> LimitsRateLimiter:
         uri = storage_uri(url)
         storage: Storage
         if uri.startswith("async+memory"):
             storage = MemoryStorage()
         else:
-            storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}:limits")
+            storage = RedisStorage(
+                uri,
+                implementation="redispy",
+                key_prefix=f"{namespace}:limits",
+                wrap_exceptions=True,  # driver errors come out as limits' StorageError
+                **client_options(settings or CacheSettings()),
+            )
         return cls(storage, namespace)
 
     async def hit(self, rule: str, *identity: str) -> RateDecision:
         item = parse_rule(rule)
-        if await self.strategy.hit(item, *identity):
-            return RateDecision(allowed=True)
-        stats = await self.strategy.get_window_stats(item, *identity)
+        async with translated():
+            if await self.strategy.hit(item, *identity):
+                return RateDecision(allowed=True)
+            stats = await self.strategy.get_window_stats(item, *identity)
         return RateDecision(
             allowed=False, retry_after=max(1, math.ceil(stats.reset_time - time.time()))
         )
 
     async def reset(self, rule: str, *identity: str) -> None:
-        await self.strategy.clear(parse_rule(rule), *identity)
+        async with translated():
+            await self.strategy.clear(parse_rule(rule), *identity)
 
     async def close(self) -> None:
         # The redis-py bridge owns a connection pool; dropping it closes the sockets.

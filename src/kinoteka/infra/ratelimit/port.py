@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from kinoteka.infra.outage import StoreUnavailable
+
+
+class RateLimiterUnavailable(StoreUnavailable):
+    """The counters' store (Redis) refused, dropped or did not answer in time."""
+
+    store = "redis"
+
 
 @dataclass(frozen=True)
 class RateDecision:
