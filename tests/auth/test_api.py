@@ -390,3 +390,23 @@ async def test_account_events_are_recorded_and_the_confirmation_link_verifies(
             text("SELECT count(*) FROM auth.outbox WHERE payload->>'email' = :e"), {"e": email}
         )
     assert left == 0
+
+
+@pytest.mark.parametrize("page", ["4611686018427387904", "9223372036854775807", "1000001"])
+async def test_history_page_past_the_bound_is_a_422(client: httpx.AsyncClient, page: str) -> None:
+    """Found by fuzzing: a page whose offset overflows bigint was a 500 from PostgreSQL."""
+    account = await sign_up_and_login(client)
+    answer = await client.get(
+        f"/api/v1/auth/history?page={page}", headers=bearer(account["access_token"])
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["query", "page"]
+
+
+async def test_history_last_allowed_page_is_empty(client: httpx.AsyncClient) -> None:
+    account = await sign_up_and_login(client)
+    answer = await client.get(
+        "/api/v1/auth/history?page=1000000&size=100", headers=bearer(account["access_token"])
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"] == []

@@ -211,11 +211,15 @@ async def delete_me(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+# Far past any real history, and (page - 1) * size stays well inside PostgreSQL's bigint OFFSET.
+MAX_HISTORY_PAGE = 1_000_000
+
+
 @router.get("/history", summary="My logins, newest first")
 async def history(
     claims: CurrentUser,
     session: SessionDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> HistoryPage:
     rows, total = await sessions.login_history(session, claims.subject, page=page, size=size)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import stat
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -90,7 +91,7 @@ class LocalStorage:
         path = self.path_of(key)
         try:
             file = await anyio.open_file(path, "rb")
-        except (FileNotFoundError, IsADirectoryError):
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFound(key) from None
         async with file:
             if start:
@@ -110,10 +111,12 @@ class LocalStorage:
 
     async def size(self, key: str) -> int:
         try:
-            stat = await anyio.Path(self.path_of(key)).stat()
-        except FileNotFoundError:
+            found = await anyio.Path(self.path_of(key)).stat()
+        except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
-        return stat.st_size
+        if not stat.S_ISREG(found.st_mode):  # a directory of objects is not an object
+            raise ObjectNotFound(key)
+        return found.st_size
 
     async def delete(self, key: str) -> None:
         await anyio.Path(self.path_of(key)).unlink(missing_ok=True)
@@ -136,7 +139,10 @@ class LocalStorage:
         """Whether a URL's `expires` and `signature` were made by us for `key` and are current."""
         if expires < (time.time() if now is None else now):
             return False
-        return hmac.compare_digest(self.signature(key, expires), signature)
+        # compare_digest refuses non-ASCII str; a signature we made is hex, so that is a no.
+        if not signature.isascii():
+            return False
+        return hmac.compare_digest(self.signature(key, expires).encode(), signature.encode())
 
     async def presigned_url(self, key: str, *, expires_in: int = 3600) -> str:
         check_key(key)
