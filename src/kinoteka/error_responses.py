@@ -57,7 +57,7 @@ async def store_unavailable_handler(request: Request, error: Exception) -> JSONR
 
 # Raised by the database driver where no unit of work translated it (a raw engine connection):
 # answered here, an outage as a 503, anything else as the JSON 500.
-DRIVER_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+DRIVER_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout)
 
 
 async def unhandled_error_handler(request: Request, error: Exception) -> JSONResponse:

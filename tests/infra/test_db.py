@@ -39,7 +39,8 @@ async def test_a_server_that_accepts_but_never_answers_fails_the_connect_in_time
     tmp_path: Path,
 ) -> None:
     """A stalled server (or proxy) in front of the database is an error within the connect
-    timeout, which the callers' backoff retries, not a wait as long as asyncpg's own minute."""
+    timeout, which the callers' backoff retries, not a wait as long as asyncpg's own minute;
+    raised as the port's `DatabaseUnavailable` (the app's 503), caused by the driver's timeout."""
     accepted: list[asyncio.StreamWriter] = []
 
     async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -50,8 +51,9 @@ async def test_a_server_that_accepts_but_never_answers_fails_the_connect_in_time
     db = db_port.from_url(f"postgresql://u@/db?host={tmp_path}", settings=settings)
     try:
         started = time.monotonic()
-        with pytest.raises(TimeoutError):
+        with pytest.raises(db_port.DatabaseUnavailable) as raised:
             await db.ping()
+        assert isinstance(raised.value.__cause__, TimeoutError)
         assert time.monotonic() - started < 5
         assert accepted  # it did reach the stalled server
     finally:

@@ -11,6 +11,7 @@ import sqlalchemy.exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kinoteka.infra.db import Database
+from kinoteka.infra.outage import StoreUnavailable
 from kinoteka.infra.search import SearchIndex, SearchUnavailable
 from kinoteka.search.backoff import Backoff
 from kinoteka.search.documents import DocumentKind, SearchIndexes
@@ -23,6 +24,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
     sqlalchemy.exc.DBAPIError,
+    StoreUnavailable,  # the database port's DatabaseUnavailable: refused, hung, dropped
     SearchUnavailable,
 )
 PERMANENT_DB_ERRORS = (

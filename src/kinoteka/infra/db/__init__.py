@@ -5,11 +5,12 @@ SQLAlchemy speaks both footprints (embedded and server PostgreSQL), so there is 
 builds the async engine on asyncpg; `sync_url()` gives the psycopg form for migrations and
 COPY-based bulk loads. `DatabaseSettings` holds the connection tunables.
 
-Every wait is bounded (connect, pool checkout, each statement). A unit of work
-(`Database.session()`) that fails because the server is down, hung or gone raises
-`DatabaseUnavailable` (a `StoreUnavailable`, answered with a 503 by the app); `outage()` says
-the same of an error raised outside a session. Bulk readers keep SQLAlchemy's own
-`OperationalError`, which their retry policies expect.
+Every wait is bounded (connect, pool checkout, each statement). A connect refused or timed
+out, a statement past `command_timeout` and a connection lost mid-statement raise
+`DatabaseUnavailable` (a `StoreUnavailable`, answered with a 503 by the app) from the engine
+itself; a unit of work (`Database.session()`) also turns a full pool into it, and `outage()`
+says which SQLAlchemy errors are outages. `fetch_rows` keeps raising SQLAlchemy's
+`OperationalError` for an outage (see `driver_error`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import asyncpg
 from pydantic import BaseModel, Field
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -91,20 +92,13 @@ TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 
 
 def outage(error: BaseException) -> DatabaseUnavailable | None:
-    """`error` as a `DatabaseUnavailable` when it says the server cannot be used right now.
-
-    asyncpg's connect raises plain `OSError`s and `TimeoutError`s (SQLAlchemy wraps only DBAPI
-    errors), a statement past `command_timeout` raises `TimeoutError`, a full pool SQLAlchemy's
-    own `TimeoutError`; lost connections and shutdowns come as DBAPI errors.
-    """
+    """`error` as a `DatabaseUnavailable` when it says the server cannot be used right now:
+    a full pool (SQLAlchemy's `TimeoutError`) or a DBAPI error of a lost connection, a
+    shutdown or another transient SQLSTATE class. None for anything else (a bug, bad data)."""
     if isinstance(error, DatabaseUnavailable):
         return error
     if isinstance(error, PoolTimeout):
         reason = "no free connection in time"
-    elif isinstance(error, TimeoutError):
-        reason = "the server did not answer in time"
-    elif isinstance(error, OSError):
-        reason = f"the server is unreachable ({error.strerror or error})"
     elif isinstance(error, DBAPIError) and (
         error.connection_invalidated
         or isinstance(error, (OperationalError, InterfaceError))
@@ -116,6 +110,35 @@ def outage(error: BaseException) -> DatabaseUnavailable | None:
     unavailable = DatabaseUnavailable(f"postgres unavailable: {reason}")
     unavailable.__cause__ = error
     return unavailable
+
+
+def _connect_or_unavailable(
+    dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """`do_connect`: asyncpg's refused connects and handshake timeouts as the port's error.
+
+    asyncpg raises plain `OSError`/`TimeoutError` there, which SQLAlchemy passes through
+    unwrapped; only here is it certain they came from the database.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, TimeoutError) as error:
+        reason = "did not answer in time" if isinstance(error, TimeoutError) else "is unreachable"
+        raise DatabaseUnavailable(f"postgres {reason}: {error}") from error
+
+
+def _statement_outage(context: ExceptionContext) -> BaseException | None:
+    """`handle_error`: a statement that failed because the server did not answer in time
+    (asyncpg's `command_timeout`, a bare `TimeoutError`) or the connection broke comes out as
+    `DatabaseUnavailable`; the connection is dropped from the pool, not reused."""
+    original = context.original_exception
+    if isinstance(original, (TimeoutError, OSError)):
+        context.is_disconnect = True
+        return DatabaseUnavailable(f"postgres did not answer in time: {type(original).__name__}")
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and context.is_disconnect:
+        return outage(wrapped) or DatabaseUnavailable("postgres dropped the connection")
+    return None
 
 
 @dataclass
@@ -286,6 +309,8 @@ def from_url(
         echo=echo,
     )
     event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    event.listen(engine.sync_engine, "handle_error", _statement_outage)
     return Database(
         url=url, engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False)
     )
