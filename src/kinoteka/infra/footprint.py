@@ -50,7 +50,9 @@ class Footprint:
         redis_url = settings.redis_url or ""
         try:
             if self._want_database and not database_url:
-                self._postgres = EmbeddedPostgres(data_dir / "postgres")
+                self._postgres = EmbeddedPostgres(
+                    data_dir / "postgres", start_timeout=settings.database.embedded_start_timeout
+                )
                 database_url = self._postgres.start()
                 embedded["postgres"] = str(data_dir / "postgres")
             if self._want_redis and not redis_url:

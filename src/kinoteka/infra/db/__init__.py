@@ -266,6 +266,13 @@ class DatabaseSettings(BaseModel):
         le=600,
         description="Seconds a unit of work may wait for a free pooled connection.",
     )
+    embedded_start_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Seconds the embedded PostgreSQL may take to start (crash recovery, "
+        "a loaded machine) before start-up fails.",
+    )
     pool_recycle: int = Field(
         default=1800,
         ge=-1,
