@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from kinoteka.infra.cache import CacheSettings, CacheUnavailable
+from kinoteka.infra.cache.port import CacheSettings, CacheUnavailable
 
 
 def client_options(settings: CacheSettings) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from limits.errors import StorageError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from kinoteka.infra.cache import CacheSettings
+from kinoteka.infra.cache.port import CacheSettings
 from kinoteka.infra.cache.redis import client_options
 from kinoteka.infra.ratelimit.port import RateDecision, RateLimiterUnavailable
 
