@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kinoteka.infra import csrf
+from kinoteka.infra import csrf, tasks
 from tests.catalog.app_fixtures import PASSWORD
 from tests.resilience.conftest import ADMIN_EMAIL
 from tests.resilience.stores import PostgresProxy, RedisProcess
@@ -130,3 +130,15 @@ async def test_admin_panel_answers_an_outage_as_a_503_too(
     finally:
         await postgres_proxy.start()
     assert_unavailable(answer, "postgres")
+
+
+def test_a_task_sent_to_a_stopped_broker_is_an_outage(redis_process: RedisProcess) -> None:
+    """Media enqueues its jobs through the tasks port: a stopped Redis is a 503 there too."""
+    queue = tasks.from_url(redis_process.url, visibility_timeout=60)
+    try:
+        redis_process.stop()
+        with pytest.raises(tasks.TasksUnavailable) as raised:
+            queue.send("kinoteka.never_runs", {}, queue="indexing")
+        assert raised.value.store == "redis"
+    finally:
+        queue.close()

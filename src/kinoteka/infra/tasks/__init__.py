@@ -3,7 +3,8 @@
 A context declares a task with `@task(name, queue=…, soft_time_limit=…)` on a plain function
 taking a `WorkerRuntime` first and keyword arguments (ids, never objects) after; it sends one
 through a `TaskQueue` (`send(name, kwargs, queue=)`), built by `from_url(redis_url, …)`.
-Adapters implement `TaskQueue`: `send` and `close`. Only this package imports Celery.
+Adapters implement `TaskQueue`: `send` and `close`. Only this package imports Celery. A send
+the broker cannot take raises `TasksUnavailable` (a `StoreUnavailable`: the app's 503).
 
 Queues and their worker concurrency are fixed in `QUEUES`: `transcoding` (2), `thumbnails` (4),
 `indexing` (4).
@@ -15,6 +16,7 @@ from kinoteka.infra.tasks.port import (
     QUEUES,
     TaskQueue,
     TaskSpec,
+    TasksUnavailable,
     WorkerRuntime,
     broker_url,
     registered_tasks,
@@ -25,6 +27,7 @@ __all__ = [
     "QUEUES",
     "TaskQueue",
     "TaskSpec",
+    "TasksUnavailable",
     "WorkerRuntime",
     "broker_url",
     "from_url",

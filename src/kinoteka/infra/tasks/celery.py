@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from kinoteka.infra.tasks.port import QUEUES, TaskSpec, WorkerRuntime, broker_url
+from kinoteka.infra.tasks.port import QUEUES, TaskSpec, TasksUnavailable, WorkerRuntime, broker_url
 
 
 def celery_app(
@@ -72,7 +73,10 @@ class CeleryQueue:
         self.app = app
 
     def send(self, name: str, kwargs: Mapping[str, Any], *, queue: str) -> None:
-        self.app.send_task(name, kwargs=dict(kwargs), queue=queue)
+        try:
+            self.app.send_task(name, kwargs=dict(kwargs), queue=queue)
+        except BrokerUnavailable as error:  # kombu's, after its own publish retries
+            raise TasksUnavailable(f"task broker unavailable: {error}") from error
 
     def close(self) -> None:
         self.app.close()

@@ -6,9 +6,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from kinoteka.infra.outage import StoreUnavailable
+
 if TYPE_CHECKING:  # kept light: `kinoteka worker --help` reads QUEUES without the settings
     from kinoteka.infra.footprint import StoreUrls
     from kinoteka.settings import Settings
+
+
+class TasksUnavailable(StoreUnavailable):
+    """The broker (Redis) refused or dropped the connection while a task was being sent."""
+
+    store = "redis"
 
 
 QUEUES: dict[str, int] = {"transcoding": 2, "thumbnails": 4, "indexing": 4}
