@@ -10,6 +10,7 @@ logged with its traceback and the request id, never Starlette's text/plain page.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -88,10 +89,14 @@ def install_error_responses(app: FastAPI) -> None:
         for route in app.routes
         if isinstance(route, Mount) and isinstance(route.app, Starlette)
     ]
-    for each in apps:
-        each.add_exception_handler(StoreUnavailable, store_unavailable_handler)
-        for kind in DRIVER_ERRORS:
-            each.add_exception_handler(kind, unhandled_error_handler)
+    handlers: list[tuple[type[Exception], Any]] = [
+        (StoreUnavailable, store_unavailable_handler),
+        *((kind, unhandled_error_handler) for kind in DRIVER_ERRORS),
         # `Exception` goes to Starlette's ServerErrorMiddleware: the JSON answer is sent, then
         # the exception re-raised for the server to log, as Starlette does for every 500.
-        each.add_exception_handler(Exception, unhandled_error_handler)
+        (Exception, unhandled_error_handler),
+    ]
+    for each in apps:
+        for kind, handler in handlers:
+            # A context that answers one of these its own way (an HTML page) keeps its handler.
+            each.exception_handlers.setdefault(kind, handler)
