@@ -15,6 +15,7 @@ from kinoteka.analytics import api
 from kinoteka.analytics.loader import Loader
 from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
 from kinoteka.analytics.repository import forget_account
+from kinoteka.analytics.warehouse import create_tables
 from kinoteka.auth import on_account_deleted
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
@@ -79,6 +80,13 @@ def analytics_mount() -> ContextMount:
 
     @contextlib.asynccontextmanager
     async def lifespan(services: Services) -> AsyncIterator[None]:
+        # The dashboards read the tables whether or not a loader runs in this process
+        # (`kinoteka serve analytics`): made sure of here, idempotently. A store that is
+        # down now only costs its dashboards until it returns (the loader retries it).
+        try:
+            await create_tables(services.analytics_store, services.settings.analytics.database)
+        except Exception:
+            log.exception("analytics.tables_not_prepared")
         buffer = PageViewBuffer(
             lambda: services.bus, capacity=services.settings.analytics.page_view_buffer
         )
