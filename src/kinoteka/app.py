@@ -44,6 +44,7 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
     from kinoteka.search.mount import search_mount
+    from kinoteka.ugc.mount import ugc_mount
 
     mounts: list[ContextMount] = [
         catalog_mount(),
@@ -51,6 +52,7 @@ def available_contexts() -> dict[str, ContextMount]:
         search_mount(),
         content_mount(),
         auth_mount(),
+        ugc_mount(),
     ]
     return {mount.name: mount for mount in mounts}
 

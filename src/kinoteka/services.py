@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,9 @@ from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.settings import Settings
+
+if TYPE_CHECKING:  # built by the ugc context on first use
+    from kinoteka.ugc.kit import UgcKit
 
 HealthCheck = Callable[[], Awaitable[None]]
 
@@ -33,6 +36,7 @@ class Services:
     storage: ObjectStorage | None = None
     auth: AuthKit | None = None
     search: SearchIndex | None = None
+    ugc: UgcKit | None = None
 
     async def close(self) -> None:
         for close in reversed(self.closers):

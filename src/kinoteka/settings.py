@@ -24,6 +24,7 @@ from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
 from kinoteka.infra.db import DatabaseSettings
 from kinoteka.search.settings import SearchSettings
+from kinoteka.ugc.settings import UgcSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 MIN_SECRET_BYTES = 32  # what HMAC-SHA256 keys and OWASP's session-secret advice call for
@@ -101,6 +102,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    ugc: UgcSettings = UgcSettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ COLLECTIONS: dict[str, list[tuple[str, list[str]]]] = {
         ("user_created", ["user_id", "created DESC"]),
     ],
     "review_votes": [("review", ["review_id"]), ("user", ["user_id"])],
-    "progress": [("user_updated", ["user_id", "updated DESC"])],
+    "progress": [("user_updated", ["user_id", "finished", "updated DESC"])],
     "film_stats": [],
 }
 

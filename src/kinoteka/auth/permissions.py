@@ -13,6 +13,7 @@ class Permission(StrEnum):
     CATALOG_WRITE = "catalog.write"
     CONTENT_PREMIUM = "content.premium"
     UGC_WRITE = "ugc.write"
+    UGC_MODERATE = "ugc.moderate"
     ADMIN_ACCESS = "admin.access"
     USERS_READ = "users.read"
     NOTIFY_SEND = "notify.send"
@@ -35,6 +36,7 @@ _ADMIN = (
     Permission.CATALOG_WRITE,
     Permission.USERS_READ,
     Permission.NOTIFY_SEND,
+    Permission.UGC_MODERATE,
 )
 
 BUILTIN_ROLES: dict[RoleName, tuple[str, tuple[Permission, ...]]] = {

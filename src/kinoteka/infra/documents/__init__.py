@@ -19,6 +19,8 @@ Every adapter implements `DocumentStore`:
 - `find(collection, where, *, order_by, limit, offset)`: the matching documents, ordered by
   `(field, descending)` pairs. `where` matches top-level fields by equality.
 - `count(collection, where)`, `ping()`, `close()`.
+- `prepare(indexes)`: make what the collections' queries need, where the adapter owns it
+  (MongoDB's indexes; PostgreSQL's come from the `ugc` migrations, so it does nothing).
 
 Collections and the indexes their queries need are created by the adapter's schema owner (the
 `ugc` migrations for PostgreSQL, `prepare()` for MongoDB). Documents hold JSON values; times
@@ -94,6 +96,8 @@ class DocumentStore(Protocol):
     ) -> list[Document]: ...
 
     async def count(self, collection: str, where: Mapping[str, Any]) -> int: ...
+
+    async def prepare(self, indexes: Mapping[str, Sequence[Order]]) -> None: ...
 
     async def ping(self) -> None: ...
 

@@ -9,7 +9,7 @@ the migrations' expression indexes on `doc -> 'field'` then serve the queries.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -218,6 +218,9 @@ class PostgresDocumentStore:
                 text(f"SELECT count(*) FROM {_table(collection)} WHERE {condition}"), params
             )
             return int(result.scalar_one())
+
+    async def prepare(self, indexes: Mapping[str, Sequence[Order]]) -> None:
+        """Nothing: the `ugc` migrations create the tables and their indexes."""
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
