@@ -23,7 +23,7 @@ from kinoteka.auth import (
 )
 from kinoteka.catalog import film_exists
 from kinoteka.infra.documents import DocumentStore
-from kinoteka.services import ServicesDep, SessionDep
+from kinoteka.services import ServicesDep
 from kinoteka.ugc import reviews, service
 from kinoteka.ugc.errors import (
     FilmNotFound,
@@ -131,8 +131,12 @@ async def optional_viewer(
 Viewer = Annotated[AccessClaims | None, Depends(optional_viewer)]
 
 
-async def known_film(session: SessionDep, film_id: uuid.UUID) -> uuid.UUID:
-    if not await film_exists(session, film_id):
+async def known_film(services: ServicesDep, film_id: uuid.UUID) -> uuid.UUID:
+    # A session of its own, closed at once: a request-long one would hold a pooled
+    # connection while the store (sharing the pool) waits for another.
+    async with services.db.session() as session:
+        exists = await film_exists(session, film_id)
+    if not exists:
         raise FilmNotFound(film_id)
     return film_id
 
