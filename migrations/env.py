@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from kinoteka.infra.db import sync_url
-from kinoteka.infra.db.models import metadata
+from kinoteka.tables import metadata
 
 config = context.config
 

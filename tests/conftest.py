@@ -33,6 +33,12 @@ SERVER_POSTGRES_URL = os.environ.get(
 )
 SERVER_REDIS_URL = os.environ.get("KINOTEKA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEMPLATE = "kinoteka_template"
+NO_MOVIES_REASON = (
+    f"the course dataset {MOVIES_SQLITE} is absent (it lives beside the repository in "
+    "../shared/data, never in it)"
+)
+requires_movies = pytest.mark.skipif(not MOVIES_SQLITE.exists(), reason=NO_MOVIES_REASON)
+"""For tests reading the course's `movies.sqlite` themselves; `movies_database` skips alone."""
 
 
 def free_port() -> int:
@@ -120,6 +126,8 @@ def fresh_database(embedded_postgres: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def movies_database(embedded_postgres: str) -> str:
     """A migrated database holding the shared 999-film catalog. Treat it as read-only."""
+    if not MOVIES_SQLITE.exists():
+        pytest.skip(NO_MOVIES_REASON)
     url = create_database(embedded_postgres, "movies", template=TEMPLATE)
     import_sqlite(url, MOVIES_SQLITE)
     return url

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from kinoteka.app import create_app
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import build_services
 from kinoteka.settings import load_settings
 
 

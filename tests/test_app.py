@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
 from kinoteka import app as app_module
-from kinoteka.app import ContextMount, create_app
+from kinoteka.app import create_app
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import Services, build_services
+from kinoteka.mounting import ContextMount
+from kinoteka.services import Services
 from kinoteka.settings import load_settings
 
 
@@ -44,3 +48,57 @@ async def test_a_lifespan_shared_by_two_contexts_runs_once(
     async with application.router.lifespan_context(application):
         pass
     assert entries == ["shared", "own"]
+
+
+def _mounting(monkeypatch: pytest.MonkeyPatch, *mounts: ContextMount) -> None:
+    monkeypatch.setattr(app_module, "available_contexts", lambda: {m.name: m for m in mounts})
+
+
+def _install_nothing(app: FastAPI, services: Services) -> None:
+    return None
+
+
+def test_clients_open_only_for_the_contexts_that_use_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _mounting(
+        monkeypatch,
+        ContextMount("reader", _install_nothing, uses=("storage",)),
+        ContextMount("other", _install_nothing),
+    )
+    urls = StoreUrls(
+        "postgresql://unused/unused", "redis://unused", "tantivy:///unused", f"file://{tmp_path}"
+    )
+    services = build_services(load_settings(), urls)
+    assert set(services.health_checks) == {"postgres", "redis"}
+    create_app(services, ["other"])
+    assert set(services.health_checks) == {"postgres", "redis"}
+    create_app(services, ["reader"])
+    assert set(services.health_checks) == {"postgres", "redis", "storage"}
+
+
+async def test_the_app_serves_the_local_storages_signed_route_for_its_users(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _mounting(
+        monkeypatch,
+        ContextMount("reader", _install_nothing, uses=("storage",)),
+        ContextMount("other", _install_nothing),
+    )
+    urls = StoreUrls(
+        "postgresql://unused/unused", "redis://unused", "tantivy:///unused", f"file://{tmp_path}"
+    )
+    services = build_services(load_settings(), urls)
+    await services.storage.prepare()
+    await services.storage.put("posters/a.txt", b"hello", content_type="text/plain")
+    signed = await services.storage.presigned_url("posters/a.txt", expires_in=60)
+    for contexts, status in ((["reader"], 200), (["other"], 404)):
+        app = create_app(services, contexts)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            response = await client.get(signed)
+            assert response.status_code == status
+            if status == 200:
+                assert response.content == b"hello"
+                tampered = await client.get(signed.replace("a.txt", "b.txt"))
+                assert tampered.status_code == 403

@@ -1,8 +1,9 @@
 """The HTTP app: one FastAPI app mounting every context (`kinoteka up`) or just one (`serve`).
 
-A context joins by adding a `ContextMount` to `available_contexts()`: a function that installs
-its routers (and anything else it serves) on the app, and optionally a lifespan for what it
-runs in the background.
+The composition root, with `clients.py` (which builds the shared clients) and `cli.py`: a
+context joins by adding its `ContextMount` (`kinoteka.mounting`) to `available_contexts()`.
+The app opens the clients the chosen contexts use and serves the routes those clients serve
+themselves (the local storage's signed downloads), once.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -22,20 +22,12 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kinoteka.api_docs import install_api_docs
-from kinoteka.services import Services
+from kinoteka.mounting import ContextMount
+from kinoteka.services import ClientName, Services
 
 log = structlog.get_logger(__name__)
 
 HEALTH_TIMEOUT = 3.0
-
-
-@dataclass(frozen=True)
-class ContextMount:
-    name: str
-    install: Callable[[FastAPI, Services], None]
-    lifespan: Callable[[Services], AbstractAsyncContextManager[None]] | None = None
-    background: Callable[[Services], AbstractAsyncContextManager[None]] | None = None
-    """Workers `kinoteka up` runs beside the API (the search follower, …); not under `serve`."""
 
 
 def available_contexts() -> dict[str, ContextMount]:
@@ -140,6 +132,13 @@ def create_app(
             status_code=200 if healthy else 503,
         )
 
+    used: list[ClientName] = []
+    for name in chosen:
+        used += [client for client in mounts[name].uses if client not in used]
+    for client in used:
+        services.open(client)
+        if client in services.routes:
+            app.include_router(services.routes[client])
     for name in chosen:
         mounts[name].install(app, services)
     return app

@@ -105,7 +105,7 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
     import uvicorn
 
     from kinoteka.app import create_app
-    from kinoteka.services import build_services
+    from kinoteka.clients import build_services
 
     services = build_services(settings, urls)
     try:

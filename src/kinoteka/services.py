@@ -1,17 +1,25 @@
-"""The clients a running app shares (built once, closed on shutdown) and their FastAPI deps."""
+"""The clients a running app shares (built lazily, closed on shutdown) and their FastAPI deps.
+
+`Services` holds the settings, the database and the cache, and opens every other client on
+first use through the `Providers` the composition root (`kinoteka.clients.build_services`)
+gives it, so that this module imports no context. A client is opened once, as an `Opened`:
+the client, how to close it, optionally a health check and the HTTP routes it serves itself.
+
+The next clients (bus, tasks, analytics store, broker) join the same way: a field on
+`Providers`, a `cached_property` on `Services` calling `_open`, the factory in
+`kinoteka.clients`, and the name in `ClientName` so a mount can declare it `uses` it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka.auth.kit import AuthKit
-from kinoteka.infra import cache as cache_port
-from kinoteka.infra import db as db_port
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
@@ -19,40 +27,83 @@ from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.settings import Settings
 
-if TYPE_CHECKING:  # built by the ugc context on first use
+if TYPE_CHECKING:  # the kits' types only; they are built by the providers the root hands in
+    from kinoteka.auth.kit import AuthKit
     from kinoteka.ugc.kit import UgcKit
 
 HealthCheck = Callable[[], Awaitable[None]]
+ClientName = Literal["search", "storage", "auth", "ugc"]
+T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
+class Opened(Generic[T]):
+    client: T
+    close: Callable[[], Awaitable[None]]
+    ping: HealthCheck | None = None
+    """Reported by `/health` under the client's name once it is opened."""
+    routes: APIRouter | None = None
+    """Routes the client serves itself (the local storage's signed downloads)."""
+
+
+Provider = Callable[["Services"], Opened[T]]
+
+
+@dataclass(frozen=True)
+class Providers:
+    """How each shared client is opened; nothing connects until it is used."""
+
+    search: Provider[SearchIndex]
+    storage: Provider[ObjectStorage]
+    auth: Provider[AuthKit]
+    ugc: Provider[UgcKit]
+
+
+@dataclass(eq=False)
 class Services:
     settings: Settings
     urls: StoreUrls
     db: Database
     cache: Cache
+    providers: Providers
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    storage: ObjectStorage | None = None
-    auth: AuthKit | None = None
-    search: SearchIndex | None = None
-    ugc: UgcKit | None = None
+    routes: dict[ClientName, APIRouter] = field(default_factory=dict)
+
+    def _open(self, name: ClientName, provider: Provider[T]) -> T:
+        opened = provider(self)
+        self.closers.append(opened.close)
+        if opened.ping is not None:
+            self.health_checks[name] = opened.ping
+        if opened.routes is not None:
+            self.routes[name] = opened.routes
+        return opened.client
+
+    @cached_property
+    def search(self) -> SearchIndex:
+        return self._open("search", self.providers.search)
+
+    @cached_property
+    def storage(self) -> ObjectStorage:
+        return self._open("storage", self.providers.storage)
+
+    @cached_property
+    def auth(self) -> AuthKit:
+        return self._open("auth", self.providers.auth)
+
+    @cached_property
+    def ugc(self) -> UgcKit:
+        return self._open("ugc", self.providers.ugc)
+
+    def open(self, name: ClientName) -> None:
+        """Open the client `name` now (still without connecting), by the name a mount uses."""
+        getattr(self, name)
 
     async def close(self) -> None:
         for close in reversed(self.closers):
             await close()
         await self.cache.close()
         await self.db.close()
-
-
-def build_services(settings: Settings, urls: StoreUrls) -> Services:
-    """Clients for every store; nothing connects until first used."""
-    db = db_port.from_url(urls.database_url, settings=settings.database)
-    cache = cache_port.from_url(urls.redis_url)
-    services = Services(settings=settings, urls=urls, db=db, cache=cache)
-    services.health_checks["postgres"] = db.ping
-    services.health_checks["redis"] = cache.ping
-    return services
 
 
 def get_services(request: Request) -> Services:

@@ -15,8 +15,9 @@ from kinoteka.app import create_app
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import Settings
 
 # Cheap hashing keeps the suite fast; test_passwords checks the defaults are OWASP's.

@@ -94,7 +94,7 @@ async def test_deps_work_where_auth_is_not_mounted(services: Services, kit: Auth
         permissions=["content.premium"], issuer=kit.settings.issuer,
         audience=kit.settings.audience, ttl_seconds=60,
     )  # fmt: skip
-    services.auth = None  # as in a process that does not serve auth
+    del services.auth  # as in a process that has not built the kit yet
     router = APIRouter()
 
     @router.get("/premium")

@@ -16,10 +16,11 @@ from kinoteka.app import create_app
 from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.clients import build_services
 from kinoteka.infra import csrf
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import Environment, Settings, load_settings
 
 BASE_URL = "http://kinoteka.test"

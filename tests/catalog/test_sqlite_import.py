@@ -12,7 +12,13 @@ import pytest
 
 from kinoteka.catalog.sqlite_import import ImportInputError, import_sqlite
 from kinoteka.infra.db import libpq_url
-from tests.conftest import MOVIES_SQLITE, TEMPLATE, create_database, drop_database
+from tests.conftest import (
+    MOVIES_SQLITE,
+    TEMPLATE,
+    create_database,
+    drop_database,
+    requires_movies,
+)
 
 EXPECTED = {
     "film_work": 999,
@@ -51,6 +57,7 @@ def target_url(request: pytest.FixtureRequest) -> object:
     drop_database(server, name)
 
 
+@requires_movies
 def test_import_counts_checksums_and_second_run_is_a_no_op(target_url: str) -> None:
     first = import_sqlite(target_url, MOVIES_SQLITE)
     assert first.verified
@@ -65,6 +72,7 @@ def test_import_counts_checksums_and_second_run_is_a_no_op(target_url: str) -> N
     assert _counts(target_url) == EXPECTED
 
 
+@requires_movies
 def test_import_repairs_a_drifted_row(fresh_database: str) -> None:
     import_sqlite(fresh_database, MOVIES_SQLITE)
     with psycopg.connect(libpq_url(fresh_database)) as connection:
@@ -82,6 +90,7 @@ def _copy_source(tmp_path: Path) -> Path:
     return target
 
 
+@requires_movies
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [

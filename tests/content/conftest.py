@@ -10,12 +10,13 @@ import httpx
 import pytest
 
 from kinoteka.app import create_app
+from kinoteka.clients import build_services
 from kinoteka.infra import db as db_port
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.search.service import catalog_sync, open_index
 from kinoteka.search.settings import SearchSettings
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import load_settings
 
 

@@ -15,9 +15,9 @@ import uvicorn
 from hypothesis import HealthCheck, settings
 
 from kinoteka.app import create_app
+from kinoteka.clients import build_services
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
-from kinoteka.services import build_services
 from kinoteka.settings import load_settings
 from tests.conftest import free_port
 from tests.content.conftest import content_services

@@ -80,10 +80,12 @@ async def storage_adapter(
 
 
 async def _fetch(storage: ObjectStorage, url: str) -> httpx.Response:
-    """GET a presigned URL: the local adapter's through our route, S3's from the server."""
-    if isinstance(storage, LocalStorage):
+    """GET a presigned URL: through the route the adapter asks the app to serve (the local
+    directory's), or from the server itself (S3)."""
+    router = storage.router()
+    if router is not None:
         app = FastAPI()
-        app.include_router(storage_router(storage))
+        app.include_router(router)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kinoteka") as client:
             return await client.get(url)

@@ -118,7 +118,7 @@ def test_models_and_migrations_agree(fresh_database: str) -> None:
     from sqlalchemy import create_engine
 
     from kinoteka.infra.db import sync_url
-    from kinoteka.infra.db.models import metadata
+    from kinoteka.tables import metadata
 
     engine = create_engine(sync_url(fresh_database))
     try:

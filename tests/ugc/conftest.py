@@ -13,9 +13,10 @@ import pytest
 from kinoteka.app import create_app
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.tokens import sign_access_token
+from kinoteka.clients import build_services
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.footprint import StoreUrls
-from kinoteka.services import Services, build_services
+from kinoteka.services import Services
 from kinoteka.settings import Settings
 
 VIEWER = ["catalog.read", "ugc.write"]

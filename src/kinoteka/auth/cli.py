@@ -22,14 +22,19 @@ Work = Callable[["AuthKit"], Awaitable[str]]
 
 
 async def _with_kit(settings: Settings, urls: StoreUrls, work: Work) -> str:
-    from kinoteka.auth.deps import get_auth_kit
-    from kinoteka.services import build_services
+    from kinoteka.auth.kit import build_auth_kit
+    from kinoteka.infra import cache as cache_port
+    from kinoteka.infra import db as db_port
 
-    services = build_services(settings, urls)
+    db = db_port.from_url(urls.database_url)
+    cache = cache_port.from_url(urls.redis_url)
+    kit = build_auth_kit(settings, db, cache, urls.redis_url)
     try:
-        return await work(get_auth_kit(services))
+        return await work(kit)
     finally:
-        await services.close()
+        await kit.close()
+        await cache.close()
+        await db.close()
 
 
 def _run(settings: Settings, work: Work) -> str:

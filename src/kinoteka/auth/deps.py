@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from kinoteka.auth.kit import AuthKit, build_auth_kit
+from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.tokens import (
     AccessClaims,
     TokenError,
@@ -33,13 +33,7 @@ bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/
 
 
 def get_auth_kit(services: ServicesDep) -> AuthKit:
-    """The process's auth kit; built on first use when the auth context is not mounted here."""
-    if services.auth is None:
-        kit = build_auth_kit(
-            services.settings, services.db, services.cache, services.urls.redis_url
-        )
-        services.auth = kit
-        services.closers.append(kit.close)
+    """The process's auth kit (`services.auth`, built on first use where the app starts)."""
     return services.auth
 
 

@@ -8,15 +8,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from kinoteka.app import ContextMount
 from kinoteka.auth.api import auth_error_handler, jwks_router, router
-from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.errors import AuthError
+from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 
 
 def install_auth(app: FastAPI, services: Services) -> None:
-    kit = get_auth_kit(services)
+    kit = services.auth
     app.include_router(router)
     app.include_router(jwks_router)
     app.add_exception_handler(AuthError, auth_error_handler)
@@ -38,7 +37,7 @@ def install_auth(app: FastAPI, services: Services) -> None:
 
 @asynccontextmanager
 async def auth_lifespan(services: Services) -> AsyncIterator[None]:
-    kit = get_auth_kit(services)
+    kit = services.auth
     # The first process of a deployment makes the signing key; the others load it.
     await kit.keys.signer()
     await kit.verifier.reload()
@@ -46,4 +45,4 @@ async def auth_lifespan(services: Services) -> AsyncIterator[None]:
 
 
 def auth_mount() -> ContextMount:
-    return ContextMount("auth", install_auth, lifespan=auth_lifespan)
+    return ContextMount("auth", install_auth, lifespan=auth_lifespan, uses=("auth",))

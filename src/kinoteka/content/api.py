@@ -15,7 +15,6 @@ from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
-from kinoteka.search.mount import attach_search
 from kinoteka.services import ServicesDep
 
 log = structlog.get_logger(__name__)
@@ -34,7 +33,7 @@ _persons = TypeAdapter(list[Person])
 
 
 def get_search(services: ServicesDep) -> SearchIndex:
-    return attach_search(services)
+    return services.search
 
 
 SearchDep = Annotated[SearchIndex, Depends(get_search)]

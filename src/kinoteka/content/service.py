@@ -21,7 +21,7 @@ from kinoteka.content.schemas import (
     PersonRef,
 )
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchIndex, SearchQuery, Sort
-from kinoteka.search.settings import IndexNames
+from kinoteka.search import IndexNames
 
 SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
 

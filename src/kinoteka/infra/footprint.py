@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from kinoteka.infra.cache.embedded import EmbeddedRedis
 from kinoteka.infra.db.embedded import EmbeddedPostgres
-from kinoteka.settings import Settings
+
+if TYPE_CHECKING:  # handed in by the caller; infra imports nothing above it at run time
+    from kinoteka.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,23 +8,16 @@ messages in memory so a process can read what it sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from kinoteka.notify.port import (
+    Message,
+    Notifier,
+)
 
-__all__ = ["Message", "Notifier", "from_url"]
-
-
-@dataclass(frozen=True)
-class Message:
-    recipient: str
-    kind: str
-    subject: str
-    body: str
-    data: dict[str, str] = field(default_factory=dict)
-
-
-class Notifier(Protocol):
-    async def send(self, message: Message) -> None: ...
+__all__ = [
+    "Message",
+    "Notifier",
+    "from_url",
+]
 
 
 def from_url(url: str) -> Notifier:

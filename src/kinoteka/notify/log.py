@@ -6,7 +6,7 @@ from collections import deque
 
 import structlog
 
-from kinoteka.notify import Message
+from kinoteka.notify.port import Message
 
 log = structlog.get_logger(__name__)
 

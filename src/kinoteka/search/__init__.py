@@ -9,8 +9,8 @@
   share); `state.py` keeps its checkpoint (PostgreSQL by default, or a YAML file);
   `backoff.py` retries through outages;
 - `cli.py`: `kinoteka sync run [--once|--follow] [--state-file state.yaml]`, `sync rebuild`,
-  `sync status`, `sync verify`; `mount.py`: `services.search` and the follower `kinoteka up`
-  runs in the background.
+  `sync status`, `sync verify`; `mount.py`: the indexes made sure of at start-up and the
+  follower `kinoteka up` runs in the background.
 
 The one sanctioned exception to "contexts never read another's tables": search reads the
 catalog's `content.*` tables (films, genres, persons, credits) to render its documents in
@@ -22,4 +22,11 @@ poster path comes from the catalog's public `poster_url_sql()`.
 
 Readers (the content API) use the port in `kinoteka.infra.search` through `services.search`,
 and `await services.search.version()` to tell whether a cached answer is still current.
+
+Public surface for other contexts: `IndexNames` (the names of the movies, genres and persons
+indexes, in `settings.search.indexes`).
 """
+
+from kinoteka.search.settings import IndexNames
+
+__all__ = ["IndexNames"]

@@ -1,9 +1,10 @@
-"""How search joins the app: the shared index client (`services.search`) and, under
-`kinoteka up`, the follower keeping the index in step with the catalog in the background.
+"""How search joins the app: the indexes made sure of at start-up and, under `kinoteka up`,
+the follower keeping the index in step with the catalog in the background.
 
-Other contexts (the content API) read through `attach_search(services)`; to invalidate a cache
-over search results they compare `await services.search.version()` with the version the cache
-was filled under: it moves on every acknowledged write batch and every rebuild.
+The index client itself is `services.search`, opened by the app for every context that uses
+it; readers (the content API) invalidate a cache over search results by comparing
+`await services.search.version()` with the version the cache was filled under: it moves on
+every acknowledged write batch and every rebuild.
 """
 
 from __future__ import annotations
@@ -15,39 +16,29 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from kinoteka.app import ContextMount
-from kinoteka.infra.search import SearchIndex
-from kinoteka.search.service import catalog_sync, open_index
+from kinoteka.mounting import ContextMount
+from kinoteka.search.service import catalog_sync
 from kinoteka.services import Services
 
 log = structlog.get_logger(__name__)
 
 
-def attach_search(services: Services) -> SearchIndex:
-    """The shared search index client, opened on first use and closed with the services."""
-    if services.search is None:
-        index = open_index(services.urls.search_url, services.settings.search)
-        services.search = index
-        services.closers.append(index.close)
-        services.health_checks["search"] = index.ping
-    return services.search
-
-
 def install_search(app: FastAPI, services: Services) -> None:
-    attach_search(services)
+    """Search serves no routes of its own; its index is opened by the app (`uses`)."""
 
 
 @asynccontextmanager
 async def search_lifespan(services: Services) -> AsyncIterator[None]:
-    await attach_search(services).ensure_indexes()
+    await services.search.ensure_indexes()
     yield
 
 
 @asynccontextmanager
 async def follower(services: Services) -> AsyncIterator[None]:
     """Run the sync follower (checkpoint in PostgreSQL) beside the API until shutdown."""
-    index = attach_search(services)
-    sync = catalog_sync(services.db, index, services.urls.search_url, services.settings.search)
+    sync = catalog_sync(
+        services.db, services.search, services.urls.search_url, services.settings.search
+    )
     stop = asyncio.Event()
 
     async def run() -> None:
@@ -71,5 +62,9 @@ async def follower(services: Services) -> AsyncIterator[None]:
 
 def search_mount() -> ContextMount:
     return ContextMount(
-        name="search", install=install_search, lifespan=search_lifespan, background=follower
+        name="search",
+        install=install_search,
+        lifespan=search_lifespan,
+        background=follower,
+        uses=("search",),
     )

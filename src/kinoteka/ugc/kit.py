@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from kinoteka.infra import documents as documents_port
 from kinoteka.infra import ratelimit
+from kinoteka.infra.db import Database
 from kinoteka.infra.documents import DocumentStore
+from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.ratelimit import RateLimiter
 from kinoteka.services import Services
 from kinoteka.ugc.settings import UgcSettings
@@ -23,16 +25,14 @@ class UgcKit:
         await self.store.close()
 
 
+def build_ugc_kit(settings: UgcSettings, urls: StoreUrls, db: Database) -> UgcKit:
+    """The store of `settings.store_url`, else the platform's PostgreSQL (its engine shared);
+    nothing connects until used."""
+    store = documents_port.from_url(settings.store_url or urls.database_url, database=db)
+    limiter = ratelimit.from_url(urls.redis_url, namespace="kinoteka:ugc")
+    return UgcKit(settings=settings, store=store, limiter=limiter)
+
+
 def get_ugc(services: Services) -> UgcKit:
-    """The process's UGC kit, built on first use (nothing connects until then)."""
-    if services.ugc is None:
-        settings = services.settings.ugc
-        url = settings.store_url or services.urls.database_url
-        store = documents_port.from_url(url, database=services.db)
-        limiter = ratelimit.from_url(services.urls.redis_url, namespace="kinoteka:ugc")
-        kit = UgcKit(settings=settings, store=store, limiter=limiter)
-        services.ugc = kit
-        services.closers.append(kit.close)
-        if settings.store_url is not None:
-            services.health_checks["ugc_store"] = store.ping
+    """The process's UGC kit (`services.ugc`, opened on first use)."""
     return services.ugc

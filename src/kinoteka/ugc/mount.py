@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka.app import ContextMount
 from kinoteka.auth import off_account_deleted, on_account_deleted
+from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 from kinoteka.ugc.accounts import forget_user
 from kinoteka.ugc.api import router, ugc_error_handler
@@ -40,4 +40,4 @@ async def ugc_lifespan(services: Services) -> AsyncIterator[None]:
 
 
 def ugc_mount() -> ContextMount:
-    return ContextMount("ugc", install_ugc, lifespan=ugc_lifespan)
+    return ContextMount("ugc", install_ugc, lifespan=ugc_lifespan, uses=("ugc", "auth"))

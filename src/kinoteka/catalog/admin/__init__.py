@@ -20,7 +20,6 @@ from kinoteka.catalog.admin.access import AdminAuthentication, AdminGrants
 from kinoteka.catalog.admin.accounts import AccountAdmin
 from kinoteka.catalog.admin.trail import AuditTrail
 from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, PersonAdmin
-from kinoteka.catalog.mount import attach_storage
 from kinoteka.catalog.posters import poster_workers
 from kinoteka.infra.csrf import CSRFMiddleware, csrf_token
 from kinoteka.services import Services
@@ -47,7 +46,7 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
     views: list[type[ModelView]] = [
         _per_app(
             FilmAdmin,
-            storage=attach_storage(services),
+            storage=services.storage,
             posters=settings.posters,
             images=poster_workers(settings.posters),
         ),

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from kinoteka.infra.documents import Document, Order, check_collection
+from kinoteka.infra.documents.port import Document, Order, check_collection
 
 DEFAULT_DATABASE = "kinoteka"
 HIDDEN = {"_id": False}

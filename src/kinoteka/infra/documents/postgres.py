@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kinoteka.infra import db as db_port
 from kinoteka.infra.db import Database
-from kinoteka.infra.documents import Document, Order, check_collection
+from kinoteka.infra.documents.port import Document, Order, check_collection
 
 SCHEMA = "ugc"
 FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

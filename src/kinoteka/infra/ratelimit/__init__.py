@@ -10,25 +10,16 @@ cache port, or `memory://` for a single process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from kinoteka.infra.ratelimit.port import (
+    RateDecision,
+    RateLimiter,
+)
 
-__all__ = ["RateDecision", "RateLimiter", "from_url"]
-
-
-@dataclass(frozen=True)
-class RateDecision:
-    allowed: bool
-    retry_after: int = 0
-    """Whole seconds until a hit would be allowed again (0 when allowed)."""
-
-
-class RateLimiter(Protocol):
-    async def hit(self, rule: str, *identity: str) -> RateDecision: ...
-
-    async def reset(self, rule: str, *identity: str) -> None: ...
-
-    async def close(self) -> None: ...
+__all__ = [
+    "RateDecision",
+    "RateLimiter",
+    "from_url",
+]
 
 
 def from_url(url: str, *, namespace: str = "kinoteka") -> RateLimiter:

@@ -11,7 +11,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from kinoteka.infra.ratelimit import RateDecision
+from kinoteka.infra.ratelimit.port import RateDecision
 
 
 def storage_uri(url: str) -> str:

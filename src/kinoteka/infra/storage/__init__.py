@@ -8,24 +8,35 @@ Every adapter implements the `ObjectStorage` protocol below:
 - `exists`, `size`, `delete` (deleting an absent key is not an error);
 - `presigned_url(key, expires_in=)` a time-limited URL anyone holding it can GET; a tampered
   URL (another key, a later expiry) is refused;
-- `prepare()` creates the directory or bucket, `ping()` checks it answers, `close()`.
+- `prepare()` creates the directory or bucket, `ping()` checks it answers, `close()`;
+- `router()` the HTTP route the app must serve for the adapter's presigned URLs, or None when
+  the backend serves them itself (S3). The app mounts it once, whatever the adapter.
 
 Adapters, picked by the URL scheme in `from_url()`: `file:///dir` (a local directory, the
-embedded default, URLs signed with the app's secret and served by `storage_router`) and
+embedded default, URLs signed with the app's secret and served by its `router()`) and
 `s3://[key:secret@]bucket?endpoint=http://…&region=…` (any S3 API through boto3: SeaweedFS,
 MinIO, AWS).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
+
+from kinoteka.infra.storage.port import (
+    DEFAULT_CHUNK,
+    Body,
+    InvalidKey,
+    ObjectNotFound,
+    ObjectStorage,
+    StorageError,
+    StoredObject,
+    check_key,
+    read_all,
+)
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "Body",
     "InvalidKey",
     "ObjectNotFound",
     "ObjectStorage",
@@ -33,76 +44,13 @@ __all__ = [
     "StoredObject",
     "check_key",
     "from_url",
+    "read_all",
 ]
-
-DEFAULT_CHUNK = 1024 * 1024
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]{0,1023}")
-
-
-class StorageError(Exception):
-    """The object store refused or failed an operation."""
-
-
-class ObjectNotFound(StorageError):
-    """No object under that key."""
-
-
-class InvalidKey(StorageError):
-    """Keys are relative paths of letters, digits, `._-/`, with no empty or `..` segment."""
-
-
-def check_key(key: str) -> str:
-    """Return `key` if it is a safe object key, raise `InvalidKey` otherwise."""
-    segments = key.split("/")
-    if not _KEY.fullmatch(key) or any(part in {"", ".", ".."} for part in segments):
-        raise InvalidKey(f"invalid object key {key!r}")
-    return key
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    key: str
-    size: int
-    etag: str
-    parts: int = 1
-    """How many parts the upload took (1 unless the backend did a multipart upload)."""
-
-
-Body = bytes | AsyncIterable[bytes]
-
-
-class ObjectStorage(Protocol):
-    async def prepare(self) -> None: ...
-
-    async def put(
-        self, key: str, data: Body, *, content_type: str | None = None
-    ) -> StoredObject: ...
-
-    def get(
-        self, key: str, *, start: int | None = None, end: int | None = None
-    ) -> AsyncIterator[bytes]: ...
-
-    async def exists(self, key: str) -> bool: ...
-
-    async def size(self, key: str) -> int: ...
-
-    async def delete(self, key: str) -> None: ...
-
-    async def presigned_url(self, key: str, *, expires_in: int = 3600) -> str: ...
-
-    async def ping(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-async def read_all(storage: ObjectStorage, key: str) -> bytes:
-    """The whole object in memory (for small objects such as posters)."""
-    return b"".join([chunk async for chunk in storage.get(key)])
 
 
 def from_url(url: str, *, secret: str, public_base_url: str = "/storage") -> ObjectStorage:
     """The adapter for `url`; `secret` signs the local adapter's URLs, served under
-    `public_base_url` by `kinoteka.infra.storage.serving.storage_router`."""
+    `public_base_url` by the adapter's `router()`."""
     scheme = urlsplit(url).scheme
     if scheme == "file":
         from kinoteka.infra.storage.local import LocalStorage

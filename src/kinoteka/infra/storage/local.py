@@ -14,11 +14,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import anyio
 
-from kinoteka.infra.storage import (
+from kinoteka.infra.storage.port import (
     DEFAULT_CHUNK,
     Body,
     ObjectNotFound,
@@ -26,6 +27,9 @@ from kinoteka.infra.storage import (
     StoredObject,
     check_key,
 )
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 
 class LocalStorage:
@@ -131,3 +135,9 @@ class LocalStorage:
 
     async def close(self) -> None:
         return None
+
+    def router(self) -> APIRouter:
+        """The signed, expiring download route behind `presigned_url`."""
+        from kinoteka.infra.storage.serving import storage_router
+
+        return storage_router(self)

@@ -18,7 +18,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from kinoteka.infra.storage import (
+from kinoteka.infra.storage.port import (
     DEFAULT_CHUNK,
     Body,
     ObjectNotFound,
@@ -28,6 +28,7 @@ from kinoteka.infra.storage import (
 )
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
     from mypy_boto3_s3 import S3Client
 
 PART_SIZE = 8 * 1024 * 1024  # S3 parts are at least 5 MiB, except the last one
@@ -224,3 +225,7 @@ class S3Storage:
 
     async def close(self) -> None:
         self._client.close()
+
+    def router(self) -> APIRouter | None:
+        """None: presigned URLs point at the S3 endpoint itself."""
+        return None

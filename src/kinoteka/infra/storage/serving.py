@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
-from kinoteka.infra.storage import InvalidKey, ObjectNotFound
-from kinoteka.infra.storage.local import LocalStorage
+from kinoteka.infra.storage.port import InvalidKey, ObjectNotFound
+
+if TYPE_CHECKING:  # the adapter imports this module when asked for its router
+    from kinoteka.infra.storage.local import LocalStorage
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

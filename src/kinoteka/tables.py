@@ -1,4 +1,8 @@
-"""Every context's tables on one MetaData, for Alembic's comparisons."""
+"""Every context's tables on one MetaData, for Alembic (`migrations/env.py`) and its tests.
+
+Part of the composition root: the one module that gathers the contexts' models, so that
+`kinoteka.infra.db` imports no context.
+"""
 
 from __future__ import annotations
 
