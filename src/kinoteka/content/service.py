@@ -23,7 +23,7 @@ from kinoteka.content.schemas import (
 from kinoteka.infra.search import MAX_PAGE_SIZE, SearchIndex, SearchQuery, Sort
 from kinoteka.search import IndexNames
 
-SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
+SORTS = ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating")
 
 
 class NotFound(Exception):
@@ -53,7 +53,10 @@ def _valid_id(value: str) -> str | None:
 
 def _film_short(document: Mapping[str, Any]) -> FilmShort:
     return FilmShort(
-        uuid=document["id"], title=document["title"], imdb_rating=document.get("imdb_rating")
+        uuid=document["id"],
+        title=document["title"],
+        imdb_rating=document.get("imdb_rating"),
+        user_rating=document.get("user_rating"),
     )
 
 
@@ -69,6 +72,9 @@ def _film_detail(document: Mapping[str, Any]) -> FilmDetail:
         uuid=document["id"],
         title=document["title"],
         imdb_rating=document.get("imdb_rating"),
+        user_rating=document.get("user_rating"),
+        user_rating_count=int(document.get("user_rating_count") or 0),
+        review_count=int(document.get("review_count") or 0),
         description=document.get("description"),
         genre=[
             GenreRef(uuid=genre_id, name=name)

@@ -6,7 +6,8 @@ comparisons):
 - movies: `id`, `imdb_rating`, `title`, `description`, `genres` (names), `genre_ids`,
   `directors_names`, `actors_names`, `writers_names`, `directors_ids`, `actors_ids`,
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
-  poster path);
+  poster path), `user_rating` (the viewers' average 0-10 score, 2 decimals),
+  `user_rating_count` and `review_count` (from ugc's per-film counters);
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 A field without a value (no rating, no description, no poster) is left out, not `null`.
@@ -66,6 +67,9 @@ MOVIE_FIELDS = (
     FieldSpec("actors_ids", FieldKind.KEYWORD),
     FieldSpec("writers_ids", FieldKind.KEYWORD),
     FieldSpec("poster_url", FieldKind.KEYWORD),
+    FieldSpec("user_rating", FieldKind.FLOAT),
+    FieldSpec("user_rating_count", FieldKind.FLOAT),
+    FieldSpec("review_count", FieldKind.FLOAT),
     _people("directors"),
     _people("actors"),
     _people("writers"),

@@ -57,6 +57,17 @@ class _Json:
         return f"{aggregate}({value} ORDER BY {order}){condition}"
 
 
+# The viewers' summary of a film, read from ugc's per-film counters (a sanctioned
+# cross-context read, as the catalog's tables are; ugc's trigger queues the film on change).
+# Absent without ratings or reviews, as other fields without a value are.
+USER_RATING_MEMBERS = (
+    ("user_rating",
+     "round((us.doc ->> 'sum')::numeric / NULLIF((us.doc ->> 'count')::numeric, 0), 2)"),
+    ("user_rating_count", "NULLIF((us.doc ->> 'count')::int, 0)"),
+    ("review_count", "NULLIF((us.doc ->> 'reviews')::int, 0)"),
+)  # fmt: skip
+
+
 def _film_select(json: _Json, scope: Scope) -> str:
     people = []
     # Names and ids only: `directors` & co. are derived fields (the two zipped), left out here
@@ -74,6 +85,7 @@ def _film_select(json: _Json, scope: Scope) -> str:
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
         ("genres", "coalesce(g.names, '[]'::json)"), ("genre_ids", "coalesce(g.ids, '[]'::json)"),
         *((name, f"coalesce(c.{name}, '[]'::json)") for name in listed),
+        *USER_RATING_MEMBERS,
     )  # fmt: skip
     credits = ",\n         ".join(people)
     return f"""
@@ -91,6 +103,7 @@ LEFT JOIN (
     FROM content.person_film_work pfw JOIN content.person p ON p.id = pfw.person_id
    WHERE {scope("pfw.film_work_id")}
    GROUP BY pfw.film_work_id) c ON c.film_work_id = fw.id
+LEFT JOIN ugc.film_stats us ON us.key = fw.id::text
 WHERE {scope("fw.id")}
 """  # noqa: S608 - built from this module's constants only
 
