@@ -132,12 +132,16 @@ Viewer = Annotated[AccessClaims | None, Depends(optional_viewer)]
 
 
 async def known_film(services: ServicesDep, film_id: uuid.UUID) -> uuid.UUID:
+    known = services.ugc.known_films
+    if film_id in known:
+        return film_id
     # A session of its own, closed at once: a request-long one would hold a pooled
     # connection while the store (sharing the pool) waits for another.
     async with services.db.session() as session:
         exists = await film_exists(session, film_id)
     if not exists:
         raise FilmNotFound(film_id)
+    known.add(film_id)
     return film_id
 
 
@@ -229,8 +233,14 @@ async def delete_rating(store: StoreDep, claims: Writer, film_id: uuid.UUID) -> 
     summary="A film's average user score, count, distribution and review count",
     responses=_errors(404),
 )
-async def get_rating_summary(store: StoreDep, film_id: FilmDep) -> RatingSummary:
-    return await service.rating_summary(store, film_id)
+async def get_rating_summary(
+    services: ServicesDep, store: StoreDep, film_id: uuid.UUID
+) -> RatingSummary:
+    summary = await service.rating_summary(store, film_id)
+    # Counters exist only for films written about: the catalog is asked about the others.
+    if summary.count == 0 and summary.reviews == 0:
+        await known_film(services, film_id)
+    return summary
 
 
 # Reviews

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import dataclass, field
 
 from kinoteka.infra import documents as documents_port
 from kinoteka.infra import ratelimit
@@ -13,12 +15,32 @@ from kinoteka.infra.ratelimit import RateLimiter
 from kinoteka.services import Services
 from kinoteka.ugc.settings import UgcSettings
 
+KNOWN_FILMS_TTL = 60.0
+KNOWN_FILMS_MAX = 100_000
+
+
+@dataclass
+class KnownFilms:
+    """Films the catalog recently said exist, so that each write need not ask again; a film
+    deleted meanwhile is refused again within `KNOWN_FILMS_TTL` seconds."""
+
+    until: dict[uuid.UUID, float] = field(default_factory=dict)
+
+    def __contains__(self, film_id: uuid.UUID) -> bool:
+        return self.until.get(film_id, 0.0) > time.monotonic()
+
+    def add(self, film_id: uuid.UUID) -> None:
+        if len(self.until) >= KNOWN_FILMS_MAX:
+            self.until.clear()
+        self.until[film_id] = time.monotonic() + KNOWN_FILMS_TTL
+
 
 @dataclass
 class UgcKit:
     settings: UgcSettings
     store: DocumentStore
     limiter: RateLimiter
+    known_films: KnownFilms = field(default_factory=KnownFilms)
 
     async def close(self) -> None:
         await self.limiter.close()

@@ -1,6 +1,7 @@
 """PostgreSQL adapter of the document port: one table per collection in the schema `ugc`,
-`(key text primary key, doc jsonb)`, each call one statement (or a short retry loop) in its
-own transaction, so every write is atomic on its document.
+`(key text primary key, doc jsonb)`, each call one statement (or a short retry loop of single
+statements) run in autocommit: every write is atomic on its document, and a call costs one
+round trip, not three (no BEGIN/COMMIT around a lone statement).
 
 Field names are spliced into the SQL (checked against a strict pattern), values are bound:
 the migrations' expression indexes on `doc -> 'field'` then serve the queries.
@@ -58,6 +59,8 @@ class PostgresDocumentStore:
     def __init__(self, engine: AsyncEngine, *, owns_engine: bool) -> None:
         self.engine = engine
         self.owns_engine = owns_engine
+        # The same pool; each checkout runs its statements outside a transaction block.
+        self.statements = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def from_url(cls, url: str, *, database: Database | None = None) -> PostgresDocumentStore:
@@ -66,7 +69,7 @@ class PostgresDocumentStore:
         return cls(db_port.from_url(url).engine, owns_engine=True)
 
     async def _one(self, statement: str, **params: Any) -> Any:
-        async with self.engine.begin() as connection:
+        async with self.statements.connect() as connection:
             return (await connection.execute(text(statement), params)).scalar_one_or_none()
 
     async def get(self, collection: str, key: str) -> Document | None:
@@ -86,25 +89,24 @@ class PostgresDocumentStore:
 
     async def put(self, collection: str, key: str, document: Document) -> Document | None:
         table = _table(collection)
-        async with self.engine.connect() as connection:
+        async with self.statements.connect() as connection:
             while True:
                 # Replace under a row lock, returning the locked (newest) version; when there
                 # is no row, insert; when a concurrent insert won, replace that one.
-                async with connection.begin():
-                    previous = await self._replace(connection, table, key, document)
-                    if previous is not None:
-                        return _load(previous)
-                    inserted = (
-                        await connection.execute(
-                            text(
-                                f"INSERT INTO {table} (key, doc) VALUES (:key, CAST(:doc AS jsonb))"
-                                " ON CONFLICT (key) DO NOTHING RETURNING 1"
-                            ),
-                            {"key": key, "doc": _json(document)},
-                        )
-                    ).scalar_one_or_none()
-                    if inserted is not None:
-                        return None
+                previous = await self._replace(connection, table, key, document)
+                if previous is not None:
+                    return _load(previous)
+                inserted = (
+                    await connection.execute(
+                        text(
+                            f"INSERT INTO {table} (key, doc) VALUES (:key, CAST(:doc AS jsonb))"
+                            " ON CONFLICT (key) DO NOTHING RETURNING 1"
+                        ),
+                        {"key": key, "doc": _json(document)},
+                    )
+                ).scalar_one_or_none()
+                if inserted is not None:
+                    return None
 
     @staticmethod
     async def _replace(
@@ -181,7 +183,7 @@ class PostgresDocumentStore:
 
     async def delete_where(self, collection: str, where: Mapping[str, Any]) -> int:
         condition, params = _where(where)
-        async with self.engine.begin() as connection:
+        async with self.statements.connect() as connection:
             result = await connection.execute(
                 text(f"DELETE FROM {_table(collection)} WHERE {condition}"), params
             )
@@ -205,7 +207,7 @@ class PostgresDocumentStore:
             f"SELECT doc::text FROM {_table(collection)} WHERE {condition} "
             f"ORDER BY {order + ', ' if order else ''}key LIMIT :limit OFFSET :offset"
         )
-        async with self.engine.connect() as connection:
+        async with self.statements.connect() as connection:
             rows = await connection.execute(
                 text(statement), {**params, "limit": limit, "offset": offset}
             )
@@ -213,7 +215,7 @@ class PostgresDocumentStore:
 
     async def count(self, collection: str, where: Mapping[str, Any]) -> int:
         condition, params = _where(where)
-        async with self.engine.connect() as connection:
+        async with self.statements.connect() as connection:
             result = await connection.execute(
                 text(f"SELECT count(*) FROM {_table(collection)} WHERE {condition}"), params
             )
