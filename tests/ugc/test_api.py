@@ -252,6 +252,8 @@ async def test_progress_keeps_the_latest_heartbeat_by_client_time(world: UgcWorl
 
     future = await client.put(url, json=beat(1, now + timedelta(hours=1)), headers=me)
     assert future.status_code == 422
+    ancient = {"position_seconds": 1, "client_time": "0001-01-01T00:00:00+05:00"}
+    assert (await client.put(url, json=ancient, headers=me)).status_code == 422
     naive = {"position_seconds": 1, "client_time": "2026-01-01T00:00:00"}
     assert (await client.put(url, json=naive, headers=me)).status_code == 422
     beyond = await client.put(url, json=beat(700, now + timedelta(seconds=2)), headers=me)

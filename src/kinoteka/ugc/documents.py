@@ -42,7 +42,11 @@ def review_id(film_id: uuid.UUID, user_id: uuid.UUID) -> uuid.UUID:
 def stamp(moment: datetime | None = None) -> str:
     """A UTC time as fixed-width ISO-8601 text, so that text order is time order."""
     value = (moment or datetime.now(UTC)).astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Not strftime: its %Y does not pad years before 1000 on every platform.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    )
 
 
 def score_field(score: int) -> str:

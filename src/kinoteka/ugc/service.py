@@ -40,6 +40,8 @@ log = structlog.get_logger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
 """How far in the future a player's clock may be before its heartbeat is refused."""
+EARLIEST_CLIENT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+"""Older heartbeats are a broken clock (and would not fit the fixed-width time stamps)."""
 
 
 # Bookmarks
@@ -196,6 +198,8 @@ async def save_progress(
         raise InvalidInput("client_time: needs a time zone")
     if client_time > datetime.now(UTC) + CLOCK_SKEW:
         raise InvalidInput("client_time: in the future")
+    if client_time < EARLIEST_CLIENT_TIME:
+        raise InvalidInput("client_time: before 2000")
     if duration_seconds is not None and position_seconds > duration_seconds:
         raise InvalidInput("position_seconds: beyond duration_seconds")
     finished = duration_seconds is not None and position_seconds >= finished_ratio * (
