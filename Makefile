@@ -24,7 +24,14 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@$(UV) sync --frozen --all-extras --compile-bytecode -q
 	@touch $@
 
-sync: $(VENV)/.synced
+# Browser libraries the app serves itself (tus-js-client for the admin's upload), from the lockfile.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || bash scripts/system-packages.sh
+	@echo "==> installing the locked browser libraries into node_modules/"
+	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+sync: $(VENV)/.synced node_modules/.package-lock.json
 
 # Debian packages some tests drive (a real browser, ffmpeg); installed only when missing.
 system-packages:
@@ -53,4 +60,4 @@ $(BENCHES):
 endif
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .kinoteka .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) node_modules .kinoteka .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite drives, when they are missing (needs root/apt).
+# Install the Debian packages the app and its tests need, when they are missing (needs root/apt):
+# a real browser, ffmpeg, and node/npm for the browser libraries the app serves.
 set -euo pipefail
 
 # command -> Debian package
@@ -7,6 +8,8 @@ declare -A wanted=(
   [chromium]=chromium
   [chromedriver]=chromium-driver
   [ffmpeg]=ffmpeg
+  [node]=nodejs
+  [npm]=npm
 )
 
 missing=()

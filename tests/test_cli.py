@@ -24,7 +24,8 @@ START_TIMEOUT = 90.0
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("KINOTEKA_")}
-    env.update({"KINOTEKA_DATA_DIR": str(data_dir), "KINOTEKA_DEMO__FILMS": "300"}, **extra)
+    env.update({"KINOTEKA_DATA_DIR": str(data_dir), "KINOTEKA_DEMO__FILMS": "300",
+                "KINOTEKA_MEDIA__DEMO_CLIPS": "false"}, **extra)  # fmt: skip
     return env
 
 

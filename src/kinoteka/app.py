@@ -35,6 +35,7 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.auth.mount import auth_mount
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
+    from kinoteka.media.mount import media_mount
     from kinoteka.search.mount import search_mount
     from kinoteka.ugc.mount import ugc_mount
 
@@ -44,6 +45,7 @@ def available_contexts() -> dict[str, ContextMount]:
         search_mount(),
         content_mount(),
         auth_mount(),
+        media_mount(),
         ugc_mount(),
     ]
     return {mount.name: mount for mount in mounts}

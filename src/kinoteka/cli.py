@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 from types import FrameType
@@ -12,6 +13,7 @@ import typer
 from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
+from kinoteka.infra.tasks import QUEUES
 from kinoteka.search.cli import app as sync_app
 
 if TYPE_CHECKING:
@@ -149,10 +151,37 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
             console.print(f"demo catalog: {loaded}")
         contexts = list(available_contexts())
         out.print(_summary(settings, urls, host, port, contexts))
-        _serve(settings, urls, None, host, port, background=True)
+        # The task workers run beside the API on the embedded footprint, stopped with it.
+        from kinoteka.infra.tasks.workers import (
+            WorkerProcesses,
+            inherited_environment,
+            worker_environment,
+        )
+
+        workers = WorkerProcesses(list(QUEUES), worker_environment(urls, inherited_environment()))
+        workers.start()
+        try:
+            if loaded and settings.media.demo_clips and settings.media.demo_clip_count:
+                _demo_clips(settings, urls)
+            _serve(settings, urls, None, host, port, background=True)
+        finally:
+            workers.stop()
     # The embedded servers stop with the last process using them: here, unless a command
     # started beside `up` still holds them.
     console.print("stopped")
+
+
+def _demo_clips(settings: Settings, urls: StoreUrls) -> None:
+    """Short generated clips for a few demo films, transcoded by the workers just started."""
+    from kinoteka.catalog.demo import demo_film_ids
+    from kinoteka.media.demo import add_demo_clips
+
+    films = demo_film_ids(urls.database_url, settings.media.demo_clip_count)
+    added = asyncio.run(add_demo_clips(settings, urls, films))
+    if added:
+        console.print(f"demo clips: {added} films get a generated clip (transcoding now)")
+    else:
+        console.print("demo clips: skipped (ffmpeg not found; run `make system-packages`)")
 
 
 @app.command()
@@ -173,6 +202,43 @@ def serve(
     _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:
         _serve(settings, urls, [context], host, port, background=False)
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str, typer.Option(help=f"Comma-separated queues ({', '.join(QUEUES)}); one process each.")
+    ] = ",".join(QUEUES),
+) -> None:
+    """Run background task workers (transcoding, thumbnails, indexing) until stopped."""
+    settings = settings_or_exit()
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    unknown = [name for name in names if name not in QUEUES]
+    if unknown or not names:
+        fail(f"unknown queue(s) {', '.join(unknown) or '(none)'}; known: {', '.join(QUEUES)}")
+    from kinoteka.infra.tasks.workers import (
+        WorkerProcesses,
+        inherited_environment,
+        worker_environment,
+    )
+
+    with running_stores(settings, database=True, redis=True) as urls:
+        if len(names) == 1:
+            from kinoteka.media import worker as media_worker
+
+            media_worker.run(settings, urls, names)
+            return
+        _stop_on_sigterm()
+        processes = WorkerProcesses(names, worker_environment(urls, inherited_environment()))
+        processes.start()
+        try:
+            code = processes.wait()
+        except (KeyboardInterrupt, Terminated):
+            code = 0
+        finally:
+            processes.stop()
+    if code:
+        fail(f"a worker exited with status {code}")
 
 
 @db_app.command("upgrade")

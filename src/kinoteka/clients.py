@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import anyio
+
 from kinoteka.infra import cache as cache_port
 from kinoteka.infra import db as db_port
 from kinoteka.infra import storage as storage_port
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
+from kinoteka.infra.tasks import TaskQueue
 from kinoteka.services import Opened, Providers, Services
 from kinoteka.settings import Settings
 
@@ -46,6 +49,19 @@ def open_auth_kit(services: Services) -> Opened[AuthKit]:
     return Opened(kit, close=kit.close)
 
 
+def open_tasks(services: Services) -> Opened[TaskQueue]:
+    from kinoteka.infra import tasks as tasks_port
+
+    queue = tasks_port.from_url(
+        services.urls.redis_url, visibility_timeout=services.settings.media.visibility_timeout
+    )
+
+    async def close() -> None:
+        await anyio.to_thread.run_sync(queue.close)
+
+    return Opened(queue, close=close)
+
+
 def open_ugc_kit(services: Services) -> Opened[UgcKit]:
     from kinoteka.ugc.kit import build_ugc_kit
 
@@ -56,7 +72,11 @@ def open_ugc_kit(services: Services) -> Opened[UgcKit]:
 
 
 PROVIDERS = Providers(
-    search=open_search, storage=open_storage, auth=open_auth_kit, ugc=open_ugc_kit
+    search=open_search,
+    storage=open_storage,
+    auth=open_auth_kit,
+    tasks=open_tasks,
+    ugc=open_ugc_kit,
 )
 
 

@@ -25,6 +25,7 @@ from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
+from kinoteka.infra.tasks import TaskQueue
 from kinoteka.settings import Settings
 
 if TYPE_CHECKING:  # the kits' types only; they are built by the providers the root hands in
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # the kits' types only; they are built by the providers the r
     from kinoteka.ugc.kit import UgcKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "ugc"]
+ClientName = Literal["search", "storage", "auth", "tasks", "ugc"]
 T = TypeVar("T")
 
 
@@ -56,6 +57,7 @@ class Providers:
     search: Provider[SearchIndex]
     storage: Provider[ObjectStorage]
     auth: Provider[AuthKit]
+    tasks: Provider[TaskQueue]
     ugc: Provider[UgcKit]
 
 
@@ -90,6 +92,11 @@ class Services:
     @cached_property
     def auth(self) -> AuthKit:
         return self._open("auth", self.providers.auth)
+
+    @cached_property
+    def tasks(self) -> TaskQueue:
+        """The sender of background tasks (Celery on the Redis URL)."""
+        return self._open("tasks", self.providers.tasks)
 
     @cached_property
     def ugc(self) -> UgcKit:

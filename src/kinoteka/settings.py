@@ -23,6 +23,7 @@ from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
 from kinoteka.infra.db import DatabaseSettings
+from kinoteka.media.settings import MediaSettings
 from kinoteka.search.settings import SearchSettings
 from kinoteka.ugc.settings import UgcSettings
 
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    media: MediaSettings = MediaSettings()
     ugc: UgcSettings = UgcSettings()
 
     @field_validator("trusted_proxies", mode="before")

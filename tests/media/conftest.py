@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.media.app_fixtures import media_server  # noqa: F401 - fixture
 from tests.media.clips import ClipCache
+from tests.media.fixtures import job_env, seaweed_s3_url, storage_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ class Permission(StrEnum):
     CATALOG_READ = "catalog.read"
     CATALOG_WRITE = "catalog.write"
     CONTENT_PREMIUM = "content.premium"
+    CONTENT_WATCH = "content.watch"
+    MEDIA_UPLOAD = "media.upload"
     UGC_WRITE = "ugc.write"
     UGC_MODERATE = "ugc.moderate"
     ADMIN_ACCESS = "admin.access"
@@ -28,7 +30,7 @@ class RoleName(StrEnum):
     SUPER_USER = "super_user"
 
 
-_PUBLIC = (Permission.CATALOG_READ, Permission.UGC_WRITE)
+_PUBLIC = (Permission.CATALOG_READ, Permission.UGC_WRITE, Permission.CONTENT_WATCH)
 _SUBSCRIBER = (*_PUBLIC, Permission.CONTENT_PREMIUM)
 _ADMIN = (
     *_SUBSCRIBER,
@@ -36,6 +38,7 @@ _ADMIN = (
     Permission.CATALOG_WRITE,
     Permission.USERS_READ,
     Permission.NOTIFY_SEND,
+    Permission.MEDIA_UPLOAD,
     Permission.UGC_MODERATE,
 )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 
 from kinoteka.catalog.generator import generate_catalog
@@ -28,3 +30,13 @@ def ensure_demo_catalog(database_url: str, demo: DemoSettings) -> str | None:
         return None
     generated = generate_catalog(database_url, demo.films, demo.seed)
     return f"generated {generated.films} demo films (seed {demo.seed})"
+
+
+def demo_film_ids(database_url: str, count: int) -> list[uuid.UUID]:
+    """The `count` best-rated films, the ones the demo gives something to watch."""
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        rows = connection.execute(
+            "SELECT id FROM content.film_work ORDER BY rating DESC NULLS LAST, title LIMIT %s",
+            (count,),
+        ).fetchall()
+    return [row[0] for row in rows]

@@ -6,22 +6,26 @@ in one process (tests, `serve`) never share a database or storage through class 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from markupsafe import Markup
 from sqladmin import Admin, ModelView
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
-from kinoteka.catalog.admin.access import AdminAuthentication, AdminGrants
+from kinoteka.auth import AccessClaims, Permission
+from kinoteka.catalog.admin.access import CLAIMS_STATE, AdminAuthentication, AdminGrants
 from kinoteka.catalog.admin.accounts import AccountAdmin
 from kinoteka.catalog.admin.trail import AuditTrail
 from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, PersonAdmin
 from kinoteka.catalog.posters import poster_workers
 from kinoteka.infra.csrf import CSRFMiddleware, csrf_token
+from kinoteka.media import film_video_panel
 from kinoteka.services import Services
 from kinoteka.settings import Environment
 
@@ -38,6 +42,19 @@ class KinotekaAdmin(Admin):
 
 def _per_app(view: type[ModelView], **attributes: Any) -> type[ModelView]:
     return type(view.__name__, (view,), dict(attributes))
+
+
+def _video_panel(services: Services) -> Callable[[Request, Any], Markup]:
+    """The film page's video upload control, for editors holding `media.upload`."""
+    secret = services.settings.secret_key.get_secret_value()
+
+    def panel(request: Request, film: Any) -> Markup:
+        claims: AccessClaims | None = getattr(request.state, CLAIMS_STATE, None)
+        if claims is None or not claims.has(Permission.MEDIA_UPLOAD):
+            return Markup("")
+        return film_video_panel(secret, str(claims.subject), getattr(film, "id", None))
+
+    return panel
 
 
 def install_admin(app: FastAPI, services: Services) -> Admin:
@@ -79,4 +96,5 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
         admin.add_view(view)
     film_view = next(v for v in admin.views if isinstance(v, FilmAdmin))
     admin.templates.env.globals["kinoteka_person_names"] = film_view.person_names
+    admin.templates.env.globals["kinoteka_video_panel"] = _video_panel(services)
     return admin

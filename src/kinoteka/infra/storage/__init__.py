@@ -6,6 +6,7 @@ Every adapter implements the `ObjectStorage` protocol below:
 - `get(key, start=, end=)` streams the object back, optionally a byte range (`end` inclusive,
   as in HTTP `Range`), raising `ObjectNotFound` when it is absent;
 - `exists`, `size`, `delete` (deleting an absent key is not an error);
+- `list_keys(prefix)` every key starting with `prefix` (to remove a version's outputs);
 - `presigned_url(key, expires_in=)` a time-limited URL anyone holding it can GET; a tampered
   URL (another key, a later expiry) is refused;
 - `prepare()` creates the directory or bucket, `ping()` checks it answers, `close()`;

@@ -111,6 +111,16 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await anyio.Path(self.path_of(key)).unlink(missing_ok=True)
 
+    async def list_keys(self, prefix: str) -> AsyncIterator[str]:
+        base = anyio.Path(self.root)
+        start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        if not await anyio.Path(start).is_dir():
+            return
+        async for path in anyio.Path(start).rglob("*"):
+            key = path.relative_to(base).as_posix()
+            if key.startswith(prefix) and not path.name.startswith(".") and await path.is_file():
+                yield key
+
     def signature(self, key: str, expires: int) -> str:
         message = f"{key}\n{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()

@@ -210,6 +210,17 @@ class S3Storage:
         check_key(key)
         await self._call("delete_object", Bucket=self.bucket, Key=key)
 
+    async def list_keys(self, prefix: str) -> AsyncIterator[str]:
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            answer = await self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, **extra)
+            for item in answer.get("Contents", []):
+                yield item["Key"]
+            if not answer.get("IsTruncated"):
+                return
+            token = answer.get("NextContinuationToken")
+
     async def presigned_url(self, key: str, *, expires_in: int = 3600) -> str:
         check_key(key)
         url: str = await self._call(

@@ -1,0 +1,71 @@
+"""The media Celery tasks: thin, they parse ids and run the job in `jobs.py`.
+
+`tasks.transcoding.transcode_video` keeps the seed deployment's call working as written:
+`send_task('tasks.transcoding.transcode_video', kwargs={'video_id', 'movie_id', 's3_key',
+'original_file_path'}, queue='transcoding')`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import structlog
+
+from kinoteka.infra.tasks import WorkerRuntime, task
+from kinoteka.media import jobs
+
+log = structlog.get_logger(__name__)
+
+TRANSCODE_LIMIT = 6 * 3600
+ARTWORK_LIMIT = 3600
+INDEXING_LIMIT = 300
+
+
+@task(jobs.TRANSCODE_TASK, queue="transcoding", soft_time_limit=TRANSCODE_LIMIT)
+def transcode_video(
+    runtime: WorkerRuntime,
+    video_id: str,
+    movie_id: str | None = None,
+    s3_key: str | None = None,
+    original_file_path: str | None = None,
+    version: int | None = None,
+) -> None:
+    """Probe and transcode a video's source (registering it first when sent by hand)."""
+
+    async def run() -> None:
+        async with jobs.open_env(runtime) as env:
+            await jobs.transcode(
+                env,
+                uuid.UUID(video_id),
+                version=version,
+                film_id=uuid.UUID(movie_id) if movie_id else None,
+                key=s3_key,
+                original_file_path=original_file_path,
+            )
+
+    with structlog.contextvars.bound_contextvars(video_id=video_id):
+        asyncio.run(run())
+
+
+@task(jobs.ARTWORK_TASK, queue="thumbnails", soft_time_limit=ARTWORK_LIMIT)
+def make_artwork(runtime: WorkerRuntime, video_id: str, version: int) -> None:
+    """Poster, seek sprite and previews of a rendered version, then its switch-in."""
+
+    async def run() -> None:
+        async with jobs.open_env(runtime) as env:
+            await jobs.artwork(env, uuid.UUID(video_id), version)
+
+    with structlog.contextvars.bound_contextvars(video_id=video_id):
+        asyncio.run(run())
+
+
+@task(jobs.INDEXING_TASK, queue="indexing", soft_time_limit=INDEXING_LIMIT)
+def mark_film(runtime: WorkerRuntime, film_id: str, video_id: str) -> None:
+    """A film gained a playable video: the search sync picks it up from here.
+
+    The film document's `has_video`, `duration` and `qualities` come from
+    `kinoteka.media.service.film_videos`, read by the search sync (its integration is done
+    there); this task is where the media side tells it the film changed.
+    """
+    log.info("media.film_indexing_requested", film_id=film_id, video_id=video_id)

@@ -1,0 +1,392 @@
+"""Resumable uploads: the core of tus 1.0 (https://tus.io/protocols/resumable-upload).
+
+Core protocol (OPTIONS, HEAD, PATCH with `Upload-Offset`) and the `creation`, `checksum`
+(sha256, per PATCH: a chunk whose `Upload-Checksum` does not match is discarded with 460),
+`termination` and `expiration` extensions. Written here rather than taken from a package:
+the maintained Python servers keep their state in files beside the bytes and finish into a
+local directory, while we need the upload's state in PostgreSQL (one PATCH at a time per
+upload, under a row lock), our tokens per request, and the finished file moved into the
+object storage port as it is hashed.
+
+The bytes of an unfinished upload sit in `<data_dir>/uploads/<id>.part` on the API host (with
+several API hosts, route `/api/v1/media/uploads/*` stickily or share that directory). On the
+last byte the file is streamed into storage while its sha256 is taken (and compared with the
+`sha256` the client may declare in `Upload-Metadata`), the video is registered and, after the
+commit, its transcode is sent to the workers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import anyio
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import ClientDisconnect
+
+from kinoteka.auth import check_access_token, get_auth_kit
+from kinoteka.infra.storage import ObjectStorage
+from kinoteka.media import jobs, repository, service
+from kinoteka.media.admin_panel import read_ticket
+from kinoteka.media.models import Upload
+from kinoteka.media.settings import MediaSettings
+from kinoteka.services import Services, ServicesDep
+
+log = structlog.get_logger(__name__)
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,checksum,termination,expiration"
+CHECKSUM_ALGORITHMS = "sha256"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+WRITE_BUFFER = 1024 * 1024
+BASE = "/api/v1/media/uploads"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who uploads: an account holding `media.upload`, or an admin page's ticket for one film."""
+
+    subject: str
+    film_id: uuid.UUID | None = None
+
+
+async def upload_caller(request: Request, services: ServicesDep) -> Caller:
+    ticket = request.headers.get("upload-ticket")
+    if ticket is not None:
+        read = read_ticket(services.settings.secret_key.get_secret_value(), ticket)
+        if read is None:
+            raise tus_error(401, "invalid or expired upload ticket")
+        return Caller(read.subject, read.film_id)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise tus_error(401, "not authenticated", **{"WWW-Authenticate": "Bearer"})
+    claims = await check_access_token(get_auth_kit(services), token.strip())
+    if not claims.has("media.upload"):
+        raise tus_error(403, "requires media.upload")
+    return Caller(str(claims.subject))
+
+
+Uploader = Annotated[Caller, Depends(upload_caller)]
+
+
+def tus_headers(**extra: str) -> dict[str, str]:
+    return {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store", **extra}
+
+
+def tus_error(status: int, detail: str, **headers: str) -> HTTPException:
+    return HTTPException(status, detail, headers=tus_headers(**headers))
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """`Upload-Metadata`: comma-separated `key base64(value)` pairs (the value may be absent)."""
+    metadata: dict[str, str] = {}
+    if not header:
+        return metadata
+    for pair in header.split(","):
+        parts = pair.strip().split(" ")
+        if not parts[0] or len(parts) > 2:
+            raise tus_error(400, "Upload-Metadata: pairs are `key base64value`")
+        value = ""
+        if len(parts) == 2:
+            try:
+                value = base64.b64decode(parts[1], validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise tus_error(400, f"Upload-Metadata: {parts[0]} is not base64 UTF-8") from None
+        metadata[parts[0]] = value
+    return metadata
+
+
+def parse_checksum(header: str | None) -> bytes | None:
+    """`Upload-Checksum: sha256 <base64 digest>`: the expected digest of this PATCH's body."""
+    if header is None:
+        return None
+    algorithm, _, encoded = header.strip().partition(" ")
+    if algorithm.lower() != "sha256":
+        raise tus_error(400, f"Upload-Checksum: unsupported algorithm {algorithm!r} (sha256)")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise tus_error(400, "Upload-Checksum: the digest is not base64") from None
+
+
+def _require_tus(request: Request) -> None:
+    if request.headers.get("tus-resumable") != TUS_VERSION:
+        raise tus_error(412, "Tus-Resumable 1.0.0 required", **{"Tus-Version": TUS_VERSION})
+
+
+def _int_header(request: Request, name: str) -> int:
+    raw = request.headers.get(name)
+    if raw is None or not raw.isdigit():
+        raise tus_error(400, f"{name}: a non-negative integer is required")
+    return int(raw)
+
+
+def _expires_header(upload: Upload) -> str:
+    return upload.expires.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def check_upload(settings: MediaSettings, length: int, filename: str) -> None:
+    """Refuse what the settings do not allow, before a byte is sent."""
+    if length > settings.max_upload_bytes:
+        raise tus_error(413, f"the file is larger than {settings.max_upload_bytes} bytes")
+    if length == 0:
+        raise tus_error(400, "the file is empty")
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension not in settings.allowed_containers:
+        allowed = ", ".join(settings.allowed_containers)
+        raise tus_error(
+            415, f"files of type {extension or '(none)'!r} are refused; allowed: {allowed}"
+        )
+
+
+def upload_dir(services: Services) -> Path:
+    return services.settings.data_dir / "uploads"
+
+
+class ChecksumMismatch(Exception):
+    pass
+
+
+def build_router() -> APIRouter:
+    """The tus endpoint under `/api/v1/media/uploads`."""
+    router = APIRouter(tags=["media"])
+
+    @router.options(BASE, summary="tus: what this server supports", status_code=204)
+    async def capabilities(services: ServicesDep) -> Response:
+        settings = services.settings.media
+        return Response(status_code=204, headers=tus_headers(**{
+            "Tus-Version": TUS_VERSION, "Tus-Extension": EXTENSIONS,
+            "Tus-Max-Size": str(settings.max_upload_bytes),
+            "Tus-Checksum-Algorithm": CHECKSUM_ALGORITHMS,
+        }))  # fmt: skip
+
+    @router.post(BASE, summary="tus: create an upload (metadata: film_id, filename, sha256)",
+                 status_code=201)  # fmt: skip
+    async def create(request: Request, services: ServicesDep, caller: Uploader) -> Response:
+        _require_tus(request)
+        if request.headers.get("upload-defer-length"):
+            raise tus_error(400, "Upload-Defer-Length is not supported; send Upload-Length")
+        length = _int_header(request, "upload-length")
+        metadata = parse_metadata(request.headers.get("upload-metadata"))
+        filename = (metadata.get("filename") or metadata.get("name") or "").strip()
+        if not filename:
+            raise tus_error(400, "Upload-Metadata: filename is required")
+        try:
+            film_id = uuid.UUID(metadata.get("film_id", ""))
+        except ValueError:
+            raise tus_error(400, "Upload-Metadata: film_id must be a film's UUID") from None
+        if caller.film_id is not None and caller.film_id != film_id:
+            raise tus_error(403, "this upload ticket is for another film")
+        declared = metadata.get("sha256", "").strip().lower() or None
+        if declared is not None and (len(declared) != 64 or not _is_hex(declared)):
+            raise tus_error(400, "Upload-Metadata: sha256 must be 64 hex digits")
+        check_upload(services.settings.media, length, filename)
+        now = service.utcnow()
+        upload = Upload(
+            id=uuid.uuid4(), film_id=film_id, length=length, offset=0,
+            filename=filename[:255], checksum=declared, owner=caller.subject,
+            expires=now + dt.timedelta(hours=services.settings.media.upload_expiry_hours),
+        )  # fmt: skip
+        directory = anyio.Path(upload_dir(services))
+        await directory.mkdir(parents=True, exist_ok=True)
+        await (directory / f"{upload.id}.part").touch()
+        async with services.db.session() as session:
+            session.add(upload)
+            await session.flush()
+        log.info("media.upload_created", upload_id=str(upload.id), film_id=str(film_id),
+                 length=length)  # fmt: skip
+        location = f"{BASE}/{upload.id}"
+        return Response(status_code=201, headers=tus_headers(
+            Location=location, **{"Upload-Expires": _expires_header(upload)}
+        ))  # fmt: skip
+
+    @router.head(BASE + "/{upload_id}", summary="tus: how much of an upload arrived")
+    async def offset(
+        upload_id: uuid.UUID, request: Request, services: ServicesDep, caller: Uploader
+    ) -> Response:
+        _require_tus(request)
+        async with services.db.session() as session:
+            upload = _check_owner(await session.get(Upload, upload_id), caller)
+        return Response(status_code=200, headers=tus_headers(**{
+            "Upload-Offset": str(upload.offset), "Upload-Length": str(upload.length),
+            "Upload-Expires": _expires_header(upload),
+        }))  # fmt: skip
+
+    @router.patch(BASE + "/{upload_id}", summary="tus: append bytes at Upload-Offset",
+                  status_code=204)  # fmt: skip
+    async def append(
+        upload_id: uuid.UUID, request: Request, services: ServicesDep, caller: Uploader
+    ) -> Response:
+        _require_tus(request)
+        if request.headers.get("content-type", "").split(";")[0].strip() != OFFSET_CONTENT_TYPE:
+            raise tus_error(415, f"Content-Type must be {OFFSET_CONTENT_TYPE}")
+        at = _int_header(request, "upload-offset")
+        expected = parse_checksum(request.headers.get("upload-checksum"))
+        finished: uuid.UUID | None = None
+        refused: str | None = None
+        async with services.db.session() as session:
+            try:
+                found = await repository.lock_upload(session, upload_id)
+            except DBAPIError:
+                raise tus_error(409, "another request is writing this upload") from None
+            upload = _check_owner(found, caller)
+            if upload.video_id is not None or upload.offset == upload.length:
+                raise tus_error(409, "this upload is complete",
+                                **{"Upload-Offset": str(upload.offset)})  # fmt: skip
+            if at != upload.offset:
+                raise tus_error(409, f"Upload-Offset is {upload.offset}, not {at}",
+                                **{"Upload-Offset": str(upload.offset)})  # fmt: skip
+            part = upload_dir(services) / f"{upload.id}.part"
+            written = await _receive(request, part, upload, expected)
+            upload.offset += written
+            if upload.offset == upload.length:
+                try:
+                    finished = await _finish(session, services.storage, upload, part)
+                except ChecksumMismatch as error:
+                    # The whole file is wrong: the upload is dropped, the client starts over.
+                    refused = str(error)
+                    await session.delete(upload)
+            await session.flush()
+            headers = tus_headers(**{"Upload-Offset": str(upload.offset),
+                                     "Upload-Expires": _expires_header(upload)})  # fmt: skip
+        if refused is not None:
+            await anyio.Path(part).unlink(missing_ok=True)
+            raise tus_error(460, refused)
+        if finished is not None:
+            await anyio.Path(part).unlink(missing_ok=True)
+            await jobs.send_transcode(services.tasks, finished, 1)
+            headers["X-Video-Id"] = str(finished)
+        return Response(status_code=204, headers=headers)
+
+    @router.delete(BASE + "/{upload_id}", summary="tus: abandon an upload", status_code=204)
+    async def terminate(
+        upload_id: uuid.UUID, request: Request, services: ServicesDep, caller: Uploader
+    ) -> Response:
+        _require_tus(request)
+        async with services.db.session() as session:
+            try:
+                found = await repository.lock_upload(session, upload_id)
+            except DBAPIError:
+                raise tus_error(409, "another request is writing this upload") from None
+            upload = _check_owner(found, caller)
+            if upload.video_id is not None:
+                raise tus_error(409, "this upload is complete; it is a video now")
+            await session.delete(upload)
+        await anyio.Path(upload_dir(services) / f"{upload_id}.part").unlink(missing_ok=True)
+        log.info("media.upload_terminated", upload_id=str(upload_id))
+        return Response(status_code=204, headers=tus_headers())
+
+    return router
+
+
+def _is_hex(value: str) -> bool:
+    try:
+        bytes.fromhex(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_owner(upload: Upload | None, caller: Caller) -> Upload:
+    # Another account's upload answers like a missing one: ids are not an oracle.
+    if upload is None or upload.owner != caller.subject:
+        raise tus_error(404, "no such upload")
+    if upload.expires < service.utcnow() and upload.video_id is None:
+        raise tus_error(410, "this upload expired")
+    return upload
+
+
+async def _receive(request: Request, part: Path, upload: Upload, expected: bytes | None) -> int:
+    """Append the body to `part` at the upload's offset; returns the bytes kept."""
+    room = upload.length - upload.offset
+    digest = hashlib.sha256() if expected is not None else None
+    written = 0
+    buffer = bytearray()
+    async with await anyio.open_file(part, "r+b") as file:
+        # Bytes past the recorded offset are from a request that died before its commit.
+        await file.truncate(upload.offset)
+        await file.seek(upload.offset)
+        try:
+            async for chunk in request.stream():
+                if written + len(buffer) + len(chunk) > room:
+                    await file.truncate(upload.offset)
+                    raise tus_error(413, f"the body goes past Upload-Length ({upload.length})")
+                buffer += chunk
+                if len(buffer) >= WRITE_BUFFER:
+                    if digest is not None:
+                        digest.update(buffer)
+                    await file.write(bytes(buffer))
+                    written += len(buffer)
+                    buffer.clear()
+        except ClientDisconnect:
+            log.info("media.upload_interrupted", upload_id=str(upload.id),
+                     kept=written + len(buffer))  # fmt: skip
+            if expected is not None:  # an unverifiable partial chunk is dropped
+                await file.truncate(upload.offset)
+                return 0
+        if buffer:
+            if digest is not None:
+                digest.update(buffer)
+            await file.write(bytes(buffer))
+            written += len(buffer)
+        if digest is not None and not hmac.compare_digest(digest.digest(), expected or b""):
+            await file.truncate(upload.offset)
+            reason = f"Upload-Checksum does not match the body; resend from {upload.offset}"
+            raise tus_error(460, reason, **{"Upload-Offset": str(upload.offset)})
+    return written
+
+
+async def _finish(
+    session: AsyncSession, storage: ObjectStorage, upload: Upload, part: Path
+) -> uuid.UUID:
+    """Move the complete file into storage (hashing it on the way) and register the video."""
+    video_id = uuid.uuid4()
+    key = service.source_key(video_id, upload.filename)
+    digest = hashlib.sha256()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async with await anyio.open_file(part, "rb") as file:
+            while data := await file.read(4 * WRITE_BUFFER):
+                digest.update(data)
+                yield data
+
+    stored = await storage.put(key, chunks())
+    checksum = digest.hexdigest()
+    if upload.checksum is not None and upload.checksum != checksum:
+        await storage.delete(key)
+        raise ChecksumMismatch(
+            f"the file's sha256 is {checksum}, not the declared {upload.checksum}; upload it again"
+        )
+    video = await service.register_video(
+        session, film_id=upload.film_id, key=key, name=upload.filename, size=stored.size,
+        checksum=checksum, video_id=video_id,
+    )  # fmt: skip
+    upload.video_id = video.id
+    log.info("media.upload_complete", upload_id=str(upload.id), video_id=str(video.id),
+             sha256=checksum)  # fmt: skip
+    return video.id
+
+
+async def remove_expired_uploads(services: Services) -> int:
+    """Drop unfinished uploads past their `Upload-Expires` (rows and bytes); how many."""
+    async with services.db.session() as session:
+        expired = await repository.expired_uploads(session, service.utcnow())
+        for upload in expired:
+            await session.delete(upload)
+        ids = [upload.id for upload in expired]
+    for upload_id in ids:
+        await anyio.Path(upload_dir(services) / f"{upload_id}.part").unlink(missing_ok=True)
+    if ids:
+        log.info("media.uploads_expired", uploads=len(ids))
+    return len(ids)

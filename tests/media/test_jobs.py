@@ -1,0 +1,168 @@
+"""The media jobs against a real database and storage (local and SeaweedFS S3): a source
+becomes a switched-in version; broken sources fail with a reason and leave no outputs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import anyio
+import pytest
+
+from kinoteka.infra.storage import ObjectStorage
+from kinoteka.media import jobs, service
+from kinoteka.media.jobs import JobEnv
+from kinoteka.media.models import Video, VideoStatus
+from tests.media.clips import ClipCache, requires_ffmpeg, truncated_copy
+from tests.media.fixtures import RecordingQueue
+
+pytestmark = requires_ffmpeg
+
+
+async def _upload(env: JobEnv, path: Path, name: str | None = None) -> uuid.UUID:
+    video_id = uuid.uuid4()
+    key = service.source_key(video_id, name or path.name)
+    stored = await env.storage.put(key, await anyio.Path(path).read_bytes())
+    async with env.db.session() as session:
+        await service.register_video(
+            session, film_id=uuid.uuid4(), key=key, name=name or path.name, size=stored.size,
+            checksum=None, video_id=video_id,
+        )  # fmt: skip
+    return video_id
+
+
+async def _video(env: JobEnv, video_id: uuid.UUID) -> Video:
+    async with env.db.session() as session:
+        return await service.get_video(session, video_id)
+
+
+async def _keys(storage: ObjectStorage, prefix: str) -> list[str]:
+    return [key async for key in storage.list_keys(prefix)]
+
+
+async def _run_pipeline(
+    env: JobEnv, queue: RecordingQueue, video_id: uuid.UUID, *, start: bool = True
+) -> None:
+    """Run every task the jobs send, in order, as the workers would."""
+    if start:
+        await jobs.transcode(env, video_id)
+    while queue.sent:
+        name, kwargs, _ = queue.sent.pop(0)
+        if name == jobs.ARTWORK_TASK:
+            await jobs.artwork(env, uuid.UUID(kwargs["video_id"]), kwargs["version"])
+        elif name == jobs.TRANSCODE_TASK:
+            await jobs.transcode(env, uuid.UUID(kwargs["video_id"]), version=kwargs["version"])
+
+
+async def test_a_source_becomes_a_switched_in_version(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, queue = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=3))
+    await jobs.transcode(env, video_id)
+    assert [name for name, _, _ in queue.sent] == [jobs.ARTWORK_TASK]
+    rendered = await _video(env, video_id)
+    assert rendered.status is VideoStatus.TRANSCODING
+    assert rendered.current_version is None  # nothing plays before the switch-in
+
+    await jobs.transcode(env, video_id)  # redelivered before its artwork ran: nothing to do
+    await _run_pipeline(env, queue, video_id, start=False)
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.READY
+    assert [t["status"] for t in video.transitions] == [
+        "uploaded", "probing", "transcoding", "ready"
+    ]  # fmt: skip
+    assert video.current_version == 1
+    assert video.output_prefix == f"media/{video_id}/v1/"
+    assert video.qualities == ["360p", "240p"]
+    assert video.duration == pytest.approx(3, abs=0.2)
+    assert video.progress == 100
+    keys = await _keys(env.storage, f"media/{video_id}/v1/")
+    assert f"media/{video_id}/v1/{video.outputs['hls']}" in keys
+    assert f"media/{video_id}/v1/{video.outputs['dash']}" in keys
+    assert f"media/{video_id}/v1/{video.outputs['artwork']['sprite_vtt']}" in keys
+    assert any(key.endswith(".m4s") for key in keys)
+    assert video.outputs_size == sum([await env.storage.size(key) for key in keys])
+
+    # A redelivered task of the finished job changes nothing.
+    await jobs.transcode(env, video_id)
+    await jobs.transcode(env, video_id, version=1)
+    again = await _video(env, video_id)
+    assert again.transitions == video.transitions
+    assert again.attempt == video.attempt
+
+
+async def test_a_failed_retranscode_keeps_the_playing_version(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, queue = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    await _run_pipeline(env, queue, video_id)
+    before = await _keys(env.storage, f"media/{video_id}/v1/")
+
+    source = (await _video(env, video_id)).source_key
+    await env.storage.put(source, b"no longer a video")
+    async with env.db.session() as session:
+        await service.request_transcode(session, video_id)
+    await _run_pipeline(env, queue, video_id)
+
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.FAILED
+    assert video.failure_reason
+    assert video.current_version == 1
+    assert await _keys(env.storage, f"media/{video_id}/v1/") == before
+    assert await _keys(env.storage, f"media/{video_id}/v2/") == []
+    async with env.db.session() as session:
+        playing = await service.film_videos(session, [video.film_id])
+    assert playing[video.film_id].video_id == video_id
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "zero-byte", "audio-only", "not-a-video", "truncated"])
+async def test_broken_sources_fail_with_a_reason_and_leave_no_outputs(
+    kind: str, job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache, tmp_path: Path
+) -> None:
+    env, queue = job_env
+    good = clip_cache.get(width=640, height=360, seconds=2)
+    sources = {
+        "corrupt": lambda: _write(tmp_path / "c.mp4", bytes(range(256)) * 400),
+        "zero-byte": lambda: _write(tmp_path / "z.mp4", b""),
+        "audio-only": lambda: clip_cache.get(video=False, audio=True, container="m4a"),
+        "not-a-video": lambda: _write(tmp_path / "n.mp4", b"%PDF-1.4 not a film\n" * 100),
+        "truncated": lambda: truncated_copy(good, tmp_path / "t.mp4", keep=0.4),
+    }
+    video_id = await _upload(env, sources[kind](), name="film.mp4")
+    await _run_pipeline(env, queue, video_id)
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.FAILED, kind
+    assert video.failure_reason
+    assert "\n" not in video.failure_reason
+    assert video.transitions[-1]["reason"] == video.failure_reason
+    assert video.current_version is None
+    assert await _keys(env.storage, f"media/{video_id}/v1/") == []
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+async def test_a_job_gives_up_after_its_attempts(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, _ = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    # Each start counts, as when a worker is killed mid-job before it records anything.
+    for _ in range(env.settings.transcode_attempts):
+        async with env.db.session() as session:
+            job = await service.start_job(
+                session, video_id, version=None, max_attempts=env.settings.transcode_attempts
+            )
+            assert job is not None
+            await service.note_error(session, job, "WorkerLostError: the worker died")
+    await jobs.transcode(env, video_id)
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.FAILED
+    assert video.failure_reason == (
+        f"gave up after {env.settings.transcode_attempts} attempts: "
+        "WorkerLostError: the worker died"
+    )
