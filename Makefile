@@ -9,7 +9,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint bench sync system-packages clean
+.PHONY: up test lint bench sync system-packages web-assets clean
 
 $(UV):
 	@echo "==> installing uv into $(TOOLS)/"
@@ -33,14 +33,24 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 sync: $(VENV)/.synced node_modules/.package-lock.json
 
+# The pages' front-end libraries (package.json + lockfile), served from node_modules/.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "==> npm missing: installing Debian's nodejs and npm"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@echo "==> installing the front-end packages (npm ci)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web-assets: node_modules/.installed
+
 # Debian packages some tests drive (a real browser, ffmpeg); installed only when missing.
 system-packages:
 	@bash scripts/system-packages.sh
 
-up: sync
+up: sync web-assets
 	@$(VENV)/bin/kinoteka up
 
-test: sync system-packages
+test: sync system-packages web-assets
 	@$(VENV)/bin/pytest
 
 lint: sync
@@ -50,7 +60,7 @@ lint: sync
 
 # `make bench` runs every benchmark, `make bench cli search` the ones named.
 BENCHES := $(filter-out bench,$(MAKECMDGOALS))
-bench: sync
+bench: sync web-assets
 	@$(VENV)/bin/python -m bench $(BENCHES)
 
 ifeq (bench,$(firstword $(MAKECMDGOALS)))

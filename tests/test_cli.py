@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,11 +72,17 @@ def _wait_gone(data_dir: Path, timeout: float = 20.0) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "kt"
+def data_dir() -> Iterator[Path]:
+    """A data directory outside pytest's temporary root: pytest keeps that root private
+    (0700, and re-applies it when another session starts), while the embedded PostgreSQL runs
+    as its own system user when the tests run as root."""
+    root = Path(tempfile.mkdtemp(prefix="kinoteka-cli-"))
+    root.chmod(0o755)
+    path = root / "kt"
     yield path
     for process in _servers_of(path):  # never leak servers, even when a test fails
         process.kill()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -36,8 +36,10 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
     from kinoteka.media.mount import media_mount
+    from kinoteka.notify.mount import notify_mount
     from kinoteka.search.mount import search_mount
     from kinoteka.ugc.mount import ugc_mount
+    from kinoteka.web.mount import web_mount
 
     mounts: list[ContextMount] = [
         catalog_mount(),
@@ -46,6 +48,8 @@ def available_contexts() -> dict[str, ContextMount]:
         content_mount(),
         auth_mount(),
         media_mount(),
+        web_mount(),
+        notify_mount(),
         ugc_mount(),
     ]
     return {mount.name: mount for mount in mounts}

@@ -14,6 +14,7 @@ from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 from kinoteka.infra.tasks import QUEUES
+from kinoteka.notify.cli import app as notify_app
 from kinoteka.search.cli import app as sync_app
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(auth_app, name="auth")
 app.add_typer(sync_app, name="sync")
+app.add_typer(notify_app, name="notify")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]

@@ -22,6 +22,7 @@ from kinoteka.settings import Settings
 
 if TYPE_CHECKING:
     from kinoteka.auth.kit import AuthKit
+    from kinoteka.notify.kit import NotifyKit
     from kinoteka.ugc.kit import UgcKit
 
 # The contexts' factories are imported when their client is first opened, so that a command
@@ -62,6 +63,13 @@ def open_tasks(services: Services) -> Opened[TaskQueue]:
     return Opened(queue, close=close)
 
 
+def open_notify_kit(services: Services) -> Opened[NotifyKit]:
+    from kinoteka.notify.kit import build_notify_kit
+
+    kit = build_notify_kit(services.settings, services.db, services.urls.redis_url)
+    return Opened(kit, close=kit.close, ping=kit.broker.ping)
+
+
 def open_ugc_kit(services: Services) -> Opened[UgcKit]:
     from kinoteka.ugc.kit import build_ugc_kit
 
@@ -76,6 +84,7 @@ PROVIDERS = Providers(
     storage=open_storage,
     auth=open_auth_kit,
     tasks=open_tasks,
+    notify=open_notify_kit,
     ugc=open_ugc_kit,
 )
 

@@ -30,10 +30,11 @@ from kinoteka.settings import Settings
 
 if TYPE_CHECKING:  # the kits' types only; they are built by the providers the root hands in
     from kinoteka.auth.kit import AuthKit
+    from kinoteka.notify.kit import NotifyKit
     from kinoteka.ugc.kit import UgcKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "tasks", "ugc"]
+ClientName = Literal["search", "storage", "auth", "tasks", "notify", "ugc"]
 T = TypeVar("T")
 
 
@@ -58,6 +59,7 @@ class Providers:
     storage: Provider[ObjectStorage]
     auth: Provider[AuthKit]
     tasks: Provider[TaskQueue]
+    notify: Provider[NotifyKit]
     ugc: Provider[UgcKit]
 
 
@@ -97,6 +99,10 @@ class Services:
     def tasks(self) -> TaskQueue:
         """The sender of background tasks (Celery on the Redis URL)."""
         return self._open("tasks", self.providers.tasks)
+
+    @cached_property
+    def notify(self) -> NotifyKit:
+        return self._open("notify", self.providers.notify)
 
     @cached_property
     def ugc(self) -> UgcKit:

@@ -24,8 +24,10 @@ from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
 from kinoteka.infra.db import DatabaseSettings
 from kinoteka.media.settings import MediaSettings
+from kinoteka.notify.settings import NotifySettings
 from kinoteka.search.settings import SearchSettings
 from kinoteka.ugc.settings import UgcSettings
+from kinoteka.web.settings import WebSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
 MIN_SECRET_BYTES = 32  # what HMAC-SHA256 keys and OWASP's session-secret advice call for
@@ -104,6 +106,8 @@ class Settings(BaseSettings):
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
     media: MediaSettings = MediaSettings()
+    web: WebSettings = WebSettings()
+    notify: NotifySettings = NotifySettings()
     ugc: UgcSettings = UgcSettings()
 
     @field_validator("trusted_proxies", mode="before")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import kinoteka.auth.models  # registers the auth tables
 import kinoteka.catalog.audit  # registers the admin audit trail
-import kinoteka.catalog.models
-import kinoteka.media.models  # noqa: F401 - registers the media tables
+import kinoteka.catalog.models  # registers the catalog tables
+import kinoteka.media.models  # registers the media tables
+import kinoteka.notify.models  # registers the notify tables
+import kinoteka.web.models  # noqa: F401 - registers the web tables (player events)
 from kinoteka.infra.db.base import Base
 
 metadata = Base.metadata

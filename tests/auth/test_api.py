@@ -14,8 +14,8 @@ from sqlalchemy import text
 from kinoteka.auth import service
 from kinoteka.auth.deps import require_permission
 from kinoteka.auth.kit import AuthKit
+from kinoteka.auth.outbox import AccountEvent
 from kinoteka.auth.tokens import AccessClaims, JwksKeySource, TokenVerifier
-from kinoteka.notify.log import LogNotifier
 from kinoteka.services import Services
 from tests.auth.conftest import PASSWORD, app_client, make_services, new_email
 
@@ -32,6 +32,21 @@ async def admin_only(
     claims: Annotated[AccessClaims, Depends(require_permission("admin.access"))],
 ) -> dict[str, str]:
     return {"sub": str(claims.subject)}
+
+
+async def recorded_event(kit: AuthKit, topic: AccountEvent, email: str) -> dict[str, str]:
+    """The newest event of `topic` about `email` waiting in auth's outbox."""
+    async with kit.db.session() as session:
+        payload = await session.scalar(
+            text(
+                "SELECT payload FROM auth.outbox"
+                " WHERE topic = :topic AND payload->>'email' = :email"
+                " ORDER BY created DESC LIMIT 1"
+            ),
+            {"topic": str(topic), "email": email},
+        )
+    assert payload is not None, f"no {topic} event for {email}"
+    return dict(payload)
 
 
 @pytest.fixture
@@ -245,11 +260,9 @@ async def test_password_reset_change_and_deactivation(
     asked = await client.post("/api/v1/auth/password/reset-request", json={"email": email})
     assert unknown.status_code == asked.status_code == 202
     assert unknown.json() == asked.json()
-    assert isinstance(kit.notifier, LogNotifier)
-    message = kit.notifier.last(email, "password_reset")
-    assert message is not None
-    token = message.data["token"]
-    assert token in message.body
+    event = await recorded_event(kit, AccountEvent.PASSWORD_RESET_REQUESTED, email)
+    token = event["token"]
+    assert event["reset_url"].endswith(f"?token={token}")
 
     weak = await client.post(
         "/api/v1/auth/password/reset", json={"token": token, "new_password": "x"}
@@ -335,3 +348,45 @@ async def test_cors_allows_the_configured_origins(fresh_database: str, flushed_r
         )
         assert "access-control-allow-origin" not in stranger.headers
     await services.close()
+
+
+async def test_account_events_are_recorded_and_the_confirmation_link_verifies(
+    client: httpx.AsyncClient, kit: AuthKit
+) -> None:
+    account = await sign_up_and_login(client)
+    email = account["email"].lower()
+    created = await recorded_event(kit, AccountEvent.CREATED, email)
+    link = httpx.URL(created["confirm_url"])
+    assert link.path == "/api/v1/auth/email/confirm"
+    bad = await client.get(link.path, params={"token": "not-a-token"})
+    assert bad.status_code == 400
+    confirmed = await client.get(link.path, params=link.params)
+    assert confirmed.status_code == 200
+    again = await client.get(link.path, params=link.params)
+    assert again.status_code == 400  # spent
+    async with kit.db.session() as session:
+        verified = await session.scalar(
+            text("SELECT email_verified FROM auth.users WHERE email = :email"), {"email": email}
+        )
+    assert verified is True
+
+    # A sign-in from a device never seen before is news; one from a known device is not.
+    async with kit.db.session() as session:
+        await session.execute(text("DELETE FROM auth.outbox WHERE payload->>'email' = :e"),
+                              {"e": email})  # fmt: skip
+    body = {"email": email, "password": PASSWORD}
+    assert (await client.post("/api/v1/auth/login", json=body,
+                              headers={"User-Agent": MOBILE})).status_code == 200  # fmt: skip
+    event = await recorded_event(kit, AccountEvent.NEW_DEVICE_SIGN_IN, email)
+    assert event["device"] == "mobile"
+    assert event["user_agent"] == MOBILE
+    async with kit.db.session() as session:
+        await session.execute(text("DELETE FROM auth.outbox WHERE payload->>'email' = :e"),
+                              {"e": email})  # fmt: skip
+    assert (await client.post("/api/v1/auth/login", json=body,
+                              headers={"User-Agent": MOBILE})).status_code == 200  # fmt: skip
+    async with kit.db.session() as session:
+        left = await session.scalar(
+            text("SELECT count(*) FROM auth.outbox WHERE payload->>'email' = :e"), {"e": email}
+        )
+    assert left == 0

@@ -1,4 +1,4 @@
-"""The small pieces auth stands on: device detection, the notify and rate-limit ports, and the
+"""The small pieces auth stands on: device detection, the rate-limit port, and the
 verification dependency in a process where auth itself is not mounted."""
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from kinoteka import notify
 from kinoteka.app import create_app
 from kinoteka.auth.deps import CurrentUser, require_permission
 from kinoteka.auth.devices import device_type_from_user_agent
@@ -22,7 +21,6 @@ from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import DeviceType, SigningKey
 from kinoteka.auth.tokens import AccessClaims, TokenVerifier, UnknownSigningKey, sign_access_token
 from kinoteka.infra import ratelimit
-from kinoteka.notify.log import LogNotifier
 from kinoteka.services import Services
 
 
@@ -52,23 +50,6 @@ def test_device_type_from_user_agent(agent: str | None, device: DeviceType) -> N
 @given(st.text(max_size=300))
 def test_every_user_agent_maps_to_a_partition(agent: str) -> None:
     assert device_type_from_user_agent(agent) in set(DeviceType)
-
-
-async def test_log_notifier_keeps_what_it_sent() -> None:
-    notifier = notify.from_url("log://?body=true")
-    assert isinstance(notifier, LogNotifier)
-    assert notifier.include_body
-    for number in (1, 2):
-        await notifier.send(notify.Message("a@example.com", "reset", "s", f"body {number}"))
-    last = notifier.last("a@example.com", "reset")
-    assert last is not None
-    assert last.body == "body 2"
-    assert notifier.last("b@example.com", "reset") is None
-    quiet = notify.from_url("log://")
-    assert isinstance(quiet, LogNotifier)
-    assert not quiet.include_body  # bodies carry one-time tokens: not logged by default
-    with pytest.raises(ValueError, match="log://"):
-        notify.from_url("smtp://mail.example.com")
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])

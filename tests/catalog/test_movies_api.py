@@ -68,8 +68,9 @@ async def test_first_page_follows_the_contract(api: httpx.AsyncClient) -> None:
     film = body["results"][0]
     assert set(film) == {
         "id", "title", "description", "creation_date", "rating", "type",
-        "genres", "actors", "directors", "writers",
+        "genres", "actors", "directors", "writers", "posters",
     }  # fmt: skip
+    assert film["posters"] == {}  # the shared catalog has no posters
     titles = [item["title"] for item in body["results"]]
     assert titles == sorted(titles)
 
@@ -129,3 +130,29 @@ async def test_the_api_is_documented(api: httpx.AsyncClient) -> None:
     assert "/api/v1/movies/" in schema["paths"]
     assert "/api/v1/movies/{film_id}/" in schema["paths"]
     assert "MoviePage" in schema["components"]["schemas"]
+
+
+async def test_a_movie_links_its_poster_in_every_width_the_admin_renders(
+    fresh_database: str, embedded_redis: str, tmp_path: Path
+) -> None:
+    film_id = uuid.uuid4()
+    poster_key = f"posters/{film_id}/0123456789abcdef"
+    with psycopg.connect(libpq_url(fresh_database)) as connection:
+        connection.execute(
+            "INSERT INTO content.film_work (id, title, type, creation_date, poster_key) "
+            "VALUES (%s, 'Postered', 'movie', '1999-03-31', %s)",
+            (film_id, poster_key),
+        )
+    settings = catalog_settings(tmp_path)
+    services = catalog_services(settings, fresh_database, embedded_redis)
+    async with running_client(services, ["catalog"]) as client:
+        body = (await client.get(f"/api/v1/movies/{film_id}/")).json()
+        listed = (await client.get("/api/v1/movies/")).json()["results"][0]
+        widths = settings.catalog.posters.widths
+        expected = {str(w): f"/api/v1/{poster_key}/{w}.webp" for w in widths}
+        assert body["posters"] == expected
+        assert listed["posters"] == expected
+        assert body["creation_date"] == "1999-03-31"
+        # each link is the poster route, which redirects to a signed storage URL
+        redirect = await client.get(expected[str(widths[0])])
+        assert redirect.status_code == 307, redirect.text

@@ -49,9 +49,16 @@ async def movies_index(
 
 
 def content_services(
-    database_url: str, redis_url: str, search: SearchIndex, search_url: str, *, public: bool
+    database_url: str,
+    redis_url: str,
+    search: SearchIndex,
+    search_url: str,
+    *,
+    public: bool,
+    **content: object,
 ) -> Services:
-    settings = load_settings(content={"public": public}, data_dir=Path("/nonexistent"))
+    """Services for the content API over `search`; `content` overrides its other settings."""
+    settings = load_settings(content={"public": public, **content}, data_dir=Path("/nonexistent"))
     urls = StoreUrls(database_url, redis_url, search_url, "file:///nonexistent")
     services = build_services(settings, urls)
     services.search = search

@@ -17,8 +17,13 @@ CRAIG_FILM = "24eafcd7-1018-4951-9e17-583e2554ef0a"
 NO_DIRECTOR_FILM = "479f20b0-58d1-4f16-8944-9b82f5b1f22a"
 
 
+# Letters Unicode does not decompose, folded as the index's ASCII folding does.
+_UNDECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "ł": "l", "đ": "d",
+                               "ð": "d", "þ": "th"})  # fmt: skip
+
+
 def _folded(title: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    decomposed = unicodedata.normalize("NFKD", title.casefold().translate(_UNDECOMPOSED))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
@@ -122,20 +127,25 @@ async def test_film_detail_matches_the_catalog(
     film = response.json()
     assert set(film) == {
         "uuid", "title", "imdb_rating", "description", "genre", "actors", "writers", "directors",
+        "release_date", "type", "posters",
         "user_rating", "user_rating_count", "review_count",
     }  # fmt: skip
+    assert film["posters"] == {}  # the shared catalog has no posters
     assert [w["full_name"] for w in film["writers"]] == ["Craig Hutchinson"]
     no_director = (await public_client.get(f"{FILMS}/{NO_DIRECTOR_FILM}")).json()
     assert no_director["directors"] == []
 
     sample = _rows(
         movies_database,
-        "SELECT id::text, title, rating FROM content.film_work ORDER BY md5(id::text) LIMIT 15",
+        "SELECT id::text, title, rating, creation_date, type FROM content.film_work "
+        "ORDER BY md5(id::text) LIMIT 15",
     )
-    for film_id, title, rating in sample:
+    for film_id, title, rating, released, kind in sample:
         body = (await public_client.get(f"{FILMS}/{film_id}")).json()
         assert body["title"] == title
         assert body["imdb_rating"] == rating
+        assert body["release_date"] == (released.isoformat() if released else None)
+        assert body["type"] == kind
         credits = _rows(
             movies_database,
             "SELECT p.id::text, pfw.role FROM content.person_film_work pfw "
@@ -272,6 +282,83 @@ async def test_an_edit_in_the_index_changes_the_next_answer(
         assert after.headers["x-cache"] == "miss"
         assert after.json()["title"] == "Renamed by the sync"
         assert after.headers["etag"] != before.headers["etag"]
+    finally:
+        await index.bulk("movies", [original])
+        await index.refresh()
+
+
+async def test_genres_are_paged_like_every_list(public_client: httpx.AsyncClient) -> None:
+    everything = (await public_client.get("/api/v1/genres")).json()
+    assert len(everything) == 26
+    names = [genre["name"].casefold() for genre in everything]
+    assert names == sorted(names)
+    pages = [
+        (await public_client.get("/api/v1/genres", params={"page_size": 10, "page_number": n}))
+        for n in (1, 2, 3, 4)
+    ]
+    assert [len(page.json()) for page in pages] == [10, 10, 6, 0]
+    assert [g for page in pages for g in page.json()] == everything
+    legacy = await public_client.get("/api/v1/genres", params={"page[size]": 5, "page[number]": 2})
+    assert legacy.json() == everything[5:10]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/genres", "/api/v1/persons"])
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": "ten"}, "page_size"),
+        ({"page_number": 0}, "page_number"),
+        ({"page_number": "1.5"}, "page_number"),
+        ({"page[size]": -1}, "page[size]"),
+        ({"page[size]": 500}, "page[size]"),
+        ({"page[number]": "x"}, "page[number]"),
+    ],
+)
+async def test_bad_paging_of_genres_and_persons_is_422_naming_the_parameter(
+    public_client: httpx.AsyncClient, path: str, params: dict[str, Any], name: str
+) -> None:
+    response = await public_client.get(path, params=params)
+    assert response.status_code == 422, response.text
+    assert name in response.text
+
+
+async def test_persons_list_is_paged_and_sorted_by_name(
+    public_client: httpx.AsyncClient, movies_database: str
+) -> None:
+    (count,) = _rows(movies_database, "SELECT count(*) FROM content.person")[0]
+    everything = await _all_pages(public_client, "/api/v1/persons")
+    assert len(everything) == count
+    assert len({person["uuid"] for person in everything}) == count
+    names = [_folded(person["full_name"]) for person in everything]
+    assert names == sorted(names)
+    assert set(everything[0]) == {"uuid", "full_name", "films"}
+    first = (await public_client.get("/api/v1/persons", params={"page_size": 7})).json()
+    assert first == everything[:7]
+    backwards = await public_client.get(
+        "/api/v1/persons/", params={"sort": "-full_name", "page_size": 100}
+    )
+    reversed_names = [_folded(person["full_name"]) for person in backwards.json()]
+    assert reversed_names == sorted(names, reverse=True)[:100]
+    refused = await public_client.get("/api/v1/persons", params={"sort": "imdb_rating"})
+    assert refused.status_code == 422
+    assert "sort" in refused.text
+
+
+async def test_a_film_with_a_poster_links_every_width(
+    public_client: httpx.AsyncClient, movies_index: tuple[str, Any]
+) -> None:
+    _, index = movies_index
+    document = await index.get("movies", CRAIG_FILM)
+    assert document is not None
+    original = dict(document)
+    poster = f"/api/v1/posters/{CRAIG_FILM}/0123456789abcdef"
+    try:
+        await index.bulk("movies", [{**document, "poster_url": f"{poster}/320.webp"}])
+        await index.refresh()
+        film = (await public_client.get(f"{FILMS}/{CRAIG_FILM}")).json()
+        assert film["posters"] == {w: f"{poster}/{w}.webp" for w in ("160", "320", "640")}
     finally:
         await index.bulk("movies", [original])
         await index.refresh()

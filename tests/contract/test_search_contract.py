@@ -14,6 +14,7 @@ import pytest
 
 from kinoteka.infra import search as search_port
 from kinoteka.infra.search import (
+    MAX_LIMIT,
     Document,
     EncodedDocument,
     FieldKind,
@@ -22,6 +23,8 @@ from kinoteka.infra.search import (
     SearchError,
     SearchIndex,
     SearchQuery,
+    SearchQueryError,
+    SearchUnavailable,
     Sort,
 )
 from kinoteka.search.documents import SearchIndexes
@@ -35,6 +38,7 @@ def film(title: str, rating: float | None = None, **extra: object) -> Document:
         "id": str(uuid.uuid4()),
         "imdb_rating": rating,
         "title": title,
+        "title_exact": title,
         "description": extra.pop("description", None),
         "genres": [],
         "genre_ids": [],
@@ -294,13 +298,119 @@ async def test_pagination_reaches_any_depth(index: SearchIndex) -> None:
         assert past.total == 250
 
 
-async def test_rejects_unknown_fields_and_bad_pages(index: SearchIndex) -> None:
-    with pytest.raises(SearchError):
-        await index.search(SearchQuery(movies(index), sort=Sort.parse("description")))
-    with pytest.raises(SearchError):
-        await index.search(SearchQuery(movies(index), filters={"title": "x"}))
-    with pytest.raises(SearchError):
-        SearchQuery(movies(index), limit=101)
+async def test_rejects_unknown_fields_and_bad_pages_as_the_callers_error(
+    index: SearchIndex,
+) -> None:
+    """A sort or filter the index cannot do is the caller's mistake (`SearchQueryError`, a
+    4xx upstream), not an unavailable index."""
+    for query in (
+        {"sort": Sort.parse("description")},
+        {"sort": Sort.parse("-no_such_field")},
+        {"filters": {"title": "x"}},
+        {"filters": {"nowhere": "x"}},
+        {"text": "x", "fields": ("genre_ids",)},
+    ):
+        with pytest.raises(SearchQueryError) as refused:
+            await index.search(SearchQuery(movies(index), **query))  # type: ignore[arg-type]
+        assert not isinstance(refused.value, SearchUnavailable)
+        assert str(refused.value)
+    with pytest.raises(SearchQueryError):
+        SearchQuery(movies(index), limit=MAX_LIMIT + 1)
+    with pytest.raises(SearchQueryError):
+        SearchQuery(movies(index), offset=-1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"', '"unbalanced', "AND", "OR NOT", "title:", "title:(", "*", "?", "st*r", "a~2", "\\",
+     "(((", "[1 TO", "-", "+", "/regex/", "x" * 5000, "star " * 300, "звёздные войны", "🎬🎬",
+     "\u0000", "ǅ Ꮳ ﬀ"],
+)  # fmt: skip
+async def test_any_text_is_searched_as_words_never_refused(index: SearchIndex, text: str) -> None:
+    """Query syntax is not ours to parse: operators and wildcards are words (or nothing)."""
+    await load(index, [film("Star Wars"), film("AND then there were none")])
+    hits = await index.search(SearchQuery(movies(index), text=text, fuzzy=True))
+    assert hits.total == len(hits.documents)
+    if text.startswith("star "):
+        assert hits.documents[0]["title"] == "Star Wars"
+
+
+async def test_better_known_films_rank_first_among_equal_matches(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            film("Harbor Lights", 2.0, popularity=2.0),
+            film("Harbor Nights", 8.5, popularity=10.0),
+            film("Harbor Days", None),
+            film("Harbor Dreams", 6.0, popularity=6.5),
+        ],
+    )
+    assert await titles(index, text="harbor") == [
+        "Harbor Nights", "Harbor Dreams", "Harbor Lights", "Harbor Days"
+    ]  # fmt: skip
+    # an explicit sort is the caller's order: no weighting
+    assert (await titles(index, text="harbor", sort=Sort("title")))[0] == "Harbor Days"
+
+
+async def test_title_words_in_order_rank_above_scattered_words(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            # scattered, and better known: the words in order still come first
+            film("Night of the Long Watch", 9.0, popularity=11.0),
+            film("The Long Night", 4.0, popularity=4.0),
+            film("Long Night", 4.0, popularity=4.0, description="long long night"),
+        ],
+    )
+    found = await titles(index, text="long night")
+    assert set(found[:2]) == {"The Long Night", "Long Night"}
+    assert found[2] == "Night of the Long Watch"
+
+
+async def test_a_description_repeating_a_word_does_not_beat_a_title(index: SearchIndex) -> None:
+    await load(
+        index,
+        [
+            film("Quiet Evening", 9.0, popularity=11.0,
+                 description="harbor " * 40 + "harbor harbor, the harbor of harbors"),
+            film("Harbor", 5.0, popularity=5.0, description="a town"),
+        ],
+    )  # fmt: skip
+    assert await titles(index, text="harbor") == ["Harbor", "Quiet Evening"]
+
+
+async def test_words_as_typed_rank_above_their_stems(index: SearchIndex) -> None:
+    """Stemming finds "darkness" for "dark", and the other way round; the film whose title
+    holds the word as it was typed comes first all the same."""
+    await load(
+        index,
+        [
+            film("Dark Star", 8.0, popularity=9.0),
+            film("Star Trek Into Darkness", 7.0, popularity=8.0),
+        ],
+    )
+    assert await titles(index, text="into darkness") == ["Star Trek Into Darkness", "Dark Star"]
+    assert await titles(index, text="dark") == ["Dark Star", "Star Trek Into Darkness"]
+    # a word only the unstemmed field holds ("into" is a stop word) finds nothing on its own
+    assert await titles(index, text="into") == []
+    assert await titles(index, text="into", fields=("title_exact",)) == ["Star Trek Into Darkness"]
+
+
+async def test_known_words_still_match_near_spellings_below_exact_hits(
+    index: SearchIndex,
+) -> None:
+    await load(
+        index,
+        [
+            film("Starr", 9.5, popularity=11.0),  # a near spelling, and the best known
+            film("Star", 3.0, popularity=3.0),
+            film("Stars", 5.0, popularity=5.0),  # stemmed: the same word, not as typed
+            film("Dune", 9.0, popularity=9.0),
+        ],
+    )
+    assert await titles(index, text="star", fuzzy=False) == ["Star", "Stars"]
+    found = await titles(index, text="star", fuzzy=True)
+    assert found == ["Star", "Stars", "Starr"]
 
 
 async def test_rebuild_switches_versions_while_searches_answer(index: SearchIndex) -> None:

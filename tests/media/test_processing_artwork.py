@@ -20,8 +20,12 @@ from kinoteka.media.processing.artwork import (
 from kinoteka.media.processing.ffmpeg import SpriteLayout
 from tests.media.clips import ClipCache, ClipSpec, requires_ffmpeg
 
-# Pillow's own decompression-bomb guard bounds every image these tests open
-Image.MAX_IMAGE_PIXELS = 4096 * 4096
+
+@pytest.fixture(autouse=True)
+def _bounded_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow's decompression-bomb guard bounds every image these tests open; set per test,
+    since a module-level assignment would change it for the whole session's other tests."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4096 * 4096)
 
 
 def vtt_seconds(stamp: str) -> float:

@@ -88,9 +88,11 @@ async def test_film_documents_carry_the_poster_url(fresh_database: str) -> None:
     try:
         async with database.engine.begin() as connection:
             await connection.execute(text(
-                "INSERT INTO content.film_work (id, title, type, poster_key) VALUES "
-                "('11111111-1111-4111-8111-111111111111', 'With', 'movie', 'posters/x/abc'),"
-                "('22222222-2222-4222-8222-222222222222', 'Without', 'movie', NULL)"
+                "INSERT INTO content.film_work (id, title, type, poster_key, creation_date,"
+                " rating) VALUES "
+                "('11111111-1111-4111-8111-111111111111', 'With', 'movie', 'posters/x/abc',"
+                " '2001-02-03', 7.5),"
+                "('22222222-2222-4222-8222-222222222222', 'Without', 'tv_show', NULL, NULL, NULL)"
             ))  # fmt: skip
             documents = await build_documents(
                 connection,
@@ -107,6 +109,12 @@ async def test_film_documents_carry_the_poster_url(fresh_database: str) -> None:
     assert "description" not in by_title["Without"]
     assert None not in by_title["Without"].values()
     assert "poster_key" not in by_title["With"]
+    # release date and type for the content API; popularity weights search relevance
+    assert by_title["With"]["release_date"] == "2001-02-03"
+    assert (by_title["With"]["type"], by_title["Without"]["type"]) == ("movie", "tv_show")
+    assert "release_date" not in by_title["Without"]
+    assert by_title["With"]["popularity"] == 7.5  # no credits: the rating alone
+    assert by_title["Without"]["popularity"] == 0
 
 
 async def _all_documents(url: str, *, legacy: bool = False) -> dict[str, dict[str, object]]:

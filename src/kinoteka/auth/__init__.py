@@ -6,11 +6,21 @@ This package is auth's public surface; other contexts import only from `kinoteka
   `check_access_token`, `get_auth_kit`, `AuthKit`, `AccessClaims`, `Permission`, `RoleName`.
 - Signing in for another front end (the admin panel): `ClientInfo`, `TokenPair`, `log_in`,
   `refresh_session`, `log_out`, and the errors `AuthError`, `TooManyAttempts`.
+- A viewer's own account (the web pages): `sign_up` (signed in at once), `get_account`,
+  `active_sessions`, `revoke_session`, `login_history`, `change_password`, `delete_own_account`,
+  `request_password_reset`, `reset_password`.
+- Social sign-in for a browser front end (load only when providers are configured):
+  `build_oauth(providers)`, `start_social_login`, `finish_social_login`.
 - Account management: `role_names`, `account_role_names`, `set_account_roles`, and
   `AccountRecord`, the mapped account class for read-only listings (SQLAdmin needs one).
 - Events: `on_account_deleted(handler)` (`off_account_deleted` undoes it); `handler(session,
   user_id)` runs inside the deleting transaction, and a context that keeps data about
-  accounts removes or anonymises it there.
+  accounts removes or anonymises it there. Account events for other processes
+  (`AccountEvent`: created, password reset requested, password changed, new-device sign-in)
+  go through a transactional outbox; a worker runs `relay_account_events(db, publish)` to hand
+  them to the broker (payloads in `kinoteka.auth.outbox`'s docstring).
+- Audiences: `account_addresses(session, role=…, after=…, limit=…)`, the active accounts'
+  ids and emails (of one role, or all), in id order for keyset paging.
 
 Revocation. Access tokens are verified offline (signature, expiry), then one Redis round trip
 (MGET) reads the token's `jti` in the denylist and the account's valid-after moment. Logout,
@@ -29,6 +39,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kinoteka.auth.account import (
+        change_password,
+        delete_own_account,
+        request_password_reset,
+        reset_password,
+    )
     from kinoteka.auth.deps import (
         CurrentUser,
         check_access_token,
@@ -42,15 +58,22 @@ if TYPE_CHECKING:
     from kinoteka.auth.kit import AuthKit
     from kinoteka.auth.login import login as log_in
     from kinoteka.auth.models import User as AccountRecord
+    from kinoteka.auth.oauth import build_oauth, finish_social_login, start_social_login
+    from kinoteka.auth.outbox import AccountEvent
+    from kinoteka.auth.outbox import relay_events as relay_account_events
     from kinoteka.auth.permissions import Permission, RoleName
+    from kinoteka.auth.repository import account_addresses
     from kinoteka.auth.roles import account_role_names, role_names, set_account_roles
-    from kinoteka.auth.sessions import TokenPair
+    from kinoteka.auth.service import get_user as get_account
+    from kinoteka.auth.service import sign_up
+    from kinoteka.auth.sessions import TokenPair, active_sessions, login_history, revoke_session
     from kinoteka.auth.sessions import logout as log_out
     from kinoteka.auth.sessions import refresh as refresh_session
     from kinoteka.auth.tokens import AccessClaims
 
 _EXPORTS: dict[str, tuple[str, str]] = {
     "AccessClaims": ("tokens", "AccessClaims"),
+    "AccountEvent": ("outbox", "AccountEvent"),
     "AccountRecord": ("models", "User"),
     "AuthError": ("errors", "AuthError"),
     "AuthKit": ("kit", "AuthKit"),
@@ -60,8 +83,21 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "RoleName": ("permissions", "RoleName"),
     "TokenPair": ("sessions", "TokenPair"),
     "TooManyAttempts": ("errors", "TooManyAttempts"),
+    "account_addresses": ("repository", "account_addresses"),
     "account_role_names": ("roles", "account_role_names"),
+    "active_sessions": ("sessions", "active_sessions"),
+    "change_password": ("account", "change_password"),
+    "delete_own_account": ("account", "delete_own_account"),
+    "get_account": ("service", "get_user"),
+    "login_history": ("sessions", "login_history"),
+    "request_password_reset": ("account", "request_password_reset"),
+    "reset_password": ("account", "reset_password"),
+    "revoke_session": ("sessions", "revoke_session"),
+    "sign_up": ("service", "sign_up"),
+    "build_oauth": ("oauth", "build_oauth"),
     "check_access_token": ("deps", "check_access_token"),
+    "finish_social_login": ("oauth", "finish_social_login"),
+    "start_social_login": ("oauth", "start_social_login"),
     "current_user": ("deps", "current_user"),
     "get_auth_kit": ("deps", "get_auth_kit"),
     "log_in": ("login", "login"),
@@ -69,6 +105,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "off_account_deleted": ("events", "off_account_deleted"),
     "on_account_deleted": ("events", "on_account_deleted"),
     "refresh_session": ("sessions", "refresh"),
+    "relay_account_events": ("outbox", "relay_events"),
     "require_permission": ("deps", "require_permission"),
     "role_names": ("roles", "role_names"),
     "set_account_roles": ("roles", "set_account_roles"),
@@ -76,6 +113,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 __all__ = [
     "AccessClaims",
+    "AccountEvent",
     "AccountRecord",
     "AuthError",
     "AuthKit",
@@ -85,18 +123,32 @@ __all__ = [
     "RoleName",
     "TokenPair",
     "TooManyAttempts",
+    "account_addresses",
     "account_role_names",
+    "active_sessions",
+    "build_oauth",
+    "change_password",
     "check_access_token",
     "current_user",
+    "delete_own_account",
+    "finish_social_login",
+    "get_account",
     "get_auth_kit",
     "log_in",
     "log_out",
+    "login_history",
     "off_account_deleted",
     "on_account_deleted",
     "refresh_session",
+    "relay_account_events",
+    "request_password_reset",
     "require_permission",
+    "reset_password",
+    "revoke_session",
     "role_names",
     "set_account_roles",
+    "sign_up",
+    "start_social_login",
 ]
 
 

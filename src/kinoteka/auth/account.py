@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from kinoteka.auth.errors import Conflict, InvalidCredentials, InvalidResetToken
 from kinoteka.auth.events import publish_account_deleted
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import PasswordReset, User
+from kinoteka.auth.outbox import AccountEvent, record_event
 from kinoteka.auth.permissions import RoleName
 from kinoteka.auth.service import check_new_password, enforce_limit, get_user, normalise_email
 from kinoteka.auth.sessions import (
@@ -29,7 +31,6 @@ from kinoteka.auth.sessions import (
     void_issued_tokens,
 )
 from kinoteka.auth.tokens import AccessClaims
-from kinoteka.notify import Message
 
 log = structlog.get_logger(__name__)
 
@@ -59,10 +60,14 @@ async def change_password(
     await _confirm_password(kit, user, current)
     await _set_password(session, kit, user, new)
     await logout_others(session, kit, user.id, claims.session_id, "password_changed")
+    await record_event(
+        session, AccountEvent.PASSWORD_CHANGED, {"user_id": str(user.id), "email": user.email}
+    )
 
 
 async def request_password_reset(session: AsyncSession, kit: AuthKit, email: str) -> None:
-    """Send a one-time reset token through the notifier; silent when no such account."""
+    """Record a one-time reset token in a `password_reset_requested` event; silent when no
+    such account."""
     email = normalise_email(email)
     await enforce_limit(kit, kit.settings.rate_limits.password_reset_per_account, "reset", email)
     user = await repository.user_by_email(session, email)
@@ -77,16 +82,29 @@ async def request_password_reset(session: AsyncSession, kit: AuthKit, email: str
         )
     )
     await session.flush()
-    await kit.notifier.send(
-        Message(
-            recipient=user.email,
-            kind="password_reset",
-            subject="Reset your Kinoteka password",
-            body=f"Use this code to set a new password (valid "
-            f"{kit.settings.reset_token_ttl_seconds // 60} min): {token}",
-            data={"token": token},
-        )
+    await record_event(
+        session,
+        AccountEvent.PASSWORD_RESET_REQUESTED,
+        {
+            "user_id": str(user.id),
+            "email": user.email,
+            "token": token,
+            "reset_url": f"{kit.settings.public_url.rstrip('/')}/api/v1/auth/password/reset"
+            f"?{urlencode({'token': token})}",
+            "expires_minutes": str(kit.settings.reset_token_ttl_seconds // 60),
+        },
     )
+
+
+async def confirm_email(session: AsyncSession, token: str) -> None:
+    """Follow the emailed confirmation link: the account's email is verified."""
+    user = await repository.user_by_confirm_hash(session, token_digest(token))
+    if user is None:
+        raise InvalidResetToken("the confirmation link is invalid or already used")
+    user.email_verified = True
+    user.email_confirm_hash = None
+    await session.flush()
+    log.info("auth.email_verified", user_id=str(user.id))
 
 
 async def reset_password(session: AsyncSession, kit: AuthKit, token: str, new: str) -> None:

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka.auth import account, login, service, sessions
@@ -173,6 +173,19 @@ async def request_reset(
     """Sends a one-time token when the account exists; answers the same either way."""
     await account.request_password_reset(session, kit, body.email)
     return {"detail": "if the account exists, a reset code is on its way"}
+
+
+@router.get(
+    "/email/confirm",
+    response_class=HTMLResponse,
+    summary="Follow the emailed confirmation link",
+    responses={400: {"description": "The link is invalid or already used"}},
+)
+async def confirm_email(
+    session: SessionDep, token: str = Query(min_length=1, max_length=512)
+) -> HTMLResponse:
+    await account.confirm_email(session, token)
+    return HTMLResponse("<!doctype html><title>Kinoteka</title><p>Your email is confirmed.</p>")
 
 
 @router.post("/password/reset", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,9 @@
-"""What the auth use cases share in one process: keys, verifier, hasher, limiter, notifier."""
+"""What the auth use cases share in one process: keys, verifier, hasher, limiter."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinoteka import notify
 from kinoteka.auth.keys import SigningKeys
 from kinoteka.auth.passwords import Passwords
 from kinoteka.auth.settings import AuthSettings
@@ -13,7 +12,6 @@ from kinoteka.infra import ratelimit
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.ratelimit import RateLimiter
-from kinoteka.notify import Notifier
 from kinoteka.settings import Settings
 
 
@@ -26,7 +24,6 @@ class AuthKit:
     verifier: TokenVerifier
     passwords: Passwords
     limiter: RateLimiter
-    notifier: Notifier
 
     async def close(self) -> None:
         await self.limiter.close()
@@ -58,5 +55,4 @@ def build_auth_kit(settings: Settings, db: Database, cache: Cache, redis_url: st
         verifier=verifier,
         passwords=Passwords(auth.password_hash),
         limiter=ratelimit.from_url(redis_url, namespace=auth.redis_prefix),
-        notifier=notify.from_url(auth.notify_url),
     )

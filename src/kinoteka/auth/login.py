@@ -16,6 +16,7 @@ from kinoteka.auth.devices import ClientInfo
 from kinoteka.auth.errors import AccountInactive, InvalidCredentials, InvalidEmail, TooManyAttempts
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import LoginMethod, LoginOutcome, User
+from kinoteka.auth.outbox import AccountEvent, record_event
 from kinoteka.auth.service import enforce_limit, normalise_email
 from kinoteka.auth.sessions import TokenPair, mark_logged_in, new_session
 
@@ -85,7 +86,8 @@ async def login(
 
     A login is the hot path next to Argon2, so its database work is two constant statements:
     one reads the account with its roles and permissions; after the hash checks out, one writes
-    the session, its refresh token, the history row and the account's counters. Both run in
+    the session, its refresh token, the history row and the account's counters (and one
+    more asks whether the device is new, to record a `new_device_sign_in` event). Both run in
     the caller's `session` (its commit makes the login stick), not through the ORM.
 
     Unknown emails cost one Argon2 verification too, and answer the same as a wrong password.
@@ -122,6 +124,12 @@ async def login(
         # password, hashing before the login's write takes the account row's lock.
         await repository.set_password_hash(session, account.id, await kit.passwords.hash(password))
         log.info("auth.password_rehashed", user_id=str(account.id))
+    if not await repository.known_device(session, account.id, client.stored_user_agent):
+        await record_event(session, AccountEvent.NEW_DEVICE_SIGN_IN, {
+            "user_id": str(account.id), "email": account.email, "device": client.device_type,
+            "user_agent": client.stored_user_agent or "", "ip": client.ip or "",
+            "at": _now().isoformat(),
+        })  # fmt: skip
     now = _now()
     pair = await new_session(
         session, kit, user_id=account.id, email=account.email, roles=account.roles,

@@ -64,6 +64,11 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created: Mapped[dt.datetime] = _now_column()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    email_verified: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="false"
+    )
+    # The digest of the emailed confirmation token, cleared when the link is followed.
+    email_confirm_hash: Mapped[str | None] = mapped_column(Text, unique=True)
 
 
 class Role(Base):
@@ -211,4 +216,16 @@ class OAuthAccount(Base):
         ForeignKey(f"{SCHEMA}.users.id", ondelete="CASCADE"), nullable=False
     )
     email: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime] = _now_column()
+
+
+class OutboxEvent(Base):
+    """A domain event written in the transaction that caused it, relayed to the broker later."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_created", "created"), {"schema": SCHEMA})
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    topic: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     created: Mapped[dt.datetime] = _now_column()

@@ -14,13 +14,16 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.middleware.sessions import SessionMiddleware
 
 from kinoteka.auth import social
 from kinoteka.auth.api import PREFIX, client_info, token_out
+from kinoteka.auth.devices import ClientInfo
 from kinoteka.auth.errors import NotFound, OAuthFailed
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.schemas import TokenOut
+from kinoteka.auth.sessions import TokenPair
 from kinoteka.auth.settings import OAuthProvider
 from kinoteka.services import Services, SessionDep
 
@@ -96,6 +99,51 @@ def build_oauth(providers: dict[str, OAuthProvider]) -> OAuth:
     return oauth
 
 
+async def start_social_login(
+    oauth: OAuth, provider: str, request: Request, redirect_uri: str
+) -> RedirectResponse:
+    """The redirect to the provider; its state goes to `request.session` (any dict-like)."""
+    client = oauth.create_client(provider)
+    if client is None:
+        raise NotFound(f"no oauth provider {provider!r}")
+    response: RedirectResponse = await client.authorize_redirect(request, redirect_uri)
+    return response
+
+
+async def finish_social_login(
+    session: AsyncSession,
+    kit: AuthKit,
+    oauth: OAuth,
+    provider: str,
+    request: Request,
+    client: ClientInfo,
+) -> TokenPair:
+    """The provider's answer (code and state in `request`) to a signed-in pair of tokens."""
+    oauth_client = oauth.create_client(provider)
+    if oauth_client is None or provider not in kit.settings.oauth_providers:
+        raise NotFound(f"no oauth provider {provider!r}")
+    try:
+        token = await oauth_client.authorize_access_token(request)
+        info = token.get("userinfo") or await oauth_client.userinfo(token=token)
+    except OAuthError as error:
+        log.info("auth.oauth_failed", provider=provider, error=error.error)
+        raise OAuthFailed(f"{provider}: {error.error}") from None
+    subject_claim, email_claim = _claim_names(kit.settings.oauth_providers[provider])
+    subject = info.get(subject_claim)
+    if subject is None:
+        raise OAuthFailed(f"{provider} gave no subject")
+    return await social.social_login(
+        session,
+        kit,
+        provider=provider,
+        subject=str(subject),
+        email=info.get(email_claim),
+        # OIDC says so explicitly; the presets without the claim only return verified ones.
+        email_verified=bool(info.get("email_verified", "email_verified" not in info)),
+        client=client,
+    )
+
+
 def oauth_router(oauth: OAuth, providers: dict[str, OAuthProvider], kit: AuthKit) -> APIRouter:
     router = APIRouter(prefix=OAUTH_PATH, tags=["auth"])
 
@@ -107,33 +155,15 @@ def oauth_router(oauth: OAuth, providers: dict[str, OAuthProvider], kit: AuthKit
 
     @router.get("/{provider}/login", summary="Start a social login (redirects to the provider)")
     async def oauth_login(provider: str, request: Request) -> RedirectResponse:
-        client = client_for(provider)
+        client_for(provider)
         redirect_uri = request.url_for("oauth_callback", provider=provider)
-        response: RedirectResponse = await client.authorize_redirect(request, str(redirect_uri))
-        return response
+        return await start_social_login(oauth, provider, request, str(redirect_uri))
 
     @router.get("/{provider}/callback", name="oauth_callback", summary="The provider's answer")
     async def oauth_callback(provider: str, request: Request, session: SessionDep) -> TokenOut:
-        client = client_for(provider)
-        try:
-            token = await client.authorize_access_token(request)
-            info = token.get("userinfo") or await client.userinfo(token=token)
-        except OAuthError as error:
-            log.info("auth.oauth_failed", provider=provider, error=error.error)
-            raise OAuthFailed(f"{provider}: {error.error}") from None
-        subject_claim, email_claim = _claim_names(providers[provider])
-        subject = info.get(subject_claim)
-        if subject is None:
-            raise OAuthFailed(f"{provider} gave no subject")
-        pair = await social.social_login(
-            session,
-            kit,
-            provider=provider,
-            subject=str(subject),
-            email=info.get(email_claim),
-            # OIDC says so explicitly; the presets without the claim only return verified ones.
-            email_verified=bool(info.get("email_verified", "email_verified" not in info)),
-            client=client_info(request),
+        client_for(provider)
+        pair = await finish_social_login(
+            session, kit, oauth, provider, request, client_info(request)
         )
         return token_out(pair)
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kinoteka.auth.models import (
     SCHEMA,
     LoginHistory,
+    LoginOutcome,
     LoginSession,
     OAuthAccount,
     PasswordReset,
@@ -258,3 +259,37 @@ async def lock_role_holders(session: AsyncSession, role_name: str) -> Sequence[u
         .order_by(User.id).with_for_update()
     )  # fmt: skip
     return list(await session.scalars(statement))
+
+
+async def user_by_confirm_hash(session: AsyncSession, digest: str) -> User | None:
+    return await session.scalar(select(User).where(User.email_confirm_hash == digest))
+
+
+async def known_device(session: AsyncSession, user_id: uuid.UUID, user_agent: str | None) -> bool:
+    """Whether the account signed in successfully before from this User-Agent (or never did:
+    the first sign-in is no news)."""
+    seen = (
+        await session.execute(
+            select(
+                func.count().filter(LoginHistory.user_agent.is_not_distinct_from(user_agent)),
+                func.count(),
+            ).where(LoginHistory.user_id == user_id, LoginHistory.outcome == LoginOutcome.SUCCESS)
+        )
+    ).one()
+    return bool(seen[0]) or not seen[1]
+
+
+async def account_addresses(
+    session: AsyncSession, *, role: str | None = None, after: uuid.UUID | None = None,
+    limit: int = 1000,
+) -> list[tuple[uuid.UUID, str]]:  # fmt: skip
+    """Active accounts' (id, email), of `role` or all, in id order after `after`."""
+    query = select(User.id, User.email).where(User.is_active).order_by(User.id).limit(limit)
+    if after is not None:
+        query = query.where(User.id > after)
+    if role is not None:
+        query = query.where(
+            select(UserRole.user_id).join(Role, Role.id == UserRole.role_id)
+            .where(UserRole.user_id == User.id, Role.name == role).exists()
+        )  # fmt: skip
+    return [(row.id, row.email) for row in await session.execute(query)]

@@ -9,6 +9,7 @@ deletion in `account`, roles in `roles`, and every query in `repository`.
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 import uuid
 from collections.abc import Sequence
@@ -21,9 +22,10 @@ from kinoteka.auth.devices import ClientInfo
 from kinoteka.auth.errors import EmailTaken, InvalidEmail, NotFound, TooManyAttempts, WeakPassword
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import Role, User, UserRole
+from kinoteka.auth.outbox import AccountEvent, record_event
 from kinoteka.auth.passwords import PasswordPolicyError, check_password_policy
 from kinoteka.auth.permissions import RoleName
-from kinoteka.auth.sessions import TokenPair, start_session
+from kinoteka.auth.sessions import TokenPair, start_session, token_digest
 from kinoteka.auth.settings import AuthSettings
 
 log = structlog.get_logger(__name__)
@@ -96,12 +98,17 @@ async def create_user(
         password_hash = await kit.passwords.hash(password)
     if await repository.email_in_use(session, email):
         raise EmailTaken("email: an account with this email already exists")
-    user = User(email=email, password_hash=password_hash, is_active=True, failed_logins=0)
+    confirm = secrets.token_urlsafe(32)
+    user = User(email=email, password_hash=password_hash, is_active=True, failed_logins=0,
+                email_confirm_hash=token_digest(confirm))  # fmt: skip
     session.add(user)
     await session.flush()
     for name in roles:
         session.add(UserRole(user_id=user.id, role_id=(await get_role(session, name)).id))
     await session.flush()
+    confirm_url = f"{kit.settings.public_url.rstrip('/')}/api/v1/auth/email/confirm?token={confirm}"
+    payload = {"user_id": str(user.id), "email": email, "confirm_url": confirm_url}
+    await record_event(session, AccountEvent.CREATED, payload)
     log.info("auth.user_created", user_id=str(user.id))
     return user
 

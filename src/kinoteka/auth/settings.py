@@ -74,9 +74,6 @@ class AuthSettings(BaseModel):
     rate_limits: RateLimitSettings = RateLimitSettings()
     lockout: LockoutSettings = LockoutSettings()
     redis_prefix: str = Field(default="auth", description="Namespace of auth keys in Redis.")
-    notify_url: str = Field(
-        default="log://", description="Where account messages go (log:// keeps them in memory)."
-    )
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL browsers reach the auth API at."

@@ -2,13 +2,16 @@
 
 Public to other contexts (light to import): `poster_url_sql()`, the public poster path of a
 film as an SQL expression over its `poster_key` column, for the search documents rendered in
-the database, `POSTER_ROUTE_PREFIX`, and `film_exists(session, film_id)` (whether the catalog
-holds a film, for contexts that keep data about films). Everything else is the catalog's own.
+the database, `poster_links()`, the public path of each rendition of a poster (from its key,
+or `poster_links_beside()` from the public path of one rendition, as a search document holds
+it), `POSTER_ROUTE_PREFIX`, and `film_exists(session, film_id)` (whether the catalog holds a
+film, for contexts that keep data about films). Everything else is the catalog's own.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,6 +27,25 @@ def poster_url_sql(column: str, width: int = DOCUMENT_POSTER_WIDTH) -> str:
     queries that render search documents in the database; the same path as
     `catalog.posters.poster_url()` gives in Python."""
     return f"('{POSTER_ROUTE_PREFIX}/' || NULLIF({column}, '') || '/{int(width)}.webp')"
+
+
+def poster_links(poster_key: str | None, widths: Iterable[int]) -> dict[str, str]:
+    """The public path of each rendition of a poster, by width (`{"320": "/api/v1/…/320.webp"}`),
+    empty without a poster: stable links that redirect to a short-lived signed storage URL."""
+    if not poster_key:
+        return {}
+    return {str(width): f"{POSTER_ROUTE_PREFIX}/{poster_key}/{int(width)}.webp" for width in widths}
+
+
+def poster_links_beside(poster_url: str | None, widths: Iterable[int]) -> dict[str, str]:
+    """`poster_links()` worked out from one rendition's public path (a search document's
+    `poster_url`, which does not hold the storage key): the same path in each width."""
+    if not poster_url:
+        return {}
+    directory, _, name = poster_url.rpartition("/")
+    if not directory.startswith(f"{POSTER_ROUTE_PREFIX}/posters/") or not name.endswith(".webp"):
+        return {}  # not a rendition link: nothing to derive the others from
+    return {str(width): f"{directory}/{int(width)}.webp" for width in widths}
 
 
 async def film_exists(session: AsyncSession, film_id: uuid.UUID) -> bool:

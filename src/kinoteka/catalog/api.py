@@ -36,11 +36,16 @@ StorageDep = Annotated[ObjectStorage, Depends(get_storage)]
 )
 async def list_movies(
     session: SessionDep,
+    services: ServicesDep,
     page: Annotated[
         str, Query(pattern=r"^([1-9][0-9]{0,8}|last)$", description="Page number or `last`.")
     ] = "1",
 ) -> MoviePage:
-    return await service.list_movies(session, None if page == "last" else int(page))
+    return await service.list_movies(
+        session,
+        None if page == "last" else int(page),
+        poster_widths=services.settings.catalog.posters.widths,
+    )
 
 
 @router.get(
@@ -49,13 +54,15 @@ async def list_movies(
     summary="One film with its genres and people",
     responses=NOT_FOUND,
 )
-async def get_movie(session: SessionDep, film_id: str) -> Movie:
+async def get_movie(session: SessionDep, services: ServicesDep, film_id: str) -> Movie:
     # A malformed id names no film, like an unknown one: 404, not a validation error.
     try:
         parsed = uuid.UUID(film_id)
     except ValueError:
         raise FilmNotFound(film_id) from None
-    return await service.get_movie(session, parsed)
+    return await service.get_movie(
+        session, parsed, poster_widths=services.settings.catalog.posters.widths
+    )
 
 
 @posters_router.get(

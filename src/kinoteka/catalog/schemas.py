@@ -21,6 +21,11 @@ class Movie(BaseModel):
     actors: list[str] = Field(description="Full names of the actors, alphabetical.")
     directors: list[str] = Field(description="Full names of the directors, alphabetical.")
     writers: list[str] = Field(description="Full names of the writers, alphabetical.")
+    posters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The poster's link by width in pixels (each redirects to the image); "
+        "empty without a poster.",
+    )
 
 
 class MoviePage(BaseModel):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.catalog import poster_links
 from kinoteka.catalog.models import (
     FilmWork,
     Genre,
@@ -51,7 +53,7 @@ def _movie_query() -> Select[Any]:
     )
     return select(
         FilmWork.id, FilmWork.title, FilmWork.description, FilmWork.creation_date,
-        FilmWork.rating, FilmWork.type,
+        FilmWork.rating, FilmWork.type, FilmWork.poster_key,
         func.array(genres).label("genres"),
         _names_of(PersonRole.ACTOR).label("actors"),
         _names_of(PersonRole.DIRECTOR).label("directors"),
@@ -59,12 +61,19 @@ def _movie_query() -> Select[Any]:
     )  # fmt: skip
 
 
-def _movie(row: Any) -> Movie:
-    return Movie.model_validate(dict(row._mapping))
+def _movie(row: Any, poster_widths: Sequence[int]) -> Movie:
+    values = dict(row._mapping)
+    values["posters"] = poster_links(values.pop("poster_key"), poster_widths)
+    return Movie.model_validate(values)
 
 
-async def list_movies(session: AsyncSession, page: int | None, *, page_size: int = PAGE_SIZE
-                      ) -> MoviePage:  # fmt: skip
+async def list_movies(
+    session: AsyncSession,
+    page: int | None,
+    *,
+    page_size: int = PAGE_SIZE,
+    poster_widths: Sequence[int] = (),
+) -> MoviePage:
     """Page `page` (1-based; None: the last) of the catalog, ordered by title then id."""
     count = int(await session.scalar(select(func.count()).select_from(FilmWork)) or 0)
     total_pages = max(math.ceil(count / page_size), 1)
@@ -82,12 +91,15 @@ async def list_movies(session: AsyncSession, page: int | None, *, page_size: int
         total_pages=total_pages,
         prev=number - 1 if number > 1 else None,
         next=number + 1 if number < total_pages else None,
-        results=[_movie(row) for row in rows],
+        results=[_movie(row, poster_widths) for row in rows],
     )
 
 
-async def get_movie(session: AsyncSession, film_id: uuid.UUID) -> Movie:
+async def get_movie(
+    session: AsyncSession, film_id: uuid.UUID, *, poster_widths: Sequence[int] = ()
+) -> Movie:
+    """One film; `posters` links the renditions of `poster_widths` (the catalog's settings)."""
     row = (await session.execute(_movie_query().where(FilmWork.id == film_id))).first()
     if row is None:
         raise FilmNotFound(str(film_id))
-    return _movie(row)
+    return _movie(row, poster_widths)

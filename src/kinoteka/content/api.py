@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
@@ -14,15 +15,19 @@ from kinoteka.content.access import content_reader
 from kinoteka.content.cache import ResponseCache
 from kinoteka.content.schemas import ErrorDetail, FilmDetail, FilmShort, Genre, Person
 from kinoteka.content.service import ContentQueries, NotFound, Page
-from kinoteka.infra.search import MAX_PAGE_SIZE, SearchError, SearchIndex
-from kinoteka.services import ServicesDep
+from kinoteka.infra.search import SearchError, SearchIndex, SearchQueryError
+from kinoteka.services import Services, ServicesDep
 
 log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(content_reader)])
 
 SortValue = Literal["imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating"]
+PersonSortValue = Literal["full_name", "-full_name"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail}}
+BAD_QUERY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorDetail, "description": "A query the search index cannot run"}
+}
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorDetail, "description": "Missing or invalid access token"}
 }
@@ -39,8 +44,15 @@ def get_search(services: ServicesDep) -> SearchIndex:
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
 
 
+def queries_for(services: Services) -> ContentQueries:
+    """The read use cases over the shared search index (opened on first use)."""
+    settings = services.settings
+    return ContentQueries(services.search, settings.search.indexes, settings.catalog.posters.widths)
+
+
 def get_queries(services: ServicesDep, search: SearchDep) -> ContentQueries:
-    return ContentQueries(search, services.settings.search.indexes)
+    settings = services.settings
+    return ContentQueries(search, settings.search.indexes, settings.catalog.posters.widths)
 
 
 QueriesDep = Annotated[ContentQueries, Depends(get_queries)]
@@ -56,18 +68,34 @@ CacheDep = Annotated[ResponseCache, Depends(get_response_cache)]
 def page_params(
     services: ServicesDep,
     page_size: Annotated[
-        int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (1-100).")
+        int | None,
+        Query(ge=1, description="Items per page, from 1 to the maximum (100 unless configured)."),
     ] = None,
     page_number: Annotated[int | None, Query(ge=1, description="Page, from 1.")] = None,
     legacy_size: Annotated[
-        int | None,
-        Query(alias="page[size]", ge=1, le=MAX_PAGE_SIZE, description="Older spelling."),
+        int | None, Query(alias="page[size]", ge=1, description="Older spelling.")
     ] = None,
     legacy_number: Annotated[
         int | None, Query(alias="page[number]", ge=1, description="Older spelling.")
     ] = None,
 ) -> Page:
-    size = page_size or legacy_size or services.settings.content.default_page_size
+    """The page asked for; a size past `content.max_page_size` is a 422 naming the parameter,
+    as FastAPI words its own."""
+    settings = services.settings.content
+    for name, value in (("page_size", page_size), ("page[size]", legacy_size)):
+        if value is not None and value > settings.max_page_size:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "less_than_equal",
+                        "loc": ("query", name),
+                        "msg": f"Input should be less than or equal to {settings.max_page_size}",
+                        "input": value,
+                        "ctx": {"le": settings.max_page_size},
+                    }
+                ]
+            )
+    size = page_size or legacy_size or settings.default_page_size
     return Page(size=size, number=page_number or legacy_number or 1)
 
 
@@ -130,7 +158,7 @@ async def films(
     "/films/search",
     response_model=list[FilmShort],
     summary="Full-text film search, best match first (typo tolerant)",
-    responses=UNAUTHORIZED,
+    responses={**BAD_QUERY, **UNAUTHORIZED},
     tags=["films"],
 )
 async def film_search(
@@ -164,15 +192,15 @@ async def film(request: Request, cache: CacheDep, queries: QueriesDep, film_id: 
 @_both_slashes(
     "/genres",
     response_model=list[Genre],
-    summary="Every genre",
+    summary="Genres by name, a page at a time",
     responses=UNAUTHORIZED,
     tags=["genres"],
 )
-async def genres(request: Request, cache: CacheDep, queries: QueriesDep) -> Response:
+async def genres(request: Request, cache: CacheDep, queries: QueriesDep, page: PageDep) -> Response:
     async def compute() -> bytes:
-        return _genres.dump_json(await queries.list_genres())
+        return _genres.dump_json(await queries.list_genres(page=page))
 
-    return await cache.respond(request, [], compute)
+    return await cache.respond(request, _page_key(page), compute)
 
 
 @_both_slashes(
@@ -193,7 +221,7 @@ async def genre(request: Request, cache: CacheDep, queries: QueriesDep, genre_id
     "/persons/search",
     response_model=list[Person],
     summary="Search people by name",
-    responses=UNAUTHORIZED,
+    responses={**BAD_QUERY, **UNAUTHORIZED},
     tags=["persons"],
 )
 async def person_search(
@@ -208,6 +236,28 @@ async def person_search(
 
     params = [*_page_key(page), ("query", " ".join(query.lower().split()))]
     return await cache.respond(request, params, compute)
+
+
+@_both_slashes(
+    "/persons",
+    response_model=list[Person],
+    summary="People by name, a page at a time",
+    responses=UNAUTHORIZED,
+    tags=["persons"],
+)
+async def persons(
+    request: Request,
+    cache: CacheDep,
+    queries: QueriesDep,
+    page: PageDep,
+    sort: Annotated[
+        PersonSortValue, Query(description="full_name (A to Z) or -full_name.")
+    ] = "full_name",
+) -> Response:
+    async def compute() -> bytes:
+        return _persons.dump_json(await queries.list_persons(sort=sort, page=page))
+
+    return await cache.respond(request, [*_page_key(page), ("sort", sort)], compute)
 
 
 @_both_slashes(
@@ -250,6 +300,11 @@ async def _not_found(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": str(error)}, status_code=404)
 
 
+async def _bad_query(request: Request, error: Exception) -> Response:
+    log.info("content.search_refused", error=str(error))
+    return JSONResponse({"detail": f"the search cannot run this query: {error}"}, status_code=400)
+
+
 async def _index_unavailable(request: Request, error: Exception) -> Response:
     log.warning("content.search_unavailable", error=str(error))
     return JSONResponse(
@@ -262,5 +317,8 @@ async def _index_unavailable(request: Request, error: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.add_exception_handler(NotFound, _not_found)
-    # An index that is missing or unreachable is the service's state, not the caller's fault.
+    # A query the index refuses is the caller's mistake; an index that is missing or
+    # unreachable is the service's state, not the caller's fault (handlers match the most
+    # specific class first).
+    app.add_exception_handler(SearchQueryError, _bad_query)
     app.add_exception_handler(SearchError, _index_unavailable)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -55,6 +57,13 @@ class FilmDetail(_Out):
     actors: list[PersonRef] = Field(default_factory=list)
     writers: list[PersonRef] = Field(default_factory=list)
     directors: list[PersonRef] = Field(default_factory=list)
+    release_date: dt.date | None = Field(default=None, description="First release (ISO date).")
+    type: str | None = Field(default=None, description="`movie` or `tv_show`.")
+    posters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The poster's link by width in pixels (each redirects to the image); "
+        "empty without a poster.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -82,6 +91,14 @@ class FilmDetail(_Out):
                             "full_name": "George Lucas",
                         }
                     ],
+                    "release_date": "1977-05-25",
+                    "type": "movie",
+                    "posters": {
+                        "160": "/api/v1/posters/3d825f60-9fff-4dfe-b294-1a45fa1e115d/"
+                        "9f86d081884c7d65/160.webp",
+                        "320": "/api/v1/posters/3d825f60-9fff-4dfe-b294-1a45fa1e115d/"
+                        "9f86d081884c7d65/320.webp",
+                    },
                 }
             ]
         },
@@ -135,3 +152,23 @@ class ErrorDetail(_Out):
     model_config = ConfigDict(
         frozen=True, json_schema_extra={"examples": [{"detail": "film not found"}]}
     )
+
+
+class FilmCard(FilmShort):
+    """A film as a page lists it: the short form with its poster and genre names."""
+
+    poster_url: str | None = None
+    genres: list[str] = Field(default_factory=list)
+
+
+class FilmView(FilmDetail):
+    """A film as its page shows it: the detail with its poster."""
+
+    poster_url: str | None = None
+
+
+class CardPage(_Out):
+    """One page of film cards and how many films match in all."""
+
+    items: list[FilmCard]
+    total: int

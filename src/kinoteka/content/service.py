@@ -6,24 +6,30 @@ return the API's schemas; a missing document raises the context's `NotFound`.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kinoteka.catalog import poster_links_beside
 from kinoteka.content.schemas import (
+    CardPage,
+    FilmCard,
     FilmDetail,
     FilmShort,
+    FilmView,
     Genre,
     GenreRef,
     Person,
     PersonFilm,
     PersonRef,
 )
-from kinoteka.infra.search import MAX_PAGE_SIZE, SearchIndex, SearchQuery, Sort
+from kinoteka.infra.search import MAX_LIMIT, SearchIndex, SearchQuery, Sort
 from kinoteka.search import IndexNames
 
 SORTS = ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating")
+PERSON_SORTS = ("full_name", "-full_name")
 
 
 class NotFound(Exception):
@@ -60,6 +66,16 @@ def _film_short(document: Mapping[str, Any]) -> FilmShort:
     )
 
 
+def _film_card(document: Mapping[str, Any]) -> FilmCard:
+    return FilmCard(
+        uuid=document["id"],
+        title=document["title"],
+        imdb_rating=document.get("imdb_rating"),
+        poster_url=document.get("poster_url"),
+        genres=list(document.get("genres") or []),
+    )
+
+
 def _people(document: Mapping[str, Any], field: str) -> list[PersonRef]:
     return [
         PersonRef(uuid=person["id"], full_name=person["name"])
@@ -67,7 +83,14 @@ def _people(document: Mapping[str, Any], field: str) -> list[PersonRef]:
     ]
 
 
-def _film_detail(document: Mapping[str, Any]) -> FilmDetail:
+def _release_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _film_detail(document: Mapping[str, Any], poster_widths: Sequence[int]) -> FilmDetail:
     return FilmDetail(
         uuid=document["id"],
         title=document["title"],
@@ -85,6 +108,9 @@ def _film_detail(document: Mapping[str, Any]) -> FilmDetail:
         actors=_people(document, "actors"),
         writers=_people(document, "writers"),
         directors=_people(document, "directors"),
+        release_date=_release_date(document.get("release_date")),
+        type=document.get("type"),
+        posters=poster_links_beside(document.get("poster_url"), poster_widths),
     )
 
 
@@ -107,10 +133,12 @@ def _person(document: Mapping[str, Any]) -> Person:
 
 @dataclass(frozen=True)
 class ContentQueries:
-    """The read use cases over one search index and its index names."""
+    """The read use cases over one search index and its index names; film details link the
+    poster renditions of `poster_widths`."""
 
     search: SearchIndex
     names: IndexNames
+    poster_widths: Sequence[int] = ()
 
     async def list_films(
         self, *, sort: str | None, genre: str | None, page: Page
@@ -149,17 +177,22 @@ class ContentQueries:
         )
         if document is None:
             raise NotFound("film")
-        return _film_detail(document)
+        return _film_detail(document, self.poster_widths)
 
-    async def list_genres(self) -> list[Genre]:
+    async def list_genres(self, *, page: Page | None = None) -> list[Genre]:
+        """Genres by name, a page at a time (every genre without a `page`: the site's menu)."""
+        if page is not None:
+            hits = await self.search.search(
+                SearchQuery(
+                    index=self.names.genres, sort=Sort("name"), offset=page.offset, limit=page.size
+                )
+            )
+            return [_genre(document) for document in hits.documents]
         genres: list[Genre] = []
         while True:
             hits = await self.search.search(
                 SearchQuery(
-                    index=self.names.genres,
-                    sort=Sort("name"),
-                    offset=len(genres),
-                    limit=MAX_PAGE_SIZE,
+                    index=self.names.genres, sort=Sort("name"), offset=len(genres), limit=MAX_LIMIT
                 )
             )
             genres.extend(_genre(document) for document in hits.documents)
@@ -181,6 +214,18 @@ class ContentQueries:
         hits = await self.search.search(
             SearchQuery(
                 index=self.names.persons, text=text, fuzzy=True, offset=page.offset, limit=page.size
+            )
+        )
+        return [_person(document) for document in hits.documents]
+
+    async def list_persons(self, *, sort: str, page: Page) -> list[Person]:
+        """People by name (`full_name` or `-full_name`), a page at a time."""
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.persons,
+                sort=Sort.parse(sort),
+                offset=page.offset,
+                limit=page.size,
             )
         )
         return [_person(document) for document in hits.documents]
@@ -210,3 +255,62 @@ class ContentQueries:
             )
         )
         return [_film_short(document) for document in hits.documents]
+
+    # Pages (the web context) list films with their posters and need the total for paging.
+
+    async def film_cards(self, *, sort: str | None, genre: str | None, page: Page) -> CardPage:
+        """Films, best rated first unless `sort` says otherwise, optionally of one genre."""
+        filters: dict[str, str] = {}
+        if genre is not None:
+            genre_id = _valid_id(genre)
+            if genre_id is None:
+                return CardPage(items=[], total=0)
+            filters["genre_ids"] = genre_id
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.movies,
+                filters=filters,
+                sort=Sort.parse(sort or "-imdb_rating"),
+                offset=page.offset,
+                limit=page.size,
+            )
+        )
+        return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
+
+    async def search_film_cards(self, *, text: str, page: Page) -> CardPage:
+        """Films matching `text`, typos forgiven, best match first."""
+        if not text.strip():
+            return CardPage(items=[], total=0)
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.movies, text=text, fuzzy=True, offset=page.offset, limit=page.size
+            )
+        )
+        return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
+
+    async def person_film_cards(self, person: Person, *, page: Page) -> CardPage:
+        film_ids = [film.uuid for film in person.films]
+        if not film_ids:
+            return CardPage(items=[], total=0)
+        hits = await self.search.search(
+            SearchQuery(
+                index=self.names.movies,
+                filters={"id": film_ids},
+                sort=Sort("imdb_rating", descending=True),
+                offset=page.offset,
+                limit=page.size,
+            )
+        )
+        return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
+
+    async def get_film_view(self, film_id: str) -> FilmView:
+        canonical = _valid_id(film_id)
+        document = (
+            None if canonical is None else await self.search.get(self.names.movies, canonical)
+        )
+        if document is None:
+            raise NotFound("film")
+        return FilmView(
+            **_film_detail(document, self.poster_widths).model_dump(),
+            poster_url=document.get("poster_url"),
+        )

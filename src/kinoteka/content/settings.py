@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from kinoteka.infra.search import MAX_LIMIT
 
 
 class ContentSettings(BaseModel):
@@ -13,4 +17,21 @@ class ContentSettings(BaseModel):
         default=300.0, gt=0, description="Seconds a cached answer lives (the index version "
         "bump invalidates it sooner)."
     )  # fmt: skip
-    default_page_size: int = Field(default=50, ge=1, le=100)
+    default_page_size: int = Field(
+        default=50, ge=1, le=MAX_LIMIT, description="Items a list page holds when not asked."
+    )
+    max_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=MAX_LIMIT,
+        description="The largest `page_size` a list accepts; a larger one is a 422.",
+    )
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> Self:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError(
+                f"default_page_size ({self.default_page_size}) exceeds max_page_size "
+                f"({self.max_page_size})"
+            )
+        return self

@@ -1,33 +1,41 @@
-"""Notification port: what account flows hand their messages to (password resets, …).
+"""Notifications: account messages and editors' announcements, by email and in an in-app inbox.
 
-Every adapter implements `Notifier.send(message)`. `from_url()` picks it by scheme; today the
-one adapter is `log://` (`LogNotifier`): it logs each message (without its body, which may
-carry a one-time token, unless `log://?body=true` for local development) and keeps the last
-messages in memory so a process can read what it sent.
+Auth's account events (created, password reset requested, password changed, new-device
+sign-in) reach this context through the broker (`kinoteka.infra.broker`); it renders them
+from Jinja2 templates (English or Russian, by the account's locale) and delivers them by SMTP
+and to the inbox, each notification once per idempotency key. Editors holding `notify.send`
+compose announcements in the admin API and watch them fan out.
+
+Public surface for other contexts: `NotifyKit` and `build_notify_kit` (what the composition
+root opens), `run_worker(kit)` (the consumers and loops `kinoteka up` runs), and `Kind`.
+Names are resolved on first use, so importing this package loads nothing else.
 """
 
 from __future__ import annotations
 
-from kinoteka.notify.port import (
-    Message,
-    Notifier,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Message",
-    "Notifier",
-    "from_url",
-]
+if TYPE_CHECKING:
+    from kinoteka.notify.kit import NotifyKit, build_notify_kit
+    from kinoteka.notify.models import Kind
+    from kinoteka.notify.worker import run_worker
+
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "Kind": ("models", "Kind"),
+    "NotifyKit": ("kit", "NotifyKit"),
+    "build_notify_kit": ("kit", "build_notify_kit"),
+    "run_worker": ("worker", "run_worker"),
+}
+
+__all__ = ["Kind", "NotifyKit", "build_notify_kit", "run_worker"]
 
 
-def from_url(url: str) -> Notifier:
-    from urllib.parse import parse_qs, urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme == "log":
-        from kinoteka.notify.log import LogNotifier
-
-        query = parse_qs(parts.query)
-        include_body = query.get("body", ["false"])[0].lower() in {"1", "true", "yes"}
-        return LogNotifier(include_body=include_body)
-    raise ValueError(f"unsupported notification URL scheme {parts.scheme!r}; known: log://")
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f"{__name__}.{module}"), attribute)
+    globals()[name] = value
+    return value

@@ -3,11 +3,15 @@
 PostgreSQL renders every document as JSON in the shape the indexes hold (the queries are in
 `kinoteka.search.repository.documents`), handed on as `EncodedDocument`s (or parsed, for
 comparisons):
-- movies: `id`, `imdb_rating`, `title`, `description`, `genres` (names), `genre_ids`,
+- movies: `id`, `imdb_rating`, `title`, `title_exact` (the title again, indexed as written),
+  `description`, `genres` (names), `genre_ids`,
   `directors_names`, `actors_names`, `writers_names`, `directors_ids`, `actors_ids`,
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
-  poster path), `user_rating` (the viewers' average 0-10 score, 2 decimals),
-  `user_rating_count` and `review_count` (from ugc's per-film counters);
+  poster path, 320 pixels wide; the other widths are beside it), `release_date` (ISO date),
+  `type` (`movie`, `tv_show`), `popularity` (the weight of its search relevance: rating plus
+  a little for its credits, see `search.repository.documents.POPULARITY_SQL`);
+  `user_rating` (the viewers' average 0-10 score, 2 decimals), `user_rating_count` and
+  `review_count` (from ugc's per-film counters);
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 A field without a value (no rating, no description, no poster) is left out, not `null`.
@@ -56,7 +60,11 @@ def _people(role: str) -> FieldSpec:
 MOVIE_FIELDS = (
     _ID,
     FieldSpec("imdb_rating", FieldKind.FLOAT),
-    FieldSpec("title", FieldKind.TEXT, sortable=True, boost=5.0),
+    # Ranking (see the search port): a title match counts five description matches, the
+    # query's words in order in the title twice that again, the title's words as typed (not
+    # stemmed: "darkness" is not "dark") a little more; relevance is weighted by `popularity`.
+    FieldSpec("title", FieldKind.TEXT, sortable=True, boost=5.0, phrase_boost=10.0),
+    FieldSpec("title_exact", FieldKind.TEXT, boost=2.0, exact=True),
     FieldSpec("description", FieldKind.TEXT, boost=1.0),
     FieldSpec("genres", FieldKind.TEXT, boost=1.0),
     FieldSpec("genre_ids", FieldKind.KEYWORD),
@@ -67,6 +75,9 @@ MOVIE_FIELDS = (
     FieldSpec("actors_ids", FieldKind.KEYWORD),
     FieldSpec("writers_ids", FieldKind.KEYWORD),
     FieldSpec("poster_url", FieldKind.KEYWORD),
+    FieldSpec("release_date", FieldKind.KEYWORD),
+    FieldSpec("type", FieldKind.KEYWORD),
+    FieldSpec("popularity", FieldKind.FLOAT),
     FieldSpec("user_rating", FieldKind.FLOAT),
     FieldSpec("user_rating_count", FieldKind.FLOAT),
     FieldSpec("review_count", FieldKind.FLOAT),
@@ -101,7 +112,7 @@ class SearchIndexes:
     @classmethod
     def named(cls, names: IndexNames) -> SearchIndexes:
         return cls(
-            movies=IndexDefinition(names.movies, MOVIE_FIELDS),
+            movies=IndexDefinition(names.movies, MOVIE_FIELDS, weight_field="popularity"),
             genres=IndexDefinition(names.genres, GENRE_FIELDS),
             persons=IndexDefinition(names.persons, PERSON_FIELDS),
         )

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from kinoteka.infra.search import SearchError
+from kinoteka.infra.search import SearchError, SearchQuery
 from kinoteka.infra.search.tantivy import LAYOUT_FILE, TantivyIndex
 from kinoteka.infra.search.tantivy import writer as tantivy_writer
 from kinoteka.search.documents import SearchIndexes
@@ -91,3 +93,28 @@ async def test_an_index_of_an_older_layout_answers_until_a_rebuild_replaces_it(
         assert await second.get("movies", str(rebuilt["id"])) == rebuilt
     finally:
         await second.close()
+
+
+@given(
+    text=st.text(max_size=300),
+    fuzzy=st.booleans(),
+    fields=st.sampled_from([(), ("title",), ("actors_names", "description")]),
+)
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+def test_any_text_compiles_to_a_query_that_runs(
+    searchable: TantivyIndex, text: str, fuzzy: bool, fields: tuple[str, ...]
+) -> None:
+    """Whatever the text (operators, wildcards, control characters, any script), the query
+    runs: words are searched as words, nothing is parsed as syntax."""
+    query = SearchQuery("movies", text=f"{text} harbor", fuzzy=fuzzy, fields=fields, limit=5)
+    hits = searchable._search(query)  # the sync half the port runs in a worker thread
+    assert len(hits.documents) <= 5
+    if "title" in (fields or ("title",)):
+        assert "Harbor Lights" in [d["title"] for d in hits.documents]
+
+
+@pytest.fixture
+async def searchable(index: TantivyIndex) -> TantivyIndex:
+    await index.bulk("movies", [film("Harbor Lights"), film("Star Wars"), film("Léon")])
+    return index

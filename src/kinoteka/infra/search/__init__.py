@@ -19,8 +19,20 @@ Every adapter implements all members of `SearchIndex`:
 - `ping()` and `close()`.
 
 `from_url()` picks the adapter by URL scheme: `tantivy:///path` or `http(s)://host:9200`.
-Adapters raise `SearchUnavailable` when the index cannot be reached (worth a retry) and
-`SearchError` for anything else.
+Adapters raise `SearchUnavailable` when the index cannot be reached (worth a retry),
+`SearchQueryError` when the query asks for what the index cannot do (a sort or filter on a field
+that does not allow it, text the engine cannot parse, a page out of range: the caller's
+mistake, not an outage), and `SearchError` for anything else.
+
+Ranking of a full-text query (no `sort`), the same in every adapter: each word scores in the
+definition's boosted fields (BM25); `exact` fields add their score for the words as typed,
+without finding anything the others do not; a word the index holds also matches its near
+spellings
+(with `fuzzy`), worth less than the word itself, and an unknown word is taken for a typo; the
+words found in order in a field with a `phrase_boost` (title) add that much more; the whole
+score is then multiplied by `log(2 + value)` of the definition's `weight_field` (a FLOAT,
+0 when missing; Elasticsearch's `field_value_factor` with `modifier: log2p`), so that among
+comparable matches the better-known, better-rated film comes first.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ __all__ = [
     "SearchHits",
     "SearchIndex",
     "SearchQuery",
+    "SearchQueryError",
     "SearchUnavailable",
     "Sort",
     "Upsert",
@@ -53,6 +66,12 @@ __all__ = [
 Document = dict[str, Any]
 """A document as the index holds it: field -> value; a field without a value is left out."""
 MAX_PAGE_SIZE = 100
+"""A sensible page for batch readers (ids looked up a page at a time)."""
+MAX_LIMIT = 1000
+"""The most documents one search returns; APIs cap their pages lower, by their settings."""
+PHRASE_SLOP = 3
+"""Words of a phrase may stand this many positions apart (stop words leave gaps) and still
+count as in order."""
 
 
 class EncodedDocument(NamedTuple):
@@ -80,6 +99,11 @@ class SearchUnavailable(SearchError):
     """The index cannot be reached right now; the caller may retry."""
 
 
+class SearchQueryError(SearchError):
+    """The query asks for what the index cannot do: a sort or filter its field does not allow,
+    text the engine cannot parse, a page out of range. The message says why, for the caller."""
+
+
 class FieldKind(StrEnum):
     KEYWORD = "keyword"
     """Exact values (ids): filterable, not analyzed."""
@@ -99,6 +123,13 @@ class FieldSpec:
     """TEXT: also kept as a lowercase raw keyword (`title.raw` in Elasticsearch) for sorting."""
     boost: float = 0.0
     """> 0: searched by default in a full-text query, with this weight."""
+    phrase_boost: float = 0.0
+    """> 0 (TEXT): a full-text query whose words this field holds in order (`PHRASE_SLOP`
+    apart at most) scores this much more than one whose words are scattered."""
+    exact: bool = False
+    """TEXT: analyzed without stemming or stop words (lowercase, accent-folded words as they
+    are written). Such a field only adds to the score of documents the other fields match: it
+    rewards the query's words in the form they were typed ("darkness", not "dark")."""
     properties: tuple[FieldSpec, ...] = ()
     same_as: str | None = None
     """A property repeating a flat field (`actors.name` ~ `actors_names`, `actors.id` ~
@@ -123,12 +154,16 @@ class IndexDefinition:
 
     name: str
     fields: tuple[FieldSpec, ...]
+    weight_field: str | None = None
+    """A FLOAT field weighting full-text relevance: the score is multiplied by
+    `log2(2 + value)` (0 when the document has none), so better-known documents rank first
+    among comparable matches."""
 
     def field(self, name: str) -> FieldSpec:
         for spec in self.fields:
             if spec.name == name:
                 return spec
-        raise SearchError(f"index {self.name!r} has no field {name!r}")
+        raise SearchQueryError(f"index {self.name!r} has no field {name!r}")
 
     def resolve(self, path: str) -> tuple[FieldSpec | None, FieldSpec]:
         """The OBJECTS field holding a query path (None for a top-level field) and the spec the
@@ -140,11 +175,19 @@ class IndexDefinition:
         for prop in spec.properties:
             if prop.name == child:
                 return spec, prop
-        raise SearchError(f"index {self.name!r} has no field {path!r}")
+        raise SearchQueryError(f"index {self.name!r} has no field {path!r}")
 
     @property
     def default_text_fields(self) -> dict[str, float]:
         return {spec.name: spec.boost for spec in self.fields if spec.boost > 0}
+
+    def phrase_fields(self, paths: Sequence[str]) -> dict[str, float]:
+        """The top-level fields among `paths` whose in-order matches are boosted, by boost."""
+        return {
+            spec.name: spec.phrase_boost
+            for spec in self.fields
+            if spec.phrase_boost > 0 and spec.name in paths
+        }
 
     @cached_property
     def derived_fields(self) -> tuple[FieldSpec, ...]:
@@ -209,9 +252,9 @@ class SearchQuery:
 
     def __post_init__(self) -> None:
         if self.offset < 0:
-            raise SearchError("offset must be 0 or more")
-        if not 0 < self.limit <= MAX_PAGE_SIZE:
-            raise SearchError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+            raise SearchQueryError("offset must be 0 or more")
+        if not 0 < self.limit <= MAX_LIMIT:
+            raise SearchQueryError(f"limit must be between 1 and {MAX_LIMIT}")
 
 
 @dataclass(frozen=True)

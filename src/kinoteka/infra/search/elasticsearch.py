@@ -24,6 +24,7 @@ from elasticsearch import (
 from elasticsearch.helpers import BulkIndexError, async_bulk
 
 from kinoteka.infra.search import (
+    PHRASE_SLOP,
     Document,
     EncodedDocument,
     FieldKind,
@@ -32,6 +33,7 @@ from kinoteka.infra.search import (
     SearchError,
     SearchHits,
     SearchQuery,
+    SearchQueryError,
     SearchUnavailable,
     Upsert,
 )
@@ -39,7 +41,7 @@ from kinoteka.infra.search import (
 log = structlog.get_logger(__name__)
 
 MAX_WINDOW = 10_000  # index.max_result_window: deeper pages walk with search_after
-FUZZY_WEIGHT = 0.2
+FUZZY_WEIGHT = 0.25  # a near spelling's hit, relative to the word's own (Tantivy's NEAR_WEIGHT)
 T = TypeVar("T")
 
 ANALYSIS: dict[str, Any] = {
@@ -62,7 +64,9 @@ ANALYSIS: dict[str, Any] = {
                 "russian_stop",
                 "russian_stemmer",
             ],
-        }
+        },
+        # `FieldSpec.exact`: the words as written, as the Tantivy twin's `exact` analyzer
+        "exact": {"tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
     },
     "normalizer": {"sort_key": {"type": "custom", "filter": ["lowercase", "asciifolding"]}},
 }
@@ -75,7 +79,7 @@ def field_mapping(spec: FieldSpec) -> dict[str, Any]:
     if spec.kind is FieldKind.FLOAT:
         return {"type": "float"}
     if spec.kind is FieldKind.TEXT:
-        mapping: dict[str, Any] = {"type": "text", "analyzer": "ru_en"}
+        mapping: dict[str, Any] = {"type": "text", "analyzer": "exact" if spec.exact else "ru_en"}
         if spec.sortable:
             mapping["fields"] = {"raw": {"type": "keyword", "normalizer": "sort_key"}}
         return mapping
@@ -102,24 +106,36 @@ def _wrap(nested: FieldSpec | None, clause: dict[str, Any]) -> dict[str, Any]:
 
 
 def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, Any]:
-    """The Elasticsearch bool query for a `SearchQuery` (filters + weighted full text)."""
+    """The Elasticsearch query for a `SearchQuery`: filters, the weighted full text (each
+    word in each boosted field, its near spellings worth less, the words in order in a
+    phrase-boosted field worth more) and, for a ranked search, the score multiplied by
+    `log(2 + weight_field)` (see the port's docstring: the Tantivy twin ranks alike)."""
     filters: list[dict[str, Any]] = []
     for path, value in query.filters.items():
         nested, spec = definition.resolve(path)
         if spec.kind is not FieldKind.KEYWORD:
-            raise SearchError(f"cannot filter {definition.name!r} by {path!r}")
+            raise SearchQueryError(f"cannot filter {definition.name!r} by {path!r}")
         term = {"term": {path: value}} if isinstance(value, str) else {"terms": {path: list(value)}}
         filters.append(_wrap(nested, term))
     must: list[dict[str, Any]] = []
-    if query.text and query.text.strip():
+    scoring: list[dict[str, Any]] = []
+    ranked = bool(query.text and query.text.strip())
+    if ranked:
         paths = query.fields or tuple(definition.default_text_fields)
+        resolved = {path: definition.resolve(path) for path in paths}
+        exact_paths = [path for path, (_, spec) in resolved.items() if spec.exact]
+        finding = [path for path in paths if path not in exact_paths] or list(paths)
         should: list[dict[str, Any]] = []
         for path in paths:
-            nested, spec = definition.resolve(path)
+            nested, spec = resolved[path]
             if spec.kind is not FieldKind.TEXT:
-                raise SearchError(f"cannot search {definition.name!r} in {path!r}")
+                raise SearchQueryError(f"cannot search {definition.name!r} in {path!r}")
             boost = definition.default_text_fields.get(path, 1.0)
             exact = {"match": {path: {"query": query.text, "boost": boost}}}
+            if path not in finding:
+                # the words as typed only add to the score of what the other fields find
+                scoring.append(_wrap(nested, exact))
+                continue
             should.append(_wrap(nested, exact))
             if query.fuzzy:
                 fuzzy = {
@@ -132,10 +148,25 @@ def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, 
                     }
                 }
                 should.append(_wrap(nested, fuzzy))
+        for path, boost in definition.phrase_fields(finding).items():
+            phrase = {"query": query.text, "slop": PHRASE_SLOP, "boost": boost}
+            scoring.append({"match_phrase": {path: phrase}})
         must.append({"bool": {"should": should, "minimum_should_match": 1}})
     if not must and not filters:
         return {"match_all": {}}
-    return {"bool": {"must": must, "filter": filters}}
+    compiled: dict[str, Any] = {"bool": {"must": must, "filter": filters}}
+    if scoring:  # beside a `must`, `should` clauses only add to the score
+        compiled["bool"]["should"] = scoring
+    if ranked and query.sort is None and definition.weight_field is not None:
+        weight = {"field": definition.weight_field, "modifier": "log2p", "missing": 0}
+        compiled = {
+            "function_score": {
+                "query": compiled,
+                "field_value_factor": weight,
+                "boost_mode": "multiply",
+            }
+        }
+    return compiled
 
 
 def compile_sort(definition: IndexDefinition, query: SearchQuery) -> list[Any]:
@@ -149,7 +180,7 @@ def compile_sort(definition: IndexDefinition, query: SearchQuery) -> list[Any]:
         return [{spec.name: {"order": order, "missing": "_last"}}, {"id": "asc"}]
     if spec.kind is FieldKind.TEXT and spec.sortable:
         return [{f"{spec.name}.raw": {"order": order}}, {"id": "asc"}]
-    raise SearchError(f"cannot sort {definition.name!r} by {query.sort.field!r}")
+    raise SearchQueryError(f"cannot sort {definition.name!r} by {query.sort.field!r}")
 
 
 class ElasticsearchIndex:
@@ -180,6 +211,8 @@ class ElasticsearchIndex:
         except ApiError as error:
             if error.meta.status in (429, 502, 503, 504):
                 raise SearchUnavailable(str(error)) from error
+            if error.meta.status == 400:  # the cluster refused the request: parse, sort, window
+                raise SearchQueryError(_reason(error)) from error
             raise SearchError(str(error)) from error
 
     async def _create_version(self, definition: IndexDefinition) -> str:
@@ -399,6 +432,15 @@ def _index_actions(
               "_source": definition.complete(dict(upsert))}
         for upsert in upserts
     ]  # fmt: skip
+
+
+def _reason(error: ApiError) -> str:
+    """The root cause Elasticsearch gives for a refused request, else the error itself."""
+    detail = error.body.get("error") if isinstance(error.body, dict) else None
+    causes = detail.get("root_cause") if isinstance(detail, dict) else None
+    if isinstance(causes, list) and causes and isinstance(causes[0], dict):
+        return str(causes[0].get("reason") or error.message)
+    return str(error.message)
 
 
 def _hits(found: Any) -> SearchHits:

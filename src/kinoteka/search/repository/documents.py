@@ -57,6 +57,11 @@ class _Json:
         return f"{aggregate}({value} ORDER BY {order}){condition}"
 
 
+POPULARITY_SQL = "(coalesce(fw.rating, 0) + least(coalesce(c.credits, 0), 10) / 5.0)"
+"""A film's `popularity`, the weight of its search relevance: its rating (0-10), plus up to two
+points for how well known it is, which the course data tells only by the people credited (a
+film with ten credits is better documented than one with a single actor)."""
+
 # The viewers' summary of a film, read from ugc's per-film counters (a sanctioned
 # cross-context read, as the catalog's tables are; ugc's trigger queues the film on change).
 # Absent without ratings or reviews, as other fields without a value are.
@@ -82,12 +87,15 @@ def _film_select(json: _Json, scope: Scope) -> str:
               for part in ("_names", "_ids")]  # fmt: skip
     document = json.document(
         ("id", "fw.id"), ("imdb_rating", "fw.rating"), ("title", "fw.title"),
+        ("title_exact", "fw.title"),
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
+        ("release_date", "fw.creation_date"),
+        ("type", "fw.type"), ("popularity", POPULARITY_SQL),
         ("genres", "coalesce(g.names, '[]'::json)"), ("genre_ids", "coalesce(g.ids, '[]'::json)"),
         *((name, f"coalesce(c.{name}, '[]'::json)") for name in listed),
         *USER_RATING_MEMBERS,
     )  # fmt: skip
-    credits = ",\n         ".join(people)
+    credits = ",\n         ".join([*people, "count(*) AS credits"])
     return f"""
 SELECT fw.id::text AS id, {document}::text AS document
 FROM content.film_work fw

@@ -40,6 +40,7 @@ from kinoteka.infra.search.tantivy.schema import (
     DocumentEncoder,
     add_json,
     build_schema,
+    exact_analyzer,
     layout_fingerprint,
     register_tokenizers,
     sort_normalizer,
@@ -79,6 +80,7 @@ class TantivyIndex:
         self._layouts = {d.name: layout_fingerprint(d) for d in definitions}
         self._encoders = {d.name: DocumentEncoder(d) for d in definitions}
         self._analyzer = text_analyzer()
+        self._exact_analyzer = exact_analyzer()
         self._sort_normalizer = sort_normalizer()
         self._readers: dict[str, _Reader] = {}
         self.writers = Writers(
@@ -107,14 +109,16 @@ class TantivyIndex:
 
     def _open(self, index: str, directory: str) -> tantivy.Index:
         opened = tantivy.Index.open(str(self.files.path(index, directory)))
-        return register_tokenizers(opened, self._analyzer, self._sort_normalizer)
+        return register_tokenizers(
+            opened, self._analyzer, self._sort_normalizer, self._exact_analyzer
+        )
 
     def _create(self, index: str) -> str:
         self._definition(index)
         directory = self.files.new_version(index, self._layouts[index])
         path = self.files.path(index, directory)
         created = tantivy.Index(self._schemas[index], path=str(path))
-        register_tokenizers(created, self._analyzer, self._sort_normalizer)
+        register_tokenizers(created, self._analyzer, self._sort_normalizer, self._exact_analyzer)
         return directory
 
     # -- sync halves (run in a worker thread) ------------------------------------------------
@@ -189,12 +193,17 @@ class TantivyIndex:
         definition = self._definition(query.index)
         searcher = self._reader(query.index)
         schema = self._readers[query.index].index.schema
-        compiled = compile_query(definition, schema, query, searcher, self._analyzer)
+        compiled = compile_query(
+            definition, schema, query, searcher, self._analyzer, self._exact_analyzer
+        )
         order_by: str | None = None
         order = tantivy.Order.Asc
+        weight_by: str | None = None
         if query.sort is not None:
             order_by = sort_field(definition, query.sort.field)
             order = tantivy.Order.Desc if query.sort.descending else tantivy.Order.Asc
+        elif query.text and definition.weight_field is not None:
+            weight_by = definition.weight_field  # score * log2(2 + value), as the port says
         # Tantivy collects offset + limit hits up front: an offset past every document would
         # ask for an allocation of that size (and abort the process), so it is clamped; the
         # page is empty either way.
@@ -207,6 +216,7 @@ class TantivyIndex:
             order_by_field=order_by,
             offset=0 if past_end else offset,
             order=order,
+            weight_by_field=weight_by,
         )
         hits = [] if past_end else result.hits
         documents = [stored_document(definition, searcher, address) for _, address in hits]

@@ -20,6 +20,7 @@ from kinoteka.infra.search import (
 )
 
 ANALYZER = "ru_en"
+EXACT_ANALYZER = "exact"
 SOURCE = "_source"
 LAYOUT = 2  # bump whenever `build_schema` lays a definition out differently on disk
 
@@ -37,6 +38,18 @@ def text_analyzer() -> tantivy.TextAnalyzer:
         .filter(tantivy.Filter.stopword("russian"))
         .filter(tantivy.Filter.stemmer("english"))
         .filter(tantivy.Filter.stemmer("russian"))
+        .build()
+    )
+
+
+def exact_analyzer() -> tantivy.TextAnalyzer:
+    """The words as written: lowercase and accent-folded, no stems, no stop words (the
+    analyzer of `FieldSpec.exact` fields; Elasticsearch's `exact` does the same)."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(60))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
         .build()
     )
 
@@ -69,7 +82,8 @@ def build_schema(definition: IndexDefinition) -> tantivy.Schema:
         if spec.kind is FieldKind.KEYWORD:
             builder.add_text_field(spec.name, tokenizer_name="raw", index_option="basic")
         elif spec.kind is FieldKind.TEXT:
-            builder.add_text_field(spec.name, fast=spec.sortable, tokenizer_name=ANALYZER)
+            tokenizer = EXACT_ANALYZER if spec.exact else ANALYZER
+            builder.add_text_field(spec.name, fast=spec.sortable, tokenizer_name=tokenizer)
         elif spec.kind is FieldKind.FLOAT:
             builder.add_float_field(spec.name, indexed=True, fast=True)
         else:
@@ -90,8 +104,8 @@ def layout_fingerprint(definition: IndexDefinition) -> str:
     """What `build_schema` makes of `definition` on disk, as a short digest (boosts and names
     of the index aside: they change queries, not the files)."""
     shape = [
-        (spec.name, spec.kind.value, spec.sortable, [(p.name, p.kind.value, p.same_as is None)
-                                                     for p in spec.properties])
+        (spec.name, spec.kind.value + ("/exact" if spec.exact else ""), spec.sortable,
+         [(p.name, p.kind.value, p.same_as is None) for p in spec.properties])
         for spec in definition.fields
     ]  # fmt: skip
     return hashlib.sha256(orjson.dumps([LAYOUT, shape])).hexdigest()[:16]
@@ -140,10 +154,14 @@ def _with_source(fields: str, source: bytes) -> str:
 
 
 def register_tokenizers(
-    opened: tantivy.Index, analyzer: tantivy.TextAnalyzer, normalizer: tantivy.TextAnalyzer
+    opened: tantivy.Index,
+    analyzer: tantivy.TextAnalyzer,
+    normalizer: tantivy.TextAnalyzer,
+    exact: tantivy.TextAnalyzer,
 ) -> tantivy.Index:
-    """`opened`, knowing the analyzer its TEXT fields name and its sort normalizer."""
+    """`opened`, knowing the analyzers its TEXT fields name and its sort normalizer."""
     opened.register_tokenizer(ANALYZER, analyzer)
+    opened.register_tokenizer(EXACT_ANALYZER, exact)
     opened.register_fast_field_tokenizer(ANALYZER, normalizer)
     return opened
 

@@ -1,0 +1,66 @@
+"""The pages' baseline: the same Jinja2 templates rendered from in-memory data (no index, no
+session, no cache), on the same server stack with the same compression."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.middleware.gzip import GZipMiddleware
+
+from kinoteka.content import CardPage, FilmView
+from kinoteka.web.i18n import LOCALES, Strings
+from kinoteka.web.kit import template_environment
+from kinoteka.web.paging import Pager
+
+_DATA: dict[str, Any] = json.loads(
+    Path(os.environ.get("KINOTEKA_BENCH_PAGES", "/dev/null")).read_text() or "{}"
+)
+_ENV = template_environment()
+_STRINGS = Strings("en")
+_COMMON = {
+    "_": _STRINGS.gettext,
+    "ngettext": _STRINGS.ngettext,
+    "lang": "en",
+    "locales": [(code, _STRINGS.language_name(code)) for code in LOCALES],
+    "signed_in": False,
+    "csrf_token": "",
+    "public_browsing": True,
+}
+
+app = FastAPI()
+app.add_middleware(GZipMiddleware, minimum_size=800)
+
+
+def _render(template: str, here: str, context: dict[str, Any]) -> HTMLResponse:
+    html = _ENV.get_template(template).render(**_COMMON, here=here, **context)
+    return HTMLResponse(html)
+
+
+@app.get("/")
+async def home() -> HTMLResponse:
+    rows = [{**row, "films": CardPage.model_validate(row["films"]).items} for row in _DATA["home"]]
+    return _render("home.html", "/", {"rows": rows, "genres": _DATA["genres"]})
+
+
+@app.get("/films/{film_id}")
+async def film(film_id: str) -> HTMLResponse:
+    view = FilmView.model_validate(_DATA["film"])
+    return _render("film.html", f"/films/{film_id}", {"film": view, "playback": None})
+
+
+@app.get("/search")
+async def search(q: str = "") -> HTMLResponse:
+    found = CardPage.model_validate(_DATA["search"])
+    pager = Pager(1, 24, found.total, "/search", (("q", q),))
+    context = {"q": q, "films": found.items, "total": found.total, "pager": pager}
+    return _render("search.html", f"/search?q={q}", context)
+
+
+@app.get("/openapi.json")
+async def ready() -> dict[str, str]:
+    return {}

@@ -1,0 +1,161 @@
+"""The viewer's pages under load: home, film and search, next to a bare Jinja2 render.
+
+`kinoteka serve web` over a synced index of generated films, against `bench/bare_web.py`:
+the same templates rendered from data held in memory, on the same server stack with the
+same gzip. Also the weight of each page with its CSS, scripts and images, compressed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.fixtures import FILMS, migrated_database, postgres_server
+from bench.loadgen import closed_loop, free_port, open_loop, python, server_process
+from kinoteka.catalog.generator import generate_catalog
+from kinoteka.content import ContentQueries, Page
+from kinoteka.infra.cache.embedded import EmbeddedRedis
+from kinoteka.infra.db import libpq_url
+from kinoteka.search.service import open_index
+from kinoteka.search.settings import SearchSettings
+
+WEIGHT_BUDGET = 300 * 1024
+ASSET = re.compile(r'(?:src|href)="(/static/[^"]+|/storage/[^"]+|/api/v1/[^"]+\.(?:jpg|png|webp))"')
+
+
+def _typo(word: str, rng: random.Random) -> str:
+    if len(word) < 6:
+        return word
+    at = rng.randrange(1, len(word) - 1)
+    return word[:at] + word[at + 1 :]
+
+
+async def _page_data(search_url: str, film_id: str, query: str) -> dict[str, Any]:
+    """What the bare render shows, read once through the content service."""
+    settings = SearchSettings()
+    index = open_index(search_url, settings)
+    try:
+        queries = ContentQueries(index, settings.indexes)
+        genres = await queries.list_genres()
+        top = await queries.film_cards(sort="-imdb_rating", genre=None, page=Page(size=12))
+        rows = [{"key": "top", "title": None, "films": top.model_dump(), "more": None}]
+        for genre in genres[:4]:
+            page = await queries.film_cards(sort="-imdb_rating", genre=genre.uuid, page=Page(12))
+            rows.append({"key": "genre", "title": genre.name, "films": page.model_dump(),
+                         "more": f"/genres/{genre.uuid}"})  # fmt: skip
+        film = await queries.get_film_view(film_id)
+        found = await queries.search_film_cards(text=query, page=Page(size=24))
+    finally:
+        await index.close()
+    return {
+        "home": rows,
+        "genres": [genre.model_dump() for genre in genres],
+        "film": film.model_dump(),
+        "search": found.model_dump(),
+    }
+
+
+def _weight(base: str, path: str) -> int:
+    """Bytes on the wire (gzip where served so) of the page and every asset it names."""
+    headers = {"Accept-Encoding": "gzip"}
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        page = client.get(path)
+        assets = [client.get(url) for url in sorted(set(ASSET.findall(page.text)))]
+        return sum(response.num_bytes_downloaded for response in [page, *assets])
+
+
+def run(report: Callable[[str], None]) -> None:
+    rng = random.Random(11)
+    with (
+        postgres_server() as server,
+        migrated_database(server) as url,
+        tempfile.TemporaryDirectory(prefix="kinoteka-bench-web-") as directory,
+    ):
+        root = Path(directory)
+        generate_catalog(url, FILMS, 42)
+        redis = EmbeddedRedis(root / "redis")
+        search_url = f"tantivy://{root / 'search'}"
+        env = {
+            "KINOTEKA_DATABASE_URL": url,
+            "KINOTEKA_REDIS_URL": redis.start(),
+            "KINOTEKA_SEARCH_URL": search_url,
+            "KINOTEKA_DATA_DIR": str(root),
+            "KINOTEKA_LOG__LEVEL": "WARNING",
+        }
+        try:
+            subprocess.run(
+                [python(), "-m", "kinoteka", "sync", "run", "--once"], env=env, check=True,
+                capture_output=True,
+            )  # fmt: skip
+            with psycopg.connect(libpq_url(url)) as connection:
+                ids = [r[0] for r in connection.execute(
+                    "SELECT id::text FROM content.film_work ORDER BY md5(id::text) LIMIT 2000"
+                )]  # fmt: skip
+                titles = [r[0] for r in connection.execute(
+                    "SELECT title FROM content.film_work ORDER BY md5(title) LIMIT 500"
+                )]  # fmt: skip
+            queries = [" ".join(_typo(w, rng) for w in t.split()[:3]) for t in titles]
+            data = asyncio.run(_page_data(search_url, ids[0], queries[0]))
+            (root / "pages.json").write_text(json.dumps(data))
+
+            def film(n: int) -> str:
+                return f"/films/{ids[n % len(ids)]}"
+
+            def search(n: int) -> str:
+                return f"/search?q={queries[n % len(queries)]}"
+
+            port = free_port()
+            command = [python(), "-m", "kinoteka", "serve", "web", "--port", str(port)]
+            results: dict[str, Any] = {}
+            with server_process(command, env, port) as base:
+                closed_loop(base, lambda n: "/", 200)  # warm-up
+                results["home"] = closed_loop(base, lambda n: "/", 1500)
+                results["film"] = closed_loop(base, film, 1500)
+                results["search"] = closed_loop(base, search, 1000)
+                latency = {
+                    "home": open_loop(base, lambda n: "/", rate=10, seconds=8),
+                    "film": open_loop(base, film, rate=10, seconds=8),
+                    "search": open_loop(base, search, rate=10, seconds=8),
+                }
+                weights = {name: _weight(base, path) for name, path in
+                           (("home", "/"), ("film", film(0)), ("search", search(0)))}  # fmt: skip
+            bare_port = free_port()
+            bare_command = [
+                python(), "-m", "uvicorn", "bench.bare_web:app", "--port", str(bare_port),
+                "--log-level", "warning",
+            ]  # fmt: skip
+            with server_process(
+                bare_command, {"KINOTEKA_BENCH_PAGES": str(root / "pages.json")}, bare_port
+            ) as bare_base:
+                closed_loop(bare_base, lambda n: "/", 200)
+                bare = {
+                    "home": closed_loop(bare_base, lambda n: "/", 1500),
+                    "film": closed_loop(bare_base, film, 1500),
+                    "search": closed_loop(bare_base, search, 1000),
+                }
+        finally:
+            redis.stop()
+    report(f"films: {FILMS}")
+    for name in ("home", "film", "search"):
+        ours, baseline = results[name], bare[name]
+        ratio = ours.rps / baseline.rps
+        p95 = latency[name].percentile(0.95)
+        report(
+            f"{name}: {ours.rps:,.0f} req/s (16 at a time), bare render {baseline.rps:,.0f} "
+            f"req/s: ratio {ratio:.2f}x (goal >= 0.6x: {'met' if ratio >= 0.6 else 'NOT met'}); "
+            f"at 10 req/s p95 {p95:.1f} ms (goal <= 50 ms: {'met' if p95 <= 50 else 'NOT met'})"
+        )
+    for name, size in weights.items():
+        verdict = "met" if size <= WEIGHT_BUDGET else "NOT met"
+        report(f"{name} page weight with assets, compressed: {size / 1024:.0f} KB "
+               f"(goal <= 300 KB: {verdict})")  # fmt: skip

@@ -1,0 +1,114 @@
+"""Notify's API shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kinoteka.notify.models import AudienceKind, BroadcastStatus, Channel, Kind
+
+
+class InboxItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: Kind
+    title: str
+    body: str
+    link: str | None
+    created: dt.datetime
+    read_at: dt.datetime | None
+
+
+class UnreadOut(BaseModel):
+    unread: int
+
+
+class PreferenceOut(BaseModel):
+    kind: Kind
+    channel: Channel
+    enabled: bool
+    locked: bool = Field(description="Security messages cannot be turned off.")
+
+
+class PreferencesOut(BaseModel):
+    locale: str
+    items: list[PreferenceOut]
+
+
+class PreferenceIn(BaseModel):
+    kind: Kind
+    channel: Channel
+    enabled: bool
+
+
+class PreferencesIn(BaseModel):
+    locale: str | None = Field(default=None, pattern=r"^(en|ru)$")
+    items: list[PreferenceIn] = Field(default_factory=list, max_length=50)
+
+
+class AnnouncementIn(BaseModel):
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class PreviewIn(AnnouncementIn):
+    locale: str = Field(default="en", pattern=r"^(en|ru)$")
+
+
+class PreviewOut(BaseModel):
+    subject: str
+    text: str
+    html: str
+
+
+class AudienceIn(BaseModel):
+    kind: AudienceKind = AudienceKind.EVERYONE
+    value: str | None = Field(
+        default=None, max_length=100, description="The role name, or the genre id."
+    )
+
+
+class BroadcastIn(AnnouncementIn):
+    audience: AudienceIn = AudienceIn()
+    send_at: dt.datetime | None = Field(
+        default=None, description="When to start (with a time zone); unset: now."
+    )
+
+
+class BroadcastOut(BaseModel):
+    id: uuid.UUID
+    subject: str
+    body: str
+    audience: AudienceKind
+    audience_value: str | None
+    status: BroadcastStatus
+    send_at: dt.datetime
+    created: dt.datetime
+    finished_at: dt.datetime | None
+    recipients: int
+    progress: dict[str, int] = Field(
+        default_factory=dict,
+        description="Deliveries by `<channel>.<status>` (email.queued, email.sent, …).",
+    )
+
+
+class FailureOut(BaseModel):
+    delivery_id: uuid.UUID
+    channel: Channel
+    kind: Kind
+    email: str
+    attempts: int
+    error: str | None
+    updated: dt.datetime
+    broadcast_id: uuid.UUID | None
+
+
+class DeadLetterOut(BaseModel):
+    message_id: str
+    topic: str
+    attempts: int
+    error: str
+    failed_at: dt.datetime

@@ -1,0 +1,54 @@
+"""The `notify` group of the settings tree (`KINOTEKA_NOTIFY__*`): broker, SMTP, retries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, SecretStr
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"  # implicit TLS from the first byte (port 465)
+
+
+class NotifySettings(BaseModel):
+    broker_url: str | None = Field(
+        default=None,
+        description="amqp://… of RabbitMQ; unset: Redis Streams on the app's Redis.",
+    )
+    broker_prefix: str = Field(
+        default="kinoteka",
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Names the exchange and queues (RabbitMQ) or keys (Redis) of the broker.",
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server for email.")
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_security: SmtpSecurity = Field(
+        default=SmtpSecurity.NONE, description="none, starttls or tls (implicit, port 465)."
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds per SMTP command.")
+    smtp_connections: int = Field(
+        default=4, ge=1, le=64, description="SMTP connections kept open and reused."
+    )
+    mail_from: str = Field(default="Kinoteka <no-reply@kinoteka.local>")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of links in messages."
+    )
+    default_locale: str = Field(default="en", pattern=r"^(en|ru)$")
+    max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Deliveries of a message before it is parked."
+    )
+    retry_base_delay: float = Field(
+        default=2.0, gt=0, description="First retry delay, seconds; doubles each attempt."
+    )
+    retry_max_delay: float = Field(default=120.0, gt=0, description="Longest retry delay, s.")
+    broadcast_chunk: int = Field(
+        default=1000, ge=1, le=50_000, description="Recipients fanned out per broadcast step."
+    )
+    poll_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between outbox and schedule passes."
+    )

@@ -1,0 +1,241 @@
+"""The catalog pages: home, search, genres, film, person, and the player with its events."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from kinoteka import content
+from kinoteka.web.events import EventBatch, continue_watching, resume_position, store_events
+from kinoteka.web.kit import WebKit, page_route
+from kinoteka.web.paging import MAX_PAGE, Pager
+from kinoteka.web.playback import PlaybackInfo
+
+log = structlog.get_logger(__name__)
+
+SortValue = Literal["-imdb_rating", "imdb_rating", "title", "-title"]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+MAX_BATCH_BYTES = 64 * 1024
+
+
+def catalog_router(kit: WebKit) -> APIRouter:
+    router = APIRouter(include_in_schema=False, route_class=page_route(kit))
+
+    @router.get("/", name="web_home")
+    async def home(request: Request) -> Response:
+        session = await kit.browsing(request)
+        size = kit.settings.row_size
+        shelves: HomeShelves = await kit.home_shelves.get(lambda: _read_shelves(kit))
+        rows: list[dict[str, Any]] = []
+        if session is not None and session.claims is not None:
+            async with kit.services.db.session() as db:
+                watched = await continue_watching(db, session.claims.subject, size)
+            films = await _cards_by_id(kit, watched)
+            if films:
+                rows.append({"key": "continue", "title": None, "films": films, "more": None})
+        rows.extend(shelves.rows)
+        return await kit.render(request, "home.html", {"rows": rows, "genres": shelves.genres})
+
+    @router.get("/search", name="web_search")
+    async def search(
+        request: Request,
+        q: Annotated[str, Query(max_length=200)] = "",
+        page: PageNumber = 1,
+    ) -> Response:
+        await kit.browsing(request)
+        size = kit.settings.page_size
+        found = await kit.queries().search_film_cards(
+            text=q, page=content.Page(size=size, number=page)
+        )
+        context = {
+            "q": q,
+            "films": found.items,
+            "total": found.total,
+            "pager": Pager.of(request, page, size, found.total),
+        }
+        if request.headers.get("hx-request") == "true":
+            return await kit.render(request, "_search_results.html", context)
+        return await kit.render(request, "search.html", context)
+
+    @router.get("/genres", name="web_genres")
+    async def genres(request: Request) -> Response:
+        await kit.browsing(request)
+        return await kit.render(
+            request, "genres.html", {"genres": await kit.queries().list_genres()}
+        )
+
+    @router.get("/films", name="web_films")
+    async def films(
+        request: Request, sort: SortValue = "-imdb_rating", page: PageNumber = 1
+    ) -> Response:
+        await kit.browsing(request)
+        size = kit.settings.page_size
+        found = await kit.queries().film_cards(
+            sort=sort, genre=None, page=content.Page(size=size, number=page)
+        )
+        return await kit.render(
+            request,
+            "genre.html",
+            {
+                "genre": None,
+                "films": found.items,
+                "total": found.total,
+                "sort": sort,
+                "pager": Pager.of(request, page, size, found.total),
+            },
+        )
+
+    @router.get("/genres/{genre_id}", name="web_genre")
+    async def genre(
+        request: Request,
+        genre_id: str,
+        sort: SortValue = "-imdb_rating",
+        page: PageNumber = 1,
+    ) -> Response:
+        await kit.browsing(request)
+        queries = kit.queries()
+        found = await queries.get_genre(genre_id)
+        size = kit.settings.page_size
+        films = await queries.film_cards(
+            sort=sort, genre=found.uuid, page=content.Page(size=size, number=page)
+        )
+        return await kit.render(
+            request,
+            "genre.html",
+            {
+                "genre": found,
+                "films": films.items,
+                "total": films.total,
+                "sort": sort,
+                "pager": Pager.of(request, page, size, films.total),
+            },
+        )
+
+    @router.get("/films/{film_id}", name="web_film")
+    async def film(request: Request, film_id: str) -> Response:
+        session = await kit.browsing(request)
+        found = await kit.queries().get_film_view(film_id)
+        playback: PlaybackInfo | None = None
+        if session is not None and session.claims is not None and session.login is not None:
+            answer = await kit.playback.fetch(request, found.uuid, session.login.access_token)
+            playback = answer if isinstance(answer, PlaybackInfo) else None
+        return await kit.render(request, "film.html", {"film": found, "playback": playback})
+
+    @router.get("/persons/{person_id}", name="web_person")
+    async def person(request: Request, person_id: str, page: PageNumber = 1) -> Response:
+        await kit.browsing(request)
+        queries = kit.queries()
+        found = await queries.get_person(person_id)
+        size = kit.settings.page_size
+        films = await queries.person_film_cards(found, page=content.Page(size=size, number=page))
+        roles = {film.uuid: film.roles for film in found.films}
+        return await kit.render(
+            request,
+            "person.html",
+            {
+                "person": found,
+                "films": films.items,
+                "roles": roles,
+                "total": films.total,
+                "pager": Pager.of(request, page, size, films.total),
+            },
+        )
+
+    @router.get("/films/{film_id}/watch", name="web_watch")
+    async def watch(request: Request, film_id: str) -> Response:
+        viewer = await kit.signed_in(request)
+        found = await kit.queries().get_film_view(film_id)
+        answer = await kit.playback.fetch(request, found.uuid, viewer.login.access_token)
+        if not isinstance(answer, PlaybackInfo):
+            return await kit.render(
+                request, "unavailable.html", {"film": found, "reason": answer.value},
+                status_code=403 if answer.value == "forbidden" else 200,
+            )  # fmt: skip
+        async with kit.services.db.session() as db:
+            start = await resume_position(db, viewer.claims.subject, found.uuid)
+        return await kit.render(
+            request,
+            "watch.html",
+            {"film": found, "playback": answer, "start": start},
+        )
+
+    @router.post("/web/events", name="web_events", status_code=204)
+    async def events(request: Request) -> Response:
+        """Player events (schema in `kinoteka.web.events`), posted by `navigator.sendBeacon`
+        as a form: `batch` (the JSON) and the page's CSRF token, checked by the page guard."""
+        session = await kit.sessions.current(request)
+        if session is None or session.claims is None:
+            return Response(status_code=401)
+        if int(request.headers.get("content-length") or 0) > MAX_BATCH_BYTES:
+            return Response(status_code=413)
+        raw = (await request.form()).get("batch")
+        if not isinstance(raw, str) or len(raw) > MAX_BATCH_BYTES:
+            return Response("a batch field is needed", status_code=422)
+        try:
+            batch = EventBatch.model_validate_json(raw)
+        except ValidationError as error:
+            return Response(
+                error.json(include_url=False, include_context=False),
+                status_code=422,
+                media_type="application/json",
+            )
+        async with kit.services.db.session() as db:
+            stored = await store_events(db, session.claims.subject, batch)
+        log.debug("web.events", stored=stored)
+        return Response(status_code=204)
+
+    return router
+
+
+@dataclass(frozen=True)
+class HomeShelves:
+    """The home page's catalog rows: the same for every visitor, so read once in a while."""
+
+    rows: list[dict[str, Any]]
+    genres: list[content.Genre]
+
+
+async def _read_shelves(kit: WebKit) -> HomeShelves:
+    queries = kit.queries()
+    row = content.Page(size=kit.settings.row_size)
+    top, genres = await asyncio.gather(
+        queries.film_cards(sort="-imdb_rating", genre=None, page=row), queries.list_genres()
+    )
+    shown = genres[: kit.settings.genre_rows]
+    by_genre = await asyncio.gather(
+        *(queries.film_cards(sort="-imdb_rating", genre=g.uuid, page=row) for g in shown)
+    )
+    rows: list[dict[str, Any]] = [
+        {"key": "top", "title": None, "films": top.items, "more": "/films"}
+    ]
+    for genre, page in zip(shown, by_genre, strict=True):
+        if page.items:
+            more = f"/genres/{genre.uuid}"
+            rows.append({"key": "genre", "title": genre.name, "films": page.items, "more": more})
+    return HomeShelves(rows, genres)
+
+
+async def _cards_by_id(kit: WebKit, film_ids: list[str]) -> list[content.FilmCard]:
+    queries = kit.queries()
+    cards: list[content.FilmCard] = []
+    for film_id in film_ids:
+        try:
+            view = await queries.get_film_view(film_id)
+        except content.NotFound:
+            continue
+        cards.append(
+            content.FilmCard(
+                uuid=view.uuid,
+                title=view.title,
+                imdb_rating=view.imdb_rating,
+                poster_url=view.poster_url,
+                genres=[g.name for g in view.genre],
+            )
+        )
+    return cards

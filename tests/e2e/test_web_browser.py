@@ -1,0 +1,311 @@
+"""The viewer's pages in a real browser: Debian's headless Chromium driven by Playwright.
+
+A visitor browses and is asked to sign in to watch; a viewer signs up, signs in, finds a film
+through a misspelled search, plays its stream (rendered here by ffmpeg as the media context
+will), switches quality, sees seek thumbnails, and resumes after a reload. Every page passes
+axe-core without serious or critical violations and is kept as a phone and a desktop
+screenshot under `test-artifacts/`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from kinoteka.app import create_app
+from kinoteka.infra.db import libpq_url
+from kinoteka.infra.search import SearchIndex
+from tests.conftest import TEMPLATE, create_database, drop_database, free_port
+from tests.e2e.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServerThread
+from tests.web.conftest import PASSWORD, web_index, web_services
+from tests.web.streams import install_media, make_stream
+
+REPO = Path(__file__).resolve().parents[2]
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+FILM_TITLE = "Star Wars: Knights of the Old Republic"
+MISSPELLED = "Star Wars Knigths of the Old Republik"
+EMAIL = "browser-viewer@example.com"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+__all__ = ["web_index"]  # the session's synced index, a fixture shared with tests/web
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium: run `make system-packages` (Debian's chromium package)",
+    ),
+    pytest.mark.skipif(not AXE.exists(), reason="no node_modules: run `make web-assets`"),
+]
+
+
+@dataclass
+class Site:
+    url: str
+    database_url: str
+    film_id: str
+
+    def rows(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(libpq_url(self.database_url)) as connection:
+            return connection.execute(query, args).fetchall()
+
+
+@pytest.fixture(scope="module")
+def database(embedded_postgres: str) -> Iterator[str]:
+    name = f"web_e2e_{uuid.uuid4().hex[:8]}"
+    yield create_database(embedded_postgres, name, template=TEMPLATE)
+    drop_database(embedded_postgres, name)
+
+
+@pytest.fixture(scope="module")
+def site(
+    database: str,
+    movies_database: str,
+    embedded_redis: str,
+    web_index: tuple[str, SearchIndex],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("web-e2e")
+    stream = make_stream(root / "stream")
+    with psycopg.connect(libpq_url(movies_database)) as connection:
+        [(film_id,)] = connection.execute(
+            "SELECT id::text FROM content.film_work WHERE title = %s", (FILM_TITLE,)
+        ).fetchall()
+    services = web_services(database, embedded_redis, web_index, root)
+    app = create_app(services, ["web", "auth"])
+    install_media(app, stream, {film_id})
+    port = free_port()
+    with ServerThread(app, port):
+        yield Site(f"http://127.0.0.1:{port}", database, film_id)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Any) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport=DESKTOP, locale="en-US")
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    await context.close()
+
+
+async def poll(page: Any, expression: str, deadline: float = 15.0) -> Any:
+    """Evaluate `expression` until truthy (or fail after `deadline` seconds)."""
+    until = time.monotonic() + deadline
+    while True:
+        value = await page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > until:
+            raise AssertionError(f"not true within {deadline} s: {expression}")
+        await page.wait_for_timeout(100)  # polling the page's state, with a deadline
+
+
+async def sign_up(page: Any, site: Site, email: str) -> None:
+    await page.goto(f"{site.url}/signup")
+    await page.fill("#email", email)
+    await page.fill("#password", PASSWORD)
+    await page.fill("#password_repeat", PASSWORD)
+    await page.click("form.stack button[type=submit]")
+    await page.wait_for_url(f"{site.url}/")
+
+
+async def test_a_visitor_browses_and_is_asked_to_sign_in_to_watch(page: Any, site: Site) -> None:
+    from playwright.async_api import expect
+
+    await page.goto(site.url)
+    await expect(page.get_by_role("heading", name="Top rated")).to_be_visible()
+    await page.get_by_role("link", name=FILM_TITLE, exact=True).first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(FILM_TITLE)
+    await page.get_by_role("link", name="Play").click()
+    await expect(page).to_have_url(re.compile(r"/signin\?next="))
+    await expect(page.get_by_role("status")).to_have_text("Sign in to watch films.")
+
+    # A visitor holds only the CSRF guard's cookie; no session until signing in.
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    assert set(cookies) == {"kinoteka_csrf"}
+    assert cookies["kinoteka_csrf"]["httpOnly"] is True
+
+    # A form posted without its token is refused.
+    refused = await page.request.post(
+        f"{site.url}/signin", form={"email": EMAIL, "password": PASSWORD}
+    )
+    assert refused.status == 403
+
+
+async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
+    page: Any, site: Site
+) -> None:
+    from playwright.async_api import expect
+
+    await sign_up(page, site, EMAIL)
+    [cookie] = [c for c in await page.context.cookies() if c["name"] == "kinoteka_session"]
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["secure"] is True  # outside development
+    await page.get_by_role("button", name="Sign out").click()
+    await page.goto(f"{site.url}/signin")
+    await page.fill("#email", EMAIL)
+    await page.fill("#password", PASSWORD)
+    await page.click("form.stack button[type=submit]")
+    await expect(page.get_by_role("link", name="Account")).to_be_visible()
+
+    # Search as you type, typos forgiven: results arrive without submitting the form.
+    await page.goto(f"{site.url}/search")
+    await page.locator("#q").press_sequentially(MISSPELLED, delay=10)
+    result = page.locator("#results").get_by_role("link", name=FILM_TITLE, exact=True)
+    await expect(result).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"/search\?q=Star"))
+    await result.click()
+
+    # The animated preview replaces the poster while hovered.
+    poster = page.locator(".film-poster img")
+    await page.locator(".film-poster").hover()
+    await expect(poster).to_have_attribute("src", re.compile(r"preview\.gif$"))
+    await page.get_by_role("link", name="Play").click()
+    await expect(page).to_have_url(f"{site.url}/films/{site.film_id}/watch")
+
+    player = page.locator("#player")
+    await expect(player).to_have_attribute("data-engine", "hls")
+    await page.get_by_role("button", name="Play").click()
+    await poll(page, "document.getElementById('video').currentTime > 1.5")
+
+    # The quality menu: auto plus each rung; choosing one changes the rendition.
+    quality = page.locator("#quality")
+    await expect(quality.locator("option")).to_have_text(["Auto", "360p", "180p"])
+    await quality.select_option(label="180p")
+    await poll(page, "document.getElementById('video').videoHeight === 180")
+    await expect(player).to_have_attribute("data-rendition", "180")
+    await quality.select_option(label="360p")
+    await poll(page, "document.getElementById('video').videoHeight === 360")
+
+    # Keys: m mutes, the right arrow jumps ahead.
+    await page.locator("body").press("m")
+    assert await page.evaluate("document.getElementById('video').muted") is True
+    before = await page.evaluate("document.getElementById('video').currentTime")
+    await page.locator("body").press("ArrowRight")
+    await poll(page, f"document.getElementById('video').currentTime > {before + 3}")
+
+    # Seek previews: hovering the timeline shows the sprite tile for that moment.
+    await poll(page, "Number(document.getElementById('player').dataset.thumbnails) === 10")
+    seek = page.locator("#seek")
+    box = await seek.bounding_box()
+    await page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    thumb = page.locator(".thumb")
+    await expect(thumb).to_be_visible()
+    background = await page.locator(".thumb-image").evaluate("e => e.style.backgroundImage")
+    assert "sprite.jpg" in background
+    assert await page.locator(".thumb-image").evaluate("e => e.style.backgroundPosition") == (
+        "-320px -90px"  # 15 s: the 8th tile, third of the second row
+    )
+    await page.screenshot(path=str(ARTIFACTS / "web-player-desktop.png"))
+
+    # Pausing sends the position; a reload starts from it.
+    await page.keyboard.press("Escape")
+    await page.locator("body").press(" ")
+    await poll(page, "document.getElementById('video').paused")
+    position = await page.evaluate("document.getElementById('video').currentTime")
+    assert position > 3
+    until = time.monotonic() + 10
+    while not site.rows(
+        "SELECT 1 FROM web.player_event WHERE type = 'progress' AND position >= %s", position - 0.5
+    ):
+        assert time.monotonic() < until, "the progress event never arrived"
+        await page.wait_for_timeout(100)  # polling the database for the beacon, with a deadline
+    await page.reload()
+    start = float(await player.get_attribute("data-start") or 0)
+    assert abs(start - position) < 1.5
+    await poll(page, f"Math.abs(document.getElementById('video').currentTime - {start}) < 1.5")
+    kinds = {row[0] for row in site.rows("SELECT DISTINCT type FROM web.player_event")}
+    assert {"play", "pause", "seek", "quality_change", "progress"} <= kinds
+
+
+async def test_a_stream_that_fails_says_so(page: Any, site: Site) -> None:
+    from playwright.async_api import expect
+
+    await sign_up(page, site, "broken-stream@example.com")
+    await page.route("**/test-media/**", lambda route: route.abort())
+    await page.goto(f"{site.url}/films/{site.film_id}/watch")
+    await expect(page.get_by_role("alert")).to_contain_text("could not be played")
+
+
+PAGES = [
+    ("home", "/"),
+    ("search", "/search?q=star+wars"),
+    ("genres", "/genres"),
+    ("genre", None),
+    ("film", "/films/{film}"),
+    ("person", None),
+    ("watch", "/films/{film}/watch"),
+    ("account", "/account"),
+]
+ANONYMOUS_PAGES = [
+    ("signin", "/signin"),
+    ("signup", "/signup"),
+    ("password-reset", "/password-reset"),
+]
+
+
+async def check_page(page: Any, name: str) -> list[str]:
+    """axe-core's serious and critical violations; screenshots at phone and desktop width."""
+    await page.add_script_tag(path=str(AXE))
+    results = await page.evaluate(
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})))"
+    )
+    problems = [
+        f"{name}: {v['id']} ({v['impact']}) at {v['nodes']}"
+        for v in results
+        if v["impact"] in ("serious", "critical")
+    ]
+    for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(viewport)
+        await page.screenshot(path=str(ARTIFACTS / f"web-{name}-{label}.png"), full_page=True)
+    await page.set_viewport_size(DESKTOP)
+    return problems
+
+
+async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    for name, path in ANONYMOUS_PAGES:
+        await page.goto(site.url + path)
+        problems += await check_page(page, name)
+
+    await sign_up(page, site, "axe-viewer@example.com")
+    await page.goto(f"{site.url}/films/{site.film_id}")
+    person = await page.locator(".people a").first.get_attribute("href")
+    genre = await page.locator(".film .meta a.chip").first.get_attribute("href")
+    for name, path in PAGES:
+        target = {"genre": genre, "person": person}.get(name) or path
+        assert target
+        await page.goto(site.url + target.format(film=site.film_id))
+        if name == "watch":
+            await poll(page, "document.getElementById('player').dataset.engine")
+        problems += await check_page(page, name)
+
+    await page.goto(f"{site.url}/lang/ru?next=/")
+    assert await page.locator("html").get_attribute("lang") == "ru"
+    problems += await check_page(page, "home-ru")
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,87 @@
+"""SMTP failures: an outage delays mail and loses none; past the last attempt the delivery is
+failed with its error, visible in the admin, and the message parked in the dead-letter queue."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from kinoteka.services import Services
+from kinoteka.settings import Settings
+from tests.notify.conftest import SmtpServer, eventually, notify_settings, sign_in_as, sign_up
+
+
+async def email_deliveries(services: Services, address: str) -> list[tuple[str, int, str | None]]:
+    async with services.db.session() as session:
+        rows = await session.execute(text(
+            "SELECT d.status, d.attempts, d.error FROM notify.delivery d"
+            " JOIN notify.notification n ON n.id = d.notification_id"
+            " WHERE n.email = :e AND d.channel = 'email'"
+        ), {"e": address})  # fmt: skip
+        return [(row.status, row.attempts, row.error) for row in rows]
+
+
+class TestOutage:
+    @pytest.fixture
+    def settings(self, smtp: SmtpServer) -> Settings:
+        return notify_settings(smtp.port, max_attempts=40, retry_max_delay=0.2)
+
+    async def test_smtp_down_then_up_delays_mail_and_loses_none(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, services: Services
+    ) -> None:
+        smtp.stop()
+        account = await sign_up(client)
+
+        async def retrying() -> bool:
+            rows = await email_deliveries(services, account["email"])
+            return bool(rows) and rows[0][0] == "queued" and rows[0][1] >= 3
+
+        await eventually(retrying)
+        rows = await email_deliveries(services, account["email"])
+        assert "SMTP" in (rows[0][2] or "")
+        assert smtp.mailbox.to(account["email"]) == []
+        smtp.start()
+        await eventually(lambda: smtp.mailbox.to(account["email"]))
+
+        async def sent() -> bool:
+            rows = await email_deliveries(services, account["email"])
+            return rows[0][0] == "sent"
+
+        await eventually(sent)
+        assert len(smtp.mailbox.to(account["email"])) == 1
+
+
+async def test_past_the_last_attempt_a_delivery_fails_and_is_parked(
+    client: httpx.AsyncClient, smtp: SmtpServer, services: Services
+) -> None:
+    smtp.stop()  # and it stays down: max_attempts is 4 here
+    account = await sign_up(client)
+
+    async def failed() -> bool:
+        rows = await email_deliveries(services, account["email"])
+        return bool(rows) and rows[0][0] == "failed"
+
+    await eventually(failed)
+    rows = await email_deliveries(services, account["email"])
+    assert rows[0][1] == 4
+    admin = await sign_in_as(client, services, "admin")
+    failures = (await client.get("/api/v1/notify/admin/failures", headers=admin)).json()
+    mine = [f for f in failures if f["email"] == account["email"]]
+    assert len(mine) == 1
+    assert mine[0]["kind"] == "welcome"
+    assert mine[0]["attempts"] == 4
+    assert "SMTP" in mine[0]["error"]
+
+    async def parked() -> list[dict[str, object]]:
+        answer = await client.get("/api/v1/notify/admin/dead-letters", headers=admin)
+        letters: list[dict[str, object]] = answer.json()
+        return letters
+
+    letters = await eventually(parked)
+    assert letters[0]["attempts"] == 4
+    assert "SMTP" in str(letters[0]["error"])
+    # A viewer may not look.
+    viewer = await client.get("/api/v1/notify/admin/failures",
+                              headers={"Authorization": f"Bearer {account['token']}"})  # fmt: skip
+    assert viewer.status_code == 403
