@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.infra.analytics import AnalyticsStore
+from kinoteka.infra.bus import EventBus
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
@@ -34,7 +36,9 @@ if TYPE_CHECKING:  # the kits' types only; they are built by the providers the r
     from kinoteka.ugc.kit import UgcKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "tasks", "notify", "ugc"]
+ClientName = Literal[
+    "search", "storage", "auth", "tasks", "notify", "bus", "analytics_store", "ugc"
+]
 T = TypeVar("T")
 
 
@@ -60,6 +64,8 @@ class Providers:
     auth: Provider[AuthKit]
     tasks: Provider[TaskQueue]
     notify: Provider[NotifyKit]
+    bus: Provider[EventBus]
+    analytics_store: Provider[AnalyticsStore]
     ugc: Provider[UgcKit]
 
 
@@ -103,6 +109,14 @@ class Services:
     @cached_property
     def notify(self) -> NotifyKit:
         return self._open("notify", self.providers.notify)
+
+    @cached_property
+    def bus(self) -> EventBus:
+        return self._open("bus", self.providers.bus)
+
+    @cached_property
+    def analytics_store(self) -> AnalyticsStore:
+        return self._open("analytics_store", self.providers.analytics_store)
 
     @cached_property
     def ugc(self) -> UgcKit:

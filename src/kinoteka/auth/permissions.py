@@ -21,6 +21,7 @@ class Permission(StrEnum):
     NOTIFY_SEND = "notify.send"
     ROLES_MANAGE = "roles.manage"
     USERS_MANAGE = "users.manage"
+    ANALYTICS_VIEW = "analytics.view"
 
 
 class RoleName(StrEnum):
@@ -38,6 +39,7 @@ _ADMIN = (
     Permission.CATALOG_WRITE,
     Permission.USERS_READ,
     Permission.NOTIFY_SEND,
+    Permission.ANALYTICS_VIEW,
     Permission.MEDIA_UPLOAD,
     Permission.UGC_MODERATE,
 )
