@@ -41,6 +41,7 @@ def available_contexts() -> dict[str, ContextMount]:
     from kinoteka.media.mount import media_mount
     from kinoteka.notify.mount import notify_mount
     from kinoteka.search.mount import search_mount
+    from kinoteka.ugc.mount import ugc_mount
     from kinoteka.web.mount import web_mount
 
     mounts: list[ContextMount] = [
@@ -53,6 +54,7 @@ def available_contexts() -> dict[str, ContextMount]:
         media_mount(),
         web_mount(),
         notify_mount(),
+        ugc_mount(),
     ]
     return {mount.name: mount for mount in mounts}
 

@@ -27,6 +27,7 @@ from kinoteka.settings import Settings
 if TYPE_CHECKING:
     from kinoteka.auth.kit import AuthKit
     from kinoteka.notify.kit import NotifyKit
+    from kinoteka.ugc.kit import UgcKit
 
 # The contexts' factories are imported when their client is first opened, so that a command
 # that opens none (`kinoteka --help`, `kinoteka db upgrade`) loads neither stack.
@@ -88,6 +89,15 @@ def open_analytics_store(services: Services) -> Opened[AnalyticsStore]:
     return Opened(store, close=store.close, ping=store.ping)
 
 
+def open_ugc_kit(services: Services) -> Opened[UgcKit]:
+    from kinoteka.ugc.kit import build_ugc_kit
+
+    kit = build_ugc_kit(services.settings.ugc, services.urls, services.db)
+    # On the platform's PostgreSQL the store is the database `/health` already reports.
+    ping = kit.store.ping if services.settings.ugc.store_url else None
+    return Opened(kit, close=kit.close, ping=ping)
+
+
 PROVIDERS = Providers(
     search=open_search,
     storage=open_storage,
@@ -96,6 +106,7 @@ PROVIDERS = Providers(
     notify=open_notify_kit,
     bus=open_bus,
     analytics_store=open_analytics_store,
+    ugc=open_ugc_kit,
 )
 
 

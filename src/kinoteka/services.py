@@ -30,12 +30,15 @@ from kinoteka.infra.storage import ObjectStorage
 from kinoteka.infra.tasks import TaskQueue
 from kinoteka.settings import Settings
 
-if TYPE_CHECKING:  # the kit's type only; it is built by the provider the root hands in
+if TYPE_CHECKING:  # the kits' types only; they are built by the providers the root hands in
     from kinoteka.auth.kit import AuthKit
     from kinoteka.notify.kit import NotifyKit
+    from kinoteka.ugc.kit import UgcKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "tasks", "notify", "bus", "analytics_store"]
+ClientName = Literal[
+    "search", "storage", "auth", "tasks", "notify", "bus", "analytics_store", "ugc"
+]
 T = TypeVar("T")
 
 
@@ -63,6 +66,7 @@ class Providers:
     notify: Provider[NotifyKit]
     bus: Provider[EventBus]
     analytics_store: Provider[AnalyticsStore]
+    ugc: Provider[UgcKit]
 
 
 @dataclass(eq=False)
@@ -113,6 +117,10 @@ class Services:
     @cached_property
     def analytics_store(self) -> AnalyticsStore:
         return self._open("analytics_store", self.providers.analytics_store)
+
+    @cached_property
+    def ugc(self) -> UgcKit:
+        return self._open("ugc", self.providers.ugc)
 
     def open(self, name: ClientName) -> None:
         """Open the client `name` now (still without connecting), by the name a mount uses."""

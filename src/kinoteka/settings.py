@@ -28,6 +28,7 @@ from kinoteka.infra.db import DatabaseSettings
 from kinoteka.media.settings import MediaSettings
 from kinoteka.notify.settings import NotifySettings
 from kinoteka.search.settings import SearchSettings
+from kinoteka.ugc.settings import UgcSettings
 from kinoteka.web.settings import WebSettings
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - refused outside development below
@@ -111,6 +112,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     web: WebSettings = WebSettings()
     notify: NotifySettings = NotifySettings()
+    ugc: UgcSettings = UgcSettings()
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

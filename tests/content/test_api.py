@@ -50,13 +50,13 @@ async def test_films_default_order_is_best_rated_first(public_client: httpx.Asyn
     assert response.status_code == 200
     films = response.json()
     assert len(films) == 50
-    assert set(films[0]) == {"uuid", "title", "imdb_rating"}
+    assert set(films[0]) == {"uuid", "title", "imdb_rating", "user_rating"}
     ratings = [film["imdb_rating"] for film in films]
     assert ratings == sorted(ratings, reverse=True)
 
 
 async def test_pages_join_up_to_the_unpaged_order(public_client: httpx.AsyncClient) -> None:
-    for sort in ("imdb_rating", "-imdb_rating", "title", "-title"):
+    for sort in ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating"):
         first = (await public_client.get(FILMS, params={"sort": sort, "page_size": 50})).json()
         second = (
             await public_client.get(FILMS, params={"sort": sort, "page_size": 50, "page_number": 2})
@@ -128,6 +128,7 @@ async def test_film_detail_matches_the_catalog(
     assert set(film) == {
         "uuid", "title", "imdb_rating", "description", "genre", "actors", "writers", "directors",
         "release_date", "type", "posters",
+        "user_rating", "user_rating_count", "review_count",
     }  # fmt: skip
     assert film["posters"] == {}  # the shared catalog has no posters
     assert [w["full_name"] for w in film["writers"]] == ["Craig Hutchinson"]

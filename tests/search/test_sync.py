@@ -439,3 +439,40 @@ async def test_an_older_layout_keeps_answering_while_the_sync_rebuilds_it(rig: S
         await reader.close()
         await index.close()
         await db.close()
+
+
+async def test_viewers_ratings_and_reviews_reach_the_film_document(rig: SyncRig) -> None:
+    """ugc's per-film counters queue the film (its trigger) and the film query reads them."""
+    import uuid
+
+    from kinoteka.infra import documents as documents_port
+    from kinoteka.infra.search import Sort
+    from kinoteka.ugc import rate_film, remove_rating, write_review
+    from kinoteka.ugc.settings import UgcSettings
+
+    await rig.sync.run_once()
+    store = documents_port.from_url(rig.database_url)
+    alien = uuid.UUID(rig.catalog.films["Alien"])
+    first, second = uuid.uuid4(), uuid.uuid4()
+    try:
+        await rate_film(store, first, alien, 9)
+        await rate_film(store, second, alien, 4)
+        await write_review(store, UgcSettings(), first, alien, text="Tense.", score=9)
+        passed = await rig.sync.run_once()
+        assert passed.upserted == 1
+        document = await film(rig, "Alien")
+        assert document is not None
+        assert (document["user_rating"], document["user_rating_count"]) == (6.5, 2)
+        assert document["review_count"] == 1
+        ranked = await rig.index.search(
+            SearchQuery(index="movies", sort=Sort("user_rating", descending=True), limit=3)
+        )
+        assert ranked.documents[0]["id"] == str(alien)
+
+        await remove_rating(store, second, alien)
+        await rig.sync.run_once()
+        document = await film(rig, "Alien")
+        assert document is not None
+        assert (document["user_rating"], document["user_rating_count"]) == (9.0, 1)
+    finally:
+        await store.close()

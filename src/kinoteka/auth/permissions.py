@@ -15,6 +15,7 @@ class Permission(StrEnum):
     CONTENT_WATCH = "content.watch"
     MEDIA_UPLOAD = "media.upload"
     UGC_WRITE = "ugc.write"
+    UGC_MODERATE = "ugc.moderate"
     ADMIN_ACCESS = "admin.access"
     USERS_READ = "users.read"
     NOTIFY_SEND = "notify.send"
@@ -40,6 +41,7 @@ _ADMIN = (
     Permission.NOTIFY_SEND,
     Permission.ANALYTICS_VIEW,
     Permission.MEDIA_UPLOAD,
+    Permission.UGC_MODERATE,
 )
 
 BUILTIN_ROLES: dict[RoleName, tuple[str, tuple[Permission, ...]]] = {

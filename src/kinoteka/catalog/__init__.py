@@ -4,12 +4,18 @@ Public to other contexts (light to import): `poster_url_sql()`, the public poste
 film as an SQL expression over its `poster_key` column, for the search documents rendered in
 the database, `poster_links()`, the public path of each rendition of a poster (from its key,
 or `poster_links_beside()` from the public path of one rendition, as a search document holds
-it), and `POSTER_ROUTE_PREFIX`. Everything else is the catalog's own.
+it), `POSTER_ROUTE_PREFIX`, and `film_exists(session, film_id)` (whether the catalog holds a
+film, for contexts that keep data about films). Everything else is the catalog's own.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 POSTER_ROUTE_PREFIX = "/api/v1"
 DOCUMENT_POSTER_WIDTH = 320
@@ -40,3 +46,13 @@ def poster_links_beside(poster_url: str | None, widths: Iterable[int]) -> dict[s
     if not directory.startswith(f"{POSTER_ROUTE_PREFIX}/posters/") or not name.endswith(".webp"):
         return {}  # not a rendition link: nothing to derive the others from
     return {str(width): f"{directory}/{int(width)}.webp" for width in widths}
+
+
+async def film_exists(session: AsyncSession, film_id: uuid.UUID) -> bool:
+    """Whether the catalog holds the film `film_id`."""
+    from sqlalchemy import select
+
+    from kinoteka.catalog.models import FilmWork
+
+    found = await session.scalar(select(FilmWork.id).where(FilmWork.id == film_id))
+    return found is not None

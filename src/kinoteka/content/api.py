@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(content_reader)])
 
-SortValue = Literal["imdb_rating", "-imdb_rating", "title", "-title"]
+SortValue = Literal["imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating"]
 PersonSortValue = Literal["full_name", "-full_name"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail}}
 BAD_QUERY: dict[int | str, dict[str, Any]] = {
@@ -136,7 +136,10 @@ async def films(
     queries: QueriesDep,
     page: PageDep,
     sort: Annotated[
-        SortValue, Query(description="imdb_rating, -imdb_rating, title or -title.")
+        SortValue,
+        Query(
+            description="imdb_rating, title or user_rating (viewers' average); - for descending."
+        ),
     ] = "-imdb_rating",
     genre: Annotated[str | None, Query(description="Genre id to filter by.")] = None,
     legacy_genre: Annotated[str | None, Query(alias="filter[genre]")] = None,

@@ -16,6 +16,9 @@ class FilmShort(_Out):
     uuid: str
     title: str
     imdb_rating: float | None = None
+    user_rating: float | None = Field(
+        default=None, description="The viewers' average 0-10 score; null before any rating."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -44,6 +47,11 @@ class FilmDetail(_Out):
     uuid: str
     title: str
     imdb_rating: float | None = None
+    user_rating: float | None = Field(
+        default=None, description="The viewers' average 0-10 score; null before any rating."
+    )
+    user_rating_count: int = 0
+    review_count: int = 0
     description: str | None = None
     genre: list[GenreRef] = Field(default_factory=list)
     actors: list[PersonRef] = Field(default_factory=list)

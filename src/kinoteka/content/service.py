@@ -28,7 +28,7 @@ from kinoteka.content.schemas import (
 from kinoteka.infra.search import MAX_LIMIT, SearchIndex, SearchQuery, Sort
 from kinoteka.search import IndexNames
 
-SORTS = ("imdb_rating", "-imdb_rating", "title", "-title")
+SORTS = ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating")
 PERSON_SORTS = ("full_name", "-full_name")
 
 
@@ -59,7 +59,10 @@ def _valid_id(value: str) -> str | None:
 
 def _film_short(document: Mapping[str, Any]) -> FilmShort:
     return FilmShort(
-        uuid=document["id"], title=document["title"], imdb_rating=document.get("imdb_rating")
+        uuid=document["id"],
+        title=document["title"],
+        imdb_rating=document.get("imdb_rating"),
+        user_rating=document.get("user_rating"),
     )
 
 
@@ -92,6 +95,9 @@ def _film_detail(document: Mapping[str, Any], poster_widths: Sequence[int]) -> F
         uuid=document["id"],
         title=document["title"],
         imdb_rating=document.get("imdb_rating"),
+        user_rating=document.get("user_rating"),
+        user_rating_count=int(document.get("user_rating_count") or 0),
+        review_count=int(document.get("review_count") or 0),
         description=document.get("description"),
         genre=[
             GenreRef(uuid=genre_id, name=name)

@@ -10,6 +10,8 @@ comparisons):
   poster path, 320 pixels wide; the other widths are beside it), `release_date` (ISO date),
   `type` (`movie`, `tv_show`), `popularity` (the weight of its search relevance: rating plus
   a little for its credits, see `search.repository.documents.POPULARITY_SQL`);
+  `user_rating` (the viewers' average 0-10 score, 2 decimals), `user_rating_count` and
+  `review_count` (from ugc's per-film counters);
 - genres: `id`, `name`, `description`;
 - persons: `id`, `full_name`, `films: [{id, roles}]`.
 A field without a value (no rating, no description, no poster) is left out, not `null`.
@@ -76,6 +78,9 @@ MOVIE_FIELDS = (
     FieldSpec("release_date", FieldKind.KEYWORD),
     FieldSpec("type", FieldKind.KEYWORD),
     FieldSpec("popularity", FieldKind.FLOAT),
+    FieldSpec("user_rating", FieldKind.FLOAT),
+    FieldSpec("user_rating_count", FieldKind.FLOAT),
+    FieldSpec("review_count", FieldKind.FLOAT),
     _people("directors"),
     _people("actors"),
     _people("writers"),

@@ -62,6 +62,16 @@ POPULARITY_SQL = "(coalesce(fw.rating, 0) + least(coalesce(c.credits, 0), 10) / 
 points for how well known it is, which the course data tells only by the people credited (a
 film with ten credits is better documented than one with a single actor)."""
 
+# The viewers' summary of a film, read from ugc's per-film counters (a sanctioned
+# cross-context read, as the catalog's tables are; ugc's trigger queues the film on change).
+# Absent without ratings or reviews, as other fields without a value are.
+USER_RATING_MEMBERS = (
+    ("user_rating",
+     "round((us.doc ->> 'sum')::numeric / NULLIF((us.doc ->> 'count')::numeric, 0), 2)"),
+    ("user_rating_count", "NULLIF((us.doc ->> 'count')::int, 0)"),
+    ("review_count", "NULLIF((us.doc ->> 'reviews')::int, 0)"),
+)  # fmt: skip
+
 
 def _film_select(json: _Json, scope: Scope) -> str:
     people = []
@@ -83,6 +93,7 @@ def _film_select(json: _Json, scope: Scope) -> str:
         ("type", "fw.type"), ("popularity", POPULARITY_SQL),
         ("genres", "coalesce(g.names, '[]'::json)"), ("genre_ids", "coalesce(g.ids, '[]'::json)"),
         *((name, f"coalesce(c.{name}, '[]'::json)") for name in listed),
+        *USER_RATING_MEMBERS,
     )  # fmt: skip
     credits = ",\n         ".join([*people, "count(*) AS credits"])
     return f"""
@@ -100,6 +111,7 @@ LEFT JOIN (
     FROM content.person_film_work pfw JOIN content.person p ON p.id = pfw.person_id
    WHERE {scope("pfw.film_work_id")}
    GROUP BY pfw.film_work_id) c ON c.film_work_id = fw.id
+LEFT JOIN ugc.film_stats us ON us.key = fw.id::text
 WHERE {scope("fw.id")}
 """  # noqa: S608 - built from this module's constants only
 

@@ -1,0 +1,180 @@
+"""UGC API under load: mixed writes (bookmarks, ratings, reviews, progress) at 200 req/s, and a
+film's rating summary next to a bare FastAPI endpoint answering the same JSON from memory.
+
+Served by `kinoteka serve ugc` over generated films, as viewers with tokens signed by the
+deployment's key. Goals: mixed writes p99 <= 20 ms; summary reads >= 0.6x the bare endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench.fixtures import migrated_database, postgres_server
+from bench.loadgen import LoadResult, closed_loop, free_port, python, server_process
+from kinoteka.catalog.generator import generate_catalog
+from kinoteka.infra.cache.embedded import EmbeddedRedis
+from kinoteka.infra.db import libpq_url
+
+FILMS = int(os.environ.get("KINOTEKA_BENCH_UGC_FILMS", "2000"))
+VIEWERS = 200
+RATE = 200.0
+SECONDS = float(os.environ.get("KINOTEKA_BENCH_UGC_SECONDS", "15"))
+
+Call = tuple[str, str, dict[str, Any] | None]
+
+
+async def _tokens(env: dict[str, str], count: int) -> list[str]:
+    """Viewers' access tokens, signed with the key the deployment keeps in its database."""
+    from kinoteka.auth.tokens import sign_access_token
+    from kinoteka.clients import build_services
+    from kinoteka.infra.footprint import StoreUrls
+    from kinoteka.settings import Settings
+
+    urls = StoreUrls(env["KINOTEKA_DATABASE_URL"], env["KINOTEKA_REDIS_URL"], "", "")
+    services = build_services(Settings(), urls)
+    try:
+        kit = services.auth
+        signer = await kit.keys.signer()
+        return [
+            sign_access_token(
+                signer, subject=uuid.uuid4(), session_id=uuid.uuid4(), roles=["public_user"],
+                permissions=["catalog.read", "ugc.write"], issuer=kit.settings.issuer,
+                audience=kit.settings.audience, ttl_seconds=3600,
+            )[0]
+            for _ in range(count)
+        ]  # fmt: skip
+    finally:
+        await services.close()
+
+
+def _mixed(films: list[str], rng: random.Random) -> Callable[[int], Call]:
+    def call(number: int) -> Call:
+        film = films[rng.randrange(len(films))]
+        roll = number % 10
+        if roll < 3:
+            return "PUT", f"/api/v1/ugc/films/{film}/progress", {
+                "position_seconds": rng.uniform(0, 5000), "duration_seconds": 6000.0,
+                "client_time": datetime.now(UTC).isoformat(),
+            }  # fmt: skip
+        if roll < 6:
+            return "PUT", f"/api/v1/ugc/films/{film}/my-rating", {"score": rng.randrange(11)}
+        if roll < 8:
+            return "PUT", f"/api/v1/ugc/bookmarks/{film}", None
+        if roll < 9:
+            text = "A review written under load. " * rng.randrange(1, 20)
+            return "POST", f"/api/v1/ugc/films/{film}/reviews", {"text": text, "score": 7}
+        return "GET", f"/api/v1/ugc/films/{film}/reviews?sort=most_liked", None
+
+    return call
+
+
+async def _open_loop_calls(
+    base: str, tokens: list[str], calls: Callable[[int], Call], rate: float, seconds: float
+) -> LoadResult:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Requests wait for a connection (an open loop measures the server, not the client pool).
+    timeout = httpx.Timeout(30, pool=None)
+    async with httpx.AsyncClient(base_url=base, timeout=timeout, limits=limits) as client:
+
+        async def one(number: int) -> None:
+            nonlocal errors
+            method, path, body = calls(number)
+            headers = {"Authorization": f"Bearer {tokens[number % len(tokens)]}"}
+            started = time.perf_counter()
+            try:
+                response = await client.request(method, path, json=body, headers=headers)
+            except httpx.TransportError:
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - started) * 1000)
+            # A second review of the same film by the same viewer is a 409, as it should be.
+            if response.status_code >= 400 and response.status_code != 409:
+                errors += 1
+
+        tasks = []
+        begin = time.perf_counter()
+        count = int(rate * seconds)
+        for number in range(count):
+            delay = begin + number / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(number)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    return LoadResult(count, elapsed, latencies, errors)
+
+
+def run(report: Callable[[str], None]) -> None:
+    rng = random.Random(18)
+    with (
+        postgres_server() as server,
+        migrated_database(server) as url,
+        tempfile.TemporaryDirectory(prefix="kinoteka-bench-ugc-") as directory,
+    ):
+        root = Path(directory)
+        generate_catalog(url, FILMS, 42)
+        redis = EmbeddedRedis(root / "redis")
+        env = {
+            "KINOTEKA_DATABASE_URL": url,
+            "KINOTEKA_REDIS_URL": redis.start(),
+            "KINOTEKA_DATA_DIR": str(root),
+            "KINOTEKA_LOG__LEVEL": "WARNING",
+            "KINOTEKA_UGC__WRITE_RATE": "100000/minute",
+        }
+        try:
+            with psycopg.connect(libpq_url(url)) as connection:
+                films = [r[0] for r in connection.execute(
+                    "SELECT id::text FROM content.film_work ORDER BY md5(id::text)"
+                )]  # fmt: skip
+            tokens = asyncio.run(_tokens(env, VIEWERS))
+            port = free_port()
+            command = [python(), "-m", "kinoteka", "serve", "ugc", "--port", str(port)]
+            with server_process(command, env, port) as base:
+                calls = _mixed(films[:500], rng)
+                asyncio.run(_open_loop_calls(base, tokens, calls, rate=100, seconds=2))  # warm-up
+                mixed = asyncio.run(_open_loop_calls(base, tokens, calls, RATE, SECONDS))
+                summary = f"/api/v1/ugc/films/{films[0]}/rating"
+                body = httpx.get(base + summary).content
+                closed_loop(base, lambda n: summary, 300)  # warm-up
+                ours = closed_loop(base, lambda n: summary, 3000)
+            (root / "body.json").write_bytes(body)
+            bare_port = free_port()
+            bare_command = [
+                python(), "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port),
+                "--log-level", "warning",
+            ]  # fmt: skip
+            bare_path = f"/api/v1/films/{films[0]}"
+            with server_process(
+                bare_command, {"KINOTEKA_BENCH_BODY": str(root / "body.json")}, bare_port
+            ) as bare_base:
+                closed_loop(bare_base, lambda n: bare_path, 300)
+                bare = closed_loop(bare_base, lambda n: bare_path, 3000)
+        finally:
+            redis.stop()
+    p99 = mixed.percentile(0.99)
+    ratio = ours.rps / bare.rps
+    report(f"films: {FILMS}, viewers: {VIEWERS}")
+    report(
+        f"mixed writes at {RATE:.0f} req/s (30% progress, 30% ratings, 20% bookmarks, "
+        f"10% reviews, 10% review lists): {mixed.line()} "
+        f"(goal p99 <= 20 ms: {'met' if p99 <= 20 else 'NOT met'})"
+    )
+    report(f"bare endpoint (same JSON from memory): {bare.line()}")
+    report(
+        f"rating summary: {ours.line()}; ratio to bare {ratio:.2f}x "
+        f"(goal >= 0.6x: {'met' if ratio >= 0.6 else 'NOT met'})"
+    )

@@ -1,0 +1,60 @@
+"""What the UGC context runs on: its document store and its write rate limiter."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from kinoteka.infra import documents as documents_port
+from kinoteka.infra import ratelimit
+from kinoteka.infra.db import Database
+from kinoteka.infra.documents import DocumentStore
+from kinoteka.infra.footprint import StoreUrls
+from kinoteka.infra.ratelimit import RateLimiter
+from kinoteka.services import Services
+from kinoteka.ugc.settings import UgcSettings
+
+KNOWN_FILMS_TTL = 60.0
+KNOWN_FILMS_MAX = 100_000
+
+
+@dataclass
+class KnownFilms:
+    """Films the catalog recently said exist, so that each write need not ask again; a film
+    deleted meanwhile is refused again within `KNOWN_FILMS_TTL` seconds."""
+
+    until: dict[uuid.UUID, float] = field(default_factory=dict)
+
+    def __contains__(self, film_id: uuid.UUID) -> bool:
+        return self.until.get(film_id, 0.0) > time.monotonic()
+
+    def add(self, film_id: uuid.UUID) -> None:
+        if len(self.until) >= KNOWN_FILMS_MAX:
+            self.until.clear()
+        self.until[film_id] = time.monotonic() + KNOWN_FILMS_TTL
+
+
+@dataclass
+class UgcKit:
+    settings: UgcSettings
+    store: DocumentStore
+    limiter: RateLimiter
+    known_films: KnownFilms = field(default_factory=KnownFilms)
+
+    async def close(self) -> None:
+        await self.limiter.close()
+        await self.store.close()
+
+
+def build_ugc_kit(settings: UgcSettings, urls: StoreUrls, db: Database) -> UgcKit:
+    """The store of `settings.store_url`, else the platform's PostgreSQL (its engine shared);
+    nothing connects until used."""
+    store = documents_port.from_url(settings.store_url or urls.database_url, database=db)
+    limiter = ratelimit.from_url(urls.redis_url, namespace="kinoteka:ugc")
+    return UgcKit(settings=settings, store=store, limiter=limiter)
+
+
+def get_ugc(services: Services) -> UgcKit:
+    """The process's UGC kit (`services.ugc`, opened on first use)."""
+    return services.ugc
