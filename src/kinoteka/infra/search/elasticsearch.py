@@ -120,8 +120,10 @@ def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, 
                 raise SearchQueryError(f"filter {definition.name!r} by {path!r} with true or false")
         elif spec.kind is not FieldKind.KEYWORD or isinstance(value, bool):
             raise SearchQueryError(f"cannot filter {definition.name!r} by {path!r}")
-        single = isinstance(value, bool | str)
-        term = {"term": {path: value}} if single else {"terms": {path: list(value)}}
+        if isinstance(value, bool | str):
+            term: dict[str, Any] = {"term": {path: value}}
+        else:
+            term = {"terms": {path: list(value)}}
         filters.append(_wrap(nested, term))
     must: list[dict[str, Any]] = []
     scoring: list[dict[str, Any]] = []
