@@ -9,8 +9,8 @@ interleaved so a busy minute hits all alike:
   settings (the design one pass replaces; its ratio is reported).
 Figures are medians over `KINOTEKA_BENCH_MEDIA_ROUNDS` rounds (3) of wall time, and of CPU
 time (this process plus its ffmpeg children), which other load on a shared machine moves
-far less. The clip is generated before any timing. The media service appends its upload
-figures through `SERVICE_FIGURES`.
+far less. The clip is generated before any timing. Then the service's figures
+(`bench.media_service`): tus upload throughput and upload -> first rung playable.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import media_service
 from kinoteka.media.processing import (
     LadderRung,
     ProbeResult,
@@ -44,7 +45,6 @@ Report = Callable[[str], None]
 # Hook for the media service's figures (upload throughput against a plain copy, upload
 # complete -> first rung playable): each is called as figure(report, clip) after ours,
 # with the same generated clip.
-SERVICE_FIGURES: list[Callable[[Report, Path], None]] = []
 
 
 class Timed:
@@ -154,5 +154,4 @@ def run(report: Report) -> None:
             f"artwork (poster, sprites + VTT, previews): {artwork.wall:.2f} s wall, "
             f"{artwork.cpu:.1f} s CPU, {info.duration / artwork.wall:.1f}x realtime"
         )
-        for figure in SERVICE_FIGURES:
-            figure(report, clip)
+        media_service.run(report, clip)

@@ -20,6 +20,8 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from kinoteka.catalog.sqlite_import import import_sqlite
+from kinoteka.infra import analytics as analytics_port
+from kinoteka.infra.analytics import AnalyticsStore
 from kinoteka.infra.cache.embedded import EmbeddedRedis
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.db import migrations as db_migrations
@@ -164,3 +166,18 @@ async def flushed_redis(embedded_redis: str) -> AsyncIterator[str]:
     await client.flushall()
     await client.aclose()
     return embedded_redis
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
+def chdb_store(chdb_dir: Path) -> AnalyticsStore:
+    """The session's in-process ClickHouse (chDB), through the analytics store port.
+
+    chDB holds one data directory per process: every test of the session shares this one and
+    keeps to a ClickHouse database of its own.
+    """
+    return analytics_port.from_url(f"chdb://{chdb_dir}")

@@ -16,9 +16,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kinoteka.api_docs import install_api_docs
@@ -32,6 +33,7 @@ HEALTH_TIMEOUT = 3.0
 
 def available_contexts() -> dict[str, ContextMount]:
     """Every context that serves HTTP, by the name `kinoteka serve <name>` takes."""
+    from kinoteka.analytics.mount import analytics_mount
     from kinoteka.auth.mount import auth_mount
     from kinoteka.catalog.mount import admin_mount, catalog_mount
     from kinoteka.content.mount import content_mount
@@ -46,6 +48,7 @@ def available_contexts() -> dict[str, ContextMount]:
         search_mount(),
         content_mount(),
         auth_mount(),
+        analytics_mount(),
         media_mount(),
         web_mount(),
         notify_mount(),
@@ -53,20 +56,35 @@ def available_contexts() -> dict[str, ContextMount]:
     return {mount.name: mount for mount in mounts}
 
 
-class RequestIdMiddleware(BaseHTTPMiddleware):
-    """Accept `X-Request-Id` or make one; bind it to every log line; return it."""
+class RequestIdMiddleware:
+    """Accept `X-Request-Id` or make one; bind it to every log line; return it.
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    Pure ASGI (not `BaseHTTPMiddleware`, which re-wraps the request and response streams): the
+    body passes through untouched, so large uploads and streamed answers cost nothing here.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get("x-request-id") or uuid.uuid4().hex
         if len(request_id) > 128:
             request_id = uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = request_id
+            await send(message)
+
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-Id"] = request_id
-        return response
 
 
 async def _timed_check(check: Callable[[], Awaitable[None]]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kinoteka.analytics.cli import app as analytics_app
 from kinoteka.auth.cli import app as auth_app
 from kinoteka.catalog.cli import app as catalog_app
 from kinoteka.console import console, fail, out, running_stores, settings_or_exit
@@ -34,6 +35,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(auth_app, name="auth")
 app.add_typer(sync_app, name="sync")
 app.add_typer(notify_app, name="notify")
+app.add_typer(analytics_app, name="analytics")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]

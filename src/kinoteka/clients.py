@@ -10,9 +10,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from kinoteka.infra import analytics as analytics_port
+from kinoteka.infra import bus as bus_port
 from kinoteka.infra import cache as cache_port
 from kinoteka.infra import db as db_port
 from kinoteka.infra import storage as storage_port
+from kinoteka.infra.analytics import AnalyticsStore
+from kinoteka.infra.bus import EventBus
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectStorage
@@ -69,12 +73,29 @@ def open_notify_kit(services: Services) -> Opened[NotifyKit]:
     return Opened(kit, close=kit.close, ping=kit.broker.ping)
 
 
+def open_bus(services: Services) -> Opened[EventBus]:
+    settings = services.settings.analytics
+    bus = bus_port.from_url(
+        settings.bus_url or services.urls.redis_url, max_length=settings.stream_max_length
+    )
+    return Opened(bus, close=bus.close, ping=bus.ping)
+
+
+def open_analytics_store(services: Services) -> Opened[AnalyticsStore]:
+    settings = services.settings
+    url = settings.analytics.store_url or f"chdb://{(settings.data_dir / 'clickhouse').resolve()}"
+    store = analytics_port.from_url(url)
+    return Opened(store, close=store.close, ping=store.ping)
+
+
 PROVIDERS = Providers(
     search=open_search,
     storage=open_storage,
     auth=open_auth_kit,
     tasks=open_tasks,
     notify=open_notify_kit,
+    bus=open_bus,
+    analytics_store=open_analytics_store,
 )
 
 

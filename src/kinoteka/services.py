@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Generic, Literal, TypeVar
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.infra.analytics import AnalyticsStore
+from kinoteka.infra.bus import EventBus
 from kinoteka.infra.cache import Cache
 from kinoteka.infra.db import Database
 from kinoteka.infra.footprint import StoreUrls
@@ -33,7 +35,7 @@ if TYPE_CHECKING:  # the kit's type only; it is built by the provider the root h
     from kinoteka.notify.kit import NotifyKit
 
 HealthCheck = Callable[[], Awaitable[None]]
-ClientName = Literal["search", "storage", "auth", "tasks", "notify"]
+ClientName = Literal["search", "storage", "auth", "tasks", "notify", "bus", "analytics_store"]
 T = TypeVar("T")
 
 
@@ -59,6 +61,8 @@ class Providers:
     auth: Provider[AuthKit]
     tasks: Provider[TaskQueue]
     notify: Provider[NotifyKit]
+    bus: Provider[EventBus]
+    analytics_store: Provider[AnalyticsStore]
 
 
 @dataclass(eq=False)
@@ -101,6 +105,14 @@ class Services:
     @cached_property
     def notify(self) -> NotifyKit:
         return self._open("notify", self.providers.notify)
+
+    @cached_property
+    def bus(self) -> EventBus:
+        return self._open("bus", self.providers.bus)
+
+    @cached_property
+    def analytics_store(self) -> AnalyticsStore:
+        return self._open("analytics_store", self.providers.analytics_store)
 
     def open(self, name: ClientName) -> None:
         """Open the client `name` now (still without connecting), by the name a mount uses."""

@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from kinoteka.analytics.settings import AnalyticsSettings
 from kinoteka.auth.settings import AuthSettings
 from kinoteka.catalog.settings import CatalogSettings
 from kinoteka.content.settings import ContentSettings
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     content: ContentSettings = ContentSettings()
     search: SearchSettings = SearchSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
     media: MediaSettings = MediaSettings()
     web: WebSettings = WebSettings()
     notify: NotifySettings = NotifySettings()

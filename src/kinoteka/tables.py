@@ -6,6 +6,7 @@ Part of the composition root: the one module that gathers the contexts' models, 
 
 from __future__ import annotations
 
+import kinoteka.analytics.models  # registers the analytics tables
 import kinoteka.auth.models  # registers the auth tables
 import kinoteka.catalog.audit  # registers the admin audit trail
 import kinoteka.catalog.models  # registers the catalog tables

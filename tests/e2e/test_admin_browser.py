@@ -235,7 +235,13 @@ async def test_a_page_of_another_origin_cannot_post_through_the_admins_browser(
                 await expect(page).to_have_url(f"{admin_url}/admin/genre/list")
                 row = page.locator("tr", has_text="Made here")
                 await row.locator("[data-bs-target='#modal-delete']").click()
-                await page.click("#modal-delete-button")
+                # The row can leave the page before the server has answered the DELETE: wait
+                # for the answer itself, or closing the browser may cut the request off.
+                async with page.expect_response(
+                    lambda r: r.request.method == "DELETE" and "/admin/genre/" in r.url
+                ) as deleted:
+                    await page.click("#modal-delete-button")
+                assert (await deleted.value).ok
                 await expect(page.locator("tr", has_text="Made here")).to_have_count(0)
             finally:
                 await browser.close()

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     NOTIFY_SEND = "notify.send"
     ROLES_MANAGE = "roles.manage"
     USERS_MANAGE = "users.manage"
+    ANALYTICS_VIEW = "analytics.view"
 
 
 class RoleName(StrEnum):
@@ -37,6 +38,7 @@ _ADMIN = (
     Permission.CATALOG_WRITE,
     Permission.USERS_READ,
     Permission.NOTIFY_SEND,
+    Permission.ANALYTICS_VIEW,
     Permission.MEDIA_UPLOAD,
 )
 

@@ -1,0 +1,191 @@
+"""The collector's use case: check a batch event by event, keep the refused, publish the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kinoteka.analytics import repository
+from kinoteka.analytics.schemas import (
+    BatchAnswer,
+    BusRecord,
+    EventBatch,
+    PlayerEvent,
+    RefusedEvent,
+    derived_event_id,
+    player_record,
+)
+from kinoteka.analytics.topics import PLAYER_TOPICS, PlayerEventType
+from kinoteka.infra.bus import BusError, EventBus
+
+log = structlog.get_logger(__name__)
+
+FUTURE_TOLERANCE = dt.timedelta(hours=1)  # client clocks run ahead; further is an error
+_player_event: TypeAdapter[Any] = TypeAdapter(PlayerEvent)
+KNOWN_TYPES = {kind.value for kind in PlayerEventType}
+TYPE_REASON = "type: must be one of " + ", ".join(kind.value for kind in PlayerEventType)
+
+
+class BusUnavailable(Exception):
+    """The bus did not take the batch; nothing of it was counted, the client may resend it."""
+
+
+class BatchTooLarge(Exception):
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"a batch holds at most {limit} events, this one {count}")
+
+
+def describe(error: ValidationError) -> str:
+    """`film_id: Input should be a valid UUID; at: Field required` (one line)."""
+    parts = []
+    for item in error.errors()[:5]:
+        location = ".".join(str(p) for p in item["loc"] if not isinstance(p, int))
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)[:500]
+
+
+def _event_id_of(raw: Any) -> str | None:
+    if isinstance(raw, dict):
+        value = raw.get("event_id")
+        if isinstance(value, str):
+            return value[:64]
+    return None
+
+
+async def publish(bus: EventBus, records: Sequence[BusRecord], topic_of: dict[str, str]) -> None:
+    by_topic: dict[str, list[bytes]] = {}
+    for record in records:
+        by_topic.setdefault(topic_of[record.type], []).append(
+            orjson.dumps(record.model_dump(mode="json"))
+        )
+    for topic, bodies in by_topic.items():
+        await bus.publish(topic, bodies)
+
+
+async def collect(
+    session: AsyncSession,
+    bus: EventBus,
+    user_id: uuid.UUID,
+    body: Any,
+    *,
+    max_events: int,
+    source: str = "api/v1/events",
+    now: dt.datetime | None = None,
+) -> BatchAnswer:
+    """Publish the valid events of `body`; refused ones are stored with their reason.
+
+    Flushes, never commits. Raises `BatchTooLarge` before looking at events, and
+    `BusUnavailable` when the bus refuses (the refused events are flushed all the same).
+    """
+    server_at = now or dt.datetime.now(dt.UTC)
+    try:
+        batch = EventBatch.model_validate(body)
+    except ValidationError as error:
+        reason = describe(error)
+        await repository.add_failed_events(
+            session,
+            [
+                dict(
+                    user_id=user_id,
+                    source=source,
+                    batch_index=-1,
+                    event_id=None,
+                    reason=_text(f"batch: {reason}"),
+                    payload=_jsonable(body),
+                )
+            ],
+        )
+        await session.flush()
+        return BatchAnswer(accepted=0, refused=[RefusedEvent(index=-1, reason=reason)])
+    if len(batch.events) > max_events:
+        raise BatchTooLarge(len(batch.events), max_events)
+
+    records: list[BusRecord] = []
+    refused: list[RefusedEvent] = []
+    seen: set[uuid.UUID] = set()
+    for index, raw in enumerate(batch.events):
+        kind = raw.get("type")
+        if not isinstance(kind, str) or kind not in KNOWN_TYPES:
+            refused.append(
+                RefusedEvent(index=index, event_id=_event_id_of(raw), reason=TYPE_REASON)
+            )
+            continue
+        try:
+            event = _player_event.validate_python(raw)
+        except ValidationError as error:
+            refused.append(
+                RefusedEvent(index=index, event_id=_event_id_of(raw), reason=describe(error))
+            )
+            continue
+        event_id = event.event_id or derived_event_id(user_id, batch.playback_id, raw)
+        if event.at > server_at + FUTURE_TOLERANCE:
+            refused.append(
+                RefusedEvent(index=index, event_id=str(event_id), reason="at: in the future")
+            )
+            continue
+        if event_id in seen:
+            refused.append(
+                RefusedEvent(
+                    index=index, event_id=str(event_id), reason="event_id: repeated in the batch"
+                )
+            )
+            continue
+        seen.add(event_id)
+        records.append(
+            player_record(
+                event,
+                event_id=event_id,
+                user_id=user_id,
+                playback_id=batch.playback_id,
+                server_at=server_at,
+            )
+        )
+
+    if refused:
+        await repository.add_failed_events(
+            session,
+            [
+                dict(
+                    user_id=user_id,
+                    source=source,
+                    batch_index=item.index,
+                    event_id=_text(item.event_id),
+                    reason=_text(item.reason),
+                    payload=_jsonable(batch.events[item.index]),
+                )
+                for item in refused
+            ],
+        )
+        await session.flush()
+        log.info("analytics.refused", user_id=str(user_id), refused=len(refused))
+    if records:
+        try:
+            await publish(bus, records, {t.value: topic for t, topic in PLAYER_TOPICS.items()})
+        except BusError as error:
+            log.warning("analytics.bus_unavailable", error=str(error))
+            raise BusUnavailable(str(error)) from error
+        progress = [r for r in records if r.type == PlayerEventType.PROGRESS]
+        await repository.upsert_progress(session, progress)
+        await session.flush()
+    return BatchAnswer(accepted=len(records), refused=refused)
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text holds no NUL character: it is kept as U+FFFD."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def _jsonable(value: Any) -> Any:
+    """The refused payload as PostgreSQL's JSON can store it (no NUL, else its text)."""
+    try:
+        return orjson.loads(orjson.dumps(value).replace(b"\\u0000", b"\\ufffd"))
+    except (TypeError, orjson.JSONEncodeError, orjson.JSONDecodeError):
+        return _text(str(value)[:10_000])

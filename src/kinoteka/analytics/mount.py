@@ -1,0 +1,98 @@
+"""How analytics joins the app: the collector and dashboards, the page-view observer of the
+content API (a middleware matching content's routes by path: content imports nothing of
+analytics), its draining task, and under `kinoteka up` the loader into ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+
+from kinoteka.analytics import api
+from kinoteka.analytics.loader import Loader
+from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
+from kinoteka.analytics.repository import forget_account
+from kinoteka.auth import on_account_deleted
+from kinoteka.mounting import ContextMount
+from kinoteka.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+def build_loader(services: Services) -> Loader:
+    settings = services.settings.analytics
+    return Loader(
+        services.bus,
+        services.analytics_store,
+        settings.database,
+        group=settings.consumer_group,
+        batch_size=settings.load_batch_size,
+        max_wait=settings.load_max_wait,
+        reclaim_idle=settings.reclaim_idle,
+    )
+
+
+@contextlib.asynccontextmanager
+async def loader_in_background(services: Services) -> AsyncIterator[None]:
+    """Run the loader beside the API until shutdown (`kinoteka up`)."""
+    loader = build_loader(services)
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        while not stop.is_set():
+            try:
+                await loader.prepare()
+                await loader.run(stop)
+            except Exception:
+                log.exception("analytics.loader_failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 5.0)
+
+    task = asyncio.create_task(run(), name="analytics-loader")
+    try:
+        yield
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def analytics_mount() -> ContextMount:
+    # One buffer per app: the middleware offers to it, the lifespan drains it.
+    holder: dict[str, PageViewBuffer] = {}
+
+    def install(app: FastAPI, services: Services) -> None:
+        api.install(app)
+        on_account_deleted(forget_account)  # once per process, however many apps
+        app.add_middleware(
+            PageViewMiddleware,
+            buffer=lambda: holder.get("buffer"),
+            # A 200 from the private catalog means content checked the bearer token.
+            token_checked=lambda: not services.settings.content.public,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(services: Services) -> AsyncIterator[None]:
+        buffer = PageViewBuffer(
+            lambda: services.bus, capacity=services.settings.analytics.page_view_buffer
+        )
+        async with buffer.running():
+            holder["buffer"] = buffer
+            try:
+                yield
+            finally:
+                holder.pop("buffer", None)
+
+    return ContextMount(
+        name="analytics",
+        install=install,
+        lifespan=lifespan,
+        background=loader_in_background,
+        uses=("bus", "analytics_store", "auth"),
+    )

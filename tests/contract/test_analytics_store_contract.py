@@ -1,0 +1,80 @@
+"""The analytics store contract: chDB in-process, and a ClickHouse server when
+`KINOTEKA_TEST_CLICKHOUSE_URL` (http://user:password@host:8123) is set. Same SQL on both."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from kinoteka.infra import analytics as store_port
+from kinoteka.infra.analytics import AnalyticsStore, AnalyticsStoreError
+
+
+@pytest.fixture(params=["chdb", "server"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[AnalyticsStore]:
+    if request.param == "chdb":
+        # chDB keeps one data directory per process: the analytics tests' one.
+        chdb: AnalyticsStore = request.getfixturevalue("chdb_store")
+        yield chdb
+        return
+    url = os.environ.get("KINOTEKA_TEST_CLICKHOUSE_URL", "")
+    if not url:
+        pytest.skip("no ClickHouse server; set KINOTEKA_TEST_CLICKHOUSE_URL to run")
+    server = store_port.from_url(url)
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def database(store: AnalyticsStore) -> AsyncIterator[str]:
+    name = f"c_{uuid.uuid4().hex[:10]}"
+    await store.command(f"CREATE DATABASE {name}")
+    yield name
+    await store.command(f"DROP DATABASE IF EXISTS {name}")
+
+
+async def test_rows_go_in_and_come_back_with_bound_parameters(
+    store: AnalyticsStore, database: str
+) -> None:
+    await store.command(
+        f"CREATE TABLE {database}.t (id UUID, n UInt32, at DateTime64(3, 'UTC'))"
+        " ENGINE = MergeTree ORDER BY id"
+    )
+    at = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+    rows = [[uuid.uuid4(), n, at] for n in range(5)]
+    await store.insert(f"{database}.t", rows, ["id", "n", "at"])
+    found = await store.query(
+        f"SELECT count(), sum(n) FROM {database}.t WHERE n >= {{low:UInt32}}", {"low": 2}
+    )
+    assert found == [(3, 9)]
+    (first,) = await store.query(f"SELECT at FROM {database}.t LIMIT 1")
+    assert first[0].replace(tzinfo=dt.UTC) == at
+
+
+async def test_a_repeated_block_with_its_token_is_dropped(
+    store: AnalyticsStore, database: str
+) -> None:
+    await store.command(
+        f"CREATE TABLE {database}.t (id UUID) ENGINE = MergeTree ORDER BY id"
+        " SETTINGS non_replicated_deduplication_window = 100"
+    )
+    rows = [[uuid.uuid4()] for _ in range(3)]
+    for _ in range(2):
+        await store.insert(f"{database}.t", rows, ["id"], dedup_token="block-1")
+    await store.insert(f"{database}.t", rows, ["id"], dedup_token="block-2")
+    assert await store.query(f"SELECT count() FROM {database}.t") == [(6,)]
+
+
+async def test_errors_are_the_ports(store: AnalyticsStore, database: str) -> None:
+    with pytest.raises(AnalyticsStoreError):
+        await store.query(f"SELECT nothing FROM {database}.missing")
+    await store.ping()
+
+
+def test_unknown_schemes_are_refused() -> None:
+    with pytest.raises(ValueError, match="unsupported analytics store URL scheme"):
+        store_port.from_url("mysql://localhost")
