@@ -127,9 +127,10 @@ async def test_film_detail_matches_the_catalog(
     film = response.json()
     assert set(film) == {
         "uuid", "title", "imdb_rating", "description", "genre", "actors", "writers", "directors",
-        "release_date", "type", "posters",
+        "release_date", "type", "posters", "has_video", "duration", "qualities",
         "user_rating", "user_rating_count", "review_count",
     }  # fmt: skip
+    assert (film["has_video"], film["duration"], film["qualities"]) == (False, None, [])
     assert film["posters"] == {}  # the shared catalog has no posters
     assert [w["full_name"] for w in film["writers"]] == ["Craig Hutchinson"]
     no_director = (await public_client.get(f"{FILMS}/{NO_DIRECTOR_FILM}")).json()
@@ -362,3 +363,45 @@ async def test_a_film_with_a_poster_links_every_width(
     finally:
         await index.bulk("movies", [original])
         await index.refresh()
+
+
+async def test_has_video_narrows_lists_and_searches_to_watchable_films(
+    public_client: httpx.AsyncClient, movies_index: tuple[str, Any]
+) -> None:
+    _, index = movies_index
+    everything = await _all_pages(public_client, FILMS)
+    assert not await _all_pages(public_client, FILMS, has_video="true")  # cached empty answer
+    originals = [await index.get("movies", film_id) for film_id in (CRAIG_FILM, NO_DIRECTOR_FILM)]
+    assert all(originals)
+    video = {"has_video": True, "duration": 5400.5, "qualities": ["1080p", "720p"]}
+    try:
+        await index.bulk("movies", [{**document, **video} for document in originals if document])
+        await index.refresh()
+        watchable = await _all_pages(public_client, FILMS, has_video="true")
+        assert {film["uuid"] for film in watchable} == {CRAIG_FILM, NO_DIRECTOR_FILM}
+        unwatchable = await _all_pages(public_client, FILMS, has_video="false")
+        assert len(unwatchable) == len(everything) - 2
+        title = next(d["title"] for d in originals if d and d["id"] == CRAIG_FILM)
+        search = f"{FILMS}/search"
+        found = await public_client.get(search, params={"query": title, "has_video": "true"})
+        ids = [film["uuid"] for film in found.json()]
+        assert ids[0] == CRAIG_FILM
+        assert set(ids) <= {CRAIG_FILM, NO_DIRECTOR_FILM}
+        unfiltered = await public_client.get(search, params={"query": title})
+        assert len(unfiltered.json()) > len(ids)
+        detail = (await public_client.get(f"{FILMS}/{CRAIG_FILM}")).json()
+        assert (detail["has_video"], detail["duration"], detail["qualities"]) == (
+            True, 5400.5, ["1080p", "720p"],
+        )  # fmt: skip
+    finally:
+        await index.bulk("movies", [document for document in originals if document])
+        await index.refresh()
+
+
+@pytest.mark.parametrize("path", [FILMS, f"{FILMS}/search"])
+async def test_a_bad_has_video_is_422_naming_the_parameter(
+    public_client: httpx.AsyncClient, path: str
+) -> None:
+    response = await public_client.get(path, params={"query": "star", "has_video": "maybe"})
+    assert response.status_code == 422
+    assert "has_video" in response.text

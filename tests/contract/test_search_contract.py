@@ -274,6 +274,23 @@ async def test_filters_by_keyword_nested_id_and_id_list(index: SearchIndex) -> N
     assert await titles(index, filters={"genre_ids": genre}, text="c") == ["C"]
 
 
+async def test_filters_by_bool_and_refuses_mixing_bools_and_keywords(index: SearchIndex) -> None:
+    video = {"duration": 90.5, "qualities": ["1080p", "720p"]}
+    await load(index, [
+        film("Watchable", has_video=True, **video),
+        film("Not yet", has_video=False, qualities=[]),
+        film("Older document"),  # indexed before the field existed: matches neither
+    ])  # fmt: skip
+    assert await titles(index, filters={"has_video": True}) == ["Watchable"]
+    assert await titles(index, filters={"has_video": False}) == ["Not yet"]
+    assert await titles(index, filters={"has_video": True, "qualities": "720p"}) == ["Watchable"]
+    assert await titles(index, filters={"has_video": True}, text="watchable") == ["Watchable"]
+    assert await titles(index, filters={"has_video": True}, text="not yet") == []
+    for filters in ({"has_video": "true"}, {"genre_ids": True}, {"has_video": ["x"]}):
+        with pytest.raises(SearchQueryError):
+            await titles(index, filters=filters)
+
+
 async def test_sort_by_rating_and_title_missing_ratings_last(index: SearchIndex) -> None:
     await load(index, [film("b", 3.0), film("Á", None), film("C", 9.0), film("d", 1.0)])
     assert await titles(index, sort=Sort.parse("-imdb_rating")) == ["C", "b", "d", "Á"]

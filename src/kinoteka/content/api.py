@@ -106,6 +106,17 @@ def _page_key(page: Page) -> list[tuple[str, str]]:
     return [("page_size", str(page.size)), ("page_number", str(page.number))]
 
 
+HasVideoParam = Annotated[
+    bool | None,
+    Query(description="true: only films that can be watched; false: only those that cannot."),
+]
+
+
+def _has_video_key(has_video: bool | None) -> list[tuple[str, str]]:
+    """The filter's part of a cache key (none without it: the keys cached before stay)."""
+    return [] if has_video is None else [("has_video", str(has_video).lower())]
+
+
 def _both_slashes(
     path: str, **options: Any
 ) -> Callable[[Callable[..., Awaitable[Response]]], Callable[..., Awaitable[Response]]]:
@@ -143,14 +154,16 @@ async def films(
     ] = "-imdb_rating",
     genre: Annotated[str | None, Query(description="Genre id to filter by.")] = None,
     legacy_genre: Annotated[str | None, Query(alias="filter[genre]")] = None,
+    has_video: HasVideoParam = None,
 ) -> Response:
     genre_id = genre or legacy_genre
 
     async def compute() -> bytes:
-        found = await queries.list_films(sort=sort, genre=genre_id, page=page)
+        found = await queries.list_films(sort=sort, genre=genre_id, page=page, has_video=has_video)
         return _films.dump_json(found)
 
-    params = [*_page_key(page), ("sort", sort), ("genre", genre_id or "")]
+    params = [*_page_key(page), ("sort", sort), ("genre", genre_id or ""),
+              *_has_video_key(has_video)]  # fmt: skip
     return await cache.respond(request, params, compute)
 
 
@@ -167,11 +180,14 @@ async def film_search(
     queries: QueriesDep,
     page: PageDep,
     query: Annotated[str, Query(max_length=200, examples=["star wars"])] = "",
+    has_video: HasVideoParam = None,
 ) -> Response:
     async def compute() -> bytes:
-        return _films.dump_json(await queries.search_films(text=query, page=page))
+        found = await queries.search_films(text=query, page=page, has_video=has_video)
+        return _films.dump_json(found)
 
-    params = [*_page_key(page), ("query", " ".join(query.lower().split()))]
+    params = [*_page_key(page), ("query", " ".join(query.lower().split())),
+              *_has_video_key(has_video)]  # fmt: skip
     return await cache.respond(request, params, compute)
 
 

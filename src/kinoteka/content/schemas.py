@@ -64,6 +64,14 @@ class FilmDetail(_Out):
         description="The poster's link by width in pixels (each redirects to the image); "
         "empty without a poster.",
     )
+    has_video: bool = Field(default=False, description="Whether the film can be watched.")
+    duration: float | None = Field(
+        default=None, description="The video's length in seconds; null without a video."
+    )
+    qualities: list[str] = Field(
+        default_factory=list,
+        description='The video\'s renditions, best first (`["1080p", "720p"]`).',
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

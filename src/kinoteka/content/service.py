@@ -111,6 +111,9 @@ def _film_detail(document: Mapping[str, Any], poster_widths: Sequence[int]) -> F
         release_date=_release_date(document.get("release_date")),
         type=document.get("type"),
         posters=poster_links_beside(document.get("poster_url"), poster_widths),
+        has_video=bool(document.get("has_video")),
+        duration=document.get("duration"),
+        qualities=list(document.get("qualities") or []),
     )
 
 
@@ -141,14 +144,17 @@ class ContentQueries:
     poster_widths: Sequence[int] = ()
 
     async def list_films(
-        self, *, sort: str | None, genre: str | None, page: Page
+        self, *, sort: str | None, genre: str | None, page: Page, has_video: bool | None = None
     ) -> list[FilmShort]:
-        filters: dict[str, str] = {}
+        """Films in `sort` order, of a genre and watchable (`has_video`) or not, if asked."""
+        filters: dict[str, str | bool] = {}
         if genre is not None:
             genre_id = _valid_id(genre)
             if genre_id is None:
                 return []
             filters["genre_ids"] = genre_id
+        if has_video is not None:
+            filters["has_video"] = has_video
         hits = await self.search.search(
             SearchQuery(
                 index=self.names.movies,
@@ -160,12 +166,19 @@ class ContentQueries:
         )
         return [_film_short(document) for document in hits.documents]
 
-    async def search_films(self, *, text: str, page: Page) -> list[FilmShort]:
+    async def search_films(
+        self, *, text: str, page: Page, has_video: bool | None = None
+    ) -> list[FilmShort]:
         if not text.strip():
             return []
         hits = await self.search.search(
             SearchQuery(
-                index=self.names.movies, text=text, fuzzy=True, offset=page.offset, limit=page.size
+                index=self.names.movies,
+                text=text,
+                fuzzy=True,
+                filters={} if has_video is None else {"has_video": has_video},
+                offset=page.offset,
+                limit=page.size,
             )
         )
         return [_film_short(document) for document in hits.documents]

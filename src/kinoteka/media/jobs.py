@@ -3,8 +3,11 @@
 `transcode` (queue `transcoding`) downloads the source once, probes it (`probing`), renders
 the whole ladder in one ffmpeg pass (`transcoding`, progress stored every 2 %), uploads the
 outputs under the version's own prefix; `artwork` (queue `thumbnails`) adds the poster, seek
-sprite and previews there and only then switches the version in (`ready`); `mark_film`
-(queue `indexing`) tells the search sync the film changed.
+sprite and previews there and only then switches the version in (`ready`); the switch-in
+reaches the film's search document through the search sync's trigger on `media.videos`, and
+`confirm_indexed` (queue `indexing`) watches for it there, logging how long it took
+(`media.indexed`) or that it did not come in time (`media.index_lagging`): indexing lag an
+operator can see.
 
 A job runs under a PostgreSQL advisory lock on the video (a concurrent duplicate does
 nothing) and under an attempt counter (a redelivered task of a finished job does nothing;
@@ -34,6 +37,7 @@ from kinoteka.infra import db as db_port
 from kinoteka.infra import storage as storage_port
 from kinoteka.infra import tasks as tasks_port
 from kinoteka.infra.db import Database
+from kinoteka.infra.search import SearchIndex
 from kinoteka.infra.storage import ObjectNotFound, ObjectStorage
 from kinoteka.infra.tasks import TaskQueue, WorkerRuntime
 from kinoteka.media import repository, service
@@ -49,6 +53,8 @@ ARTWORK_TASK = "tasks.thumbnails.make_artwork"
 INDEXING_TASK = "tasks.indexing.mark_film"
 PROGRESS_STEP = 2.0  # percent between two progress writes
 HEARTBEAT_SECONDS = 5.0
+INDEXED_WITHIN = 120.0  # seconds the search sync may take before indexing counts as lagging
+INDEX_POLL = 0.5
 
 
 @dataclass
@@ -230,6 +236,34 @@ async def artwork(env: JobEnv, video_id: uuid.UUID, version: int) -> None:
             await send(env.queue, INDEXING_TASK, kwargs, queue_name="indexing")
 
         await _attempt(env, job, steps, retry=ARTWORK_TASK)
+
+
+async def confirm_indexed(
+    index: SearchIndex,
+    movies: str,
+    film_id: uuid.UUID,
+    video_id: uuid.UUID,
+    *,
+    within: float = INDEXED_WITHIN,
+    poll: float = INDEX_POLL,
+) -> bool:
+    """Whether the film's search document shows a video within `within` seconds (polled
+    every `poll`); logs `media.indexed` with the wait, or warns `media.index_lagging`. The
+    sync does the indexing; this only watches it, so a lagging sync is not retried here."""
+    started = time.monotonic()
+    context = {"film_id": str(film_id), "video_id": str(video_id)}
+    while True:
+        document = await index.get(movies, str(film_id))
+        waited = round(time.monotonic() - started, 3)
+        if document is not None and document.get("has_video") is True:
+            log.info("media.indexed", waited=waited, **context)
+            return True
+        if waited >= within:
+            log.warning(
+                "media.index_lagging", waited=waited, film_found=document is not None, **context
+            )
+            return False
+        await asyncio.sleep(poll)
 
 
 # --- one attempt, its heartbeat and its cleanup ------------------------------------------

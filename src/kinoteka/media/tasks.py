@@ -14,12 +14,11 @@ import structlog
 
 from kinoteka.infra.tasks import WorkerRuntime, task
 from kinoteka.media import jobs
-
-log = structlog.get_logger(__name__)
+from kinoteka.search import open_search_index
 
 TRANSCODE_LIMIT = 6 * 3600
 ARTWORK_LIMIT = 3600
-INDEXING_LIMIT = 300
+INDEXING_LIMIT = int(jobs.INDEXED_WITHIN) + 60
 
 
 @task(jobs.TRANSCODE_TASK, queue="transcoding", soft_time_limit=TRANSCODE_LIMIT)
@@ -62,10 +61,22 @@ def make_artwork(runtime: WorkerRuntime, video_id: str, version: int) -> None:
 
 @task(jobs.INDEXING_TASK, queue="indexing", soft_time_limit=INDEXING_LIMIT)
 def mark_film(runtime: WorkerRuntime, film_id: str, video_id: str) -> None:
-    """A film gained a playable video: the search sync picks it up from here.
+    """A film gained a playable video: watch it reach the film's search document.
 
-    The film document's `has_video`, `duration` and `qualities` come from
-    `kinoteka.media.service.film_videos`, read by the search sync (its integration is done
-    there); this task is where the media side tells it the film changed.
+    The search sync indexes it (its trigger on `media.videos` queued the film when the
+    version was switched in); this task logs `media.indexed` with how long that took, or
+    `media.index_lagging` past `jobs.INDEXED_WITHIN` seconds, so indexing lag shows.
     """
-    log.info("media.film_indexing_requested", film_id=film_id, video_id=video_id)
+
+    async def run() -> None:
+        settings = runtime.settings.search
+        index = open_search_index(runtime.urls.search_url, settings)
+        try:
+            await jobs.confirm_indexed(
+                index, settings.indexes.movies, uuid.UUID(film_id), uuid.UUID(video_id)
+            )
+        finally:
+            await index.close()
+
+    with structlog.contextvars.bound_contextvars(video_id=video_id):
+        asyncio.run(run())

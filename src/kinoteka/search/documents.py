@@ -9,7 +9,9 @@ comparisons):
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
   poster path, 320 pixels wide; the other widths are beside it), `release_date` (ISO date),
   `type` (`movie`, `tv_show`), `popularity` (the weight of its search relevance: rating plus
-  a little for its credits, see `search.repository.documents.POPULARITY_SQL`);
+  a little for its credits, see `search.repository.documents.POPULARITY_SQL`), `has_video`
+  (whether the film has a playable video, always present), `duration` (its seconds) and
+  `qualities` (its rungs, `["1080p", "720p"]`), read from `media.videos`;
   `user_rating` (the viewers' average 0-10 score, 2 decimals), `user_rating_count` and
   `review_count` (from ugc's per-film counters);
 - genres: `id`, `name`, `description`;
@@ -81,6 +83,9 @@ MOVIE_FIELDS = (
     FieldSpec("user_rating", FieldKind.FLOAT),
     FieldSpec("user_rating_count", FieldKind.FLOAT),
     FieldSpec("review_count", FieldKind.FLOAT),
+    FieldSpec("has_video", FieldKind.BOOL),
+    FieldSpec("duration", FieldKind.FLOAT),
+    FieldSpec("qualities", FieldKind.KEYWORD),
     _people("directors"),
     _people("actors"),
     _people("writers"),

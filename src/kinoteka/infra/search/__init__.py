@@ -110,6 +110,8 @@ class FieldKind(StrEnum):
     TEXT = "text"
     """Analyzed text (`ru_en`): searchable."""
     FLOAT = "float"
+    BOOL = "bool"
+    """true/false: filterable (a filter's value is then a `bool`)."""
     OBJECTS = "objects"
     """A list of `{…}` objects (nested in Elasticsearch); their TEXT properties are searchable
     as `<field>.<property>` and their KEYWORD properties filterable the same way."""
@@ -236,7 +238,8 @@ class SearchQuery:
     definition's boosted fields, weighted by their boost); with `fuzzy`, words of 3-5 letters
     tolerate one edit and longer words two, exact words still ranking first. `filters` keep
     documents whose KEYWORD field holds the value, or any of the values when given a sequence
-    (e.g. `{"genre_ids": id}`, `{"id": [id1, id2]}`, `{"directors.id": id}`); `sort` orders by a
+    (e.g. `{"genre_ids": id}`, `{"id": [id1, id2]}`, `{"directors.id": id}`), or whose BOOL
+    field is the `bool` given (`{"has_video": True}`); `sort` orders by a
     FLOAT or sortable TEXT field (relevance when None and `text` is given, else index order).
     Pagination is by `offset`/`limit` at any depth.
     """
@@ -245,7 +248,7 @@ class SearchQuery:
     text: str | None = None
     fields: tuple[str, ...] = ()
     fuzzy: bool = False
-    filters: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    filters: Mapping[str, str | bool | Sequence[str]] = field(default_factory=dict)
     sort: Sort | None = None
     offset: int = 0
     limit: int = 50

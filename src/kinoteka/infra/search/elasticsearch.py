@@ -78,6 +78,8 @@ def field_mapping(spec: FieldSpec) -> dict[str, Any]:
         return {"type": "keyword"}
     if spec.kind is FieldKind.FLOAT:
         return {"type": "float"}
+    if spec.kind is FieldKind.BOOL:
+        return {"type": "boolean"}
     if spec.kind is FieldKind.TEXT:
         mapping: dict[str, Any] = {"type": "text", "analyzer": "exact" if spec.exact else "ru_en"}
         if spec.sortable:
@@ -113,9 +115,15 @@ def compile_query(definition: IndexDefinition, query: SearchQuery) -> dict[str, 
     filters: list[dict[str, Any]] = []
     for path, value in query.filters.items():
         nested, spec = definition.resolve(path)
-        if spec.kind is not FieldKind.KEYWORD:
+        if spec.kind is FieldKind.BOOL and nested is None:
+            if not isinstance(value, bool):
+                raise SearchQueryError(f"filter {definition.name!r} by {path!r} with true or false")
+        elif spec.kind is not FieldKind.KEYWORD or isinstance(value, bool):
             raise SearchQueryError(f"cannot filter {definition.name!r} by {path!r}")
-        term = {"term": {path: value}} if isinstance(value, str) else {"terms": {path: list(value)}}
+        if isinstance(value, bool | str):
+            term: dict[str, Any] = {"term": {path: value}}
+        else:
+            term = {"terms": {path: list(value)}}
         filters.append(_wrap(nested, term))
     must: list[dict[str, Any]] = []
     scoring: list[dict[str, Any]] = []

@@ -73,6 +73,23 @@ USER_RATING_MEMBERS = (
 )  # fmt: skip
 
 
+# The film's playable video, as the media service plays it (`kinoteka.media.service.
+# film_videos`): the newest with a switched-in version. A sanctioned cross-context read (see
+# docs/architecture.md): set-wise over the page, and captured by the trigger on media.videos.
+VIDEO_SELECT = """
+  SELECT DISTINCT ON (v.film_id) v.film_id, v.duration, v.qualities
+    FROM media.videos v
+   WHERE {film_id} AND v.current_version IS NOT NULL
+   ORDER BY v.film_id, v.created DESC"""
+VIDEO_MEMBERS = (
+    ("has_video", "v.film_id IS NOT NULL"),
+    ("duration", "v.duration"),
+    ("qualities", "coalesce(to_json(v.qualities), '[]'::json)"),
+)
+"""`has_video` (always), `duration` (seconds; left out without a video), `qualities` (rung
+names, `[]` without a video)."""
+
+
 def _film_select(json: _Json, scope: Scope) -> str:
     people = []
     # Names and ids only: `directors` & co. are derived fields (the two zipped), left out here
@@ -91,6 +108,7 @@ def _film_select(json: _Json, scope: Scope) -> str:
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
         ("release_date", "fw.creation_date"),
         ("type", "fw.type"), ("popularity", POPULARITY_SQL),
+        *VIDEO_MEMBERS,
         ("genres", "coalesce(g.names, '[]'::json)"), ("genre_ids", "coalesce(g.ids, '[]'::json)"),
         *((name, f"coalesce(c.{name}, '[]'::json)") for name in listed),
         *USER_RATING_MEMBERS,
@@ -111,6 +129,7 @@ LEFT JOIN (
     FROM content.person_film_work pfw JOIN content.person p ON p.id = pfw.person_id
    WHERE {scope("pfw.film_work_id")}
    GROUP BY pfw.film_work_id) c ON c.film_work_id = fw.id
+LEFT JOIN ({VIDEO_SELECT.format(film_id=scope("v.film_id"))}) v ON v.film_id = fw.id
 LEFT JOIN ugc.film_stats us ON us.key = fw.id::text
 WHERE {scope("fw.id")}
 """  # noqa: S608 - built from this module's constants only

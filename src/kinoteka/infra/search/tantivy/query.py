@@ -35,8 +35,8 @@ def compile_query(
     (`analyzer` makes the words of the stemmed fields, `exact_analyzer` of `exact` ones)."""
     must: list[tuple[tantivy.Occur, tantivy.Query]] = []
     for path, value in query.filters.items():
-        name = keyword_field(definition, path)
-        if isinstance(value, str):
+        name = filter_field(definition, path, value)
+        if isinstance(value, bool | str):
             condition = tantivy.Query.term_query(schema, name, value)
         else:
             condition = tantivy.Query.term_set_query(schema, name, list(value))
@@ -133,6 +133,19 @@ def sort_field(definition: IndexDefinition, path: str) -> str:
     if spec.kind is FieldKind.TEXT and spec.sortable:
         return spec.name  # its fast column holds the normalized value
     raise SearchQueryError(f"cannot sort {definition.name!r} by {path!r}")
+
+
+def filter_field(definition: IndexDefinition, path: str, value: object) -> str:
+    """The Tantivy field a filter on `path` by `value` reads: a KEYWORD one (`keyword_field`),
+    or a top-level BOOL one given a `bool`."""
+    _, spec = definition.resolve(path)
+    if spec.kind is FieldKind.BOOL and "." not in path:
+        if not isinstance(value, bool):
+            raise SearchQueryError(f"filter {definition.name!r} by {path!r} with true or false")
+        return path
+    if isinstance(value, bool):
+        raise SearchQueryError(f"cannot filter {definition.name!r} by {path!r}: not a bool field")
+    return keyword_field(definition, path)
 
 
 def keyword_field(definition: IndexDefinition, path: str) -> str:

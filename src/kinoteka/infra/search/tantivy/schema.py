@@ -86,6 +86,8 @@ def build_schema(definition: IndexDefinition) -> tantivy.Schema:
             builder.add_text_field(spec.name, fast=spec.sortable, tokenizer_name=tokenizer)
         elif spec.kind is FieldKind.FLOAT:
             builder.add_float_field(spec.name, indexed=True, fast=True)
+        elif spec.kind is FieldKind.BOOL:
+            builder.add_boolean_field(spec.name, indexed=True)
         else:
             if unrepeated(spec, FieldKind.KEYWORD):
                 builder.add_json_field(spec.name, tokenizer_name="raw", index_option="basic")
