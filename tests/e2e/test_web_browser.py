@@ -25,7 +25,7 @@ from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import SearchIndex
 from tests.conftest import TEMPLATE, create_database, drop_database, free_port
 from tests.e2e.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServerThread
-from tests.web.conftest import PASSWORD, web_index, web_services
+from tests.web.conftest import PASSWORD, bus_types, web_index, web_services
 from tests.web.streams import install_media, make_stream
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +53,7 @@ class Site:
     url: str
     database_url: str
     film_id: str
+    redis_url: str
 
     def rows(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(libpq_url(self.database_url)) as connection:
@@ -85,7 +86,7 @@ def site(
     install_media(app, stream, {film_id})
     port = free_port()
     with ServerThread(app, port):
-        yield Site(f"http://127.0.0.1:{port}", database, film_id)
+        yield Site(f"http://127.0.0.1:{port}", database, film_id, embedded_redis)
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +229,7 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     assert position > 3
     until = time.monotonic() + 10
     while not site.rows(
-        "SELECT 1 FROM web.player_event WHERE type = 'progress' AND position >= %s", position - 0.5
+        "SELECT 1 FROM analytics.watch_progress WHERE position >= %s", position - 0.5
     ):
         assert time.monotonic() < until, "the progress event never arrived"
         await page.wait_for_timeout(100)  # polling the database for the beacon, with a deadline
@@ -236,8 +237,9 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     start = float(await player.get_attribute("data-start") or 0)
     assert abs(start - position) < 1.5
     await poll(page, f"Math.abs(document.getElementById('video').currentTime - {start}) < 1.5")
-    kinds = {row[0] for row in site.rows("SELECT DISTINCT type FROM web.player_event")}
+    kinds = set(await bus_types(site.redis_url))
     assert {"play", "pause", "seek", "quality_change", "progress"} <= kinds
+    assert site.rows("SELECT count(*) FROM analytics.failed_event") == [(0,)]
 
 
 async def test_a_stream_that_fails_says_so(page: Any, site: Site) -> None:

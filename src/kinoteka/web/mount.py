@@ -16,12 +16,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kinoteka import auth
+from kinoteka import analytics, auth
 from kinoteka.infra.csrf import CSRFMiddleware
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
-from kinoteka.web.events import forget_viewer
 from kinoteka.web.kit import HERE, Reused, WebKit, template_environment
 from kinoteka.web.pages import catalog_router
 from kinoteka.web.playback import PlaybackSource
@@ -85,7 +84,7 @@ def build_kit(app: FastAPI, services: Services) -> WebKit:
 
 def install_web(app: FastAPI, services: Services) -> None:
     kit = build_kit(app, services)
-    auth.on_account_deleted(forget_viewer)
+    auth.on_account_deleted(analytics.forget_account)  # the resume points go with the account
     app.include_router(catalog_router(kit))
     app.include_router(accounts_router(kit))
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web_static")
