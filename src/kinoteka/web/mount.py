@@ -21,6 +21,7 @@ from kinoteka.infra.csrf import CSRFMiddleware
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
+from kinoteka.web.inbox import inbox_router
 from kinoteka.web.kit import HERE, Reused, WebKit, template_environment
 from kinoteka.web.pages import catalog_router
 from kinoteka.web.playback import PlaybackSource
@@ -34,8 +35,9 @@ VENDOR = {  # URL name -> the package's directory of built files
     "hls": "hls.js/dist",
     "dash": "dashjs/dist",
 }
-# Video segments are compressed already, and byte ranges must stay ranges of the file.
-UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/")
+# Video segments are compressed already, byte ranges must stay ranges of the file, and an
+# event stream must not wait in a compressor's buffer.
+UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/", "/web/inbox/stream")
 # Not pages: the APIs take tokens, not cookies; the admin mounts the same guard itself.
 UNGUARDED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/", "/static/", "/docs",
                       "/redoc", "/openapi.json")  # fmt: skip
@@ -87,6 +89,7 @@ def install_web(app: FastAPI, services: Services) -> None:
     auth.on_account_deleted(analytics.forget_account)  # the resume points go with the account
     app.include_router(catalog_router(kit))
     app.include_router(accounts_router(kit))
+    app.include_router(inbox_router(kit))
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web_static")
     for name, directory in VENDOR.items():
         path: Path = NODE_MODULES / directory
