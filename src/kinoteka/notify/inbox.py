@@ -17,11 +17,11 @@ from kinoteka.notify.schemas import InboxItemOut
 
 WAKE_SECONDS = 15.0  # a stream rechecks at least this often (a lost notification heals)
 
-__all__ = ["InboxItemNotFound", "InboxItemOut", "inbox", "mark_read", "unread_count",
+__all__ = ["InboxItemNotFound", "InboxItemOut", "list_inbox", "mark_read", "unread_count",
            "unread_counts"]  # fmt: skip
 
 
-async def inbox(
+async def list_inbox(
     session: AsyncSession, user_id: uuid.UUID, *, limit: int = 50
 ) -> list[InboxItemOut]:
     """The account's notifications, newest first."""

@@ -29,7 +29,7 @@ def inbox_router(kit: WebKit) -> APIRouter:
     async def inbox(request: Request) -> Response:
         viewer = await kit.signed_in(request)
         async with kit.services.db.session() as db:
-            items = await notify.inbox(db, viewer.claims.subject, limit=INBOX_PAGE_SIZE)
+            items = await notify.list_inbox(db, viewer.claims.subject, limit=INBOX_PAGE_SIZE)
         return await kit.render(request, "inbox.html", {"items": items})
 
     @router.post("/inbox/read", name="web_inbox_read")
