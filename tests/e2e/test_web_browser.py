@@ -27,6 +27,7 @@ from tests.conftest import TEMPLATE, create_database, drop_database, free_port
 from tests.e2e.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServerThread
 from tests.web.conftest import PASSWORD, bus_types, web_index, web_services
 from tests.web.streams import install_media, make_stream
+from tests.web.test_inbox import deliver_new_device_notice
 
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
@@ -286,6 +287,29 @@ async def check_page(page: Any, name: str) -> list[str]:
         await page.screenshot(path=str(ARTIFACTS / f"web-{name}-{label}.png"), full_page=True)
     await page.set_viewport_size(DESKTOP)
     return problems
+
+
+async def test_the_bell_counts_a_delivered_notification_without_reload(
+    page: Any, site: Site, web_index: tuple[str, SearchIndex], tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    email = "bell@example.com"
+    await sign_up(page, site, email)
+    count = page.locator("[data-bell] [data-unread]")
+    await expect(count).to_be_hidden()
+    await expect(page.locator("[data-bell][data-live]")).to_have_count(1)  # the stream is open
+    await deliver_new_device_notice(site.database_url, site.redis_url, web_index, tmp_path, email)
+    await expect(count).to_have_text("1")  # the page was not reloaded
+    await expect(count).to_be_visible()
+    await page.locator("[data-bell]").click()
+    await page.wait_for_url(f"{site.url}/inbox")
+    await expect(page.get_by_role("heading", level=2)).to_have_text(
+        "New sign-in to your Kinoteka account"
+    )
+    await page.get_by_role("button", name="Mark as read").click()
+    await page.wait_for_url(f"{site.url}/inbox")
+    await expect(count).to_be_hidden()
 
 
 async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) -> None:

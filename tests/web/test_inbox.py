@@ -48,14 +48,16 @@ async def site(
 
 
 async def deliver_new_device_notice(
-    database: str, redis: str, index: Index, data_dir: Path
+    database: str, redis: str, index: Index, data_dir: Path, email: str = EMAIL
 ) -> None:
     """What notify's worker does with auth's new-device event: an inbox item (and an email)."""
     with psycopg.connect(libpq_url(database)) as connection:
-        [(user_id,)] = connection.execute("SELECT id::text FROM auth.users").fetchall()
+        [(user_id,)] = connection.execute(
+            "SELECT id::text FROM auth.users WHERE email = %s", (email,)
+        ).fetchall()
     services = web_services(database, redis, index, data_dir)  # this test's loop, not the server's
     try:
-        payload = {"user_id": user_id, "email": EMAIL, "device": "Firefox on Linux",
+        payload = {"user_id": user_id, "email": email, "device": "Firefox on Linux",
                    "user_agent": "Firefox", "ip": "192.0.2.1",
                    "at": "2026-12-04T16:00:00Z"}  # fmt: skip
         message = Delivery(

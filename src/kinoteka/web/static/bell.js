@@ -5,6 +5,8 @@
   const count = bell.querySelector("[data-unread]");
   const label = (n) => bell.dataset.label.replace("{n}", String(n));
   const source = new EventSource(bell.dataset.stream);
+  source.addEventListener("open", () => { bell.dataset.live = "true"; });
+  source.addEventListener("error", () => { delete bell.dataset.live; });  // it reconnects
   source.addEventListener("unread", (event) => {
     const n = Number.parseInt(event.data, 10) || 0;
     count.textContent = String(n);
