@@ -11,8 +11,7 @@ import kinoteka.auth.models  # registers the auth tables
 import kinoteka.catalog.audit  # registers the admin audit trail
 import kinoteka.catalog.models  # registers the catalog tables
 import kinoteka.media.models  # registers the media tables
-import kinoteka.notify.models  # registers the notify tables
-import kinoteka.web.models  # noqa: F401 - registers the web tables (player events)
+import kinoteka.notify.models  # noqa: F401 - registers the notify tables
 from kinoteka.infra.db.base import Base
 
 metadata = Base.metadata

@@ -172,7 +172,7 @@ async def test_a_bus_outage_is_503_and_the_refused_are_kept(
 
 
 def test_the_web_players_batch_shape_is_accepted() -> None:
-    """The shape `kinoteka.web.events` documents (version 1) parses as ours."""
+    """The shape the web player posts (version 1, with its quality fields) parses as ours."""
     from kinoteka.analytics.collector import _player_event
 
     web = {"type": "quality_change", "film_id": str(FILM), "position": 1.0, "at": AT,

@@ -25,8 +25,9 @@ from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import SearchIndex
 from tests.conftest import TEMPLATE, create_database, drop_database, free_port
 from tests.e2e.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServerThread
-from tests.web.conftest import PASSWORD, web_index, web_services
+from tests.web.conftest import PASSWORD, bus_types, web_index, web_services
 from tests.web.streams import install_media, make_stream
+from tests.web.test_inbox import deliver_new_device_notice
 
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
@@ -53,6 +54,7 @@ class Site:
     url: str
     database_url: str
     film_id: str
+    redis_url: str
 
     def rows(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(libpq_url(self.database_url)) as connection:
@@ -85,7 +87,7 @@ def site(
     install_media(app, stream, {film_id})
     port = free_port()
     with ServerThread(app, port):
-        yield Site(f"http://127.0.0.1:{port}", database, film_id)
+        yield Site(f"http://127.0.0.1:{port}", database, film_id, embedded_redis)
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +230,7 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     assert position > 3
     until = time.monotonic() + 10
     while not site.rows(
-        "SELECT 1 FROM web.player_event WHERE type = 'progress' AND position >= %s", position - 0.5
+        "SELECT 1 FROM analytics.watch_progress WHERE position >= %s", position - 0.5
     ):
         assert time.monotonic() < until, "the progress event never arrived"
         await page.wait_for_timeout(100)  # polling the database for the beacon, with a deadline
@@ -236,8 +238,9 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     start = float(await player.get_attribute("data-start") or 0)
     assert abs(start - position) < 1.5
     await poll(page, f"Math.abs(document.getElementById('video').currentTime - {start}) < 1.5")
-    kinds = {row[0] for row in site.rows("SELECT DISTINCT type FROM web.player_event")}
+    kinds = set(await bus_types(site.redis_url))
     assert {"play", "pause", "seek", "quality_change", "progress"} <= kinds
+    assert site.rows("SELECT count(*) FROM analytics.failed_event") == [(0,)]
 
 
 async def test_a_stream_that_fails_says_so(page: Any, site: Site) -> None:
@@ -284,6 +287,29 @@ async def check_page(page: Any, name: str) -> list[str]:
         await page.screenshot(path=str(ARTIFACTS / f"web-{name}-{label}.png"), full_page=True)
     await page.set_viewport_size(DESKTOP)
     return problems
+
+
+async def test_the_bell_counts_a_delivered_notification_without_reload(
+    page: Any, site: Site, web_index: tuple[str, SearchIndex], tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    email = "bell@example.com"
+    await sign_up(page, site, email)
+    count = page.locator("[data-bell] [data-unread]")
+    await expect(count).to_be_hidden()
+    await expect(page.locator("[data-bell][data-live]")).to_have_count(1)  # the stream is open
+    await deliver_new_device_notice(site.database_url, site.redis_url, web_index, tmp_path, email)
+    await expect(count).to_have_text("1")  # the page was not reloaded
+    await expect(count).to_be_visible()
+    await page.locator("[data-bell]").click()
+    await page.wait_for_url(f"{site.url}/inbox")
+    await expect(page.get_by_role("heading", level=2)).to_have_text(
+        "New sign-in to your Kinoteka account"
+    )
+    await page.get_by_role("button", name="Mark as read").click()
+    await page.wait_for_url(f"{site.url}/inbox")
+    await expect(count).to_be_hidden()
 
 
 async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) -> None:

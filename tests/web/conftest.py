@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
+from kinoteka.analytics.topics import PLAYER_TOPICS
 from kinoteka.app import create_app
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
 from kinoteka.clients import build_services
@@ -87,3 +90,16 @@ async def web_client(
             transport=transport, base_url=BASE_URL, follow_redirects=False
         ) as client:
             yield client
+
+
+async def bus_types(redis_url: str) -> list[str]:
+    """The types of the player events the collector put on the bus (Redis streams here)."""
+    client = Redis.from_url(redis_url)
+    try:
+        found: list[str] = []
+        for topic in set(PLAYER_TOPICS.values()):
+            for _, fields in await client.xrange(topic):
+                found.extend(orjson.loads(body)["type"] for body in fields.values())
+        return found
+    finally:
+        await client.aclose()

@@ -18,7 +18,7 @@ import pytest
 from kinoteka.app import create_app
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import SearchIndex
-from tests.web.conftest import BASE_URL, PASSWORD, web_client, web_services
+from tests.web.conftest import BASE_URL, PASSWORD, bus_types, web_client, web_services
 from tests.web.streams import install_media
 from tests.web.test_accounts import csrf_of, sign_up
 
@@ -92,8 +92,8 @@ async def test_a_film_without_video_says_so(viewer: tuple[httpx.AsyncClient, str
     assert "its video is not ready" in page.text
 
 
-async def test_events_are_kept_and_playback_resumes_from_the_latest_progress(
-    viewer: tuple[httpx.AsyncClient, str], fresh_database: str
+async def test_events_go_to_the_collector_and_playback_resumes_from_the_latest_progress(
+    viewer: tuple[httpx.AsyncClient, str], fresh_database: str, flushed_redis: str
 ) -> None:
     client, film_id = viewer
     token = await events_token(client, film_id)
@@ -110,16 +110,19 @@ async def test_events_are_kept_and_playback_resumes_from_the_latest_progress(
         ),
         Origin=BASE_URL,
     )
-    assert sent.status_code == 204
+    assert sent.status_code == 202
+    assert sent.json() == {"accepted": 6, "refused": []}
     with psycopg.connect(libpq_url(fresh_database)) as connection:
-        rows = connection.execute(
-            "SELECT type, position, payload FROM web.player_event ORDER BY id"
+        progress = connection.execute(
+            "SELECT film_id::text, position, duration FROM analytics.watch_progress"
         ).fetchall()
-    assert [row[0] for row in rows] == [
-        "play", "quality_change", "progress", "seek", "progress", "pause",
-    ]  # fmt: skip
-    assert rows[1][2] == {"height": 360, "bitrate": 800_000, "auto": True}
-    assert rows[3][2] == {"from_position": 10.5}
+        refused = connection.execute("SELECT count(*) FROM analytics.failed_event").fetchone()
+    assert progress == [(film_id, 14.5, 20.0)]
+    assert refused == (0,)
+    published = await bus_types(flushed_redis)
+    assert sorted(published) == sorted(
+        ["play", "quality_change", "progress", "seek", "progress", "pause"]
+    )
 
     page = await client.get(f"/films/{film_id}/watch")
     assert 'data-start="14.50"' in page.text
@@ -180,12 +183,13 @@ async def test_events_need_the_session_its_token_and_this_origin(
     assert (await send(client, token, body)).status_code == 401
 
 
-async def test_deleting_the_account_takes_its_player_events(
+async def test_deleting_the_account_takes_its_watch_progress(
     viewer: tuple[httpx.AsyncClient, str], fresh_database: str
 ) -> None:
     client, film_id = viewer
     token = await events_token(client, film_id)
-    await send(client, token, batch(event(film_id, "progress", 5, duration=20)))
+    sent = await send(client, token, batch(event(film_id, "progress", 5, duration=20)))
+    assert sent.status_code == 202
     page = await client.get("/account")
     wrong = await client.post(
         "/account/delete", data={"csrftoken": csrf_of(page.text), "password": "nope"}
@@ -199,5 +203,6 @@ async def test_deleting_the_account_takes_its_player_events(
     assert "Your account and everything kept about it are deleted." in home.text
     assert "Sign in" in home.text
     with psycopg.connect(libpq_url(fresh_database)) as connection:
-        assert connection.execute("SELECT count(*) FROM web.player_event").fetchone() == (0,)
+        progress = connection.execute("SELECT count(*) FROM analytics.watch_progress")
+        assert progress.fetchone() == (0,)
         assert connection.execute("SELECT count(*) FROM auth.users").fetchone() == (0,)

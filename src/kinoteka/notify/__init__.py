@@ -7,7 +7,11 @@ and to the inbox, each notification once per idempotency key. Editors holding `n
 compose announcements in the admin API and watch them fan out.
 
 Public surface for other contexts: `NotifyKit` and `build_notify_kit` (what the composition
-root opens), `run_worker(kit)` (the consumers and loops `kinoteka up` runs), and `Kind`.
+root opens), `run_worker(kit)` (the consumers and loops `kinoteka up` runs), `Kind`, and the
+inbox for front ends that authenticate their own way (the web pages' cookie):
+`list_inbox(session, user_id, limit=)` -> `InboxItemOut`s, `unread_count(session, user_id)`,
+`mark_read(session, user_id, item_id | None)` (raises `InboxItemNotFound`) and
+`unread_counts(kit, user_id)` (an async iterator: the count now and on each change).
 Names are resolved on first use, so importing this package loads nothing else.
 """
 
@@ -17,18 +21,38 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kinoteka.notify.errors import InboxItemNotFound
+    from kinoteka.notify.inbox import list_inbox, mark_read, unread_count, unread_counts
     from kinoteka.notify.kit import NotifyKit, build_notify_kit
     from kinoteka.notify.models import Kind
+    from kinoteka.notify.schemas import InboxItemOut
     from kinoteka.notify.worker import run_worker
 
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "InboxItemNotFound": ("errors", "InboxItemNotFound"),
+    "InboxItemOut": ("schemas", "InboxItemOut"),
     "Kind": ("models", "Kind"),
     "NotifyKit": ("kit", "NotifyKit"),
     "build_notify_kit": ("kit", "build_notify_kit"),
+    "list_inbox": ("inbox", "list_inbox"),
+    "mark_read": ("inbox", "mark_read"),
     "run_worker": ("worker", "run_worker"),
+    "unread_count": ("inbox", "unread_count"),
+    "unread_counts": ("inbox", "unread_counts"),
 }
 
-__all__ = ["Kind", "NotifyKit", "build_notify_kit", "run_worker"]
+__all__ = [
+    "InboxItemNotFound",
+    "InboxItemOut",
+    "Kind",
+    "NotifyKit",
+    "build_notify_kit",
+    "list_inbox",
+    "mark_read",
+    "run_worker",
+    "unread_count",
+    "unread_counts",
+]
 
 
 def __getattr__(name: str) -> Any:

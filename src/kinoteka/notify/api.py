@@ -26,6 +26,7 @@ from kinoteka.notify.errors import (
     NotifyError,
     SecurityMessages,
 )
+from kinoteka.notify.inbox import WAKE_SECONDS, unread_counts
 from kinoteka.notify.kit import GROUP, NotifyKit
 from kinoteka.notify.models import Broadcast, Kind
 from kinoteka.notify.schemas import (
@@ -54,7 +55,7 @@ STATUS_OF: dict[type[Exception], int] = {
     InvalidUnsubscribeLink: status.HTTP_400_BAD_REQUEST,
     BroadcastNotEditable: status.HTTP_409_CONFLICT,
 }
-SSE_WAKE_SECONDS = 15.0
+SSE_WAKE_SECONDS = WAKE_SECONDS
 _ADMIN_PAGE = Path(__file__).parent / "static" / "admin.html"
 # Its own inline script and style only; the preview renders in a sandboxed frame.
 _ADMIN_CSP = (
@@ -114,17 +115,9 @@ async def mark_all_read(claims: CurrentUser, session: SessionDep) -> Response:
     response_class=EventSourceResponse,
 )  # fmt: skip
 async def inbox_stream(claims: CurrentUser, kit: KitDep) -> EventSourceResponse:
-    user_id = claims.subject
-
     async def counts() -> AsyncIterator[dict[str, str]]:
-        last: int | None = None
-        while True:
-            async with kit.db.session() as session:
-                count = await repository.unread_count(session, user_id)
-            if count != last:
-                last = count
-                yield {"event": "unread", "data": str(count)}
-            await kit.signal.wait(SSE_WAKE_SECONDS)
+        async for count in unread_counts(kit, claims.subject):
+            yield {"event": "unread", "data": str(count)}
 
     return EventSourceResponse(counts(), ping=SSE_WAKE_SECONDS)
 

@@ -1,5 +1,6 @@
 """The viewer's cinema in the browser: server-rendered pages, the player, page sessions.
 
-Public surface for other contexts: `kinoteka.web.events` documents the player-event schema
-(version 1) the activity context will take over; nothing else is meant to be imported.
+The player's events (schema in `kinoteka.analytics.schemas`) are posted to the page route
+`POST /web/events` (cookie session + CSRF token) and handed to the analytics collector;
+nothing here is meant to be imported by other contexts.
 """

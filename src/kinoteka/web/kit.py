@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from kinoteka import auth, content
+from kinoteka import auth, content, notify
 from kinoteka.infra.csrf import csrf_token
 from kinoteka.infra.search import SearchError
 from kinoteka.services import Services
@@ -159,12 +159,17 @@ class WebKit:
         session = await self.sessions.current(request)
         strings = self.strings(request)
         signed_in = session is not None and session.claims is not None
+        unread = 0
+        if session is not None and session.claims is not None:
+            async with self.services.db.session() as db:
+                unread = await notify.unread_count(db, session.claims.subject)
         values: dict[str, Any] = {
             "_": strings.gettext,
             "ngettext": strings.ngettext,
             "lang": strings.locale,
             "locales": [(code, strings.language_name(code)) for code in LOCALES],
             "signed_in": signed_in,
+            "unread": unread,
             "csrf_token": csrf_token(request),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "public_browsing": self.settings.public_browsing,

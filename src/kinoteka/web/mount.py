@@ -16,12 +16,12 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kinoteka import auth
+from kinoteka import analytics, auth
 from kinoteka.infra.csrf import CSRFMiddleware
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
-from kinoteka.web.events import forget_viewer
+from kinoteka.web.inbox import inbox_router
 from kinoteka.web.kit import HERE, Reused, WebKit, template_environment
 from kinoteka.web.pages import catalog_router
 from kinoteka.web.playback import PlaybackSource
@@ -35,8 +35,9 @@ VENDOR = {  # URL name -> the package's directory of built files
     "hls": "hls.js/dist",
     "dash": "dashjs/dist",
 }
-# Video segments are compressed already, and byte ranges must stay ranges of the file.
-UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/")
+# Video segments are compressed already, byte ranges must stay ranges of the file, and an
+# event stream must not wait in a compressor's buffer.
+UNCOMPRESSED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/", "/web/inbox/stream")
 # Not pages: the APIs take tokens, not cookies; the admin mounts the same guard itself.
 UNGUARDED_PREFIXES = ("/api/", "/admin", "/health", "/storage", "/media/", "/static/", "/docs",
                       "/redoc", "/openapi.json")  # fmt: skip
@@ -85,9 +86,10 @@ def build_kit(app: FastAPI, services: Services) -> WebKit:
 
 def install_web(app: FastAPI, services: Services) -> None:
     kit = build_kit(app, services)
-    auth.on_account_deleted(forget_viewer)
+    auth.on_account_deleted(analytics.forget_account)  # the resume points go with the account
     app.include_router(catalog_router(kit))
     app.include_router(accounts_router(kit))
+    app.include_router(inbox_router(kit))
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web_static")
     for name, directory in VENDOR.items():
         path: Path = NODE_MODULES / directory

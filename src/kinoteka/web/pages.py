@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import orjson
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from kinoteka import content
-from kinoteka.web.events import EventBatch, continue_watching, resume_position, store_events
+from kinoteka import analytics, content
 from kinoteka.web.kit import WebKit, page_route
 from kinoteka.web.paging import MAX_PAGE, Pager
 from kinoteka.web.playback import PlaybackInfo
@@ -35,8 +35,8 @@ def catalog_router(kit: WebKit) -> APIRouter:
         rows: list[dict[str, Any]] = []
         if session is not None and session.claims is not None:
             async with kit.services.db.session() as db:
-                watched = await continue_watching(db, session.claims.subject, size)
-            films = await _cards_by_id(kit, watched)
+                watched = await analytics.continue_watching(db, session.claims.subject, limit=size)
+            films = await _cards_by_id(kit, [str(point.film_id) for point in watched])
             if films:
                 rows.append({"key": "continue", "title": None, "films": films, "more": None})
         rows.extend(shelves.rows)
@@ -158,17 +158,23 @@ def catalog_router(kit: WebKit) -> APIRouter:
                 status_code=403 if answer.value == "forbidden" else 200,
             )  # fmt: skip
         async with kit.services.db.session() as db:
-            start = await resume_position(db, viewer.claims.subject, found.uuid)
+            start = await analytics.resume_position(
+                db, viewer.claims.subject, uuid.UUID(found.uuid)
+            )
         return await kit.render(
             request,
             "watch.html",
             {"film": found, "playback": answer, "start": start},
         )
 
-    @router.post("/web/events", name="web_events", status_code=204)
+    @router.post("/web/events", name="web_events", status_code=202)
     async def events(request: Request) -> Response:
-        """Player events (schema in `kinoteka.web.events`), posted by `navigator.sendBeacon`
-        as a form: `batch` (the JSON) and the page's CSRF token, checked by the page guard."""
+        """Player events, posted by `navigator.sendBeacon` as a form: `batch` (the JSON, schema
+        in `kinoteka.analytics.schemas`) and the page's CSRF token, checked by the page guard.
+
+        The page session is a cookie, which the token-authenticated `/api/v1/events` does not
+        take, so the batch comes here and goes on to the analytics collector, answered as
+        that endpoint answers (202 with the refused events, 422 when none was valid)."""
         session = await kit.sessions.current(request)
         if session is None or session.claims is None:
             return Response(status_code=401)
@@ -178,17 +184,31 @@ def catalog_router(kit: WebKit) -> APIRouter:
         if not isinstance(raw, str) or len(raw) > MAX_BATCH_BYTES:
             return Response("a batch field is needed", status_code=422)
         try:
-            batch = EventBatch.model_validate_json(raw)
-        except ValidationError as error:
-            return Response(
-                error.json(include_url=False, include_context=False),
-                status_code=422,
-                media_type="application/json",
-            )
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            return Response(f"the batch is not JSON: {error}", status_code=422)
         async with kit.services.db.session() as db:
-            stored = await store_events(db, session.claims.subject, batch)
-        log.debug("web.events", stored=stored)
-        return Response(status_code=204)
+            try:
+                answer = await analytics.collect_player_events(
+                    db,
+                    kit.services.bus,
+                    session.claims.subject,
+                    body,
+                    max_events=kit.services.settings.analytics.max_batch_events,
+                    source="web/events",
+                )
+            except analytics.BatchTooLarge as error:
+                return Response(str(error), status_code=413)
+            except analytics.BusUnavailable:
+                # The refused events are kept (the session commits); the beacon resends later.
+                return Response("the event bus is unavailable", status_code=503,
+                                headers={"Retry-After": "5"})  # fmt: skip
+        log.debug("web.events", accepted=answer.accepted, refused=len(answer.refused))
+        return Response(
+            orjson.dumps(answer.model_dump(mode="json")),
+            status_code=202 if answer.accepted else 422,
+            media_type="application/json",
+        )
 
     return router
 
