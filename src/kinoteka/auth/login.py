@@ -59,18 +59,22 @@ def lockout_seconds(kit: AuthKit, failures: int) -> float:
 
 
 async def _register_failure(
-    kit: AuthKit, user_id: uuid.UUID, email: str, client: ClientInfo
+    kit: AuthKit, user_id: uuid.UUID | None, email: str, client: ClientInfo
 ) -> None:
+    """Count a failed password (and lock the account past the threshold) and record it.
+
+    An unknown account (`user_id=None`) runs the same statements, its counter update matching
+    no row, so the answer's timing does not tell a known email from an unknown one."""
     async with kit.db.session() as audit:
-        failures = await repository.count_failed_login(audit, user_id)
-        seconds = lockout_seconds(kit, failures)
-        if seconds:
+        failures = await repository.count_failed_login(audit, user_id or uuid.uuid4())
+        seconds = lockout_seconds(kit, failures) if user_id is not None else 0.0
+        if user_id is not None and seconds:
             await repository.lock_until(audit, user_id, _now() + dt.timedelta(seconds=seconds))
             log.info("auth.locked", user_id=str(user_id), seconds=seconds)
+        outcome = LoginOutcome.WRONG_PASSWORD if user_id else LoginOutcome.UNKNOWN_ACCOUNT
         await repository.add_history(
-            audit, _history_values(email=email, user_id=user_id, client=client,
-                                   outcome=LoginOutcome.WRONG_PASSWORD)
-        )  # fmt: skip
+            audit, _history_values(email=email, user_id=user_id, client=client, outcome=outcome)
+        )
 
 
 async def _audit(kit: AuthKit, **fields: Any) -> None:
@@ -108,12 +112,8 @@ async def login(
                          outcome=LoginOutcome.LOCKED)  # fmt: skip
             raise TooManyAttempts(f"too many failed logins; retry in {wait} s", wait)
     check = await kit.passwords.verify(account.password_hash if account else None, password)
-    if account is None:
-        await _audit(kit, email=email, user_id=None, client=client,
-                     outcome=LoginOutcome.UNKNOWN_ACCOUNT)  # fmt: skip
-        raise InvalidCredentials()
-    if not check.valid:
-        await _register_failure(kit, account.id, email, client)
+    if account is None or not check.valid:
+        await _register_failure(kit, account.id if account else None, email, client)
         raise InvalidCredentials()
     if not account.is_active:
         await _audit(kit, email=email, user_id=account.id, client=client,

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from kinoteka.notify.models import AudienceKind, BroadcastStatus, Channel, Kind
+
+
+def _printable(allowed: str) -> AfterValidator:
+    """Refuse control characters (PostgreSQL cannot store NUL; none belongs in a message)."""
+
+    def check(value: str) -> str:
+        for char in value:
+            if unicodedata.category(char) in ("Cc", "Cs") and char not in allowed:
+                raise ValueError(f"control character U+{ord(char):04X} is not allowed")
+        return value
+
+    return AfterValidator(check)
+
+
+Line = Annotated[str, _printable("")]
+Paragraphs = Annotated[str, _printable("\n\r\t")]
 
 
 class InboxItemOut(BaseModel):
@@ -50,8 +68,8 @@ class PreferencesIn(BaseModel):
 
 
 class AnnouncementIn(BaseModel):
-    subject: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=20_000)
+    subject: Line = Field(min_length=1, max_length=200)
+    body: Paragraphs = Field(min_length=1, max_length=20_000)
 
 
 class PreviewIn(AnnouncementIn):
@@ -66,7 +84,7 @@ class PreviewOut(BaseModel):
 
 class AudienceIn(BaseModel):
     kind: AudienceKind = AudienceKind.EVERYONE
-    value: str | None = Field(
+    value: Line | None = Field(
         default=None, max_length=100, description="The role name, or the genre id."
     )
 
