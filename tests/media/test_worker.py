@@ -20,6 +20,7 @@ from celery import Celery
 
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.tasks import broker_url
+from kinoteka.media.jobs import INDEXED_WITHIN
 from tests.media.clips import ClipCache, requires_ffmpeg
 
 pytestmark = [requires_ffmpeg, pytest.mark.slow]
@@ -147,7 +148,9 @@ def test_a_worker_killed_mid_transcode_loses_nothing(
     workers.append(second)
     second.start()
     _wait_for(lambda: _video(database_url, video_id)[0] in {"ready", "failed"}, 240, "ready")
-    _wait_for(lambda: _drained(redis_url), 60, "the queues to drain")
+    # The indexing task watches for the search document up to INDEXED_WITHIN (no follower runs
+    # here), so the queues drain after it gives up.
+    _wait_for(lambda: _drained(redis_url), INDEXED_WITHIN + 60, "the queues to drain")
     status, progress, attempt, transitions = _video(database_url, video_id)
     assert status == "ready", transitions
     assert progress == 100
