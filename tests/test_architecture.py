@@ -10,14 +10,6 @@ from tests.architecture import check
 PACKAGE = Path(kinoteka.__file__).resolve().parent
 
 KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # The search index port's adapters import its types from the package whose `from_url`
-    # imports them: to go once the types move apart from `from_url`, as storage's did.
-    ("kinoteka.infra.search.elasticsearch", "kinoteka.infra.search"): "cycle with from_url",
-    ("kinoteka.infra.search.tantivy", "kinoteka.infra.search"): "cycle with from_url",
-    ("kinoteka.infra.search.tantivy.files", "kinoteka.infra.search"): "cycle with from_url",
-    ("kinoteka.infra.search.tantivy.query", "kinoteka.infra.search"): "cycle with from_url",
-    ("kinoteka.infra.search.tantivy.schema", "kinoteka.infra.search"): "cycle with from_url",
-    ("kinoteka.infra.search.tantivy.writer", "kinoteka.infra.search"): "cycle with from_url",
     # The catalog's bulk loads COPY through psycopg; to move behind `kinoteka.infra.db`.
     ("kinoteka.catalog.demo", "psycopg"): "store client outside infra",
     ("kinoteka.catalog.generator", "psycopg"): "store client outside infra",

@@ -23,7 +23,7 @@ from elasticsearch import (
 )
 from elasticsearch.helpers import BulkIndexError, async_bulk
 
-from kinoteka.infra.search import (
+from kinoteka.infra.search.port import (
     PHRASE_SLOP,
     Document,
     EncodedDocument,

@@ -26,7 +26,7 @@ import anyio.to_thread
 import structlog
 import tantivy
 
-from kinoteka.infra.search import (
+from kinoteka.infra.search.port import (
     Document,
     IndexDefinition,
     SearchError,

@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from kinoteka.infra.search import SearchError
+from kinoteka.infra.search.port import SearchError
 
 LAYOUT_FILE = "kinoteka-layout"
 

@@ -6,7 +6,7 @@ import math
 
 import tantivy
 
-from kinoteka.infra.search import (
+from kinoteka.infra.search.port import (
     PHRASE_SLOP,
     FieldKind,
     IndexDefinition,

@@ -9,7 +9,7 @@ import hashlib
 import orjson
 import tantivy
 
-from kinoteka.infra.search import (
+from kinoteka.infra.search.port import (
     Document,
     EncodedDocument,
     FieldKind,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import structlog
 import tantivy
 
-from kinoteka.infra.search import SearchError, SearchUnavailable, Upsert
+from kinoteka.infra.search.port import SearchError, SearchUnavailable, Upsert
 from kinoteka.infra.search.tantivy.schema import DocumentEncoder, add_json
 
 log = structlog.get_logger(__name__)
