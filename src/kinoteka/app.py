@@ -24,7 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kinoteka.api_docs import install_api_docs
 from kinoteka.error_responses import install_error_responses
-from kinoteka.mounting import ContextMount
+from kinoteka.mounting import AdminSection, ContextMount
 from kinoteka.services import ClientName, Services
 
 log = structlog.get_logger(__name__)
@@ -166,6 +166,13 @@ def create_app(
         services.open(client)
         if client in services.routes:
             app.include_router(services.routes[client])
+    if "admin" in chosen:
+        # Every context's back-office pages, for the admin mount to register.
+        sections: list[AdminSection] = []
+        for mount in mounts.values():
+            if mount.admin is not None:
+                sections += mount.admin(services)
+        app.state.admin_sections = sections
     for name in chosen:
         mounts[name].install(app, services)
     install_error_responses(app)

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from markupsafe import Markup
-from sqladmin import Admin, ModelView
+from sqladmin import Admin, BaseView, ModelView
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.middleware import Middleware
@@ -26,6 +26,7 @@ from kinoteka.catalog.admin.views import AuditAdmin, FilmAdmin, GenreAdmin, Pers
 from kinoteka.catalog.posters import poster_workers
 from kinoteka.infra.csrf import CSRFMiddleware, csrf_token
 from kinoteka.media import film_video_panel
+from kinoteka.mounting import AdminSection
 from kinoteka.services import Services
 from kinoteka.settings import Environment
 
@@ -60,7 +61,8 @@ def _video_panel(services: Services) -> Callable[[Request, Any], Markup]:
 def install_admin(app: FastAPI, services: Services) -> Admin:
     settings = services.settings.catalog
     authentication = AdminAuthentication(services, settings.admin)
-    views: list[type[ModelView]] = [
+    sections: list[AdminSection] = list(getattr(app.state, "admin_sections", ()))
+    views: list[type[BaseView]] = [
         _per_app(
             FilmAdmin,
             storage=services.storage,
@@ -71,7 +73,9 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
         _per_app(PersonAdmin),
         _per_app(AuditAdmin),
         _per_app(AccountAdmin, services=services),
+        *(section.view for section in sections),
     ]
+    grants = AdminGrants([view.identity for view in views if issubclass(view, ModelView)])
     # Every form and script of the admin sends the token back (see templates/sqladmin).
     csrf = Middleware(
         CSRFMiddleware,
@@ -87,13 +91,15 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
         title=settings.admin.title,
         templates_dir=str(TEMPLATES),
         authentication_backend=authentication,
-        authorization_backend=AdminGrants([view.identity for view in views]),
+        authorization_backend=grants,
         audit_backend=AuditTrail(services.db.sessions),
     )
     authentication.templates = admin.templates
     admin.templates.env.globals["csrf_token"] = csrf_token
     for view in views:
         admin.add_view(view)
+    # A custom page's identity is its `@expose` identity, known once it is added.
+    grants.sections.update({section.view.identity: section.permission for section in sections})
     film_view = next(v for v in admin.views if isinstance(v, FilmAdmin))
     admin.templates.env.globals["kinoteka_person_names"] = film_view.person_names
     admin.templates.env.globals["kinoteka_video_panel"] = _video_panel(services)

@@ -40,13 +40,14 @@ from kinoteka.auth import (
     refresh_session,
 )
 from kinoteka.catalog.settings import AdminSettings
+from kinoteka.mounting import ADMIN_CLAIMS_STATE
 from kinoteka.services import Services
 from kinoteka.settings import Environment
 
 log = structlog.get_logger(__name__)
 
 SESSION_KEY = "admin_session"
-CLAIMS_STATE = "kinoteka_admin_claims"
+CLAIMS_STATE = ADMIN_CLAIMS_STATE
 REFRESH_MARGIN = 30  # seconds before expiry at which the access token is renewed
 ACCOUNTS_VIEW = "user"
 
@@ -235,18 +236,26 @@ class AdminAuthentication(AuthenticationBackend):
 
 
 class AdminGrants(GrantsAuthorizationBackend):
-    """Catalog views for `admin.access`; the accounts view only for `roles.manage`."""
+    """Catalog views for `admin.access`; the accounts view only for `roles.manage`; each other
+    context's section (`AdminSection`) only for the permission it names."""
 
-    def __init__(self, identities: list[str]) -> None:
+    def __init__(self, identities: list[str], sections: dict[str, str] | None = None) -> None:
         self.identities = identities
+        self.sections = dict(sections or {})
+        self.sections[ACCOUNTS_VIEW] = Permission.ROLES_MANAGE
 
     async def get_grants(self, request: Request) -> set[tuple[str, str]]:
         claims: AccessClaims | None = getattr(request.state, CLAIMS_STATE, None)
         if claims is None or not claims.has(Permission.ADMIN_ACCESS):
             return set()
-        grants = {(identity, WILDCARD) for identity in self.identities if identity != ACCOUNTS_VIEW}
-        if claims.has(Permission.ROLES_MANAGE):
-            grants.add((ACCOUNTS_VIEW, WILDCARD))
+        grants = {
+            (identity, WILDCARD) for identity in self.identities if identity not in self.sections
+        }
+        grants |= {
+            (identity, WILDCARD)
+            for identity, permission in self.sections.items()
+            if claims.has(permission)
+        }
         return grants
 
 
