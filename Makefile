@@ -24,21 +24,14 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@$(UV) sync --frozen --all-extras --compile-bytecode -q
 	@touch $@
 
-# Browser libraries the app serves itself (tus-js-client for the admin's upload), from the lockfile.
-node_modules/.package-lock.json: package.json package-lock.json
-	@command -v npm >/dev/null 2>&1 || bash scripts/system-packages.sh
-	@echo "==> installing the locked browser libraries into node_modules/"
-	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	@touch $@
-
-sync: $(VENV)/.synced node_modules/.package-lock.json
+sync: $(VENV)/.synced
 
 # The pages' front-end libraries (package.json + lockfile), served from node_modules/.
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "==> npm missing: installing Debian's nodejs and npm"; \
 		apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	@echo "==> installing the front-end packages (npm ci)"
-	@npm ci --no-audit --no-fund --loglevel=error
+	@npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
 
 web-assets: node_modules/.installed
