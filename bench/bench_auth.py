@@ -25,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from bench.fixtures import migrated_database, postgres_server
-from kinoteka.auth import service
+from kinoteka.auth import ClientInfo, log_in, service
 from kinoteka.auth.kit import AuthKit, build_auth_kit
 from kinoteka.auth.passwords import Passwords
 from kinoteka.auth.settings import AuthSettings, RateLimitSettings
@@ -106,10 +106,10 @@ def bench_verification(report: Callable[[str], None]) -> None:
 
 
 class _StaticKeys:
-    def __init__(self, keys: dict[str, object]) -> None:
+    def __init__(self, keys: dict[str, Ed25519PublicKey]) -> None:
         self.keys = keys
 
-    async def public_keys(self) -> dict[str, object]:
+    async def public_keys(self) -> dict[str, Ed25519PublicKey]:
         return dict(self.keys)
 
 
@@ -118,7 +118,7 @@ def _account(number: int) -> str:
 
 
 async def _rates(
-    kit: AuthKit, db: Database, client: service.ClientInfo, workers: int, hashers: int
+    kit: AuthKit, db: Database, client: ClientInfo, workers: int, hashers: int
 ) -> tuple[float, float]:
     """Logins/s `workers` at a time and bare verifies/s on `hashers` threads: best round of
     each, the rounds of the two interleaved so that a machine slowing down or speeding up meets
@@ -131,7 +131,7 @@ async def _rates(
         # one account per worker, as concurrent logins come from different people
         for _ in range(LOGINS):
             async with db.session() as session:
-                await service.login(session, kit, _account(number), PASSWORD, client)
+                await log_in(session, kit, _account(number), PASSWORD, client)
 
     def verify_many() -> None:
         for _ in range(LOGINS):
@@ -156,13 +156,13 @@ async def _logins(database_url: str, redis_url: str, cores: int) -> dict[str, tu
     db = db_port.from_url(database_url, pool_size=2 * cores + 1)
     cache = cache_port.from_url(redis_url)
     kit = build_auth_kit(settings, db, cache, redis_url)
-    client = service.ClientInfo(ip="127.0.0.1", user_agent="Mozilla/5.0 Firefox/130.0")
+    client = ClientInfo(ip="127.0.0.1", user_agent="Mozilla/5.0 Firefox/130.0")
     try:
         async with db.session() as session:
             for number in range(2 * cores):
                 await service.create_user(session, kit, _account(number), PASSWORD)
         async with db.session() as session:
-            await service.login(session, kit, _account(0), PASSWORD, client)  # warm-up
+            await log_in(session, kit, _account(0), PASSWORD, client)  # warm-up
         return {
             "1 at a time": await _rates(kit, db, client, 1, 1),
             f"{cores} at a time (one per core)": await _rates(kit, db, client, cores, cores),

@@ -32,7 +32,7 @@ def _sqlite_as_chunks() -> list[GeneratedChunk]:
     for spec in TABLES:
         lines = [
             "\t".join("\\N" if value is None else str(value) for value in row) + "\n"
-            for row in tables[spec.name]
+            for row in tables[spec.name].rows
         ]
         chunks.append(GeneratedChunk(spec.name, tuple(spec.targets), lines))
     return chunks

@@ -11,7 +11,7 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -158,7 +158,7 @@ def server_redis() -> str:
 
 
 @pytest.fixture
-async def flushed_redis(embedded_redis: str) -> AsyncIterator[str]:
+async def flushed_redis(embedded_redis: str) -> str:
     """The embedded Redis, emptied before the test."""
     from redis.asyncio import Redis
 

@@ -33,8 +33,8 @@ async def oauth_services(
 ) -> AsyncIterator[Services]:
     idp = OAuthProvider(
         client_id="kinoteka",
-        client_secret="provider-secret",  # type: ignore[arg-type]
-        discovery_url=f"{provider.issuer}/.well-known/openid-configuration",  # type: ignore[arg-type]
+        client_secret="provider-secret",
+        discovery_url=f"{provider.issuer}/.well-known/openid-configuration",
     )
     services = await make_services(fresh_database, embedded_redis, oauth_providers={"idp": idp})
     yield services

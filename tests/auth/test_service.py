@@ -17,7 +17,7 @@ from kinoteka.auth.errors import (
 )
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import LoginSession, User
-from kinoteka.auth.permissions import BUILTIN_ROLES, Permission
+from kinoteka.auth.permissions import BUILTIN_ROLES, Permission, RoleName
 from kinoteka.auth.tokens import denylist_key
 from tests.auth.conftest import PASSWORD, new_email
 
@@ -34,7 +34,7 @@ async def test_login_gives_verifiable_tokens_with_the_default_role(kit: AuthKit)
     claims = await kit.verifier.verify(pair.access_token)
     assert claims.subject == user.id
     assert claims.roles == {"public_user"}
-    assert claims.permissions == set(BUILTIN_ROLES["public_user"][1])
+    assert claims.permissions == set(BUILTIN_ROLES[RoleName.PUBLIC_USER][1])
     assert claims.expires_at - int(claims.issued_at) == kit.settings.access_ttl_seconds
     assert not claims.has(Permission.ADMIN_ACCESS)
 

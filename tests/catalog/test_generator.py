@@ -62,7 +62,7 @@ def test_generate_into_postgres_and_refuse_the_same_seed_again(fresh_database: s
 def test_a_generated_catalog_has_planner_statistics(fresh_database: str) -> None:
     generate_catalog(fresh_database, 300, seed=3)
     with psycopg.connect(libpq_url(fresh_database)) as connection:
-        estimates = dict(
+        estimates: dict[str, float] = dict(
             connection.execute(
                 "SELECT c.relname, c.reltuples FROM pg_class c"
                 " JOIN pg_namespace n ON n.oid = c.relnamespace"

@@ -29,7 +29,7 @@ def _folded(title: str) -> str:
 
 def _rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(libpq_url(url)) as connection:
-        return connection.execute(query, params).fetchall()  # type: ignore[arg-type]
+        return connection.execute(query, params).fetchall()
 
 
 async def _all_pages(client: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -275,7 +276,7 @@ async def test_filters_by_keyword_nested_id_and_id_list(index: SearchIndex) -> N
 
 
 async def test_filters_by_bool_and_refuses_mixing_bools_and_keywords(index: SearchIndex) -> None:
-    video = {"duration": 90.5, "qualities": ["1080p", "720p"]}
+    video: dict[str, Any] = {"duration": 90.5, "qualities": ["1080p", "720p"]}
     await load(index, [
         film("Watchable", has_video=True, **video),
         film("Not yet", has_video=False, qualities=[]),
@@ -328,7 +329,7 @@ async def test_rejects_unknown_fields_and_bad_pages_as_the_callers_error(
         {"text": "x", "fields": ("genre_ids",)},
     ):
         with pytest.raises(SearchQueryError) as refused:
-            await index.search(SearchQuery(movies(index), **query))  # type: ignore[arg-type]
+            await index.search(SearchQuery(movies(index), **query))
         assert not isinstance(refused.value, SearchUnavailable)
         assert str(refused.value)
     with pytest.raises(SearchQueryError):

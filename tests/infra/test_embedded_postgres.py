@@ -34,7 +34,7 @@ def test_a_start_the_wheel_gives_up_on_is_waited_for_and_attached(
     """Under load `pg_ctl -w start` outlives the wheel's 10 s timeout while the server it
     launched goes on starting; `kinoteka up` then exited with 1. Here pg_ctl really starts
     the server, and the wheel is told it timed out, as it is then."""
-    real_pg_ctl = postgres_server.pg_ctl
+    real_pg_ctl = postgres_server.pg_ctl  # type: ignore[attr-defined]
     cut_off: list[list[str]] = []
 
     def pg_ctl_cut_off_by_the_timeout(args: list[str], **kwargs: Any) -> str:

@@ -21,7 +21,7 @@ from kinoteka.search.sync import CatalogSync
 
 def execute(url: str, statement: str, params: Any = None) -> None:
     with psycopg.connect(libpq_url(url)) as connection:
-        connection.execute(statement, params)  # type: ignore[arg-type]
+        connection.execute(statement, params)
 
 
 @dataclass

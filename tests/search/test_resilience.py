@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -55,7 +56,7 @@ async def wait_for(condition: Callable[[], bool], deadline: float, what: str) ->
         await asyncio.sleep(0.05)
 
 
-def load_progress(url: str) -> dict[str, object]:
+def load_progress(url: str) -> dict[str, Any]:
     with psycopg.connect(libpq_url(url)) as connection:
         row = connection.execute(
             "SELECT state FROM search.sync_state WHERE name = 'catalog'"
