@@ -4,11 +4,15 @@ Each index is a versioned physical index (`movies_v<ns>`) behind an alias (`movi
 loads a new version and swaps the alias in one `update_aliases` call, then drops the old one.
 Text is analyzed by `ru_en` (standard tokenizer, lowercase, English and Russian stop words and
 stemmers, English possessive stemmer); mappings are `dynamic: strict`. The write version lives
-in the one document of the `<first index>_meta` index.
+in the one document of the `<first index>_meta` index. Each physical index carries the layout
+it was built for (a digest of its settings and mapping, in the mapping's `_meta`): `outdated()`
+names the indexes whose layout differs from their definition's, for a zero-downtime rebuild.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -93,14 +97,29 @@ def field_mapping(spec: FieldSpec) -> dict[str, Any]:
 
 
 def index_body(definition: IndexDefinition) -> dict[str, Any]:
-    """Settings and the strict mapping of one index (the `movies` one is the issue's)."""
-    return {
+    """Settings and the strict mapping of one index (the `movies` one is the issue's), with
+    the digest of both (`_meta.layout`) that `outdated()` compares."""
+    body: dict[str, Any] = {
         "settings": {"refresh_interval": "1s", "analysis": ANALYSIS},
         "mappings": {
             "dynamic": "strict",
             "properties": {spec.name: field_mapping(spec) for spec in definition.fields},
         },
     }
+    body["mappings"]["_meta"] = {"layout": layout_digest(body)}
+    return body
+
+
+def layout_digest(body: Mapping[str, Any]) -> str:
+    """A digest of an index's settings and mapping: equal exactly when the layouts are."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def built_layout(mapping: Mapping[str, Any]) -> str | None:
+    """The layout a live index was built for, from its `get_mapping` answer (None: built
+    before layouts were recorded)."""
+    layout = mapping.get("mappings", {}).get("_meta", {}).get("layout")
+    return layout if isinstance(layout, str) else None
 
 
 def _wrap(nested: FieldSpec | None, clause: dict[str, Any]) -> dict[str, Any]:
@@ -245,8 +264,21 @@ class ElasticsearchIndex:
         return await self._guard(run)
 
     async def outdated(self) -> list[str]:
-        """Mappings are not compared with their definitions yet: nothing is reported."""
-        return []
+        """The indexes whose live version was built for another layout than its definition's
+        (or before layouts were recorded); a missing index is not outdated, only missing."""
+
+        async def run() -> list[str]:
+            stale = []
+            for definition in self.definitions.values():
+                if not await self.client.indices.exists(index=definition.name):
+                    continue
+                wanted = index_body(definition)["mappings"]["_meta"]["layout"]
+                live = await self.client.indices.get_mapping(index=definition.name)
+                if any(built_layout(mapping) != wanted for mapping in live.body.values()):
+                    stale.append(definition.name)
+            return stale
+
+        return await self._guard(run)
 
     async def _bump_version(self) -> None:
         current = await self._read_version()
