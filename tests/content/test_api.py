@@ -56,7 +56,9 @@ async def test_films_default_order_is_best_rated_first(public_client: httpx.Asyn
 
 
 async def test_pages_join_up_to_the_unpaged_order(public_client: httpx.AsyncClient) -> None:
-    for sort in ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating"):
+    sorts = ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating",
+             "added", "-added")  # fmt: skip
+    for sort in sorts:
         first = (await public_client.get(FILMS, params={"sort": sort, "page_size": 50})).json()
         second = (
             await public_client.get(FILMS, params={"sort": sort, "page_size": 50, "page_number": 2})
@@ -97,6 +99,20 @@ async def test_bad_paging_and_sort_are_422_naming_the_parameter(
     response = await public_client.get(FILMS, params=params)
     assert response.status_code == 422
     assert name in response.text
+
+
+async def test_added_sort_follows_when_films_entered_the_catalog(
+    public_client: httpx.AsyncClient, movies_database: str
+) -> None:
+    created = dict(_rows(movies_database, "SELECT id::text, created FROM content.film_work"))
+    newest = (await public_client.get(FILMS, params={"sort": "-added", "page_size": 100})).json()
+    times = [created[film["uuid"]] for film in newest]
+    assert times == sorted(times, reverse=True)
+    assert times[0] == max(created.values())
+    oldest = (await public_client.get(FILMS, params={"sort": "added", "page_size": 100})).json()
+    times = [created[film["uuid"]] for film in oldest]
+    assert times == sorted(times)
+    assert times[0] == min(created.values())
 
 
 async def test_genre_filter_equals_the_catalog_for_every_genre(

@@ -48,7 +48,8 @@ def test_movies_mapping_is_strict_with_ru_en_and_nested_people() -> None:
     assert mapping["dynamic"] == "strict"
     properties = mapping["properties"]
     assert properties["id"] == {"type": "keyword"}
-    assert properties["imdb_rating"] == {"type": "float"}
+    assert properties["imdb_rating"] == {"type": "double"}  # f64, as Tantivy's column
+    assert properties["added"] == {"type": "double"}
     assert properties["title"]["analyzer"] == "ru_en"
     assert properties["title"]["fields"]["raw"]["type"] == "keyword"
     assert properties["title_exact"] == {"type": "text", "analyzer": "exact"}

@@ -476,3 +476,31 @@ async def test_viewers_ratings_and_reviews_reach_the_film_document(rig: SyncRig)
         assert (document["user_rating"], document["user_rating_count"]) == (9.0, 1)
     finally:
         await store.close()
+
+
+async def test_a_film_document_says_when_the_film_entered_the_catalog(rig: SyncRig) -> None:
+    """`added` is the catalog row's `created` (seconds since 1970): the "new" order."""
+    from kinoteka.infra.search import Sort
+
+    await rig.sync.run_once()
+    arrival = rig.catalog.films["Arrival"]
+    execute(
+        rig.database_url,
+        "UPDATE content.film_work SET created = now() + interval '1 day' WHERE id = %s",
+        (arrival,),
+    )
+    await rig.sync.run_once()
+    with psycopg.connect(libpq_url(rig.database_url)) as connection:
+        [(created,)] = connection.execute(
+            "SELECT extract(epoch FROM created)::float FROM content.film_work WHERE id = %s",
+            (arrival,),
+        ).fetchall()
+    document = await film(rig, "Arrival")
+    assert document is not None
+    assert document["added"] == pytest.approx(created, abs=1e-3)
+    newest = await rig.index.search(
+        SearchQuery(index="movies", sort=Sort("added", descending=True), limit=2)
+    )
+    assert newest.documents[0]["id"] == arrival
+    oldest = await rig.index.search(SearchQuery(index="movies", sort=Sort("added"), limit=50))
+    assert oldest.documents[-1]["id"] == arrival

@@ -22,7 +22,16 @@ log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(content_reader)])
 
-SortValue = Literal["imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating"]
+SortValue = Literal[
+    "imdb_rating",
+    "-imdb_rating",
+    "title",
+    "-title",
+    "user_rating",
+    "-user_rating",
+    "added",
+    "-added",
+]
 PersonSortValue = Literal["full_name", "-full_name"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail}}
 BAD_QUERY: dict[int | str, dict[str, Any]] = {
@@ -149,7 +158,8 @@ async def films(
     sort: Annotated[
         SortValue,
         Query(
-            description="imdb_rating, title or user_rating (viewers' average); - for descending."
+            description="imdb_rating, title, user_rating (viewers' average) or added (when "
+            "the film entered the catalog: -added is newest first); - for descending."
         ),
     ] = "-imdb_rating",
     genre: Annotated[str | None, Query(description="Genre id to filter by.")] = None,

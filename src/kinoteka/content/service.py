@@ -28,7 +28,10 @@ from kinoteka.content.schemas import (
 from kinoteka.infra.search import MAX_LIMIT, SearchIndex, SearchQuery, Sort
 from kinoteka.search import IndexNames
 
-SORTS = ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating")
+SORTS = (
+    "imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating", "added",
+    "-added",
+)  # fmt: skip
 PERSON_SORTS = ("full_name", "-full_name")
 
 

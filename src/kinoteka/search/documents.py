@@ -8,7 +8,8 @@ comparisons):
   `directors_names`, `actors_names`, `writers_names`, `directors_ids`, `actors_ids`,
   `writers_ids`, `directors`/`actors`/`writers` as `[{id, name}]`, `poster_url` (the catalog's
   poster path, 320 pixels wide; the other widths are beside it), `release_date` (ISO date),
-  `type` (`movie`, `tv_show`), `popularity` (the weight of its search relevance: rating plus
+  `type` (`movie`, `tv_show`), `added` (when the film entered the catalog: seconds since
+  1970, what "new" sorts by), `popularity` (the weight of its search relevance: rating plus
   a little for its credits, see `search.repository.documents.POPULARITY_SQL`), `has_video`
   (whether the film has a playable video, always present), `duration` (its seconds) and
   `qualities` (its rungs, `["1080p", "720p"]`), read from `media.videos`;
@@ -80,6 +81,7 @@ MOVIE_FIELDS = (
     FieldSpec("release_date", FieldKind.KEYWORD),
     FieldSpec("type", FieldKind.KEYWORD),
     FieldSpec("popularity", FieldKind.FLOAT),
+    FieldSpec("added", FieldKind.FLOAT),
     FieldSpec("user_rating", FieldKind.FLOAT),
     FieldSpec("user_rating_count", FieldKind.FLOAT),
     FieldSpec("review_count", FieldKind.FLOAT),

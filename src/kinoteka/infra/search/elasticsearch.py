@@ -81,7 +81,9 @@ def field_mapping(spec: FieldSpec) -> dict[str, Any]:
     if spec.kind is FieldKind.KEYWORD:
         return {"type": "keyword"}
     if spec.kind is FieldKind.FLOAT:
-        return {"type": "float"}
+        # 64 bits, as Tantivy's f64 column: a 32-bit float cannot tell apart two moments
+        # (`added`, seconds since 1970) a minute or two apart.
+        return {"type": "double"}
     if spec.kind is FieldKind.BOOL:
         return {"type": "boolean"}
     if spec.kind is FieldKind.TEXT:

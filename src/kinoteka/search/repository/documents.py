@@ -62,6 +62,10 @@ POPULARITY_SQL = "(coalesce(fw.rating, 0) + least(coalesce(c.credits, 0), 10) / 
 points for how well known it is, which the course data tells only by the people credited (a
 film with ten credits is better documented than one with a single actor)."""
 
+ADDED_SQL = "extract(epoch FROM fw.created)"
+"""A film's `added`: when it entered the catalog, in seconds since 1970 (what "New" sorts by;
+`release_date` is when the film came out)."""
+
 # The viewers' summary of a film, read from ugc's per-film counters (a sanctioned
 # cross-context read, as the catalog's tables are; ugc's trigger queues the film on change).
 # Absent without ratings or reviews, as other fields without a value are.
@@ -107,7 +111,7 @@ def _film_select(json: _Json, scope: Scope) -> str:
         ("title_exact", "fw.title"),
         ("description", "fw.description"), ("poster_url", poster_url_sql("fw.poster_key")),
         ("release_date", "fw.creation_date"),
-        ("type", "fw.type"), ("popularity", POPULARITY_SQL),
+        ("type", "fw.type"), ("popularity", POPULARITY_SQL), ("added", ADDED_SQL),
         *VIDEO_MEMBERS,
         ("genres", "coalesce(g.names, '[]'::json)"), ("genre_ids", "coalesce(g.ids, '[]'::json)"),
         *((name, f"coalesce(c.{name}, '[]'::json)") for name in listed),
