@@ -80,6 +80,45 @@ async def test_a_mixed_batch_takes_the_valid_and_names_the_refused(
     assert "valid UUID" in stored[0].reason
 
 
+async def test_accepted_progress_events_go_to_the_read_model_it_is_given(
+    services: Services,
+) -> None:
+    """The collector keeps no resume points: it hands the published `progress` events to
+    `on_progress` (the web pages give ugc's watch progress), refused ones never."""
+    from kinoteka.analytics import Heartbeat, collect_player_events
+
+    handed: list[list[Heartbeat]] = []
+
+    async def sink(beats: list[Heartbeat]) -> None:
+        handed.append(beats)
+
+    batch = {
+        "schema_version": 1,
+        "events": [
+            event("progress", position=40, duration=100),
+            event("progress", position=-1, duration=100),
+            event("pause", position=41),
+            event("progress", position=42, duration=None, at="2026-12-01T20:16:00"),
+        ],
+    }
+    async with services.db.session() as session:
+        answer = await collect_player_events(
+            session, services.bus, uuid.uuid4(), batch, max_events=10, on_progress=sink
+        )
+        nothing = await collect_player_events(
+            session, services.bus, uuid.uuid4(), {"schema_version": 1, "events": [event("play")]},
+            max_events=10, on_progress=sink,
+        )  # fmt: skip
+    assert (answer.accepted, [r.index for r in answer.refused]) == (3, [1])
+    assert nothing.accepted == 1
+    assert handed == [
+        [
+            Heartbeat(FILM, 40.0, 100.0, dt.datetime(2026, 12, 1, 20, 15, tzinfo=dt.UTC)),
+            Heartbeat(FILM, 42.0, None, dt.datetime(2026, 12, 1, 20, 16, tzinfo=dt.UTC)),
+        ]
+    ]
+
+
 async def test_a_wholly_invalid_batch_is_422_and_kept(
     client: httpx.AsyncClient, services: Services
 ) -> None:

@@ -108,35 +108,3 @@ async def test_the_dashboard_needs_analytics_view(
         assert root.findall(".//{http://www.w3.org/2000/svg}rect")
     unknown = await client.get("/api/v1/analytics/charts/nothing.svg", headers=viewer)
     assert unknown.status_code == 404
-
-
-async def test_continue_watching_follows_the_latest_progress(
-    services: Services, client: httpx.AsyncClient
-) -> None:
-    user = uuid.uuid4()
-    headers = await token_for(services, user_id=user)
-
-    def progress(film: uuid.UUID, position: float, minute: int) -> dict[str, object]:
-        at = NOW.replace(minute=minute).isoformat()
-        return {"type": "progress", "film_id": str(film), "position": position,
-                "duration": 6000.0, "at": at}  # fmt: skip
-
-    batch = {
-        "schema_version": 1,
-        "events": [progress(A, 100, 1), progress(A, 300, 3), progress(B, 50, 2)],
-    }
-    assert (await client.post("/api/v1/events", json=batch, headers=headers)).status_code == 202
-    late = {"schema_version": 1, "events": [progress(A, 200, 2)]}  # arrives late, older
-    assert (await client.post("/api/v1/events", json=late, headers=headers)).status_code == 202
-    finished = {"schema_version": 1, "events": [progress(C, 5900, 4)]}
-    assert (await client.post("/api/v1/events", json=finished, headers=headers)).status_code == 202
-
-    rows = (await client.get("/api/v1/me/continue-watching", headers=headers)).json()
-    assert [(r["film_id"], r["position"]) for r in rows] == [(str(A), 300.0), (str(B), 50.0)]
-
-    from kinoteka.analytics import resume_position
-
-    async with services.db.session() as session:
-        assert await resume_position(session, user, A) == 300.0
-        assert await resume_position(session, user, C) == 0.0  # finished: from the start
-        assert await resume_position(session, uuid.uuid4(), A) == 0.0

@@ -230,7 +230,8 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     assert position > 3
     until = time.monotonic() + 10
     while not site.rows(
-        "SELECT 1 FROM analytics.watch_progress WHERE position >= %s", position - 0.5
+        "SELECT 1 FROM ugc.progress WHERE (doc -> 'position_seconds')::float >= %s",
+        position - 0.5,
     ):
         assert time.monotonic() < until, "the progress event never arrived"
         await page.wait_for_timeout(100)  # polling the database for the beacon, with a deadline

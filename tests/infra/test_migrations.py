@@ -146,3 +146,40 @@ def test_models_and_migrations_agree(fresh_database: str) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_analytics_resume_points_move_into_ugc_progress(empty_database: str) -> None:
+    """analytics_0002 drops the second "continue watching" table, keeping its positions."""
+    migrations.upgrade(empty_database, "analytics_0001")
+    migrations.upgrade(empty_database, "ugc@head")
+    user, film, newer_film = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(libpq_url(empty_database)) as connection:
+        connection.execute(
+            "INSERT INTO analytics.watch_progress VALUES"
+            " (%s, %s, 120.5, 6000, '2026-11-30 10:00:00+00'),"
+            " (%s, %s, 5900, 6000, '2026-11-30 11:00:00+00')",
+            (user, film, user, newer_film),
+        )
+        # ugc already holds a later heartbeat of the second film: it stays.
+        connection.execute(
+            "INSERT INTO ugc.progress VALUES (%s, %s)",
+            (
+                f"{user}:{newer_film}",
+                '{"position_seconds": 10, "client_time": "2026-12-01T00:00:00.000000Z"}',
+            ),
+        )
+    migrations.upgrade(empty_database)
+    with psycopg.connect(libpq_url(empty_database)) as connection:
+        rows = dict(connection.execute("SELECT key, doc FROM ugc.progress").fetchall())
+        left = connection.execute("SELECT to_regclass('analytics.watch_progress')").fetchone()
+    assert left == (None,)
+    assert rows[f"{user}:{film}"] == {
+        "user_id": str(user),
+        "film_id": str(film),
+        "position_seconds": 120.5,
+        "duration_seconds": 6000,
+        "client_time": "2026-11-30T10:00:00.000000Z",
+        "updated": "2026-11-30T10:00:00.000000Z",
+        "finished": False,
+    }
+    assert rows[f"{user}:{newer_film}"]["position_seconds"] == 10

@@ -32,7 +32,7 @@ async def viewer(
 ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     """A signed-up viewer's client and a film that has a video."""
     services = web_services(fresh_database, flushed_redis, web_index, tmp_path)
-    app = create_app(services, ["web", "auth"])
+    app = create_app(services, ["web", "auth", "ugc"])
     films: set[str] = set()
     install_media(app, tmp_path, films)
     async with web_client(services, app=app) as client:
@@ -114,10 +114,11 @@ async def test_events_go_to_the_collector_and_playback_resumes_from_the_latest_p
     assert sent.json() == {"accepted": 6, "refused": []}
     with psycopg.connect(libpq_url(fresh_database)) as connection:
         progress = connection.execute(
-            "SELECT film_id::text, position, duration FROM analytics.watch_progress"
+            "SELECT doc ->> 'film_id', (doc -> 'position_seconds')::float,"
+            " (doc -> 'duration_seconds')::float FROM ugc.progress"
         ).fetchall()
         refused = connection.execute("SELECT count(*) FROM analytics.failed_event").fetchone()
-    assert progress == [(film_id, 14.5, 20.0)]
+    assert progress == [(film_id, 14.5, 20.0)]  # ugc's watch progress: the one read model
     assert refused == (0,)
     published = await bus_types(flushed_redis)
     assert sorted(published) == sorted(
@@ -128,8 +129,24 @@ async def test_events_go_to_the_collector_and_playback_resumes_from_the_latest_p
     assert 'data-start="14.50"' in page.text
     home = await client.get("/")
     assert "Continue watching" in home.text
+    continuing = home.text.split("Continue watching")[1].split("</section>")[0]
+    assert FILM_LINK.findall(continuing) == [film_id]
 
-    # Watched to the end: the next playback starts from the beginning.
+    # A heartbeat older (by the player's clock) than the stored one changes nothing.
+    stale = event(film_id, "progress", 3, duration=20)
+    stale["at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+    assert (await send(client, token, batch(stale))).status_code == 202
+    page = await client.get(f"/films/{film_id}/watch")
+    assert 'data-start="14.50"' in page.text
+    # ... and one about a film the catalog does not hold is published, not kept.
+    unknown = str(uuid.uuid4())
+    assert (await send(client, token, batch(event(unknown, "progress", 3)))).status_code == 202
+    with psycopg.connect(libpq_url(fresh_database)) as connection:
+        kept = connection.execute("SELECT count(*) FROM ugc.progress").fetchone()
+    assert kept == (1,)
+
+    # Watched to the end: the next playback starts from the beginning, and the film leaves
+    # "continue watching".
     await send(
         client,
         token,
@@ -140,6 +157,7 @@ async def test_events_go_to_the_collector_and_playback_resumes_from_the_latest_p
     )
     page = await client.get(f"/films/{film_id}/watch")
     assert 'data-start="0.00"' in page.text
+    assert "Continue watching" not in (await client.get("/")).text
 
 
 @pytest.mark.parametrize(
@@ -203,6 +221,6 @@ async def test_deleting_the_account_takes_its_watch_progress(
     assert "Your account and everything kept about it are deleted." in home.text
     assert "Sign in" in home.text
     with psycopg.connect(libpq_url(fresh_database)) as connection:
-        progress = connection.execute("SELECT count(*) FROM analytics.watch_progress")
+        progress = connection.execute("SELECT count(*) FROM ugc.progress")
         assert progress.fetchone() == (0,)
         assert connection.execute("SELECT count(*) FROM auth.users").fetchone() == (0,)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, TypeAdapter
 
-from kinoteka.analytics import dashboards, progress
+from kinoteka.analytics import dashboards
 from kinoteka.analytics.collector import BatchTooLarge, BusUnavailable, collect
 from kinoteka.analytics.schemas import BatchAnswer, PlayerEvent
 from kinoteka.analytics.topics import PlayerEventType
@@ -156,19 +156,6 @@ def _alias(kind: PlayerEventType, path: str) -> None:
 _alias(PlayerEventType.PAUSE, "/api/pause")
 _alias(PlayerEventType.FULL_VIEW, "/api/full-view")
 _alias(PlayerEventType.QUALITY_CHANGE, "/api/quality-change")
-
-
-@router.get(
-    "/api/v1/me/continue-watching",
-    summary="Films the caller has started, latest first, with where to resume",
-    response_model=list[progress.ResumePoint],
-)
-async def continue_watching(
-    session: SessionDep,
-    user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> list[progress.ResumePoint]:
-    return await progress.continue_watching(session, user.subject, limit=limit)
 
 
 @router.get(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -31,6 +32,21 @@ FUTURE_TOLERANCE = dt.timedelta(hours=1)  # client clocks run ahead; further is 
 _player_event: TypeAdapter[Any] = TypeAdapter(PlayerEvent)
 KNOWN_TYPES = {kind.value for kind in PlayerEventType}
 TYPE_REASON = "type: must be one of " + ", ".join(kind.value for kind in PlayerEventType)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """An accepted `progress` event, handed to the read model that keeps resume points
+    (ugc's watch progress, through the web pages): analytics keeps no copy of its own."""
+
+    film_id: uuid.UUID
+    position: float
+    duration: float | None
+    at: dt.datetime
+    """The player's clock (UTC): the latest heartbeat wins."""
+
+
+HeartbeatSink = Callable[[list[Heartbeat]], Awaitable[None]]
 
 
 class BusUnavailable(Exception):
@@ -79,8 +95,10 @@ async def collect(
     max_events: int,
     source: str = "api/v1/events",
     now: dt.datetime | None = None,
+    on_progress: HeartbeatSink | None = None,
 ) -> BatchAnswer:
-    """Publish the valid events of `body`; refused ones are stored with their reason.
+    """Publish the valid events of `body`; refused ones are stored with their reason; the
+    published `progress` events go to `on_progress` when given.
 
     Flushes, never commits. Raises `BatchTooLarge` before looking at events, and
     `BusUnavailable` when the bus refuses (the refused events are flushed all the same).
@@ -172,9 +190,16 @@ async def collect(
         except BusError as error:
             log.warning("analytics.bus_unavailable", error=str(error))
             raise BusUnavailable(str(error)) from error
-        progress = [r for r in records if r.type == PlayerEventType.PROGRESS]
-        await repository.upsert_progress(session, progress)
-        await session.flush()
+        if on_progress is not None:
+            beats = [
+                Heartbeat(r.film_id, r.position, r.duration, r.client_at)
+                for r in records
+                if r.type == PlayerEventType.PROGRESS
+                and r.film_id is not None
+                and r.client_at is not None
+            ]
+            if beats:
+                await on_progress(beats)
     return BatchAnswer(accepted=len(records), refused=refused)
 
 

@@ -1,8 +1,8 @@
-"""Analytics tables in PostgreSQL (schema `analytics`): refused events and the resume read model.
+"""Analytics tables in PostgreSQL (schema `analytics`): refused events.
 
-The events themselves live in ClickHouse; PostgreSQL keeps what must be exact and at hand:
-the events the collector refused (with why), and each viewer's latest `progress` per film, the
-read model behind "continue watching" (one upserted row per account and film).
+The events themselves live in ClickHouse; PostgreSQL keeps the events the collector refused
+(with why). "Continue watching" is ugc's watch progress, fed the accepted `progress` events
+(`collect(on_progress=…)`), not a table of this context.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Float, Identity, Index, Integer, Text, func
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, Text, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,17 +37,3 @@ class FailedEvent(Base):
     event_id: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[Any] = mapped_column(JSONB)
-
-
-class WatchProgress(Base):
-    __tablename__ = "watch_progress"
-    __table_args__ = (
-        Index("ix_watch_progress_user_id_watched_at", "user_id", "watched_at"),
-        {"schema": SCHEMA},
-    )
-
-    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    film_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    position: Mapped[float] = mapped_column(Float)
-    duration: Mapped[float | None] = mapped_column(Float)
-    watched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

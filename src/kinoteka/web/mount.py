@@ -86,7 +86,7 @@ def build_kit(app: FastAPI, services: Services) -> WebKit:
 
 def install_web(app: FastAPI, services: Services) -> None:
     kit = build_kit(app, services)
-    auth.on_account_deleted(analytics.forget_account)  # the resume points go with the account
+    auth.on_account_deleted(analytics.forget_account)  # its refused player events go with it
     app.include_router(catalog_router(kit))
     app.include_router(accounts_router(kit))
     app.include_router(inbox_router(kit))
@@ -109,5 +109,6 @@ def install_web(app: FastAPI, services: Services) -> None:
 
 
 def web_mount() -> ContextMount:
-    # The pages read the catalog through the content service's index and sign in through auth.
-    return ContextMount("web", install_web, uses=("search", "auth"))
+    # The pages read the catalog through the content service's index, sign in through auth,
+    # and keep viewers' bookmarks, ratings, reviews and watch progress through ugc.
+    return ContextMount("web", install_web, uses=("search", "auth", "ugc"))

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from kinoteka import analytics, content
+from kinoteka.web import viewing
 from kinoteka.web.kit import WebKit, page_route
 from kinoteka.web.paging import MAX_PAGE, Pager
 from kinoteka.web.playback import PlaybackInfo
@@ -34,9 +35,9 @@ def catalog_router(kit: WebKit) -> APIRouter:
         shelves: HomeShelves = await kit.home_shelves.get(lambda: _read_shelves(kit))
         rows: list[dict[str, Any]] = []
         if session is not None and session.claims is not None:
-            async with kit.services.db.session() as db:
-                watched = await analytics.continue_watching(db, session.claims.subject, limit=size)
-            films = await _cards_by_id(kit, [str(point.film_id) for point in watched])
+            films = await viewing.continue_watching_cards(
+                kit.services, kit.queries(), session.claims.subject, limit=size
+            )
             if films:
                 rows.append({"key": "continue", "title": None, "films": films, "more": None})
         rows.extend(shelves.rows)
@@ -157,10 +158,9 @@ def catalog_router(kit: WebKit) -> APIRouter:
                 request, "unavailable.html", {"film": found, "reason": answer.value},
                 status_code=403 if answer.value == "forbidden" else 200,
             )  # fmt: skip
-        async with kit.services.db.session() as db:
-            start = await analytics.resume_position(
-                db, viewer.claims.subject, uuid.UUID(found.uuid)
-            )
+        start = await viewing.resume_position(
+            kit.services, viewer.claims.subject, uuid.UUID(found.uuid)
+        )
         return await kit.render(
             request,
             "watch.html",
@@ -196,6 +196,9 @@ def catalog_router(kit: WebKit) -> APIRouter:
                     body,
                     max_events=kit.services.settings.analytics.max_batch_events,
                     source="web/events",
+                    on_progress=viewing.heartbeat_sink(
+                        kit.services, kit.queries(), session.claims.subject
+                    ),
                 )
             except analytics.BatchTooLarge as error:
                 return Response(str(error), status_code=413)
@@ -239,23 +242,3 @@ async def _read_shelves(kit: WebKit) -> HomeShelves:
             more = f"/genres/{genre.uuid}"
             rows.append({"key": "genre", "title": genre.name, "films": page.items, "more": more})
     return HomeShelves(rows, genres)
-
-
-async def _cards_by_id(kit: WebKit, film_ids: list[str]) -> list[content.FilmCard]:
-    queries = kit.queries()
-    cards: list[content.FilmCard] = []
-    for film_id in film_ids:
-        try:
-            view = await queries.get_film_view(film_id)
-        except content.NotFound:
-            continue
-        cards.append(
-            content.FilmCard(
-                uuid=view.uuid,
-                title=view.title,
-                imdb_rating=view.imdb_rating,
-                poster_url=view.poster_url,
-                genres=[g.name for g in view.genre],
-            )
-        )
-    return cards
