@@ -38,6 +38,30 @@ async def test_home_has_rows_of_films_and_genres(client: httpx.AsyncClient) -> N
     assert "Sign in" in html
 
 
+async def test_home_has_a_new_row_newest_in_the_catalog_first(
+    client: httpx.AsyncClient, movies_database: str
+) -> None:
+    import psycopg
+
+    from kinoteka.infra.db import libpq_url
+
+    with psycopg.connect(libpq_url(movies_database)) as connection:
+        created = dict(connection.execute("SELECT id::text, created FROM content.film_work"))
+    html = (await client.get("/")).text
+    assert html.index(">New</h2>") < html.index(">Top rated</h2>")
+    row = html.split(">New</h2>")[1].split("</section>")[0]
+    films = FILM_LINK.findall(row)
+    assert len(films) == 12
+    times = [created[film] for film in films]
+    assert times == sorted(times, reverse=True)
+    assert times[0] == max(created.values())
+    assert 'href="/films?sort=-added"' in row
+    listed = await client.get("/films", params={"sort": "-added"})
+    assert listed.status_code == 200
+    assert FILM_LINK.findall(listed.text.split('id="sort"')[1])[:12] == films
+    assert '<option value="-added" selected>' in listed.text
+
+
 async def test_the_language_follows_accept_language_and_the_switch(
     client: httpx.AsyncClient,
 ) -> None:

@@ -20,7 +20,7 @@ from kinoteka.web.playback import PlaybackInfo
 
 log = structlog.get_logger(__name__)
 
-SortValue = Literal["-imdb_rating", "imdb_rating", "title", "-title"]
+SortValue = Literal["-imdb_rating", "imdb_rating", "title", "-title", "-added"]
 PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 MAX_BATCH_BYTES = 64 * 1024
 
@@ -227,15 +227,18 @@ class HomeShelves:
 async def _read_shelves(kit: WebKit) -> HomeShelves:
     queries = kit.queries()
     row = content.Page(size=kit.settings.row_size)
-    top, genres = await asyncio.gather(
-        queries.film_cards(sort="-imdb_rating", genre=None, page=row), queries.list_genres()
+    new, top, genres = await asyncio.gather(
+        queries.film_cards(sort="-added", genre=None, page=row),
+        queries.film_cards(sort="-imdb_rating", genre=None, page=row),
+        queries.list_genres(),
     )
     shown = genres[: kit.settings.genre_rows]
     by_genre = await asyncio.gather(
         *(queries.film_cards(sort="-imdb_rating", genre=g.uuid, page=row) for g in shown)
     )
     rows: list[dict[str, Any]] = [
-        {"key": "top", "title": None, "films": top.items, "more": "/films"}
+        {"key": "new", "title": None, "films": new.items, "more": "/films?sort=-added"},
+        {"key": "top", "title": None, "films": top.items, "more": "/films"},
     ]
     for genre, page in zip(shown, by_genre, strict=True):
         if page.items:
