@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.middleware.gzip import GZipMiddleware
 
+from kinoteka import ugc
 from kinoteka.content import CardPage, FilmView
 from kinoteka.web.i18n import LOCALES, Strings
 from kinoteka.web.kit import template_environment
+from kinoteka.web.opinions import REVIEWS_PAGE, SCORES, FilmOpinions
 from kinoteka.web.paging import Pager
 
 _DATA: dict[str, Any] = json.loads(
@@ -50,7 +53,22 @@ async def home() -> HTMLResponse:
 @app.get("/films/{film_id}")
 async def film(film_id: str) -> HTMLResponse:
     view = FilmView.model_validate(_DATA["film"])
-    return _render("film.html", f"/films/{film_id}", {"film": view, "playback": None})
+    path = f"/films/{film_id}"
+    # The generated films have no viewers' content: an empty summary and review list.
+    opinions = FilmOpinions(
+        summary=ugc.RatingSummary(
+            film_id=uuid.UUID(view.uuid), average=None, count=0,
+            distribution={str(score): 0 for score in SCORES}, reviews=0,
+        ),
+        reviews=ugc.ReviewPage(items=[], total=0),
+        pager=Pager(1, REVIEWS_PAGE, 0, path, ()),
+        sort="newest",
+    )  # fmt: skip
+    context: dict[str, Any] = {
+        "film": view, "playback": None, "opinions": opinions, "scores": SCORES, "error": None,
+        "draft": {}, "review_max": 5000,
+    }  # fmt: skip
+    return _render("film.html", path, context)
 
 
 @app.get("/search")

@@ -47,8 +47,12 @@ async def _page_data(search_url: str, film_id: str, query: str) -> dict[str, Any
     try:
         queries = ContentQueries(index, settings.indexes)
         genres = await queries.list_genres()
+        new = await queries.film_cards(sort="-added", genre=None, page=Page(size=12))
         top = await queries.film_cards(sort="-imdb_rating", genre=None, page=Page(size=12))
-        rows = [{"key": "top", "title": None, "films": top.model_dump(), "more": None}]
+        rows = [
+            {"key": "new", "title": None, "films": new.model_dump(), "more": "/films?sort=-added"},
+            {"key": "top", "title": None, "films": top.model_dump(), "more": "/films"},
+        ]
         for genre in genres[:4]:
             page = await queries.film_cards(sort="-imdb_rating", genre=genre.uuid, page=Page(12))
             rows.append({"key": "genre", "title": genre.name, "films": page.model_dump(),

@@ -6,12 +6,16 @@ This package is ugc's public surface; other contexts (the web pages) import only
 `kinoteka.ugc`. Every use case takes the store, `get_ugc(services).store` (and `.settings`
 where text is checked), and the viewer's account id:
 
-- Bookmarks: `add_bookmark`, `remove_bookmark`, `list_bookmarks` (newest first, paged).
+- Bookmarks: `add_bookmark`, `remove_bookmark`, `is_bookmarked`, `list_bookmarks` (newest
+  first, paged).
 - Ratings: `rate_film`, `my_rating`, `remove_rating`, `rating_summary` (average, count,
   distribution, visible review count of a film).
-- Reviews: `write_review`, `edit_review`, `delete_review`, `get_review`, `film_reviews`
-  (`ReviewSort.NEWEST` / `MOST_LIKED`), `user_reviews` (the author's, hidden included),
-  `vote_review`, `withdraw_vote`, `set_review_hidden` (moderators).
+- Reviews: `write_review`, `edit_review`, `delete_review`, `get_review`, `my_review`,
+  `film_reviews` (`ReviewSort.NEWEST` / `MOST_LIKED`; `include_hidden` for moderators),
+  `user_reviews` (the author's, hidden included), `vote_review`, `withdraw_vote`, `my_votes`,
+  `set_review_hidden` (moderators).
+- Write rate: `get_ugc(services).check_write_rate(user_id)` (`TooManyWrites` past
+  `KINOTEKA_UGC__WRITE_RATE`), for front ends that write on a viewer's behalf.
 - Progress: `save_progress` (last write by client time wins), `film_progress`,
   `continue_watching`.
 - Errors, all `UgcError`: `FilmNotFound`, `ReviewNotFound`, `RatingNotFound`,
@@ -46,6 +50,8 @@ if TYPE_CHECKING:
         edit_review,
         film_reviews,
         get_review,
+        my_review,
+        my_votes,
         set_review_hidden,
         user_reviews,
         vote_review,
@@ -68,6 +74,7 @@ if TYPE_CHECKING:
         add_bookmark,
         continue_watching,
         film_progress,
+        is_bookmarked,
         list_bookmarks,
         my_rating,
         rate_film,
@@ -85,15 +92,16 @@ _MODULES = {
     ],
     "kit": ["UgcKit", "get_ugc"],
     "reviews": [
-        "delete_review", "edit_review", "film_reviews", "get_review", "set_review_hidden",
-        "user_reviews", "vote_review", "withdraw_vote", "write_review",
+        "delete_review", "edit_review", "film_reviews", "get_review", "my_review", "my_votes",
+        "set_review_hidden", "user_reviews", "vote_review", "withdraw_vote", "write_review",
     ],
     "schemas": [
         "Bookmark", "BookmarkPage", "Progress", "ProgressWrite", "Rating", "RatingSummary",
         "Review", "ReviewPage", "ReviewSort", "VoteValue",
     ],
     "service": [
-        "add_bookmark", "continue_watching", "film_progress", "list_bookmarks", "my_rating",
+        "add_bookmark", "continue_watching", "film_progress", "is_bookmarked", "list_bookmarks",
+        "my_rating",
         "rate_film", "rating_summary", "remove_bookmark", "remove_rating", "save_progress",
     ],
 }  # fmt: skip
@@ -129,8 +137,11 @@ __all__ = [
     "forget_user",
     "get_review",
     "get_ugc",
+    "is_bookmarked",
     "list_bookmarks",
     "my_rating",
+    "my_review",
+    "my_votes",
     "rate_film",
     "rating_summary",
     "remove_bookmark",

@@ -107,9 +107,7 @@ async def writer(
     kit: KitDep, claims: Annotated[AccessClaims, Depends(require_permission(WRITE))]
 ) -> AccessClaims:
     """A viewer allowed to write, within their write rate."""
-    decision = await kit.limiter.hit(kit.settings.write_rate, "ugc-write", str(claims.subject))
-    if not decision.allowed:
-        raise TooManyWrites(decision.retry_after)
+    await kit.check_write_rate(claims.subject)
     return claims
 
 

@@ -13,6 +13,7 @@ from kinoteka.infra.documents import DocumentStore
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.ratelimit import RateLimiter
 from kinoteka.services import Services
+from kinoteka.ugc.errors import TooManyWrites
 from kinoteka.ugc.settings import UgcSettings
 
 KNOWN_FILMS_TTL = 60.0
@@ -41,6 +42,12 @@ class UgcKit:
     store: DocumentStore
     limiter: RateLimiter
     known_films: KnownFilms = field(default_factory=KnownFilms)
+
+    async def check_write_rate(self, user_id: uuid.UUID) -> None:
+        """Count one write of the account; `TooManyWrites` past `settings.write_rate`."""
+        decision = await self.limiter.hit(self.settings.write_rate, "ugc-write", str(user_id))
+        if not decision.allowed:
+            raise TooManyWrites(decision.retry_after)
 
     async def close(self) -> None:
         await self.limiter.close()

@@ -118,6 +118,24 @@ async def get_review(
     return _review(found, vote)
 
 
+async def my_review(store: DocumentStore, user_id: uuid.UUID, film_id: uuid.UUID) -> Review | None:
+    """The viewer's review of the film (hidden or not), or None."""
+    found = await store.get(REVIEWS, str(review_id(film_id, user_id)))
+    return None if found is None else _review(found)
+
+
+async def my_votes(
+    store: DocumentStore, user_id: uuid.UUID, review_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, VoteValue]:
+    """The viewer's votes on these reviews (the ones they voted on)."""
+    votes: dict[uuid.UUID, VoteValue] = {}
+    for key in review_ids:
+        cast = await store.get(REVIEW_VOTES, f"{key}:{user_id}")
+        if cast is not None:
+            votes[key] = VoteValue(cast["value"])
+    return votes
+
+
 async def edit_review(
     store: DocumentStore,
     settings: UgcSettings,
@@ -162,9 +180,13 @@ async def film_reviews(
     sort: ReviewSort,
     limit: int,
     offset: int = 0,
+    include_hidden: bool = False,
 ) -> ReviewPage:
-    """A film's visible reviews, newest or most liked first."""
-    where = {"film_id": str(film_id), "hidden": False}
+    """A film's visible reviews, newest or most liked first; with `include_hidden` (for
+    moderators, who restore them) the hidden ones too, flagged."""
+    where: dict[str, object] = {"film_id": str(film_id)}
+    if not include_hidden:
+        where["hidden"] = False
     found = await store.find(REVIEWS, where, order_by=SORTS[sort], limit=limit, offset=offset)
     return ReviewPage(
         items=[_review(document) for document in found],

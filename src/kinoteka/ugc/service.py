@@ -59,6 +59,10 @@ async def add_bookmark(
     return Bookmark(film_id=film_id, created=document["created"]), created
 
 
+async def is_bookmarked(store: DocumentStore, user_id: uuid.UUID, film_id: uuid.UUID) -> bool:
+    return await store.get(BOOKMARKS, pair_key(user_id, film_id)) is not None
+
+
 async def remove_bookmark(store: DocumentStore, user_id: uuid.UUID, film_id: uuid.UUID) -> bool:
     return await store.delete(BOOKMARKS, pair_key(user_id, film_id)) is not None
 

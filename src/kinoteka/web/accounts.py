@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from kinoteka import auth, content
 from kinoteka.web.i18n import LANG_COOKIE, LOCALES
 from kinoteka.web.kit import WebKit, page_route, safe_next
+from kinoteka.web.opinions import read_account_opinions
 from kinoteka.web.paging import MAX_PAGE, Pager
 from kinoteka.web.session import client_info
 
@@ -198,7 +199,13 @@ def accounts_router(kit: WebKit) -> APIRouter:
         return kit.redirect(request, "/?notice=signed_out")
 
     async def account_page(
-        request: Request, history_page: int, *, error: str | None = None, status_code: int = 200
+        request: Request,
+        history_page: int,
+        *,
+        bookmarks_page: int = 1,
+        reviews_page: int = 1,
+        error: str | None = None,
+        status_code: int = 200,
     ) -> Response:
         claims = (await kit.signed_in(request)).claims
         async with kit.services.db.session() as db:
@@ -207,6 +214,9 @@ def accounts_router(kit: WebKit) -> APIRouter:
             history, total = await auth.login_history(
                 db, claims.subject, page=history_page, size=HISTORY_PAGE
             )
+        mine = await read_account_opinions(
+            kit, request, claims.subject, bookmarks_page=bookmarks_page, reviews_page=reviews_page
+        )
         return await kit.render(
             request,
             "account.html",
@@ -217,6 +227,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
                 "this_device": claims.session_id,
                 "history": history,
                 "pager": Pager.of(request, history_page, HISTORY_PAGE, total, key="history_page"),
+                "mine": mine,
                 "error": error,
             },
             status_code=status_code,
@@ -224,9 +235,14 @@ def accounts_router(kit: WebKit) -> APIRouter:
 
     @router.get("/account", name="web_account")
     async def account(
-        request: Request, history_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
+        request: Request,
+        history_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        bookmarks_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        reviews_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> Response:
-        return await account_page(request, history_page)
+        return await account_page(
+            request, history_page, bookmarks_page=bookmarks_page, reviews_page=reviews_page
+        )
 
     @router.post("/account/password")
     async def change_password(request: Request) -> Response:

@@ -41,6 +41,14 @@ NOTICES = {
     "session_revoked": N_("That device is signed out."),
     "sign_in_to_watch": N_("Sign in to watch films."),
     "account_deleted": N_("Your account and everything kept about it are deleted."),
+    "bookmarked": N_("The film is in your bookmarks."),
+    "bookmark_removed": N_("The film is out of your bookmarks."),
+    "rated": N_("Your score is saved."),
+    "rating_removed": N_("Your score is removed."),
+    "review_saved": N_("Your review is saved."),
+    "review_deleted": N_("Your review is deleted."),
+    "review_hidden": N_("The review is hidden."),
+    "review_restored": N_("The review is shown again."),
 }
 """What a page says after a redirect (`?notice=<code>`), by code."""
 

@@ -23,6 +23,7 @@ from kinoteka.services import Services
 from kinoteka.web.accounts import accounts_router
 from kinoteka.web.inbox import inbox_router
 from kinoteka.web.kit import HERE, Reused, WebKit, template_environment
+from kinoteka.web.opinions import opinions_router
 from kinoteka.web.pages import catalog_router
 from kinoteka.web.playback import PlaybackSource
 from kinoteka.web.session import PageSessions
@@ -90,6 +91,7 @@ def install_web(app: FastAPI, services: Services) -> None:
     app.include_router(catalog_router(kit))
     app.include_router(accounts_router(kit))
     app.include_router(inbox_router(kit))
+    app.include_router(opinions_router(kit))
     app.mount("/static/web", StaticFiles(directory=HERE / "static"), name="web_static")
     for name, directory in VENDOR.items():
         path: Path = NODE_MODULES / directory

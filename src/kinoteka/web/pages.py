@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from kinoteka import analytics, content
-from kinoteka.web import viewing
+from kinoteka.web import opinions, viewing
 from kinoteka.web.kit import WebKit, page_route
 from kinoteka.web.paging import MAX_PAGE, Pager
 from kinoteka.web.playback import PlaybackInfo
@@ -119,14 +119,13 @@ def catalog_router(kit: WebKit) -> APIRouter:
         )
 
     @router.get("/films/{film_id}", name="web_film")
-    async def film(request: Request, film_id: str) -> Response:
-        session = await kit.browsing(request)
-        found = await kit.queries().get_film_view(film_id)
-        playback: PlaybackInfo | None = None
-        if session is not None and session.claims is not None and session.login is not None:
-            answer = await kit.playback.fetch(request, found.uuid, session.login.access_token)
-            playback = answer if isinstance(answer, PlaybackInfo) else None
-        return await kit.render(request, "film.html", {"film": found, "playback": playback})
+    async def film(
+        request: Request,
+        film_id: str,
+        reviews_sort: opinions.ReviewSortValue = "newest",
+        reviews_page: PageNumber = 1,
+    ) -> Response:
+        return await opinions.film_page(kit, request, film_id, sort=reviews_sort, page=reviews_page)
 
     @router.get("/persons/{person_id}", name="web_person")
     async def person(request: Request, person_id: str, page: PageNumber = 1) -> Response:
