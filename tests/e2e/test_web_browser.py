@@ -83,7 +83,7 @@ def site(
             "SELECT id::text FROM content.film_work WHERE title = %s", (FILM_TITLE,)
         ).fetchall()
     services = web_services(database, embedded_redis, web_index, root)
-    app = create_app(services, ["web", "auth"])
+    app = create_app(services, ["web", "auth", "ugc"])
     install_media(app, stream, {film_id})
     port = free_port()
     with ServerThread(app, port):
@@ -244,6 +244,70 @@ async def test_a_viewer_finds_plays_switches_seeks_and_resumes_a_film(
     assert site.rows("SELECT count(*) FROM analytics.failed_event") == [(0,)]
 
 
+async def test_the_dash_path_plays_and_f_toggles_full_screen(page: Any, site: Site) -> None:
+    from playwright.async_api import expect
+
+    await sign_up(page, site, "dash-viewer@example.com")
+    await page.goto(f"{site.url}/films/{site.film_id}/watch?engine=dash")
+    player = page.locator("#player")
+    await expect(player).to_have_attribute("data-engine", "dash")
+    await poll(page, "window.dashjs !== undefined")
+    await page.get_by_role("button", name="Play").click()
+    await poll(page, "document.getElementById('video').currentTime > 1.5")
+    assert await page.evaluate("document.getElementById('video').currentSrc.startsWith('blob:')")
+    await expect(page.locator("#quality option")).to_have_text(["Auto", "360p", "180p"])
+
+    await page.locator("body").press("f")
+    await poll(page, "document.fullscreenElement === document.getElementById('player')")
+    await page.locator("body").press("f")
+    await poll(page, "document.fullscreenElement === null")
+
+
+async def test_a_viewer_bookmarks_rates_and_reviews_a_film(page: Any, site: Site) -> None:
+    from playwright.async_api import expect
+
+    film_url = f"{site.url}/films/{site.film_id}"
+    # Anonymous: the summary and the reviews, and "sign in" instead of the controls.
+    await page.goto(film_url)
+    await expect(page.get_by_role("heading", name="Viewers' ratings")).to_be_visible()
+    take = page.locator("#your-take")
+    await expect(take.get_by_role("link", name="Sign in")).to_be_visible()
+    await expect(take.locator("form")).to_have_count(0)
+    # A ugc form posted without its token is refused.
+    refused = await page.request.post(f"{film_url}/bookmark", form={"action": "add"})
+    assert refused.status == 403
+
+    await sign_up(page, site, "critic@example.com")
+    await page.goto(film_url)
+    await page.get_by_role("button", name="Bookmark").click()
+    await expect(page.get_by_role("status")).to_have_text("The film is in your bookmarks.")
+    await expect(take.get_by_role("button", name=re.compile("Bookmarked"))).to_be_visible()
+
+    await take.locator("label[for=score-9]").click()
+    await take.get_by_role("button", name="Rate", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Your score is saved.")
+    await expect(page.locator("#ratings .average")).to_have_text("★ 9.0")
+
+    await page.locator("#review-text").fill("A <i>long</i> way from home, told well.")
+    await page.locator("#review-score").select_option("8")
+    await page.get_by_role("button", name="Publish review").click()
+    await expect(page.get_by_role("status")).to_have_text("Your review is saved.")
+    review = page.locator(".review-list .review").first
+    await expect(review.locator(".review-text")).to_have_text(
+        "A <i>long</i> way from home, told well."
+    )
+    await expect(review.get_by_role("heading")).to_have_text("Your review")
+
+    await page.goto(f"{site.url}/account")
+    bookmarks = page.locator("section", has=page.locator("#my-bookmarks"))
+    await expect(bookmarks.get_by_role("link", name=FILM_TITLE)).to_be_visible()
+    reviews = page.locator("section", has=page.locator("#my-reviews"))
+    await expect(reviews.get_by_role("link", name=FILM_TITLE)).to_be_visible()
+    await expect(reviews.locator(".review-text")).to_have_text(
+        "A <i>long</i> way from home, told well."
+    )
+
+
 async def test_a_stream_that_fails_says_so(page: Any, site: Site) -> None:
     from playwright.async_api import expect
 
@@ -264,6 +328,7 @@ PAGES = [
     ("account", "/account"),
 ]
 ANONYMOUS_PAGES = [
+    ("film-anonymous", "/films/{film}"),
     ("signin", "/signin"),
     ("signup", "/signup"),
     ("password-reset", "/password-reset"),
@@ -317,11 +382,13 @@ async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) 
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
     for name, path in ANONYMOUS_PAGES:
-        await page.goto(site.url + path)
+        await page.goto(site.url + path.format(film=site.film_id))
         problems += await check_page(page, name)
 
     await sign_up(page, site, "axe-viewer@example.com")
     await page.goto(f"{site.url}/films/{site.film_id}")
+    await page.get_by_role("button", name="Bookmark").click()  # the account page lists it
+    await page.wait_for_url(re.compile(r"notice=bookmarked"))
     person = await page.locator(".people a").first.get_attribute("href")
     genre = await page.locator(".film .meta a.chip").first.get_attribute("href")
     for name, path in PAGES:

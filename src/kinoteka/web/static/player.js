@@ -187,7 +187,10 @@ function start() {
   const hlsUrl = data.hls;
   const dashUrl = data.dash;
   const mse = window.Hls && window.Hls.isSupported();
-  if (hlsUrl && mse) startHls(hlsUrl);
+  // `?engine=dash` takes the second path on purpose (to try it, and for the tests).
+  const preferred = new URLSearchParams(window.location.search).get("engine");
+  if (preferred === "dash" && dashUrl) startDash(dashUrl);
+  else if (hlsUrl && mse) startHls(hlsUrl);
   else if (hlsUrl && video.canPlayType("application/vnd.apple.mpegurl")) startNative(hlsUrl);
   else if (dashUrl) startDash(dashUrl);
   else fail("no playable stream");
