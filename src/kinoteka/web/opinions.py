@@ -91,13 +91,15 @@ async def read_opinions(
 ) -> FilmOpinions:
     store = ugc.get_ugc(kit.services).store
     moderator = claims is not None and claims.has(MODERATE)
-    summary, reviews = await asyncio.gather(
-        ugc.rating_summary(store, film_id),
-        ugc.film_reviews(
+    summary = await ugc.rating_summary(store, film_id)
+    if summary.reviews == 0 and not moderator:
+        # The counters say there is no visible review: most films, and no list to read.
+        reviews = ugc.ReviewPage(items=[], total=0)
+    else:
+        reviews = await ugc.film_reviews(
             store, film_id, sort=ugc.ReviewSort(sort), limit=REVIEWS_PAGE,
             offset=(page - 1) * REVIEWS_PAGE, include_hidden=moderator,
-        ),
-    )  # fmt: skip
+        )  # fmt: skip
     found = FilmOpinions(
         summary=summary,
         reviews=reviews,
