@@ -64,7 +64,7 @@ async def _page_data(search_url: str, film_id: str, query: str) -> dict[str, Any
     return {
         "home": rows,
         "genres": [genre.model_dump() for genre in genres],
-        "film": film.model_dump(),
+        "film": film.model_dump(mode="json"),
         "search": found.model_dump(),
     }
 
