@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
+import psutil
 
 
 @dataclass
@@ -114,6 +115,19 @@ def free_port() -> int:
 @contextmanager
 def server_process(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
     """Run an HTTP server process until it answers on `port`; stop it afterwards."""
+    with served_process(command, env, port) as (base, _):
+        yield base
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+@contextmanager
+def served_process(command: list[str], env: dict[str, str], port: int) -> Iterator[tuple[str, int]]:
+    """As `server_process`, also giving the server's process id (to read its CPU time)."""
     process = subprocess.Popen(
         command, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -130,7 +144,7 @@ def server_process(command: list[str], env: dict[str, str], port: int) -> Iterat
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{command} did not answer in time") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
