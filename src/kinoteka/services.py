@@ -133,7 +133,9 @@ class Services:
         await self.db.close()
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread
+    # pool, a hand-off per request that costs more than the lookup.
     services: Services = request.app.state.services
     return services
 

@@ -39,7 +39,13 @@ def get_auth_kit(services: ServicesDep) -> AuthKit:
     return services.auth
 
 
-AuthKitDep = Annotated[AuthKit, Depends(get_auth_kit)]
+async def auth_kit(services: ServicesDep) -> AuthKit:
+    """`get_auth_kit` as a request dependency: async, so FastAPI runs it inline instead of
+    handing it to its thread pool on every request."""
+    return services.auth
+
+
+AuthKitDep = Annotated[AuthKit, Depends(auth_kit)]
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -8,6 +8,7 @@ Writes are rate limited per account (`KINOTEKA_UGC__WRITE_RATE`).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -89,14 +90,18 @@ async def ugc_error_handler(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=code, headers=headers)
 
 
-def ugc_kit(services: ServicesDep) -> UgcKit:
+# Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def` one in
+# its thread pool, a hand-off per request that costs more than the work.
+
+
+async def ugc_kit(services: ServicesDep) -> UgcKit:
     return get_ugc(services)
 
 
 KitDep = Annotated[UgcKit, Depends(ugc_kit)]
 
 
-def document_store(kit: KitDep) -> DocumentStore:
+async def document_store(kit: KitDep) -> DocumentStore:
     return kit.store
 
 
@@ -146,18 +151,22 @@ async def known_film(services: ServicesDep, film_id: uuid.UUID) -> uuid.UUID:
 FilmDep = Annotated[uuid.UUID, Depends(known_film)]
 
 
+@dataclass(frozen=True)
 class PageParams:
-    def __init__(
-        self,
-        kit: KitDep,
-        page_size: Annotated[int | None, Query(ge=1, le=100, description="1-100.")] = None,
-        page_number: Annotated[int, Query(ge=1, le=10_000, description="From 1.")] = 1,
-    ) -> None:
-        self.limit = page_size or kit.settings.default_page_size
-        self.offset = (page_number - 1) * self.limit
+    limit: int
+    offset: int
 
 
-PageDep = Annotated[PageParams, Depends()]
+async def page_params(
+    kit: KitDep,
+    page_size: Annotated[int | None, Query(ge=1, le=100, description="1-100.")] = None,
+    page_number: Annotated[int, Query(ge=1, le=10_000, description="From 1.")] = 1,
+) -> PageParams:
+    limit = page_size or kit.settings.default_page_size
+    return PageParams(limit=limit, offset=(page_number - 1) * limit)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 # Bookmarks
