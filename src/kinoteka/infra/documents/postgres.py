@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kinoteka.infra import db as db_port
 from kinoteka.infra.db import Database
@@ -89,40 +89,25 @@ class PostgresDocumentStore:
 
     async def put(self, collection: str, key: str, document: Document) -> Document | None:
         table = _table(collection)
+        # One statement: lock the row and read it (the newest version, a concurrent writer's
+        # included), replace it when there was one, insert when there was none. When a
+        # concurrent insert took the key between the two, nothing was written: run it again,
+        # which then finds that row.
+        statement = text(
+            f"WITH p AS (SELECT key, doc AS old FROM {table} WHERE key = :key FOR UPDATE), "
+            f"u AS (UPDATE {table} AS t SET doc = CAST(:doc AS jsonb) FROM p "
+            "WHERE t.key = p.key RETURNING 1), "
+            f"i AS (INSERT INTO {table} (key, doc) SELECT :key, CAST(:doc AS jsonb) "
+            "WHERE NOT EXISTS (SELECT FROM p) ON CONFLICT (key) DO NOTHING RETURNING 1) "
+            "SELECT (SELECT old::text FROM p), "
+            "EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM i)"
+        )
+        params = {"key": key, "doc": _json(document)}
         async with self.statements.connect() as connection:
             while True:
-                # Replace under a row lock, returning the locked (newest) version; when there
-                # is no row, insert; when a concurrent insert won, replace that one.
-                previous = await self._replace(connection, table, key, document)
-                if previous is not None:
+                previous, written = (await connection.execute(statement, params)).one()
+                if written:
                     return _load(previous)
-                inserted = (
-                    await connection.execute(
-                        text(
-                            f"INSERT INTO {table} (key, doc) VALUES (:key, CAST(:doc AS jsonb))"
-                            " ON CONFLICT (key) DO NOTHING RETURNING 1"
-                        ),
-                        {"key": key, "doc": _json(document)},
-                    )
-                ).scalar_one_or_none()
-                if inserted is not None:
-                    return None
-
-    @staticmethod
-    async def _replace(
-        connection: AsyncConnection, table: str, key: str, document: Document
-    ) -> str | None:
-        previous: str | None = (
-            await connection.execute(
-                text(
-                    f"UPDATE {table} AS t SET doc = CAST(:doc AS jsonb) FROM "
-                    f"(SELECT key, doc AS old FROM {table} WHERE key = :key FOR UPDATE) AS p "
-                    "WHERE t.key = p.key RETURNING p.old::text"
-                ),
-                {"key": key, "doc": _json(document)},
-            )
-        ).scalar_one_or_none()
-        return previous
 
     async def put_if_newer(self, collection: str, key: str, document: Document, field: str) -> bool:
         table = _table(collection)
