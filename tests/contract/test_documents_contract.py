@@ -115,6 +115,18 @@ async def test_find_filters_orders_and_pages(store: DocumentStore) -> None:
     assert await store.count(ITEMS, {}) == 3
 
 
+async def test_keys_page_in_ascending_order(store: DocumentStore) -> None:
+    assert await store.keys(COUNTERS) == []
+    names = ["b", "a", "B", "c:1", "c"]
+    for name in names:
+        assert await store.insert(COUNTERS, name, {"count": 1})
+    every = sorted(names)  # byte order: upper case first
+    assert await store.keys(COUNTERS) == every
+    assert await store.keys(COUNTERS, limit=2) == every[:2]
+    assert await store.keys(COUNTERS, after=every[1], limit=2) == every[2:4]
+    assert await store.keys(COUNTERS, after=every[-1]) == []
+
+
 async def test_values_keep_their_json_types(store: DocumentStore) -> None:
     document = {"s": "тест <b>", "i": 10, "f": 2.5, "b": False, "n": None, "l": [1, "x"]}
     await store.insert(ITEMS, "t", document)

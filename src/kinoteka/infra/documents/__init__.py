@@ -18,6 +18,8 @@ Every adapter implements `DocumentStore`:
 - `delete_where(collection, where)`: remove every document matching; returns how many.
 - `find(collection, where, *, order_by, limit, offset)`: the matching documents, ordered by
   `(field, descending)` pairs. `where` matches top-level fields by equality.
+- `keys(collection, *, after, limit)`: the collection's keys in ascending order, those after
+  `after` when given (keyset paging: a maintenance walk over every document).
 - `count(collection, where)`, `ping()`, `close()`.
 - `prepare(indexes)`: make what the collections' queries need, where the adapter owns it
   (MongoDB's indexes; PostgreSQL's come from the `ugc` migrations, so it does nothing).

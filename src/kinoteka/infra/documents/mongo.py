@@ -119,6 +119,18 @@ class MongoDocumentStore:
         )
         return [document async for document in cursor]
 
+    async def keys(
+        self, collection: str, *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        where = {} if after is None else {"_id": {"$gt": after}}
+        cursor = (
+            self._collection(collection)
+            .find(where, {"_id": True})
+            .sort([("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [str(document["_id"]) async for document in cursor]
+
     async def count(self, collection: str, where: Mapping[str, Any]) -> int:
         return await self._collection(collection).count_documents(dict(where))
 

@@ -198,6 +198,21 @@ class PostgresDocumentStore:
             )
             return [orjson.loads(raw) for raw in rows.scalars()]
 
+    async def keys(
+        self, collection: str, *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        # COLLATE "C": byte order, the order MongoDB gives its string `_id`s.
+        condition = 'WHERE key > :after COLLATE "C" ' if after is not None else ""
+        statement = (
+            f'SELECT key FROM {_table(collection)} {condition}ORDER BY key COLLATE "C" LIMIT :limit'
+        )
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        async with self.statements.connect() as connection:
+            rows = await connection.execute(text(statement), params)
+            return [str(key) for key in rows.scalars()]
+
     async def count(self, collection: str, where: Mapping[str, Any]) -> int:
         condition, params = _where(where)
         async with self.statements.connect() as connection:
