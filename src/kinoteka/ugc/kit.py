@@ -15,6 +15,7 @@ from kinoteka.infra.ratelimit import RateLimiter
 from kinoteka.services import Services
 from kinoteka.ugc.errors import TooManyWrites
 from kinoteka.ugc.settings import UgcSettings
+from kinoteka.ugc.stats_cache import StatsCachingStore
 
 KNOWN_FILMS_TTL = 60.0
 KNOWN_FILMS_MAX = 100_000
@@ -57,7 +58,10 @@ class UgcKit:
 def build_ugc_kit(settings: UgcSettings, urls: StoreUrls, db: Database) -> UgcKit:
     """The store of `settings.store_url`, else the platform's PostgreSQL (its engine shared);
     nothing connects until used."""
-    store = documents_port.from_url(settings.store_url or urls.database_url, database=db)
+    store = StatsCachingStore(
+        documents_port.from_url(settings.store_url or urls.database_url, database=db),
+        ttl=settings.summary_cache_seconds,
+    )
     limiter = ratelimit.from_url(urls.redis_url, namespace="kinoteka:ugc")
     return UgcKit(settings=settings, store=store, limiter=limiter)
 

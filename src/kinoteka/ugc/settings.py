@@ -24,6 +24,12 @@ class UgcSettings(BaseModel):
         description="Share of a film's duration from which it counts as watched.",
     )  # fmt: skip
 
+    summary_cache_seconds: float = Field(
+        default=1.0, ge=0, le=300,
+        description="How long a process answers a film's rating summary from memory; its own "
+        "writes show at once, other processes' within this time. 0: no cache.",
+    )  # fmt: skip
+
     @field_validator("store_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:

@@ -1,0 +1,144 @@
+"""A short-lived in-process cache of the per-film counters (`film_stats`), in front of the
+document store: a film's rating summary is read far more often than it changes.
+
+`StatsCachingStore` is the document store with `get(film_stats, …)` answered from memory for
+up to `ttl` seconds. Every write to `film_stats` through it drops the film's entry when the
+write is done, and a read that raced with a write does not store what it read, so within one
+process a summary never lags a write that returned. Other processes (another `serve ugc`, the
+`ugc recount` command) are seen within `ttl` (`KINOTEKA_UGC__SUMMARY_CACHE_SECONDS`; 0 turns
+the cache off). Every other call passes straight through.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kinoteka.infra.documents import Document, DocumentStore, Order
+from kinoteka.ugc.documents import FILM_STATS
+
+MAX_ENTRIES = 50_000
+
+
+class StatsCachingStore:
+    def __init__(self, inner: DocumentStore, *, ttl: float, max_entries: int = MAX_ENTRIES) -> None:
+        self.inner = inner
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Document | None]] = {}
+        # Per key, how many writes this process made; a read keeps what it read only when no
+        # write to its key (and no clearing, `_epoch`) happened while it waited.
+        self._writes: dict[str, int] = {}
+        self._epoch = 0
+
+    def _stamp(self, key: str) -> tuple[int, int]:
+        return self._epoch, self._writes.get(key, 0)
+
+    def _moved(self, key: str | None) -> None:
+        """A write to `key` (None: to any key) is done: forget what was read before it."""
+        if key is None or len(self._writes) >= self.max_entries:
+            self._entries.clear()
+            self._writes.clear()
+            self._epoch += 1
+            return
+        self._entries.pop(key, None)
+        self._writes[key] = self._writes.get(key, 0) + 1
+
+    async def get(self, collection: str, key: str) -> Document | None:
+        if collection != FILM_STATS or self.ttl <= 0:
+            return await self.inner.get(collection, key)
+        now = time.monotonic()
+        cached = self._entries.get(key)
+        if cached is not None and cached[0] > now:
+            return None if cached[1] is None else dict(cached[1])
+        before = self._stamp(key)
+        document = await self.inner.get(collection, key)
+        if self._stamp(key) == before:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (now + self.ttl, None if document is None else dict(document))
+        return document
+
+    async def insert(self, collection: str, key: str, document: Document) -> bool:
+        try:
+            return await self.inner.insert(collection, key, document)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(key)
+
+    async def put(self, collection: str, key: str, document: Document) -> Document | None:
+        try:
+            return await self.inner.put(collection, key, document)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(key)
+
+    async def put_if_newer(self, collection: str, key: str, document: Document, field: str) -> bool:
+        try:
+            return await self.inner.put_if_newer(collection, key, document, field)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(key)
+
+    async def update(
+        self, collection: str, key: str, changes: Mapping[str, Any]
+    ) -> Document | None:
+        try:
+            return await self.inner.update(collection, key, changes)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(key)
+
+    async def increment(
+        self, collection: str, key: str, deltas: Mapping[str, int], *, create: bool = False
+    ) -> Document | None:
+        try:
+            return await self.inner.increment(collection, key, deltas, create=create)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(key)
+
+    async def delete(self, collection: str, key: str) -> Document | None:
+        try:
+            return await self.inner.delete(collection, key)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(key)
+
+    async def delete_where(self, collection: str, where: Mapping[str, Any]) -> int:
+        try:
+            return await self.inner.delete_where(collection, where)
+        finally:
+            if collection == FILM_STATS:
+                self._moved(None)
+
+    async def find(
+        self,
+        collection: str,
+        where: Mapping[str, Any],
+        *,
+        order_by: Order = (),
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Document]:
+        return await self.inner.find(
+            collection, where, order_by=order_by, limit=limit, offset=offset
+        )
+
+    async def keys(
+        self, collection: str, *, after: str | None = None, limit: int = 1000
+    ) -> list[str]:
+        return await self.inner.keys(collection, after=after, limit=limit)
+
+    async def count(self, collection: str, where: Mapping[str, Any]) -> int:
+        return await self.inner.count(collection, where)
+
+    async def prepare(self, indexes: Mapping[str, Sequence[Order]]) -> None:
+        await self.inner.prepare(indexes)
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
