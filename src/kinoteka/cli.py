@@ -17,6 +17,7 @@ from kinoteka.console import console, fail, out, running_stores, settings_or_exi
 from kinoteka.infra.tasks import QUEUES
 from kinoteka.notify.cli import app as notify_app
 from kinoteka.search.cli import app as sync_app
+from kinoteka.ugc.cli import app as ugc_app
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -36,6 +37,7 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(sync_app, name="sync")
 app.add_typer(notify_app, name="notify")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(ugc_app, name="ugc")
 
 HostOption = Annotated[str | None, typer.Option(help="Interface to listen on.")]
 PortOption = Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")]

@@ -14,6 +14,8 @@ FILM_STATS = "film_stats"
 """Per film: `count` and `sum` of ratings, `n0`…`n10` per score, `reviews` visible."""
 
 SCORES = range(11)
+STATS_FIELDS = ("count", "sum", *(f"n{score}" for score in SCORES), "reviews")
+"""Every counter a `film_stats` document keeps."""
 
 # The MongoDB adapter's secondary indexes; the PostgreSQL ones come from the ugc migrations.
 INDEXES: dict[str, list[list[tuple[str, bool]]]] = {

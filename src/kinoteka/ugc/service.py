@@ -22,6 +22,7 @@ from kinoteka.ugc.documents import (
     RATINGS,
     REVIEWS,
     SCORES,
+    STATS_FIELDS,
     pair_key,
     score_field,
     stamp,
@@ -163,14 +164,19 @@ async def scan(store: DocumentStore, collection: str, where: dict[str, Any]) -> 
             return found
 
 
-async def recount_summary(store: DocumentStore, film_id: uuid.UUID) -> RatingSummary:
-    """The same summary computed from the ratings and reviews themselves (for checks)."""
-    stats: dict[str, int] = {}
+async def counted_stats(store: DocumentStore, film_id: uuid.UUID) -> dict[str, int]:
+    """The film's counters as its ratings and visible reviews give them, every field present."""
+    stats = dict.fromkeys(STATS_FIELDS, 0)
     for rating in await scan(store, RATINGS, {"film_id": str(film_id)}):
         for field, amount in _rating_deltas(int(rating["score"]), None).items():
-            stats[field] = stats.get(field, 0) + amount
+            stats[field] += amount
     stats["reviews"] = await store.count(REVIEWS, {"film_id": str(film_id), "hidden": False})
-    return summary_of(film_id, stats)
+    return stats
+
+
+async def recount_summary(store: DocumentStore, film_id: uuid.UUID) -> RatingSummary:
+    """The same summary computed from the ratings and reviews themselves (for checks)."""
+    return summary_of(film_id, await counted_stats(store, film_id))
 
 
 # Watch progress
