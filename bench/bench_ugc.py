@@ -140,8 +140,8 @@ def _postgres_processes(url: str) -> list[psutil.Process]:
     """The PostgreSQL server's processes (its postmaster and backends) behind `url`."""
     with psycopg.connect(libpq_url(url)) as connection:
         row = connection.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    postmaster = psutil.Process(row[0]).parent()
+        assert row is not None
+        postmaster = psutil.Process(row[0]).parent()  # while this backend lives
     assert postmaster is not None
     return [postmaster, *postmaster.children()]
 
