@@ -203,11 +203,14 @@ def run(report: Callable[[str], None]) -> None:
             with served_process(command, env, port) as (base, pid):
                 calls = _mixed(films[:500], rng)
                 asyncio.run(_open_loop_calls(base, tokens, calls, rate=100, seconds=2))  # warm-up
-                serving = [psutil.Process(pid), *_postgres_processes(url)]
-                before = _tree_cpu(serving)
+                serving = psutil.Process(pid)
+                server_before = _tree_cpu([serving])
+                database_before = _tree_cpu(_postgres_processes(url))
                 mixed, lateness = asyncio.run(_open_loop_calls(base, tokens, calls, RATE, SECONDS))
-                serving = [psutil.Process(pid), *_postgres_processes(url)]
-                mixed_cpu = (_tree_cpu(serving) - before) * 1000 / mixed.requests
+                server_cpu = (_tree_cpu([serving]) - server_before) * 1000 / mixed.requests
+                database_cpu = (
+                    (_tree_cpu(_postgres_processes(url)) - database_before) * 1000 / mixed.requests
+                )
                 summary = f"/api/v1/ugc/films/{films[0]}/rating"
                 body = httpx.get(base + summary).content
                 closed_loop(base, lambda n: summary, 300)  # warm-up
@@ -234,7 +237,7 @@ def run(report: Callable[[str], None]) -> None:
         f"mixed writes at {RATE:.0f} req/s (30% progress, 30% ratings, 20% bookmarks, "
         f"10% reviews, 10% review lists), latency from each request's due time: {mixed.line()} "
         f"(goal p99 <= 20 ms: {'met' if p99 <= 20 else 'NOT met'}); {_lateness_line(lateness)}; "
-        f"{mixed_cpu:.2f} ms CPU/req (server + PostgreSQL)"
+        f"CPU/req {server_cpu:.2f} ms server + {database_cpu:.2f} ms PostgreSQL"
     )
     report(f"bare endpoint (same JSON from memory): {bare.line()}; {bare_cpu:.2f} ms CPU/req")
     report(f"rating summary: {ours.line()}; {ours_cpu:.2f} ms CPU/req (server + PostgreSQL)")
