@@ -143,7 +143,8 @@ def _postgres_processes(url: str) -> list[psutil.Process]:
         assert row is not None
         postmaster = psutil.Process(row[0]).parent()  # while this backend lives
     assert postmaster is not None
-    return [postmaster, *postmaster.children()]
+    # Not the asking backend: it is gone by the time the CPU is summed again.
+    return [postmaster, *(child for child in postmaster.children() if child.pid != row[0])]
 
 
 def _tree_cpu(processes: list[psutil.Process]) -> float:
