@@ -136,15 +136,19 @@ async def _open_loop_calls(
     return LoadResult(count, elapsed, latencies, errors), lateness
 
 
-def _postgres_processes(url: str) -> list[psutil.Process]:
-    """The PostgreSQL server's processes (its postmaster and backends) behind `url`."""
+def _postgres_cpu(url: str) -> float:
+    """CPU seconds the PostgreSQL server behind `url` has used: its postmaster, its live
+    processes, and the backends that have exited (closed pool overflow: the postmaster reaped
+    them, so their time is its children's)."""
     with psycopg.connect(libpq_url(url)) as connection:
         row = connection.execute("SELECT pg_backend_pid()").fetchone()
         assert row is not None
         postmaster = psutil.Process(row[0]).parent()  # while this backend lives
-    assert postmaster is not None
-    # Not the asking backend: it is gone by the time the CPU is summed again.
-    return [postmaster, *(child for child in postmaster.children() if child.pid != row[0])]
+        assert postmaster is not None
+        live = postmaster.children()
+    times = postmaster.cpu_times()
+    reaped = times.user + times.system + times.children_user + times.children_system
+    return float(reaped) + _tree_cpu(live)
 
 
 def _tree_cpu(processes: list[psutil.Process]) -> float:
@@ -152,7 +156,7 @@ def _tree_cpu(processes: list[psutil.Process]) -> float:
     for process in processes:
         try:
             total += cpu_seconds(process.pid)
-        except psutil.NoSuchProcess:
+        except psutil.NoSuchProcess:  # exited meanwhile: its time is its parent's now
             continue
     return total
 
@@ -162,12 +166,11 @@ def _cpu_per_request(
 ) -> tuple[LoadResult, float]:
     """Closed-loop reads of `path`, and the server's CPU ms per request (with its database's
     when `url` names one)."""
-    database = _postgres_processes(url) if url else []
     server = psutil.Process(pid)
-    before = _tree_cpu([server, *database])
+    before = _tree_cpu([server]) + (_postgres_cpu(url) if url else 0.0)
     result = closed_loop(base, lambda n: path, total)
-    database = _postgres_processes(url) if url else []
-    return result, (_tree_cpu([server, *database]) - before) * 1000 / total
+    after = _tree_cpu([server]) + (_postgres_cpu(url) if url else 0.0)
+    return result, (after - before) * 1000 / total
 
 
 def _lateness_line(lateness: list[float]) -> str:
@@ -206,12 +209,10 @@ def run(report: Callable[[str], None]) -> None:
                 asyncio.run(_open_loop_calls(base, tokens, calls, rate=100, seconds=2))  # warm-up
                 serving = psutil.Process(pid)
                 server_before = _tree_cpu([serving])
-                database_before = _tree_cpu(_postgres_processes(url))
+                database_before = _postgres_cpu(url)
                 mixed, lateness = asyncio.run(_open_loop_calls(base, tokens, calls, RATE, SECONDS))
                 server_cpu = (_tree_cpu([serving]) - server_before) * 1000 / mixed.requests
-                database_cpu = (
-                    (_tree_cpu(_postgres_processes(url)) - database_before) * 1000 / mixed.requests
-                )
+                database_cpu = (_postgres_cpu(url) - database_before) * 1000 / mixed.requests
                 summary = f"/api/v1/ugc/films/{films[0]}/rating"
                 body = httpx.get(base + summary).content
                 closed_loop(base, lambda n: summary, 300)  # warm-up
