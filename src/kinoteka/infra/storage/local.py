@@ -1,15 +1,21 @@
 """Local-directory adapter of the object storage port (the embedded footprint's default).
 
 Objects are files under one root directory; a put writes a temporary file and renames it, so
-a reader never sees half an object. Presigned URLs are HMAC-SHA256 signatures over the key and
-the expiry, made with the app's secret and checked by `verify()` in the serving route.
+a reader never sees half an object. `adopt` renames a finished file in when it lies on the
+same filesystem (no byte is copied; its etag is then made from the file's size, modification
+time and inode, as web servers make theirs, rather than an md5 that would read it all again)
+and copies it through a temporary file otherwise. Presigned URLs are HMAC-SHA256 signatures
+over the key and the expiry, made with the app's secret and checked by `verify()` in the
+serving route.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import os
+import shutil
 import stat
 import time
 import uuid
@@ -84,6 +90,14 @@ class LocalStorage:
             await partial.unlink(missing_ok=True)
             raise
         return StoredObject(key=key, size=size, etag=digest.hexdigest())
+
+    async def adopt(self, path: Path, key: str, *, content_type: str | None = None) -> StoredObject:
+        target = self.path_of(key)
+        found = await anyio.to_thread.run_sync(_move_in, path, target)
+        etag = hashlib.md5(
+            f"{found.st_size}-{found.st_mtime_ns}-{found.st_ino}".encode(), usedforsecurity=False
+        ).hexdigest()
+        return StoredObject(key=key, size=found.st_size, etag=etag)
 
     async def get(
         self, key: str, *, start: int | None = None, end: int | None = None
@@ -164,3 +178,23 @@ class LocalStorage:
         from kinoteka.infra.storage.serving import storage_router
 
         return storage_router(self)
+
+
+def _move_in(source: Path, target: Path) -> os.stat_result:
+    """Rename `source` to `target`, or copy it there (through a temporary file renamed in)
+    when they are on different filesystems; `source` is gone afterwards."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(source, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        try:
+            shutil.copyfile(source, partial)
+            os.rename(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        source.unlink()
+    return target.stat()

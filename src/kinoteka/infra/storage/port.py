@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -53,6 +54,10 @@ class ObjectStorage(Protocol):
 
     async def put(
         self, key: str, data: Body, *, content_type: str | None = None
+    ) -> StoredObject: ...
+
+    async def adopt(
+        self, path: Path, key: str, *, content_type: str | None = None
     ) -> StoredObject: ...
 
     def get(

@@ -3,13 +3,15 @@
 URL: `s3://[access_key:secret_key@]bucket?endpoint=http://host:port&region=us-east-1`. Without
 credentials in the URL boto3's own chain applies (AWS_* variables, instance roles). Path-style
 addressing, so any endpoint works without wildcard DNS. boto3 is blocking: every call runs in
-a worker thread. Streams larger than one part go up as a multipart upload.
+a worker thread. Streams larger than one part go up as a multipart upload; `adopt` streams a
+local file up that way, one part read at a time, and removes the file once it is stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -103,6 +105,17 @@ class S3Storage:
             answer = await self._call("put_object", Bucket=self.bucket, Key=key, Body=data, **extra)
             return StoredObject(key, len(data), str(answer["ETag"]).strip('"'))
         return await self._put_multipart(key, data, extra)
+
+    async def adopt(self, path: Path, key: str, *, content_type: str | None = None) -> StoredObject:
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        stored = await self._put_multipart(check_key(key), self._file_parts(path), extra)
+        await anyio.Path(path).unlink()
+        return stored
+
+    async def _file_parts(self, path: Path) -> AsyncIterator[bytes]:
+        async with await anyio.open_file(path, "rb") as file:
+            while data := await file.read(self.part_size):
+                yield data
 
     async def _chunks(self, data: Body) -> AsyncIterator[bytes]:
         """Re-cut the input into parts of `part_size` bytes (the last one shorter)."""
