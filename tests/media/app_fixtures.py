@@ -19,6 +19,7 @@ from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
 from kinoteka.clients import build_services
+from kinoteka.infra.footprint import StoreUrls
 from kinoteka.settings import Settings
 from tests.conftest import free_port
 from tests.media.fixtures import SECRET, media_settings, store_urls
@@ -84,6 +85,23 @@ async def serving(
         tokens[who] = pair.access_token
     await accounts.close()
 
+    async with running_app(settings, urls) as base_url:
+        yield MediaServer(base_url, settings, fresh_database, flushed_redis,
+                          storage_root, storage_url, tokens)  # fmt: skip
+
+
+@asynccontextmanager
+async def another_process(server: MediaServer) -> AsyncIterator[str]:
+    """A second API process over the same stores (as a second host or a restart would be):
+    its own app, so nothing held in the first one's memory; yields its base URL."""
+    urls = store_urls(server.database_url, server.redis_url, server.storage_url,
+                      server.settings.data_dir)  # fmt: skip
+    async with running_app(server.settings, urls) as base_url:
+        yield base_url
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, urls: StoreUrls) -> AsyncIterator[str]:
     services = build_services(settings, urls)
     app = create_app(services, ["media"])
     port = free_port()
@@ -97,8 +115,7 @@ async def serving(
             raise RuntimeError("the media test server did not start")
         await _pause()
     try:
-        yield MediaServer(f"http://127.0.0.1:{port}", settings, fresh_database, flushed_redis,
-                          storage_root, storage_url, tokens)  # fmt: skip
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -18,7 +18,7 @@ from tusclient.client import TusClient
 
 from kinoteka.infra.db import libpq_url
 from kinoteka.media.upload import BASE
-from tests.media.app_fixtures import MediaServer
+from tests.media.app_fixtures import MediaServer, another_process
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -141,6 +141,54 @@ async def test_a_connection_dropped_mid_patch_keeps_what_arrived(
     assert _stored_sha256(media_server, answer.headers["X-Video-Id"]) == (
         hashlib.sha256(data).hexdigest()
     )
+
+
+async def test_an_upload_resumed_in_another_process_is_hashed_from_its_bytes(
+    media_server: MediaServer,
+) -> None:
+    """The running sha256 lives in the process that received the previous PATCH; another
+    process (another host, a restart) hashes the bytes on disk, so a byte changed there
+    while no process watched is caught by the whole-file check."""
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    half = len(data) // 2
+    sha = hashlib.sha256(data).hexdigest()
+    part_dir = media_server.settings.data_dir / "uploads"
+    async with (
+        httpx.AsyncClient(base_url=media_server.base_url) as first,
+        another_process(media_server) as other_url,
+        httpx.AsyncClient(base_url=other_url) as second,
+    ):
+        good = await _create(first, media_server, data, sha256=sha)
+        answer = await first.patch(good, content=data[:half],
+                                   headers=_patch_headers(media_server, 0))  # fmt: skip
+        assert answer.status_code == 204
+        answer = await second.patch(good, content=data[half:],
+                                    headers=_patch_headers(media_server, half))  # fmt: skip
+        assert answer.status_code == 204, answer.text
+        assert _stored_sha256(media_server, answer.headers["X-Video-Id"]) == sha
+
+        spoiled = await _create(first, media_server, data, sha256=sha)
+        answer = await first.patch(spoiled, content=data[:half],
+                                   headers=_patch_headers(media_server, 0))  # fmt: skip
+        assert answer.status_code == 204
+        part = part_dir / f"{spoiled.rsplit('/', 1)[-1]}.part"
+        with part.open("r+b") as file:  # one byte of the stored half changes on disk
+            file.seek(10)
+            file.write(bytes([data[10] ^ 0xFF]))
+        answer = await second.patch(spoiled, content=data[half:],
+                                    headers=_patch_headers(media_server, half))  # fmt: skip
+        assert answer.status_code == 460
+        assert sha in answer.json()["detail"]
+
+        # A part file gone from this host (no shared directory) is a clear 410, not a 500.
+        lost = await _create(first, media_server, data)
+        answer = await first.patch(lost, content=data[:half],
+                                   headers=_patch_headers(media_server, 0))  # fmt: skip
+        (part_dir / f"{lost.rsplit('/', 1)[-1]}.part").unlink()
+        answer = await second.patch(lost, content=data[half:],
+                                    headers=_patch_headers(media_server, half))  # fmt: skip
+        assert answer.status_code == 410
+        assert "start a new upload" in answer.json()["detail"]
 
 
 async def test_chunks_are_checked_and_offsets_kept(media_server: MediaServer) -> None:

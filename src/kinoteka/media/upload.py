@@ -5,14 +5,19 @@ Core protocol (OPTIONS, HEAD, PATCH with `Upload-Offset`) and the `creation`, `c
 `termination` and `expiration` extensions. Written here rather than taken from a package:
 the maintained Python servers keep their state in files beside the bytes and finish into a
 local directory, while we need the upload's state in PostgreSQL (one PATCH at a time per
-upload, under a row lock), our tokens per request, and the finished file moved into the
-object storage port as it is hashed.
+upload, under a row lock), our tokens per request, and the finished file handed to the object
+storage port.
 
 The bytes of an unfinished upload sit in `<data_dir>/uploads/<id>.part` on the API host (with
-several API hosts, route `/api/v1/media/uploads/*` stickily or share that directory). On the
-last byte the file is streamed into storage while its sha256 is taken (and compared with the
-`sha256` the client may declare in `Upload-Metadata`), the video is registered and, after the
-commit, its transcode is sent to the workers.
+several API hosts, route `/api/v1/media/uploads/*` stickily or share that directory). The
+whole file's sha256 is taken as the bytes arrive: the process receiving an upload keeps its
+running hash (`RunningHashes`, in memory: hashlib states cannot be stored) beside the offset
+it covers, and a PATCH that finds none for its offset (another process or host took the
+previous one, the server restarted, a request failed half-way) first hashes the bytes already
+on disk, so a resumed upload is verified all the same. On the last byte the digest is compared
+with the `sha256` the client may declare in `Upload-Metadata`, the file is adopted by the
+storage (renamed in when it shares the filesystem, else copied or streamed up), the video is
+registered and, after the commit, its transcode is sent to the workers.
 """
 
 from __future__ import annotations
@@ -24,10 +29,10 @@ import hashlib
 import hmac
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import anyio
 import structlog
@@ -51,7 +56,8 @@ EXTENSIONS = "creation,checksum,termination,expiration"
 CHECKSUM_ALGORITHMS = "sha256"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 WRITE_BUFFER = 8 * 1024 * 1024  # bytes gathered from the body per write
-READ_BUFFER = 8 * 1024 * 1024  # bytes read (and hashed) per step when finishing
+READ_BUFFER = 8 * 1024 * 1024  # bytes read per step when re-hashing a part file from disk
+RUNNING_HASHES = 1024  # uploads whose running sha256 a process keeps (least recent dropped)
 BASE = "/api/v1/media/uploads"
 
 
@@ -156,13 +162,51 @@ def upload_dir(services: Services) -> Path:
     return services.settings.data_dir / "uploads"
 
 
-class ChecksumMismatch(Exception):
-    pass
+class RunningHashes:
+    """The sha256 state of each upload this process is receiving, with the offset it covers.
+
+    A state is taken out for one PATCH and put back only once that PATCH's new offset is
+    committed, so a state found here always covers exactly the bytes the database counts;
+    anything else (no state, another offset) means the part file is hashed from disk again.
+    """
+
+    def __init__(self, limit: int = RUNNING_HASHES) -> None:
+        self.limit = limit
+        self._states: OrderedDict[uuid.UUID, tuple[int, hashlib._Hash]] = OrderedDict()
+
+    def take(self, upload_id: uuid.UUID, offset: int) -> hashlib._Hash | None:
+        found = self._states.pop(upload_id, None)
+        if found is None or found[0] != offset:
+            return None
+        return found[1]
+
+    def keep(self, upload_id: uuid.UUID, offset: int, digest: hashlib._Hash) -> None:
+        self._states[upload_id] = (offset, digest)
+        while len(self._states) > self.limit:
+            self._states.popitem(last=False)
+
+    def drop(self, upload_id: uuid.UUID) -> None:
+        self._states.pop(upload_id, None)
+
+
+def hash_from_disk(part: Path, length: int) -> hashlib._Hash:
+    """The sha256 state of the first `length` bytes of `part` (a resumed upload's prefix)."""
+    digest = hashlib.sha256()
+    with part.open("rb") as file:
+        remaining = length
+        while remaining > 0:
+            data = file.read(min(READ_BUFFER, remaining))
+            if not data:
+                raise FileNotFoundError(f"{part} is shorter than its recorded offset {length}")
+            digest.update(data)
+            remaining -= len(data)
+    return digest
 
 
 def build_router() -> APIRouter:
     """The tus endpoint under `/api/v1/media/uploads`."""
     router = APIRouter(tags=["media"])
+    hashes = RunningHashes()
 
     @router.options(BASE, summary="tus: what this server supports", status_code=204)
     async def capabilities(services: ServicesDep) -> Response:
@@ -237,31 +281,47 @@ def build_router() -> APIRouter:
         expected = parse_checksum(request.headers.get("upload-checksum"))
         finished: uuid.UUID | None = None
         refused: str | None = None
-        async with services.db.session() as session:
-            try:
-                found = await repository.lock_upload(session, upload_id)
-            except DBAPIError:
-                raise tus_error(409, "another request is writing this upload") from None
-            upload = _check_owner(found, caller)
-            if upload.video_id is not None or upload.offset == upload.length:
-                raise tus_error(409, "this upload is complete",
-                                **{"Upload-Offset": str(upload.offset)})  # fmt: skip
-            if at != upload.offset:
-                raise tus_error(409, f"Upload-Offset is {upload.offset}, not {at}",
-                                **{"Upload-Offset": str(upload.offset)})  # fmt: skip
-            part = upload_dir(services) / f"{upload.id}.part"
-            written = await _receive(request, part, upload, expected)
-            upload.offset += written
-            if upload.offset == upload.length:
+        adopted: str | None = None  # the storage key the finished file went to
+        part = upload_dir(services) / f"{upload_id}.part"
+        try:
+            async with services.db.session() as session:
                 try:
-                    finished = await _finish(session, services.storage, upload, part)
-                except ChecksumMismatch as error:
-                    # The whole file is wrong: the upload is dropped, the client starts over.
-                    refused = str(error)
-                    await session.delete(upload)
-            await session.flush()
-            headers = tus_headers(**{"Upload-Offset": str(upload.offset),
-                                     "Upload-Expires": _expires_header(upload)})  # fmt: skip
+                    found = await repository.lock_upload(session, upload_id)
+                except DBAPIError:
+                    raise tus_error(409, "another request is writing this upload") from None
+                upload = _check_owner(found, caller)
+                if upload.video_id is not None or upload.offset == upload.length:
+                    raise tus_error(409, "this upload is complete",
+                                    **{"Upload-Offset": str(upload.offset)})  # fmt: skip
+                if at != upload.offset:
+                    raise tus_error(409, f"Upload-Offset is {upload.offset}, not {at}",
+                                    **{"Upload-Offset": str(upload.offset)})  # fmt: skip
+                running = hashes.take(upload.id, upload.offset)
+                if running is None:
+                    running = await _rehash(part, upload)
+                written, running = await _receive(request, part, upload, expected, running)
+                upload.offset += written
+                if upload.offset == upload.length and running is None:
+                    running = await _rehash(part, upload)
+                if upload.offset == upload.length and running is not None:
+                    checksum = running.hexdigest()
+                    if upload.checksum is not None and upload.checksum != checksum:
+                        # The whole file is wrong: the upload is dropped, the client starts over.
+                        refused = (f"the file's sha256 is {checksum}, not the declared "
+                                   f"{upload.checksum}; upload it again")  # fmt: skip
+                        await session.delete(upload)
+                    else:
+                        video_id = uuid.uuid4()
+                        adopted = service.source_key(video_id, upload.filename)
+                        finished = await _finish(session, services.storage, upload, part,
+                                                 video_id, adopted, checksum)  # fmt: skip
+                await session.flush()
+                headers = tus_headers(**{"Upload-Offset": str(upload.offset),
+                                         "Upload-Expires": _expires_header(upload)})  # fmt: skip
+        except BaseException:
+            if adopted is not None:  # the commit failed: the bytes go back where they were
+                await _give_back(services.storage, adopted, part)
+            raise
         if refused is not None:
             await anyio.Path(part).unlink(missing_ok=True)
             raise tus_error(460, refused)
@@ -269,6 +329,8 @@ def build_router() -> APIRouter:
             await anyio.Path(part).unlink(missing_ok=True)
             await jobs.send_transcode(services.tasks, finished, 1)
             headers["X-Video-Id"] = str(finished)
+        elif running is not None:
+            hashes.keep(upload_id, int(headers["Upload-Offset"]), running)
         return Response(status_code=204, headers=headers)
 
     @router.delete(BASE + "/{upload_id}", summary="tus: abandon an upload", status_code=204)
@@ -285,6 +347,7 @@ def build_router() -> APIRouter:
             if upload.video_id is not None:
                 raise tus_error(409, "this upload is complete; it is a video now")
             await session.delete(upload)
+        hashes.drop(upload_id)
         await anyio.Path(upload_dir(services) / f"{upload_id}.part").unlink(missing_ok=True)
         log.info("media.upload_terminated", upload_id=str(upload_id))
         return Response(status_code=204, headers=tus_headers())
@@ -313,12 +376,14 @@ class _PartWriter:
     """Appends to an upload's part file from a worker thread, in large batches.
 
     The body's chunks (64 KiB from the server) are gathered until `WRITE_BUFFER` and handed
-    to one thread call that hashes them (hashlib drops the GIL) and writes them with one
+    to one thread call that feeds them to the upload's running sha256 (and this PATCH's own,
+    when the client sent `Upload-Checksum`; hashlib drops the GIL) and writes them with one
     `os.writev`: no copy into a joined buffer and no event-loop time per byte.
     """
 
-    def __init__(self, fd: int, digest: hashlib._Hash | None) -> None:
+    def __init__(self, fd: int, running: hashlib._Hash, digest: hashlib._Hash | None) -> None:
         self.fd = fd
+        self.running = running
         self.digest = digest
         self.pending: list[bytes] = []
         self.pending_size = 0
@@ -337,8 +402,9 @@ class _PartWriter:
         self.written += await anyio.to_thread.run_sync(self._write, batch)
 
     def _write(self, batch: list[bytes]) -> int:
-        if self.digest is not None:
-            for chunk in batch:
+        for chunk in batch:
+            self.running.update(chunk)
+            if self.digest is not None:
                 self.digest.update(chunk)
         total = sum(len(chunk) for chunk in batch)
         views = [memoryview(chunk) for chunk in batch]
@@ -354,14 +420,35 @@ class _PartWriter:
         return total
 
 
-async def _receive(request: Request, part: Path, upload: Upload, expected: bytes | None) -> int:
-    """Append the body to `part` at the upload's offset; returns the bytes kept."""
+def _bytes_gone(upload: Upload) -> HTTPException:
+    return tus_error(410, "this upload's bytes are not on this server any more; start a new "
+                          f"upload (upload {upload.id})")  # fmt: skip
+
+
+async def _rehash(part: Path, upload: Upload) -> hashlib._Hash:
+    """The running sha256 of an upload's committed bytes, read back from its part file."""
+    if upload.offset:
+        log.info("media.upload_rehashed", upload_id=str(upload.id), bytes=upload.offset)
+    try:
+        return await anyio.to_thread.run_sync(hash_from_disk, part, upload.offset)
+    except FileNotFoundError:
+        raise _bytes_gone(upload) from None
+
+
+async def _receive(
+    request: Request, part: Path, upload: Upload, expected: bytes | None, running: hashlib._Hash
+) -> tuple[int, hashlib._Hash | None]:
+    """Append the body to `part` at the upload's offset, feeding `running`; returns the bytes
+    kept and the running hash over them (None when it no longer matches the file)."""
     room = upload.length - upload.offset
-    fd = await anyio.to_thread.run_sync(os.open, part, os.O_WRONLY)
+    try:
+        fd = await anyio.to_thread.run_sync(os.open, part, os.O_WRONLY)
+    except FileNotFoundError:
+        raise _bytes_gone(upload) from None
     try:
         # Bytes past the recorded offset are from a request that died before its commit.
         await anyio.to_thread.run_sync(_truncate_at, fd, upload.offset)
-        writer = _PartWriter(fd, hashlib.sha256() if expected is not None else None)
+        writer = _PartWriter(fd, running, hashlib.sha256() if expected is not None else None)
         try:
             async for chunk in request.stream():
                 if writer.written + writer.pending_size + len(chunk) > room:
@@ -374,14 +461,14 @@ async def _receive(request: Request, part: Path, upload: Upload, expected: bytes
                      kept=writer.written + writer.pending_size)  # fmt: skip
             if expected is not None:  # an unverifiable partial chunk is dropped
                 await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
-                return 0
+                return 0, None
         await writer.flush()
         digest = writer.digest
         if digest is not None and not hmac.compare_digest(digest.digest(), expected or b""):
             await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
             reason = f"Upload-Checksum does not match the body; resend from {upload.offset}"
             raise tus_error(460, reason, **{"Upload-Offset": str(upload.offset)})
-        return writer.written
+        return writer.written, writer.running
     finally:
         await anyio.to_thread.run_sync(os.close, fd)
 
@@ -392,44 +479,16 @@ def _truncate_at(fd: int, offset: int) -> None:
 
 
 async def _finish(
-    session: AsyncSession, storage: ObjectStorage, upload: Upload, part: Path
+    session: AsyncSession,
+    storage: ObjectStorage,
+    upload: Upload,
+    part: Path,
+    video_id: uuid.UUID,
+    key: str,
+    checksum: str,
 ) -> uuid.UUID:
-    """Move the complete file into storage (hashing it on the way) and register the video."""
-    video_id = uuid.uuid4()
-    key = service.source_key(video_id, upload.filename)
-    digest = hashlib.sha256()
-
-    def read_and_hash(file: BinaryIO) -> bytes:
-        data = file.read(READ_BUFFER)
-        digest.update(data)
-        return data
-
-    # Reading and hashing the next chunk (a thread) overlaps storing the current one.
-    send, receive = anyio.create_memory_object_stream[bytes](1)
-
-    async def produce() -> None:
-        async with send:
-            file = await anyio.to_thread.run_sync(part.open, "rb")
-            try:
-                while data := await anyio.to_thread.run_sync(read_and_hash, file):
-                    await send.send(data)
-            finally:
-                await anyio.to_thread.run_sync(file.close)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        async with receive:
-            async for data in receive:
-                yield data
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(produce)
-        stored = await storage.put(key, chunks())
-    checksum = digest.hexdigest()
-    if upload.checksum is not None and upload.checksum != checksum:
-        await storage.delete(key)
-        raise ChecksumMismatch(
-            f"the file's sha256 is {checksum}, not the declared {upload.checksum}; upload it again"
-        )
+    """Hand the complete, verified file to storage under `key` and register the video."""
+    stored = await storage.adopt(part, key)
     video = await service.register_video(
         session, film_id=upload.film_id, key=key, name=upload.filename, size=stored.size,
         checksum=checksum, video_id=video_id,
@@ -438,6 +497,23 @@ async def _finish(
     log.info("media.upload_complete", upload_id=str(upload.id), video_id=str(video.id),
              sha256=checksum)  # fmt: skip
     return video.id
+
+
+async def _give_back(storage: ObjectStorage, key: str, part: Path) -> None:
+    """Put an adopted file back as the part file (its registration was not committed), so
+    the client's retry of the last PATCH finds the upload as it was."""
+    if await anyio.Path(part).exists():  # the storage never took it
+        return
+    restored = part.with_name(part.name + ".restoring")
+    try:
+        async with await anyio.open_file(restored, "wb") as file:
+            async for chunk in storage.get(key):
+                await file.write(chunk)
+        await anyio.Path(restored).rename(part)
+        await storage.delete(key)
+    except Exception:
+        await anyio.Path(restored).unlink(missing_ok=True)
+        log.exception("media.upload_give_back_failed", key=str(key), part=str(part))
 
 
 async def remove_expired_uploads(services: Services) -> int:
