@@ -22,8 +22,10 @@ registered and, after the commit, its transcode is sent to the workers.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -378,7 +380,9 @@ class _PartWriter:
     The body's chunks (64 KiB from the server) are gathered until `WRITE_BUFFER` and handed
     to one thread call that feeds them to the upload's running sha256 (and this PATCH's own,
     when the client sent `Upload-Checksum`; hashlib drops the GIL) and writes them with one
-    `os.writev`: no copy into a joined buffer and no event-loop time per byte.
+    `os.writev`: no copy into a joined buffer and no event-loop time per byte. One batch is
+    in flight while the next one arrives, so reading the socket and hashing and writing
+    overlap; batches are written in order.
     """
 
     def __init__(self, fd: int, running: hashlib._Hash, digest: hashlib._Hash | None) -> None:
@@ -387,19 +391,43 @@ class _PartWriter:
         self.digest = digest
         self.pending: list[bytes] = []
         self.pending_size = 0
+        self.accepted = 0  # bytes taken from the body, written or not yet
         self.written = 0
+        self._inflight: asyncio.Future[int] | None = None
 
     def add(self, chunk: bytes) -> bool:
         """Queue a chunk; true once a batch is worth writing."""
         self.pending.append(chunk)
         self.pending_size += len(chunk)
+        self.accepted += len(chunk)
         return self.pending_size >= WRITE_BUFFER
 
     async def flush(self) -> None:
+        """Start writing the gathered batch, once the one before it is written."""
         if not self.pending:
             return
         batch, self.pending, self.pending_size = self.pending, [], 0
-        self.written += await anyio.to_thread.run_sync(self._write, batch)
+        await self.settle()
+        self._inflight = asyncio.ensure_future(anyio.to_thread.run_sync(self._write, batch))
+
+    async def settle(self) -> None:
+        """Wait for the batch in flight (its errors surface here)."""
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            self.written += await inflight
+
+    async def finish(self) -> None:
+        """Everything gathered is written."""
+        await self.flush()
+        await self.settle()
+
+    async def abandon(self) -> None:
+        """Let the batch in flight end (so nothing writes after a truncation), whatever it
+        raises: the request is failing already."""
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            with contextlib.suppress(Exception):
+                await asyncio.shield(inflight)
 
     def _write(self, batch: list[bytes]) -> int:
         for chunk in batch:
@@ -450,19 +478,24 @@ async def _receive(
         await anyio.to_thread.run_sync(_truncate_at, fd, upload.offset)
         writer = _PartWriter(fd, running, hashlib.sha256() if expected is not None else None)
         try:
-            async for chunk in request.stream():
-                if writer.written + writer.pending_size + len(chunk) > room:
+            try:
+                async for chunk in request.stream():
+                    if writer.accepted + len(chunk) > room:
+                        await writer.abandon()
+                        await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
+                        raise tus_error(413, f"the body goes past Upload-Length ({upload.length})")
+                    if chunk and writer.add(chunk):
+                        await writer.flush()
+            except ClientDisconnect:
+                log.info("media.upload_interrupted", upload_id=str(upload.id),
+                         kept=writer.accepted)  # fmt: skip
+                if expected is not None:  # an unverifiable partial chunk is dropped
+                    await writer.abandon()
                     await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
-                    raise tus_error(413, f"the body goes past Upload-Length ({upload.length})")
-                if chunk and writer.add(chunk):
-                    await writer.flush()
-        except ClientDisconnect:
-            log.info("media.upload_interrupted", upload_id=str(upload.id),
-                     kept=writer.written + writer.pending_size)  # fmt: skip
-            if expected is not None:  # an unverifiable partial chunk is dropped
-                await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
-                return 0, None
-        await writer.flush()
+                    return 0, None
+            await writer.finish()
+        finally:
+            await writer.abandon()
         digest = writer.digest
         if digest is not None and not hmac.compare_digest(digest.digest(), expected or b""):
             await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
