@@ -1,8 +1,11 @@
 """The media jobs against a real database and storage (local and SeaweedFS S3): a source
-becomes a switched-in version; broken sources fail with a reason and leave no outputs."""
+becomes a switched-in version (playable once its ladder is in, artwork added after);
+broken sources fail with a reason and leave no outputs; a broken artwork step leaves the
+video playing; the sweep re-sends lost steps."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.media import jobs, service
+from kinoteka.media.api import stream_of
 from kinoteka.media.jobs import JobEnv
 from kinoteka.media.models import Video, VideoStatus
 from tests.media.clips import ClipCache, requires_ffmpeg, truncated_copy
@@ -60,10 +64,21 @@ async def test_a_source_becomes_a_switched_in_version(
     env, queue = job_env
     video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=3))
     await jobs.transcode(env, video_id)
-    assert [name for name, _, _ in queue.sent] == [jobs.ARTWORK_TASK]
+    assert [name for name, _, _ in queue.sent] == [jobs.ARTWORK_TASK, jobs.INDEXING_TASK]
     rendered = await _video(env, video_id)
-    assert rendered.status is VideoStatus.TRANSCODING
-    assert rendered.current_version is None  # nothing plays before the switch-in
+    # Playable as soon as the ladder is in: switched in, artwork still to come.
+    assert rendered.status is VideoStatus.READY
+    assert rendered.current_version == 1
+    assert rendered.pending == {"step": "artwork"}
+    assert "artwork" not in rendered.outputs
+    assert rendered.progress == 100
+    stream = stream_of(rendered, "http://kinoteka", "secret", 60)
+    assert stream.hls.endswith("/master.m3u8")
+    assert stream.poster == {}
+    assert stream.sprite_vtt is None
+    ladder = await _keys(env.storage, f"media/{video_id}/v1/")
+    assert f"media/{video_id}/v1/{rendered.outputs['hls']}" in ladder
+    assert rendered.outputs_size == sum([await env.storage.size(key) for key in ladder])
 
     await jobs.transcode(env, video_id)  # redelivered before its artwork ran: nothing to do
     await _run_pipeline(env, queue, video_id, start=False)
@@ -77,6 +92,7 @@ async def test_a_source_becomes_a_switched_in_version(
     assert video.qualities == ["360p", "240p"]
     assert video.duration == pytest.approx(3, abs=0.2)
     assert video.progress == 100
+    assert video.pending == {}
     keys = await _keys(env.storage, f"media/{video_id}/v1/")
     assert f"media/{video_id}/v1/{video.outputs['hls']}" in keys
     assert f"media/{video_id}/v1/{video.outputs['dash']}" in keys
@@ -115,6 +131,77 @@ async def test_a_failed_retranscode_keeps_the_playing_version(
     async with env.db.session() as session:
         playing = await service.film_videos(session, [video.film_id])
     assert playing[video.film_id].video_id == video_id
+
+
+async def test_an_artwork_that_cannot_be_made_leaves_the_video_playing(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, queue = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    await jobs.transcode(env, video_id)
+    ladder = await _keys(env.storage, f"media/{video_id}/v1/")
+    # The source breaks between the render and the artwork: the artwork step is refused.
+    await env.storage.put((await _video(env, video_id)).source_key, b"no longer a video")
+    await _run_pipeline(env, queue, video_id, start=False)
+
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.READY
+    assert video.failure_reason is None
+    assert video.current_version == 1
+    assert video.pending == {}
+    assert "artwork" not in video.outputs
+    assert video.outputs["artwork_error"]
+    assert await _keys(env.storage, f"media/{video_id}/v1/") == ladder
+    async with env.db.session() as session:
+        playing = await service.film_videos(session, [video.film_id])
+    assert playing[video.film_id].video_id == video_id
+
+
+async def test_the_sweep_resends_a_lost_artwork_step_and_it_completes(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, queue = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    await jobs.transcode(env, video_id)
+    queue.sent.clear()  # the artwork task is lost with its worker
+    assert await jobs.sweep(env) == 0  # its heartbeat is fresh: nothing is lost yet
+    async with env.db.session() as session:
+        video = await service.get_video(session, video_id)
+        video.heartbeat_at = service.utcnow() - dt.timedelta(seconds=env.settings.stale_after + 1)
+
+    assert await jobs.sweep(env) == 1
+    assert [name for name, _, _ in queue.sent] == [jobs.ARTWORK_TASK]
+    await _run_pipeline(env, queue, video_id, start=False)
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.READY
+    assert video.pending == {}
+    assert video.outputs["artwork"]["sprite_vtt"]
+    assert [t["status"] for t in video.transitions].count("ready") == 1
+    assert await jobs.sweep(env) == 0
+
+
+async def test_an_artwork_step_gives_up_after_its_attempts_and_the_video_plays_on(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, _ = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    await jobs.transcode(env, video_id)
+    for _ in range(env.settings.transcode_attempts):  # each start counts (workers killed)
+        async with env.db.session() as session:
+            job = await service.start_artwork(
+                session, video_id, 1, max_attempts=env.settings.transcode_attempts
+            )
+            assert job is not None
+            await service.note_error(session, job, "WorkerLostError: the worker died")
+    await jobs.artwork(env, video_id, 1)
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.READY
+    assert video.failure_reason is None
+    assert video.pending == {}
+    assert video.outputs["artwork_error"] == (
+        f"gave up after {env.settings.transcode_attempts} attempts: "
+        "WorkerLostError: the worker died"
+    )
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "zero-byte", "audio-only", "not-a-video", "truncated"])

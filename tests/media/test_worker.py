@@ -154,8 +154,10 @@ def test_a_worker_killed_mid_transcode_loses_nothing(
     status, progress, attempt, transitions = _video(database_url, video_id)
     assert status == "ready", transitions
     assert progress == 100
-    assert attempt >= 2
-    assert [t["status"] for t in transitions].count("ready") == 1
+    statuses = [t["status"] for t in transitions]
+    assert statuses.count("probing") >= 2  # the killed attempt, then the one that finished
+    assert attempt >= 1  # the artwork step's own attempts, counted from its start
+    assert statuses.count("ready") == 1
     files = [p for p in (tmp_path / "storage" / "media" / str(video_id) / "v1").rglob("*.m4s")]
     assert files
 

@@ -78,7 +78,9 @@ def video_state(video: Video) -> VideoState:
         id=video.id, film_id=video.film_id, status=str(video.status), progress=video.progress,
         attempt=video.attempt, failure_reason=video.failure_reason,
         transitions=list(video.transitions), current_version=video.current_version,
-        version=video.version, duration=video.duration, qualities=list(video.qualities),
+        version=video.version, artwork_pending=video.pending.get("step") == "artwork",
+        artwork_error=video.outputs.get("artwork_error"), duration=video.duration,
+        qualities=list(video.qualities),
         source_name=video.source_name, source_size=video.source_size, checksum=video.checksum,
         created=video.created,
     )  # fmt: skip

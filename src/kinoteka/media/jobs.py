@@ -1,10 +1,13 @@
 """What the media workers do: one job per video version, from the stored source to streams.
 
 `transcode` (queue `transcoding`) downloads the source once, probes it (`probing`), renders
-the whole ladder in one ffmpeg pass (`transcoding`, progress stored every 2 %), uploads the
-outputs under the version's own prefix; `artwork` (queue `thumbnails`) adds the poster, seek
-sprite and previews there and only then switches the version in (`ready`); the switch-in
-reaches the film's search document through the search sync's trigger on `media.videos`, and
+the whole ladder in one ffmpeg pass (`transcoding`, progress stored every 2 %), hands the
+outputs to storage under the version's own prefix and switches the version in (`ready`): it
+plays as soon as its ladder is complete. `artwork` (queue `thumbnails`) then makes the poster,
+seek sprite and previews of that version and adds them to it; until then the ready video
+carries `pending = {"step": "artwork"}`, and an artwork that cannot be made leaves the video
+playing without it (`outputs["artwork_error"]`), never `failed`. The switch-in reaches the
+film's search document through the search sync's trigger on `media.videos`, and
 `confirm_indexed` (queue `indexing`) watches for it there, logging how long it took
 (`media.indexed`) or that it did not come in time (`media.index_lagging`): indexing lag an
 operator can see.
@@ -13,7 +16,7 @@ A job runs under a PostgreSQL advisory lock on the video (a concurrent duplicate
 nothing) and under an attempt counter (a redelivered task of a finished job does nothing;
 after `transcode_attempts` starts it ends `failed`). A worker killed mid-job loses its lock
 with its connection; the broker redelivers the task (visibility timeout) or `sweep` re-sends
-it once the heartbeat is stale.
+it once the heartbeat is stale (a lost artwork step of a ready video alike).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import structlog
@@ -119,7 +122,7 @@ async def transcode(
             )
         if job is None:
             return
-        await _attempt(env, job, _transcode_steps, retry=TRANSCODE_TASK)
+        await _attempt(env, job, _transcode_steps, step="transcode")
 
 
 async def _adopt(
@@ -187,17 +190,27 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
     size = await upload_tree(env.storage, out, rendition.files, prefix)
     outputs = {"hls": rendition.hls_master, "dash": rendition.dash_manifest}
     async with env.db.session() as session:
-        await service.record_rendition(session, job, outputs, size)
+        previous = await service.switch_in(session, job, outputs, size)
+    # From here the version plays: a failure must not remove its outputs, and what follows is
+    # retried by the sweep (the artwork step's heartbeat goes stale) rather than by this job.
+    progress.keep_outputs = True
     log.info("media.rendered", video_id=str(job.video_id), rungs=qualities, bytes=size)
-    kwargs = {"video_id": str(job.video_id), "version": job.version}
-    await send(env.queue, ARTWORK_TASK, kwargs, queue_name="thumbnails")
+    try:
+        if previous is not None and previous != job.version:
+            await delete_prefix(env.storage, version_prefix(job.video_id, previous))
+        kwargs = {"video_id": str(job.video_id), "version": job.version}
+        await send(env.queue, ARTWORK_TASK, kwargs, queue_name="thumbnails")
+        kwargs = {"film_id": str(job.film_id), "video_id": str(job.video_id)}
+        await send(env.queue, INDEXING_TASK, kwargs, queue_name="indexing")
+    except Exception:
+        log.warning("media.after_switch_in_failed", video_id=str(job.video_id), exc_info=True)
 
 
-# --- artwork and switch-in ---------------------------------------------------------------
+# --- artwork ------------------------------------------------------------------------------
 
 
 async def artwork(env: JobEnv, video_id: uuid.UUID, version: int) -> None:
-    """Poster, sprite and previews for a rendered version, then the switch-in."""
+    """Poster, sprite and previews for a switched-in version, added to it when made."""
     from kinoteka.media.processing import make_artwork
 
     async with _job_lock(env.db, video_id) as held:
@@ -229,13 +242,9 @@ async def artwork(env: JobEnv, video_id: uuid.UUID, version: int) -> None:
                 "preview_webp": art.preview_webp, "preview_gif": art.preview_gif,
             }  # fmt: skip
             async with env.db.session() as session:
-                previous = await service.switch_in(session, job, described, size)
-            if previous is not None and previous != job.version:
-                await delete_prefix(env.storage, version_prefix(job.video_id, previous))
-            kwargs = {"film_id": str(job.film_id), "video_id": str(job.video_id)}
-            await send(env.queue, INDEXING_TASK, kwargs, queue_name="indexing")
+                await service.add_artwork(session, job, described, size)
 
-        await _attempt(env, job, steps, retry=ARTWORK_TASK)
+        await _attempt(env, job, steps, step="artwork")
 
 
 async def confirm_indexed(
@@ -279,6 +288,8 @@ class Progress:
     def __init__(self) -> None:
         self.percent = 0.0
         self.cancelled = threading.Event()
+        self.keep_outputs = False
+        """Set once the version is switched in: its outputs play and outlive any failure."""
 
     def update(self, fraction: float) -> None:
         if self.cancelled.is_set():
@@ -291,36 +302,50 @@ class JobCancelled(Exception):
 
 
 Steps = Callable[[JobEnv, Job, Path, Progress], Awaitable[None]]
+Step = Literal["transcode", "artwork"]
+RETRY: dict[Step, tuple[str, str]] = {
+    "transcode": (TRANSCODE_TASK, "transcoding"),
+    "artwork": (ARTWORK_TASK, "thumbnails"),
+}
 
 
-async def _attempt(env: JobEnv, job: Job, steps: Steps, *, retry: str) -> None:
-    """Run one attempt; a refused source fails the job, any other error sends `retry` again
-    (the next start decides between another attempt and `failed`)."""
+async def _attempt(env: JobEnv, job: Job, steps: Steps, *, step: Step) -> None:
+    """Run one attempt; a refused source fails the job (the artwork step: gives up the
+    artwork, the video plays on), any other error sends the step's task again (the next start
+    decides between another attempt and giving up)."""
     bound = log.bind(video_id=str(job.video_id), version=job.version, attempt=job.attempt)
     progress = Progress()
+    # The artwork step works on a version that plays: it never removes the version's outputs.
+    progress.keep_outputs = step == "artwork"
     prefix = version_prefix(job.video_id, job.version)
     stop = asyncio.Event()
-    heartbeat = asyncio.create_task(_heartbeat(env, job, progress, stop))
+    heartbeat = asyncio.create_task(
+        _heartbeat(env, job, progress, stop, store_progress=step == "transcode")
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="kinoteka-media-") as workdir:
             await steps(env, job, Path(workdir), progress)
     except JobRefused as error:
-        bound.warning("media.job_refused", reason=str(error))
-        await delete_prefix(env.storage, prefix)
+        bound.warning("media.job_refused", step=step, reason=str(error))
         async with env.db.session() as session:
-            await service.fail_job(session, job, str(error))
+            if step == "artwork":
+                await service.fail_artwork(session, job, str(error))
+            else:
+                await service.fail_job(session, job, str(error))
+        if not progress.keep_outputs:
+            await delete_prefix(env.storage, prefix)
     except BaseException as error:
         progress.cancelled.set()
         reason = f"{type(error).__name__}: {error}"[:500]
-        bound.exception("media.job_error", reason=reason)
-        if retry == TRANSCODE_TASK:  # the artwork step keeps the rendition it builds on
+        bound.exception("media.job_error", step=step, reason=reason)
+        if not progress.keep_outputs:
             await asyncio.shield(delete_prefix(env.storage, prefix))
         if isinstance(error, Exception):
             async with env.db.session() as session:
                 await service.note_error(session, job, reason)
+            task, queue_name = RETRY[step]
             kwargs = {"video_id": str(job.video_id), "version": job.version}
-            queue_name = "transcoding" if retry == TRANSCODE_TASK else "thumbnails"
-            await send(env.queue, retry, kwargs, queue_name=queue_name)
+            await send(env.queue, task, kwargs, queue_name=queue_name)
             return
         raise
     finally:
@@ -329,7 +354,9 @@ async def _attempt(env: JobEnv, job: Job, steps: Steps, *, retry: str) -> None:
         await asyncio.gather(heartbeat, return_exceptions=True)
 
 
-async def _heartbeat(env: JobEnv, job: Job, progress: Progress, stop: asyncio.Event) -> None:
+async def _heartbeat(
+    env: JobEnv, job: Job, progress: Progress, stop: asyncio.Event, *, store_progress: bool
+) -> None:
     written = -PROGRESS_STEP
     last_beat = time.monotonic()
     while not stop.is_set():
@@ -337,7 +364,7 @@ async def _heartbeat(env: JobEnv, job: Job, progress: Progress, stop: asyncio.Ev
             await asyncio.wait_for(stop.wait(), 0.5)
         if stop.is_set():
             return
-        moved = progress.percent - written >= PROGRESS_STEP
+        moved = store_progress and progress.percent - written >= PROGRESS_STEP
         due = time.monotonic() - last_beat >= HEARTBEAT_SECONDS
         if not (moved or due):
             continue
@@ -391,11 +418,12 @@ async def download(storage: ObjectStorage, key: str, target: Path) -> Path:
 async def upload_tree(
     storage: ObjectStorage, root: Path, files: Sequence[Path], prefix: str
 ) -> int:
-    """Put `files` (relative to `root`) under `prefix`; returns the bytes written."""
+    """Hand `files` (relative to `root`, which loses them) to storage under `prefix`: renamed
+    into a local store on the same filesystem, streamed up otherwise; the bytes stored."""
     total = 0
     for relative in files:
-        stored = await storage.put(
-            prefix + relative.as_posix(), _file_chunks(root / relative),
+        stored = await storage.adopt(
+            root / relative, prefix + relative.as_posix(),
             content_type=_content_type(relative.name),
         )  # fmt: skip
         total += stored.size

@@ -69,7 +69,8 @@ class Video(Base):
     """Every status the video went through: `{"status", "at", "reason"?}`, oldest first."""
     failure_reason: Mapped[str | None] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    """How many times a worker started the current job (reset when a new job starts)."""
+    """How many times a worker started the current job step (reset when a new job starts and
+    when the artwork step of a switched-in version begins)."""
     progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     source_key: Mapped[str] = mapped_column(Text, nullable=False)
@@ -88,9 +89,11 @@ class Video(Base):
     qualities: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
     outputs_size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     outputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
-    """Keys (relative to the prefix) of the switched-in version: manifests and artwork."""
+    """Keys (relative to the prefix) of the switched-in version: manifests (`hls`, `dash`),
+    then `artwork` once made, or `artwork_error` when it could not be."""
     pending: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
-    """What the job in progress has written so far (rendition, then artwork)."""
+    """The step in progress: `{"step": "transcode", "qualities"}` on the way to `ready`;
+    `{"step": "artwork"}` on a ready video whose artwork is still being made (it plays)."""
     created: Mapped[dt.datetime] = _now()
     modified: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False

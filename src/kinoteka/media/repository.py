@@ -38,9 +38,11 @@ async def videos_of_film(session: AsyncSession, film_id: uuid.UUID) -> list[Vide
 
 
 async def stale_jobs(session: AsyncSession, before: dt.datetime) -> list[Video]:
-    """Jobs in progress whose worker has not beaten since `before` (or never started)."""
+    """Jobs in progress whose worker has not beaten since `before` (or never started): the
+    transcode of a video on its way to `ready`, or the artwork still due for a ready one."""
     statement = select(Video).where(
-        Video.status.in_([VideoStatus.UPLOADED, VideoStatus.PROBING, VideoStatus.TRANSCODING]),
+        Video.status.in_([VideoStatus.UPLOADED, VideoStatus.PROBING, VideoStatus.TRANSCODING])
+        | (Video.pending["step"].astext == "artwork"),
         (Video.heartbeat_at.is_(None) & (Video.modified < before)) | (Video.heartbeat_at < before),
     )
     return list(await session.scalars(statement))

@@ -37,6 +37,14 @@ class VideoState(BaseModel):
     transitions: list[dict[str, Any]]
     current_version: int | None
     version: int
+    artwork_pending: bool = Field(
+        description="A ready video whose poster, seek thumbnails and previews are still being "
+        "made: it plays meanwhile."
+    )
+    artwork_error: str | None = Field(
+        description="Why the artwork of the playing version could not be made (it plays "
+        "without it)."
+    )
     duration: float | None
     qualities: list[str]
     source_name: str

@@ -141,15 +141,24 @@ async def start_job(
 async def start_artwork(
     session: AsyncSession, video_id: uuid.UUID, version: int, *, max_attempts: int
 ) -> Job | None:
-    """Take the artwork step of a rendered version, or None when it is not due (any more)."""
+    """Take the artwork step of a switched-in version, or None when it is not due (any more).
+
+    Artwork that keeps failing is given up after `max_attempts` starts: the video stays
+    `ready` (it plays without a poster, seek thumbnails or previews) with the reason kept in
+    `outputs["artwork_error"]`.
+    """
     video = await repository.lock_video(session, video_id)
-    if video is None or video.version != version or video.pending.get("step") != "artwork":
+    if (
+        video is None
+        or video.version != version
+        or video.current_version != version
+        or video.pending.get("step") != "artwork"
+    ):
         log.info("media.artwork_skipped", video_id=str(video_id), version=version)
         return None
     if video.attempt >= max_attempts:
-        last = video.failure_reason or "the worker was lost"
-        video.pending = {}
-        transition(video, VideoStatus.FAILED, f"gave up after {video.attempt} attempts: {last}")
+        last = video.pending.get("error") or "the worker was lost"
+        give_up_artwork(video, f"gave up after {video.attempt} attempts: {last}")
         await session.flush()
         return None
     video.attempt += 1
@@ -189,33 +198,62 @@ async def beat(session: AsyncSession, job: Job, progress: float | None = None) -
     await session.flush()
 
 
-async def record_rendition(
-    session: AsyncSession, job: Job, outputs: dict[str, Any], size: int
-) -> None:
-    """The ladder is in storage under the version's prefix; artwork comes next."""
-    video = await _job_video(session, job)
-    video.pending = {**video.pending, "step": "artwork", "outputs": outputs, "size": size}
-    video.heartbeat_at = utcnow()
-    await session.flush()
-
-
 async def switch_in(
-    session: AsyncSession, job: Job, artwork: dict[str, Any], artwork_size: int
+    session: AsyncSession, job: Job, outputs: dict[str, Any], size: int
 ) -> int | None:
-    """Make the job's version the one played; returns the version it replaced."""
+    """Make the job's rendered ladder the one played (`ready`); returns the version it replaced.
+
+    The manifests and every rung are in storage under the version's prefix, so it plays from
+    now on; its artwork (poster, seek sprite, previews) is still to come, marked by
+    `pending = {"step": "artwork"}` on the ready video (a new job step: its attempts count
+    from zero) and added by `add_artwork`.
+    """
     video = await _job_video(session, job)
     previous = video.current_version
-    video.outputs = {**video.pending.get("outputs", {}), "artwork": artwork}
-    video.outputs_size = int(video.pending.get("size", 0)) + artwork_size
+    video.outputs = dict(outputs)
+    video.outputs_size = size
     video.qualities = list(video.pending.get("qualities", []))
     video.current_version = job.version
     video.output_prefix = version_prefix(video.id, job.version)
-    video.pending = {}
+    video.pending = {"step": "artwork"}
+    video.attempt = 0
     video.progress = 100.0
+    video.heartbeat_at = utcnow()
     transition(video, VideoStatus.READY)
     await session.flush()
     log.info("media.switched_in", video_id=str(video.id), version=job.version, previous=previous)
     return previous
+
+
+async def add_artwork(
+    session: AsyncSession, job: Job, artwork: dict[str, Any], artwork_size: int
+) -> bool:
+    """Add the artwork to the version it was made for, if that version still plays and
+    still waits for it; whether it was added."""
+    video = await _job_video(session, job)
+    if video.current_version != job.version or video.pending.get("step") != "artwork":
+        log.info("media.artwork_dropped", video_id=str(video.id), version=job.version)
+        return False
+    video.outputs = {**video.outputs, "artwork": artwork}
+    video.outputs_size += artwork_size
+    video.pending = {}
+    await session.flush()
+    log.info("media.artwork_added", video_id=str(video.id), version=job.version)
+    return True
+
+
+def give_up_artwork(video: Video, reason: str) -> None:
+    """The artwork cannot be made: the video keeps playing without it, the reason is kept."""
+    video.pending = {}
+    video.outputs = {**video.outputs, "artwork_error": reason}
+    log.warning("media.artwork_failed", video_id=str(video.id), reason=reason)
+
+
+async def fail_artwork(session: AsyncSession, job: Job, reason: str) -> None:
+    video = await _job_video(session, job)
+    if video.current_version == job.version and video.pending.get("step") == "artwork":
+        give_up_artwork(video, reason)
+        await session.flush()
 
 
 async def fail_job(session: AsyncSession, job: Job, reason: str) -> None:
@@ -226,11 +264,16 @@ async def fail_job(session: AsyncSession, job: Job, reason: str) -> None:
 
 
 async def note_error(session: AsyncSession, job: Job, reason: str) -> None:
-    """An attempt broke on something that may pass (storage down): keep the reason, retry."""
+    """An attempt broke on something that may pass (storage down): keep the reason, retry.
+    An artwork step keeps it in `pending` (its video is ready, not failing)."""
     video = await session.get(Video, job.video_id, populate_existing=True)
-    if video is not None:
+    if video is None:
+        return
+    if video.pending.get("step") == "artwork":
+        video.pending = {**video.pending, "error": reason}
+    else:
         video.failure_reason = reason
-        await session.flush()
+    await session.flush()
 
 
 async def request_transcode(session: AsyncSession, video_id: uuid.UUID) -> Video:
@@ -242,6 +285,7 @@ async def request_transcode(session: AsyncSession, video_id: uuid.UUID) -> Video
         return video
     transition(video, VideoStatus.PROBING)
     video.version += 1
+    video.pending = {}  # artwork still due for the playing version is not made any more
     video.attempt = 0
     video.progress = 0.0
     video.heartbeat_at = None

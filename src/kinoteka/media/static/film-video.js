@@ -23,14 +23,16 @@
       const tr = document.createElement("tr");
       tr.append(
         cell(video.source_name),
-        cell(video.status + (video.current_version ? " (playing v" + video.current_version + ")" : "")),
+        cell(video.status + (video.current_version ? " (playing v" + video.current_version + ")" : "")
+          + (video.artwork_pending ? ", artwork in progress" : "")),
         cell(Math.round(video.progress) + " %"),
-        cell(video.failure_reason || ""),
+        cell(video.failure_reason || (video.artwork_error ? "artwork: " + video.artwork_error : "")),
         cell(new Date(video.created).toLocaleString()),
       );
       rows.append(tr);
     }
-    const busy = videos.some((v) => ["uploaded", "probing", "transcoding"].includes(v.status));
+    const busy = videos.some((v) => v.artwork_pending
+      || ["uploaded", "probing", "transcoding"].includes(v.status));
     if (busy && !polling) polling = setInterval(refresh, 2000);
     if (!busy && polling) { clearInterval(polling); polling = null; }
   }
