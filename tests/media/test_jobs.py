@@ -14,7 +14,7 @@ import pytest
 
 from kinoteka.infra.storage import ObjectStorage
 from kinoteka.media import jobs, service
-from kinoteka.media.api import stream_of
+from kinoteka.media.api import stream_of, video_state
 from kinoteka.media.jobs import JobEnv
 from kinoteka.media.models import Video, VideoStatus
 from tests.media.clips import ClipCache, requires_ffmpeg, truncated_copy
@@ -71,6 +71,7 @@ async def test_a_source_becomes_a_switched_in_version(
     assert rendered.current_version == 1
     assert rendered.pending == {"step": "artwork"}
     assert "artwork" not in rendered.outputs
+    assert video_state(rendered).artwork_pending
     assert rendered.progress == 100
     stream = stream_of(rendered, "http://kinoteka", "secret", 60)
     assert stream.hls.endswith("/master.m3u8")
@@ -93,6 +94,7 @@ async def test_a_source_becomes_a_switched_in_version(
     assert video.duration == pytest.approx(3, abs=0.2)
     assert video.progress == 100
     assert video.pending == {}
+    assert not video_state(video).artwork_pending
     keys = await _keys(env.storage, f"media/{video_id}/v1/")
     assert f"media/{video_id}/v1/{video.outputs['hls']}" in keys
     assert f"media/{video_id}/v1/{video.outputs['dash']}" in keys
@@ -151,6 +153,9 @@ async def test_an_artwork_that_cannot_be_made_leaves_the_video_playing(
     assert video.pending == {}
     assert "artwork" not in video.outputs
     assert video.outputs["artwork_error"]
+    state = video_state(video)
+    assert state.artwork_error == video.outputs["artwork_error"]
+    assert not state.artwork_pending
     assert await _keys(env.storage, f"media/{video_id}/v1/") == ladder
     async with env.db.session() as session:
         playing = await service.film_videos(session, [video.film_id])
