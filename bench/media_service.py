@@ -155,16 +155,17 @@ def _playable(base_url: str, token: str, film_id: uuid.UUID, deadline: float) ->
     raise TimeoutError("the video did not become playable in time")
 
 
-def _artwork_added(base_url: str, token: str, film_id: uuid.UUID, deadline: float) -> None:
-    """Poll until the stream answer carries the poster and the seek-thumbnail track."""
+def _wait_json(
+    base_url: str, token: str, path: str, done: Callable[[Any], bool], deadline: float
+) -> None:
+    """Poll `path` (with the token) until `done(its JSON)`; a 404 counts as not yet."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         while time.monotonic() < deadline:
-            answer = client.get(f"/api/v1/films/{film_id}/stream",
-                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-            if answer.status_code == 200 and answer.json()["sprite_vtt"]:
+            answer = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code == 200 and done(answer.json()):
                 return
-            time.sleep(0.5)  # polling the artwork step, with a deadline
-    raise TimeoutError("the artwork was not added in time")
+            time.sleep(0.5)  # polling the workers, with a deadline
+    raise TimeoutError(f"{path} did not come to the awaited state in time")
 
 
 BARE_SERVER = """
@@ -316,14 +317,19 @@ def run(report: Report, clip: Path | None = None) -> None:
             film_id = uuid.uuid4()
             _upload(base_url, token, clip, film_id)
             completed = time.monotonic()
-            _playable(base_url, token, film_id, completed + 1800)
+            first = _playable(base_url, token, film_id, completed + 1800)
             playable = time.monotonic() - completed
-            _artwork_added(base_url, token, film_id, completed + 1800)
+            _wait_json(base_url, token, f"/api/v1/films/{film_id}/videos",
+                       lambda videos: videos[0]["status"] == "ready", completed + 1800)  # fmt: skip
+            ladder = time.monotonic() - completed
+            _wait_json(base_url, token, f"/api/v1/films/{film_id}/stream",
+                       lambda stream: bool(stream["sprite_vtt"]), completed + 1800)  # fmt: skip
+            artwork = time.monotonic() - completed
             report(
                 f"{seconds:.0f} s 1080p clip: upload complete -> first rung playable in "
-                f"{playable:.1f} s (the ladder switched in, workers already running); artwork "
-                f"(poster, sprites, previews) added {time.monotonic() - completed:.1f} s after "
-                "the upload"
+                f"{playable:.1f} s ({', '.join(first['qualities'])}; workers already running); "
+                f"whole ladder switched in (ready) at {ladder:.1f} s; artwork (poster, sprites, "
+                f"previews) added at {artwork:.1f} s"
             )
         finally:
             if workers is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -133,6 +134,70 @@ async def test_a_failed_retranscode_keeps_the_playing_version(
     async with env.db.session() as session:
         playing = await service.film_videos(session, [video.film_id])
     assert playing[video.film_id].video_id == video_id
+
+
+async def test_the_quick_rung_plays_while_the_ladder_renders_and_survives_its_failure(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, queue = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    rendered: list[list[str]] = []
+    real_render = jobs.render
+
+    def ladder_crashes(*args: Any, **kwargs: Any) -> Any:
+        rungs = [rung.name for rung in args[3]]
+        rendered.append(rungs)
+        if len(rungs) > 1:
+            raise RuntimeError("ffmpeg was killed")  # as an OOM kill of the ladder's ffmpeg
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "render", ladder_crashes)
+    await jobs.transcode(env, video_id)
+
+    assert rendered == [["240p"], ["360p", "240p"]]  # the lowest rung alone, then the ladder
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.TRANSCODING  # the ladder is still owed
+    assert video.current_version == 1
+    assert video.qualities == ["240p"]
+    assert video.outputs == {"hls": "quick/master.m3u8", "dash": "quick/manifest.mpd"}
+    keys = await _keys(env.storage, f"media/{video_id}/v1/")
+    assert keys
+    assert all(key.startswith(f"media/{video_id}/v1/quick/") for key in keys)
+    assert any(key.endswith(".m4s") for key in keys)
+    async with env.db.session() as session:
+        playing = await service.film_videos(session, [video.film_id])
+    assert playing[video.film_id].qualities == ["240p"]
+    assert [name for name, _, _ in queue.sent] == [jobs.TRANSCODE_TASK]  # the retry
+
+    monkeypatch.setattr(jobs, "render", real_render)
+    await _run_pipeline(env, queue, video_id, start=False)
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.READY
+    assert video.qualities == ["360p", "240p"]
+    assert video.outputs["hls"] == "master.m3u8"
+    assert video.outputs["artwork"]["sprite_vtt"]
+    after = await _keys(env.storage, f"media/{video_id}/v1/")
+    assert set(keys) <= set(after)  # players that started on the quick rung keep playing
+    assert video.outputs_size == sum([await env.storage.size(key) for key in after])
+
+
+async def test_a_retranscode_has_no_quick_rung(
+    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+) -> None:
+    env, queue = job_env
+    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    await _run_pipeline(env, queue, video_id)
+    async with env.db.session() as session:
+        await service.request_transcode(session, video_id)
+    await _run_pipeline(env, queue, video_id)
+
+    video = await _video(env, video_id)
+    assert video.status is VideoStatus.READY
+    assert video.current_version == 2
+    keys = await _keys(env.storage, f"media/{video_id}/v2/")
+    assert keys
+    assert not [key for key in keys if "/quick/" in key]  # v1 played meanwhile, in full
+    assert await _keys(env.storage, f"media/{video_id}/v1/") == []
 
 
 async def test_an_artwork_that_cannot_be_made_leaves_the_video_playing(

@@ -45,7 +45,14 @@ from kinoteka.infra.storage import ObjectNotFound, ObjectStorage
 from kinoteka.infra.tasks import TaskQueue, WorkerRuntime
 from kinoteka.media import repository, service
 from kinoteka.media.models import Video
-from kinoteka.media.processing import MediaError, plan_ladder, probe, render
+from kinoteka.media.processing import (
+    LadderRung,
+    MediaError,
+    ProbeResult,
+    plan_ladder,
+    probe,
+    render,
+)
 from kinoteka.media.service import Job, version_prefix
 from kinoteka.media.settings import MediaSettings
 
@@ -58,6 +65,7 @@ PROGRESS_STEP = 2.0  # percent between two progress writes
 HEARTBEAT_SECONDS = 5.0
 INDEXED_WITHIN = 120.0  # seconds the search sync may take before indexing counts as lagging
 INDEX_POLL = 0.5
+QUICK = "quick/"  # where a version's quick rung lives, under its prefix
 
 
 @dataclass
@@ -166,10 +174,15 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
         raise JobRefused(str(error)) from error
     qualities = [rung.name for rung in rungs]
     async with env.db.session() as session:
-        await service.record_probe(
+        playing = await service.record_probe(
             session, job, duration=probed.duration, width=probed.width, height=probed.height,
             qualities=qualities,
         )  # fmt: skip
+    prefix = version_prefix(job.video_id, job.version)
+    if playing:  # its quick rung plays (an earlier attempt switched it in): keep it on failure
+        progress.keep = prefix + QUICK
+    elif env.settings.quick_rung and len(rungs) > 1:
+        await _quick_rung(env, job, source, probed, rungs[-1], workdir, progress)
     out = workdir / "out"
     out.mkdir()
     try:
@@ -186,7 +199,6 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
         )
     except MediaError as error:
         raise JobRefused(str(error)) from error
-    prefix = version_prefix(job.video_id, job.version)
     size = await upload_tree(env.storage, out, rendition.files, prefix)
     outputs = {"hls": rendition.hls_master, "dash": rendition.dash_manifest}
     async with env.db.session() as session:
@@ -204,6 +216,45 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
         await send(env.queue, INDEXING_TASK, kwargs, queue_name="indexing")
     except Exception:
         log.warning("media.after_switch_in_failed", video_id=str(job.video_id), exc_info=True)
+
+
+async def _quick_rung(
+    env: JobEnv,
+    job: Job,
+    source: Path,
+    probed: ProbeResult,
+    rung: LadderRung,
+    workdir: Path,
+    progress: Progress,
+) -> None:
+    """Render the lowest rung alone (a small share of the ladder's work) under the version's
+    `quick/` and let it play while the whole ladder renders, when nothing plays yet."""
+    out = workdir / "quick"
+    out.mkdir()
+    try:
+        rendition = await anyio.to_thread.run_sync(
+            lambda: render(
+                source,
+                out,
+                probed,
+                [rung],
+                segment_seconds=env.settings.segment_seconds,
+                preset=env.settings.preset,
+                on_progress=lambda _: progress.update(0.0),  # cancellable; the ladder's % counts
+            )
+        )
+    except MediaError as error:
+        raise JobRefused(str(error)) from error
+    prefix = version_prefix(job.video_id, job.version) + QUICK
+    size = await upload_tree(env.storage, out, rendition.files, prefix)
+    outputs = {"hls": QUICK + rendition.hls_master, "dash": QUICK + rendition.dash_manifest}
+    async with env.db.session() as session:
+        switched = await service.play_quick(session, job, outputs, size, rung.name)
+    if switched:
+        progress.keep = prefix
+        log.info("media.quick_rung_rendered", video_id=str(job.video_id), rung=rung.name)
+    else:
+        await delete_prefix(env.storage, prefix)
 
 
 # --- artwork ------------------------------------------------------------------------------
@@ -290,6 +341,9 @@ class Progress:
         self.cancelled = threading.Event()
         self.keep_outputs = False
         """Set once the version is switched in: its outputs play and outlive any failure."""
+        self.keep: str | None = None
+        """A part of the version's prefix that plays already (its quick rung): a failure
+        removes the rest of what the attempt wrote, never that."""
 
     def update(self, fraction: float) -> None:
         if self.cancelled.is_set():
@@ -333,13 +387,13 @@ async def _attempt(env: JobEnv, job: Job, steps: Steps, *, step: Step) -> None:
             else:
                 await service.fail_job(session, job, str(error))
         if not progress.keep_outputs:
-            await delete_prefix(env.storage, prefix)
+            await delete_prefix(env.storage, prefix, keep=progress.keep)
     except BaseException as error:
         progress.cancelled.set()
         reason = f"{type(error).__name__}: {error}"[:500]
         bound.exception("media.job_error", step=step, reason=reason)
         if not progress.keep_outputs:
-            await asyncio.shield(delete_prefix(env.storage, prefix))
+            await asyncio.shield(delete_prefix(env.storage, prefix, keep=progress.keep))
         if isinstance(error, Exception):
             async with env.db.session() as session:
                 await service.note_error(session, job, reason)
@@ -430,13 +484,15 @@ async def upload_tree(
     return total
 
 
-async def delete_prefix(storage: ObjectStorage, prefix: str) -> None:
-    """Remove whatever a failed version wrote (keys recorded by the storage listing)."""
+async def delete_prefix(storage: ObjectStorage, prefix: str, *, keep: str | None = None) -> None:
+    """Remove whatever a failed version wrote (keys recorded by the storage listing), except
+    the keys under `keep` (a quick rung that plays)."""
     keys = [key async for key in storage.list_keys(prefix)]
+    keys = [key for key in keys if keep is None or not key.startswith(keep)]
     for key in keys:
         await storage.delete(key)
     if keys:
-        log.info("media.outputs_removed", prefix=prefix, objects=len(keys))
+        log.info("media.outputs_removed", prefix=prefix, objects=len(keys), kept=keep)
 
 
 CONTENT_TYPES = {

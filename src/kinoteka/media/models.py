@@ -25,7 +25,9 @@ class VideoStatus(StrEnum):
 
 
 # The state machine. `ready`/`failed` may start over (a re-transcode or a retry): the streams
-# already switched in keep playing until a new version is complete.
+# already switched in keep playing until a new version is complete. `ready` means the whole
+# ladder plays; a first version may play its quick rung (`current_version` set) while still
+# `transcoding`, and a ready video may still wait for its artwork (`pending.step`).
 TRANSITIONS: dict[VideoStatus, frozenset[VideoStatus]] = {
     VideoStatus.UPLOADED: frozenset({VideoStatus.PROBING, VideoStatus.FAILED}),
     VideoStatus.PROBING: frozenset(

@@ -176,7 +176,9 @@ async def record_probe(
     width: int,
     height: int,
     qualities: Sequence[str],
-) -> None:
+) -> bool:
+    """What the probe found; returns whether the job's own version already plays (its quick
+    rung, switched in by an earlier attempt)."""
     video = await _job_video(session, job)
     video.duration = duration
     video.width = width
@@ -185,6 +187,29 @@ async def record_probe(
     video.heartbeat_at = utcnow()
     transition(video, VideoStatus.TRANSCODING)
     await session.flush()
+    return video.current_version == job.version
+
+
+async def play_quick(
+    session: AsyncSession, job: Job, outputs: dict[str, Any], size: int, quality: str
+) -> bool:
+    """Let the lowest rung, rendered alone under the version's `quick/`, play while the
+    whole ladder renders: the version is switched in with that one quality and the video
+    stays `transcoding`. Only a video with nothing playing gets it (a re-transcode keeps
+    playing its previous version meanwhile); whether it was switched in."""
+    video = await _job_video(session, job)
+    if video.current_version is not None or video.version != job.version:
+        return False
+    video.outputs = dict(outputs)
+    video.outputs_size = size
+    video.qualities = [quality]
+    video.current_version = job.version
+    video.output_prefix = version_prefix(video.id, job.version)
+    video.heartbeat_at = utcnow()
+    await session.flush()
+    log.info("media.quick_rung_playable", video_id=str(video.id), version=job.version,
+             quality=quality)  # fmt: skip
+    return True
 
 
 async def beat(session: AsyncSession, job: Job, progress: float | None = None) -> None:
@@ -204,14 +229,16 @@ async def switch_in(
     """Make the job's rendered ladder the one played (`ready`); returns the version it replaced.
 
     The manifests and every rung are in storage under the version's prefix, so it plays from
-    now on; its artwork (poster, seek sprite, previews) is still to come, marked by
-    `pending = {"step": "artwork"}` on the ready video (a new job step: its attempts count
-    from zero) and added by `add_artwork`.
+    now on (a quick rung that played meanwhile stays under `quick/`, for the players that
+    started on it, and goes with the version); its artwork (poster, seek sprite, previews) is
+    still to come, marked by `pending = {"step": "artwork"}` on the ready video (a new job
+    step: its attempts count from zero) and added by `add_artwork`.
     """
     video = await _job_video(session, job)
     previous = video.current_version
+    quick = video.current_version == job.version  # its quick rung stays beside the ladder
     video.outputs = dict(outputs)
-    video.outputs_size = size
+    video.outputs_size = size + (video.outputs_size if quick else 0)
     video.qualities = list(video.pending.get("qualities", []))
     video.current_version = job.version
     video.output_prefix = version_prefix(video.id, job.version)

@@ -34,6 +34,11 @@ class MediaSettings(BaseModel):
     )
     segment_seconds: float = Field(default=4.0, gt=0, le=30, description="Segment length, s.")
     preset: str = Field(default="veryfast", description="x264 preset of the ladder.")
+    quick_rung: bool = Field(
+        default=True,
+        description="Before the ladder of a video's first version, render its lowest rung alone "
+        "and let it play at once (the whole ladder replaces it when done).",
+    )
     ladder_heights: list[int] = Field(
         default=[1080, 720, 480, 360], description="Rung heights; never upscaled."
     )
