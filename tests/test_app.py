@@ -50,6 +50,36 @@ async def test_a_lifespan_shared_by_two_contexts_runs_once(
     assert entries == ["shared", "own"]
 
 
+async def test_background_workers_stop_before_the_clients_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def worker(services: Services) -> AsyncIterator[None]:
+        yield
+        events.append("worker stopped")
+
+    def install(app: FastAPI, services: Services) -> None:
+        return None
+
+    mounts = [ContextMount("one", install, background=worker)]
+    monkeypatch.setattr(app_module, "available_contexts", lambda: {m.name: m for m in mounts})
+    urls = StoreUrls("postgresql://unused/unused", "redis://unused", "tantivy:///unused", "")
+    services = build_services(load_settings(), urls)
+    closing = services.close
+
+    async def close() -> None:
+        events.append("services closed")
+        await closing()
+
+    monkeypatch.setattr(services, "close", close)
+    application = create_app(services, run_background=True)
+    async with application.router.lifespan_context(application):
+        assert events == []
+    assert events == ["worker stopped", "services closed"]
+
+
 def _mounting(monkeypatch: pytest.MonkeyPatch, *mounts: ContextMount) -> None:
     monkeypatch.setattr(app_module, "available_contexts", lambda: {m.name: m for m in mounts})
 

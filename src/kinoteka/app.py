@@ -117,6 +117,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Pushed first, so it runs last: every background worker and lifespan has stopped
+            # before the clients they use (database, broker, SMTP) close under them.
+            stack.push_async_callback(services.close)
             # Contexts sharing a resource share its lifespan (catalog and admin both prepare
             # the storage): each distinct one is entered once.
             entered: set[object] = set()
@@ -127,10 +130,7 @@ def create_app(
                     if hook is not None and hook not in entered:
                         entered.add(hook)
                         await stack.enter_async_context(hook(services))
-            try:
-                yield
-            finally:
-                await services.close()
+            yield
 
     app = FastAPI(
         title="Kinoteka",
