@@ -120,11 +120,11 @@ async def _bare_inapp(kit: NotifyKit) -> float:
         async with kit.db.session() as session:
             broadcast = await session.get(Broadcast, broadcast_id)
             assert broadcast is not None
-            people = await audience_page(session, broadcast, after, CHUNK)
-            await write_chunk(session, kit, broadcast, people)
-        if len(people) < CHUNK:
+            page = await audience_page(session, broadcast, after, CHUNK)
+            await write_chunk(session, kit, broadcast, page.people)
+        if page.last:
             break
-        after = people[-1][0]
+        after = page.cursor
     return ACCOUNTS / (time.perf_counter() - started)
 
 

@@ -4,10 +4,14 @@ preferences and one-click unsubscribe honoured, security messages always on."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
+from kinoteka import ugc
+from kinoteka.catalog.models import FilmType, FilmWork, Genre, GenreFilmWork
 from kinoteka.services import Services
 from tests.notify.conftest import SmtpServer, bearer, bodies, eventually, sign_in_as, sign_up
 
@@ -50,11 +54,63 @@ async def test_a_role_audience_fans_out_in_chunks_with_progress(
     assert "<p>In 4K.</p>" in html
 
 
+async def test_a_genre_audience_is_the_viewers_who_bookmarked_or_rated_its_films(
+    client: httpx.AsyncClient, smtp: SmtpServer, services: Services
+) -> None:
+    admin = await sign_in_as(client, services, "admin")
+    bookmarker, rater, both, elsewhere, idle, gone = [await sign_up(client) for _ in range(6)]
+    drama, comedy = uuid.uuid4(), uuid.uuid4()
+    dramas, comedy_film = [uuid.uuid4(), uuid.uuid4()], uuid.uuid4()
+    async with services.db.session() as session:
+        session.add_all([Genre(id=drama, name="Drama"), Genre(id=comedy, name="Comedy")])
+        session.add_all([FilmWork(id=film, title=f"Film {n}", type=FilmType.MOVIE)
+                         for n, film in enumerate([*dramas, comedy_film])])  # fmt: skip
+        await session.flush()
+        session.add_all([GenreFilmWork(film_work_id=film, genre_id=drama) for film in dramas])
+        session.add(GenreFilmWork(film_work_id=comedy_film, genre_id=comedy))
+    store = services.ugc.store
+
+    def account(who: dict[str, Any]) -> uuid.UUID:
+        return uuid.UUID(who["id"])
+
+    await ugc.add_bookmark(store, account(bookmarker), dramas[0])
+    await ugc.rate_film(store, account(rater), dramas[1], 8)
+    await ugc.add_bookmark(store, account(both), dramas[0])
+    await ugc.rate_film(store, account(both), dramas[1], 3)
+    await ugc.add_bookmark(store, account(elsewhere), comedy_film)
+    await ugc.rate_film(store, account(gone), dramas[0], 9)
+    async with services.db.session() as session:  # a deactivated account gets nothing
+        await session.execute(
+            sa.text("UPDATE auth.users SET is_active = false WHERE id = :id"), {"id": gone["id"]}
+        )
+    async with services.db.session() as session:
+        engaged = await ugc.accounts_engaged_with_genre(session, drama)
+    wanted = sorted([account(bookmarker), account(rater), account(both), account(gone)])
+    assert engaged == wanted  # each once, in id order
+    async with services.db.session() as session:
+        assert await ugc.accounts_engaged_with_genre(session, drama, after=wanted[1]) == wanted[2:]
+
+    draft = {"subject": "Drama week", "body": "b",
+             "audience": {"kind": "genre", "value": str(drama)}}  # fmt: skip
+    created = await client.post(ANNOUNCE, json=draft, headers=admin)
+    assert created.status_code == 201, created.text
+    done = await eventually(lambda: finished(client, admin, created.json()["id"], 3))
+    assert done["recipients"] == 3
+    got = {m["To"] for m in smtp.mailbox.messages if m["Subject"] == "Drama week"}
+    assert got == {bookmarker["email"], rater["email"], both["email"]}
+    assert not {elsewhere["email"], idle["email"], gone["email"]} & got
+
+
 async def test_audiences_that_cannot_be_selected_are_refused(
     client: httpx.AsyncClient, services: Services
 ) -> None:
     admin = await sign_in_as(client, services, "admin")
-    for audience in ({"kind": "role", "value": "no-such-role"}, {"kind": "genre", "value": "x"}):
+    refused = (
+        {"kind": "role", "value": "no-such-role"},
+        {"kind": "genre", "value": "x"},
+        {"kind": "genre", "value": str(uuid.uuid4())},
+    )
+    for audience in refused:
         draft = {"subject": "s", "body": "b", "audience": audience}
         answer = await client.post(ANNOUNCE, headers=admin, json=draft)
         assert answer.status_code == 422

@@ -19,8 +19,9 @@ This package is auth's public surface; other contexts import only from `kinoteka
   (`AccountEvent`: created, password reset requested, password changed, new-device sign-in)
   go through a transactional outbox; a worker runs `relay_account_events(db, publish)` to hand
   them to the broker (payloads in `kinoteka.auth.outbox`'s docstring).
-- Audiences: `account_addresses(session, role=…, after=…, limit=…)`, the active accounts'
-  ids and emails (of one role, or all), in id order for keyset paging.
+- Audiences: `account_addresses(session, role=…, after=…, limit=…, among=…)`, the active
+  accounts' ids and emails (of one role, or all, or of the ids `among`), in id order for
+  keyset paging.
 
 Revocation. Access tokens are verified offline (signature, expiry), then one Redis round trip
 (MGET) reads the token's `jti` in the denylist and the account's valid-after moment. Logout,

@@ -281,12 +281,15 @@ async def known_device(session: AsyncSession, user_id: uuid.UUID, user_agent: st
 
 async def account_addresses(
     session: AsyncSession, *, role: str | None = None, after: uuid.UUID | None = None,
-    limit: int = 1000,
+    limit: int = 1000, among: Sequence[uuid.UUID] | None = None,
 ) -> list[tuple[uuid.UUID, str]]:  # fmt: skip
-    """Active accounts' (id, email), of `role` or all, in id order after `after`."""
+    """Active accounts' (id, email), of `role` or all (or only those of `among`, ids another
+    context selected), in id order after `after`."""
     query = select(User.id, User.email).where(User.is_active).order_by(User.id).limit(limit)
     if after is not None:
         query = query.where(User.id > after)
+    if among is not None:
+        query = query.where(User.id.in_(among))
     if role is not None:
         query = query.where(
             select(UserRole.user_id).join(Role, Role.id == UserRole.role_id)

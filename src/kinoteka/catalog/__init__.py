@@ -5,7 +5,8 @@ film as an SQL expression over its `poster_key` column, for the search documents
 the database, `poster_links()`, the public path of each rendition of a poster (from its key,
 or `poster_links_beside()` from the public path of one rendition, as a search document holds
 it), `POSTER_ROUTE_PREFIX`, and `film_exists(session, film_id)` (whether the catalog holds a
-film, for contexts that keep data about films). Everything else is the catalog's own.
+film, for contexts that keep data about films), `genre_names(session)` (every genre's name by
+id, for contexts that let editors pick one). Everything else is the catalog's own.
 """
 
 from __future__ import annotations
@@ -56,3 +57,13 @@ async def film_exists(session: AsyncSession, film_id: uuid.UUID) -> bool:
 
     found = await session.scalar(select(FilmWork.id).where(FilmWork.id == film_id))
     return found is not None
+
+
+async def genre_names(session: AsyncSession) -> dict[uuid.UUID, str]:
+    """Every genre's name by id, in name order."""
+    from sqlalchemy import select
+
+    from kinoteka.catalog.models import Genre
+
+    rows = await session.execute(select(Genre.id, Genre.name).order_by(Genre.name))
+    return {row.id: row.name for row in rows}

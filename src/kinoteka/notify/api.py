@@ -218,13 +218,15 @@ async def preview(body: PreviewIn, _: Sender) -> PreviewOut:
     summary="Send an announcement now, or schedule it",
     responses={422: {"description": "The audience cannot be selected"}},
 )  # fmt: skip
-async def create_broadcast(body: BroadcastIn, claims: Sender, session: SessionDep) -> BroadcastOut:
+async def create_broadcast(
+    body: BroadcastIn, claims: Sender, session: SessionDep, kit: KitDep
+) -> BroadcastOut:
     if body.send_at is not None and body.send_at.tzinfo is None:
         raise AudienceUnavailable("send_at: give a time zone (2026-12-24T18:00:00+03:00)")
     broadcast = await broadcasts.create_broadcast(
         session, subject=body.subject, body=body.body,
         audience=Audience(body.audience.kind, body.audience.value), send_at=body.send_at,
-        created_by=claims.subject,
+        created_by=claims.subject, genre_audience=kit.genre_audience,
     )  # fmt: skip
     return _broadcast_out(broadcast)
 

@@ -7,8 +7,8 @@ queues the emails and the next step. A step whose cursor already moved (a redeli
 passes the walk on, so every recipient gets one notification.
 
 Audiences: everyone, the holders of a role (both from auth's `account_addresses`), or the
-viewers who bookmarked or rated films of a genre, which needs the ugc context's public
-surface: until it exists, that audience is refused with a clear error.
+viewers who bookmarked or rated films of a genre (ugc's `accounts_engaged_with_genre`, then
+their addresses from auth); the walk's cursor is the last account id the audience gave.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka import auth
+from kinoteka import auth, catalog, ugc
 from kinoteka.infra.broker import Delivery as BrokerDelivery
 from kinoteka.notify import repository
 from kinoteka.notify.errors import AudienceUnavailable, BroadcastNotEditable, BroadcastNotFound
@@ -49,22 +49,52 @@ class Audience:
     value: str | None = None
 
 
-async def check_audience(session: AsyncSession, audience: Audience) -> None:
+async def check_audience(
+    session: AsyncSession, audience: Audience, *, genre_audience: bool = True
+) -> None:
     if audience.kind is AudienceKind.ROLE:
         if not audience.value or audience.value not in await auth.role_names(session):
             raise AudienceUnavailable(f"audience: no role {audience.value!r}")
     elif audience.kind is AudienceKind.GENRE:
-        raise AudienceUnavailable(
-            "audience: viewers of a genre need the ugc context (bookmarks, ratings), "
-            "which is not available yet"
-        )
+        if not genre_audience:
+            raise AudienceUnavailable(
+                "audience: viewers of a genre are read from ugc's PostgreSQL store, and this "
+                "deployment keeps ugc in MongoDB"
+            )
+        try:
+            genre_id = uuid.UUID(audience.value or "")
+        except ValueError:
+            raise AudienceUnavailable(
+                f"audience: a genre is given by its id, not {audience.value!r}"
+            ) from None
+        if genre_id not in await catalog.genre_names(session):
+            raise AudienceUnavailable(f"audience: no genre {genre_id}")
+
+
+@dataclass(frozen=True)
+class AudiencePage:
+    people: list[tuple[uuid.UUID, str]]
+    """(account id, email) of this page's recipients."""
+    cursor: uuid.UUID | None
+    """Where the next page starts."""
+    last: bool
+    """Whether the audience has no more pages."""
 
 
 async def audience_page(
     session: AsyncSession, broadcast: Broadcast, after: uuid.UUID | None, limit: int
-) -> list[tuple[uuid.UUID, str]]:
+) -> AudiencePage:
+    if broadcast.audience is AudienceKind.GENRE:
+        genre_id = uuid.UUID(str(broadcast.audience_value))
+        engaged = await ugc.accounts_engaged_with_genre(session, genre_id, after=after, limit=limit)
+        # Deactivated accounts drop out here, so the page may be shorter than the walk.
+        people = (
+            await auth.account_addresses(session, among=engaged, limit=limit) if engaged else []
+        )
+        return AudiencePage(people, engaged[-1] if engaged else after, len(engaged) < limit)
     role = broadcast.audience_value if broadcast.audience is AudienceKind.ROLE else None
-    return await auth.account_addresses(session, role=role, after=after, limit=limit)
+    people = await auth.account_addresses(session, role=role, after=after, limit=limit)
+    return AudiencePage(people, people[-1][0] if people else after, len(people) < limit)
 
 
 def preview(subject: str, body: str, locale: str = "en") -> Rendered:
@@ -75,10 +105,10 @@ def preview(subject: str, body: str, locale: str = "en") -> Rendered:
 
 async def create_broadcast(
     session: AsyncSession, *, subject: str, body: str, audience: Audience,
-    send_at: dt.datetime | None, created_by: uuid.UUID | None,
+    send_at: dt.datetime | None, created_by: uuid.UUID | None, genre_audience: bool = True,
 ) -> Broadcast:  # fmt: skip
     """A broadcast scheduled for `send_at` (now when None); the worker starts it when due."""
-    await check_audience(session, audience)
+    await check_audience(session, audience, genre_audience=genre_audience)
     broadcast = Broadcast(
         id=uuid.uuid4(), subject=subject, body=body, audience=audience.kind,
         audience_value=audience.value, status=BroadcastStatus.SCHEDULED,
@@ -144,13 +174,12 @@ async def fan_out_step(kit: NotifyKit, broadcast_id: uuid.UUID, after: uuid.UUID
         if broadcast.cursor != after:  # this step was done; pass the walk on
             cursor = broadcast.cursor
         else:
-            people = await audience_page(session, broadcast, after, kit.settings.broadcast_chunk)
-            ids = [user_id for user_id, _ in people]
-            emails = await write_chunk(session, kit, broadcast, people)
-            cursor = ids[-1] if ids else after
+            page = await audience_page(session, broadcast, after, kit.settings.broadcast_chunk)
+            emails = await write_chunk(session, kit, broadcast, page.people)
+            cursor = page.cursor
             broadcast.cursor = cursor
-            broadcast.recipients += len(ids)
-            if len(ids) < kit.settings.broadcast_chunk:
+            broadcast.recipients += len(page.people)
+            if page.last:
                 broadcast.status = BroadcastStatus.DONE
                 broadcast.finished_at = _now()
         more = broadcast.status is BroadcastStatus.SENDING

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from kinoteka import ugc
 from kinoteka.infra import broker as broker_port
 from kinoteka.infra.broker import Broker, RetryPolicy
 from kinoteka.infra.db import Database
@@ -29,6 +30,8 @@ class NotifyKit:
     mailer: Mailer
     signal: InboxSignal
     secret: str
+    genre_audience: bool = True
+    """Whether announcements can address a genre's viewers (ugc's store is PostgreSQL)."""
 
     @property
     def retry(self) -> RetryPolicy:
@@ -69,4 +72,5 @@ def build_notify_kit(settings: Settings, db: Database, redis_url: str) -> Notify
         mailer=Mailer(notify),
         signal=InboxSignal(db),
         secret=settings.secret_key.get_secret_value(),
+        genre_audience=ugc.genre_audience_available(settings.ugc),
     )

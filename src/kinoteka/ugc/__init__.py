@@ -18,6 +18,9 @@ where text is checked), and the viewer's account id:
   `KINOTEKA_UGC__WRITE_RATE`), for front ends that write on a viewer's behalf.
 - Progress: `save_progress` (last write by client time wins), `film_progress`,
   `continue_watching`.
+- Audiences (for announcements): `accounts_engaged_with_genre(session, genre_id, after=,
+  limit=)`, the accounts that bookmarked or rated a film of a genre, in id order;
+  `genre_audience_available(settings)`, whether the store is the PostgreSQL one it reads.
 - Errors, all `UgcError`: `FilmNotFound`, `ReviewNotFound`, `RatingNotFound`,
   `ProgressNotFound`, `ReviewExists`, `NotAuthor`, `InvalidInput`, `TooManyWrites`; the
   message is safe to show.
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kinoteka.ugc.accounts import forget_user
+    from kinoteka.ugc.audiences import accounts_engaged_with_genre, genre_audience_available
     from kinoteka.ugc.errors import (
         FilmNotFound,
         InvalidInput,
@@ -86,6 +90,7 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "accounts": ["forget_user"],
+    "audiences": ["accounts_engaged_with_genre", "genre_audience_available"],
     "errors": [
         "FilmNotFound", "InvalidInput", "NotAuthor", "ProgressNotFound", "RatingNotFound",
         "ReviewExists", "ReviewNotFound", "TooManyWrites", "UgcError",
@@ -128,6 +133,7 @@ __all__ = [
     "UgcError",
     "UgcKit",
     "VoteValue",
+    "accounts_engaged_with_genre",
     "add_bookmark",
     "continue_watching",
     "delete_review",
@@ -135,6 +141,7 @@ __all__ = [
     "film_progress",
     "film_reviews",
     "forget_user",
+    "genre_audience_available",
     "get_review",
     "get_ugc",
     "is_bookmarked",
