@@ -1,5 +1,6 @@
 """Notify's HTTP API: the account's inbox (with a live unread count), preferences and
-one-click unsubscribe; the announcements admin for holders of `notify.send`."""
+one-click unsubscribe; the announcements admin API for holders of `notify.send` (the page for
+editors is in the back office, `kinoteka.notify.admin`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import datetime as dt
 import html
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sse_starlette import EventSourceResponse
 
 from kinoteka.auth import AccessClaims, CurrentUser, Permission, require_permission
@@ -56,12 +56,6 @@ STATUS_OF: dict[type[Exception], int] = {
     BroadcastNotEditable: status.HTTP_409_CONFLICT,
 }
 SSE_WAKE_SECONDS = WAKE_SECONDS
-_ADMIN_PAGE = Path(__file__).parent / "static" / "admin.html"
-# Its own inline script and style only; the preview renders in a sandboxed frame.
-_ADMIN_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'"
-)
 
 
 def get_notify_kit(services: ServicesDep) -> NotifyKit:
@@ -200,11 +194,12 @@ def _broadcast_out(broadcast: Broadcast, progress: dict[str, int] | None = None)
     )  # fmt: skip
 
 
-@admin.get("", response_class=HTMLResponse, summary="The announcements page (signs in itself)")
-async def admin_page() -> HTMLResponse:
-    # Static: every figure on it comes from the API, called with the editor's own token.
-    return HTMLResponse(_ADMIN_PAGE.read_text(encoding="utf-8"),
-                        headers={"Content-Security-Policy": _ADMIN_CSP})  # fmt: skip
+@admin.get(
+    "", summary="The announcements page moved into the back office",
+    status_code=status.HTTP_308_PERMANENT_REDIRECT, response_class=RedirectResponse,
+)  # fmt: skip
+async def admin_page() -> RedirectResponse:
+    return RedirectResponse("/admin/notify", status_code=status.HTTP_308_PERMANENT_REDIRECT)
 
 
 @admin.post("/preview", summary="An announcement rendered as recipients will see it")

@@ -242,6 +242,25 @@ async def broadcast_progress(session: AsyncSession, broadcast_id: uuid.UUID) -> 
     return {f"{channel}.{status}": count for channel, status, count in rows}
 
 
+async def progress_of(
+    session: AsyncSession, broadcast_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """`broadcast_progress` of several broadcasts in one query (those without rows left out)."""
+    if not broadcast_ids:
+        return {}
+    rows = await session.execute(
+        select(Notification.broadcast_id, Delivery.channel, Delivery.status, func.count())
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Notification.broadcast_id.in_(broadcast_ids))
+        .group_by(Notification.broadcast_id, Delivery.channel, Delivery.status)
+    )
+    found: dict[uuid.UUID, dict[str, int]] = {}
+    for broadcast_id, channel, status, count in rows:
+        if broadcast_id is not None:
+            found.setdefault(broadcast_id, {})[f"{channel}.{status}"] = count
+    return found
+
+
 async def failed_deliveries(session: AsyncSession, limit: int) -> Sequence[Any]:
     return (
         await session.execute(
