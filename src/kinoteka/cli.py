@@ -100,6 +100,13 @@ def _summary(
         ("cache / bus", urls.redis_url, "redis"),
     ):
         table.add_row(role, url, "embedded" if key in urls.embedded else "server")
+    notify = settings.notify
+    smtp = f"smtp://{notify.smtp_host}:{notify.smtp_port}"
+    if "mail" in urls.embedded:
+        table.add_row("mail (SMTP)", f"{smtp} -> {urls.embedded['mail']}  "
+                      "(read it: kinoteka notify mail)", "embedded")  # fmt: skip
+    else:
+        table.add_row("mail (SMTP)", urls.mail or smtp, "server")
     table.add_row("search index", urls.search_url, "")
     table.add_row("object storage", urls.storage_url, "")
     table.add_row("data directory", str(settings.data_dir), "")
@@ -147,7 +154,7 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
     from kinoteka.infra.db import migrations
 
     _stop_on_sigterm()
-    with running_stores(settings, database=True, redis=True) as urls:
+    with running_stores(settings, database=True, redis=True, mail=True) as urls:
         migrations.upgrade(urls.database_url)
         try:
             loaded = ensure_demo_catalog(urls.database_url, settings.demo)

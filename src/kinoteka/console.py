@@ -39,12 +39,13 @@ def settings_or_exit() -> Settings:
 
 @contextmanager
 def running_stores(
-    settings: Settings, *, database: bool = True, redis: bool = False
+    settings: Settings, *, database: bool = True, redis: bool = False, mail: bool = False
 ) -> Iterator[StoreUrls]:
-    """The stores a command needs: configured servers, or embedded ones for its duration."""
+    """The stores a command needs: configured servers, or embedded ones for its duration
+    (`mail`: the SMTP sink too, when no SMTP server is configured; `kinoteka up` owns it)."""
     from kinoteka.infra.footprint import Footprint
 
-    footprint = Footprint(settings, database=database, redis=redis)
+    footprint = Footprint(settings, database=database, redis=redis, mail=mail)
     try:
         urls = footprint.start()
     except Exception as error:

@@ -1,13 +1,15 @@
-"""`kinoteka notify …`: run the worker (consumers, outbox relay, scheduler)."""
+"""`kinoteka notify …`: run the worker (consumers, outbox relay, scheduler); read the mail the
+embedded footprint's SMTP sink kept."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Annotated
 
 import typer
 
-from kinoteka.console import console, running_stores, settings_or_exit
+from kinoteka.console import console, fail, out, running_stores, settings_or_exit
 
 app = typer.Typer(help="Notifications: email and the in-app inbox.", no_args_is_help=True)
 
@@ -40,3 +42,38 @@ def worker() -> None:
 
         console.print("notify worker running; Ctrl-C stops it")
         asyncio.run(main())
+
+
+@app.command()
+def mail(
+    last: Annotated[int, typer.Option(min=1, help="How many of the newest messages.")] = 5,
+    bodies: Annotated[bool, typer.Option(help="Print each message's text body too.")] = True,
+) -> None:
+    """Print the mail `kinoteka up`'s SMTP sink kept (under <data dir>/mail), newest last."""
+    import email
+    import email.policy
+    from email.message import EmailMessage
+
+    from rich.markup import escape
+
+    from kinoteka.infra.mailsink import stored_mail
+
+    settings = settings_or_exit()
+    directory = settings.data_dir / "mail"
+    stored = stored_mail(directory)
+    if not stored:
+        fail(f"no mail in {directory} (mail lands there while `kinoteka up` runs without "
+             "KINOTEKA_NOTIFY__SMTP_* set)")  # fmt: skip
+    console.print(f"{len(stored)} message(s) in {directory}; the last {min(last, len(stored))}:")
+    for path in stored[-last:]:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        subject = escape(str(message["Subject"] or "(no subject)"))
+        out.print(f"\n[bold]{subject}[/bold]", highlight=False, soft_wrap=True)
+        for header in ("Date", "From", "To"):
+            out.print(f"{header}: {message[header]}", markup=False, highlight=False, soft_wrap=True)
+        out.print(f"File: {path}", markup=False, highlight=False, soft_wrap=True)
+        if bodies and isinstance(message, EmailMessage):
+            text = message.get_body(("plain",))
+            if text is not None and isinstance(text, EmailMessage):
+                out.print(f"\n{str(text.get_content()).rstrip()}", markup=False,
+                          highlight=False, soft_wrap=True)  # fmt: skip
