@@ -1,6 +1,7 @@
 """A worker killed with `kill -9` in the middle of sending: RabbitMQ hands the message to the
-next worker, and the mail goes out once (the dead worker's transaction rolled back, so the
-delivery was still queued; the SMTP server never accepted the half-sent copy)."""
+next worker, which waits for the dead worker's claim on the delivery to lapse
+(`send_lease`), then sends it: the mail goes out once (the SMTP server never accepted the
+half-sent copy)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 def settings(smtp: SmtpServer) -> Settings:
     return notify_settings(
         smtp.port, broker_url=rabbitmq_url(), broker_prefix=f"crash-{uuid.uuid4().hex[:8]}",
-        smtp_timeout=30.0,
+        smtp_timeout=30.0, send_lease=4.0,
     )  # fmt: skip
 
 

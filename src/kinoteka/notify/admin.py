@@ -41,7 +41,7 @@ IDENTITY = "notify"
 TEMPLATES = Path(__file__).resolve().parent / "admin_templates"
 LISTED = 20
 FAILURES = 50
-PROGRESS_FIELDS = ("email.queued", "email.sent", "email.failed", "inbox.sent")
+PROGRESS_FIELDS = ("email.queued", "email.sending", "email.sent", "email.failed", "inbox.sent")
 
 
 def _use_templates(loader: Any) -> None:

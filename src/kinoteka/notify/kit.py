@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -14,6 +14,7 @@ from kinoteka.infra.db import Database
 from kinoteka.notify.live import InboxSignal
 from kinoteka.notify.mail import Mailer
 from kinoteka.notify.models import Kind
+from kinoteka.notify.sending import EmailBatcher
 from kinoteka.notify.settings import NotifySettings
 from kinoteka.settings import Settings
 
@@ -32,6 +33,8 @@ class NotifyKit:
     secret: str
     genre_audience: bool = True
     """Whether announcements can address a genre's viewers (ugc's store is PostgreSQL)."""
+    sender: EmailBatcher = field(default_factory=EmailBatcher)
+    """Sends the email deliveries handled at the same moment as one batch."""
 
     @property
     def retry(self) -> RetryPolicy:

@@ -70,6 +70,9 @@ class Mailer:
                 client.close()
                 raise MailError(f"SMTP {self.settings.smtp_host}:{self.settings.smtp_port}: "
                                 f"{error}") from error  # fmt: skip
+            except BaseException:  # cancelled mid-command: the connection's state is unknown
+                client.close()
+                raise
             self._idle.append(client)
 
     async def ping(self) -> None:

@@ -48,6 +48,7 @@ class Channel(StrEnum):
 
 class DeliveryStatus(StrEnum):
     QUEUED = "queued"
+    SENDING = "sending"  # claimed by a sender; `updated` is the claim time
     SENT = "sent"
     FAILED = "failed"
 

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -134,28 +135,76 @@ async def queued_email_deliveries(
     return list(rows)
 
 
-async def lock_email_delivery(
-    session: AsyncSession, delivery_id: uuid.UUID
-) -> tuple[Delivery, Notification] | None:
-    """The delivery and its notification, the delivery row locked; None when another worker
-    holds it (a duplicate of the message is being handled) or it does not exist."""
-    row = (
-        await session.execute(
-            select(Delivery, Notification)
-            .join(Notification, Notification.id == Delivery.notification_id)
-            .where(Delivery.id == delivery_id)
-            .with_for_update(of=Delivery, skip_locked=True)
+_CLAIM_EMAILS = text("""
+WITH free AS (
+    SELECT d.id FROM notify.delivery d
+    WHERE d.id = ANY(CAST(:ids AS uuid[])) AND d.channel = 'email'
+      AND (d.status = 'queued'
+           OR (d.status = 'sending' AND d.updated < now() - make_interval(secs => :lease)))
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notify.delivery d SET status = 'sending', attempts = d.attempts + 1, updated = now()
+FROM free, notify.notification n
+WHERE d.id = free.id AND n.id = d.notification_id
+RETURNING d.id, n.id AS notification_id, n.kind, n.user_id, n.email, n.locale, n.data
+""")
+_RECORD_EMAILS = text("""
+UPDATE notify.delivery d
+SET status = r.status, error = r.error, updated = now(),
+    sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE d.sent_at END
+FROM unnest(CAST(:ids AS uuid[]), CAST(:statuses AS text[]), CAST(:errors AS text[]))
+     AS r(id, status, error)
+WHERE d.id = r.id AND d.status = 'sending'
+""")
+
+
+async def claim_emails(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID], lease: float
+) -> list[tuple[uuid.UUID, Notification]]:
+    """Claim the email deliveries among `delivery_ids` that are queued (or whose claim is older
+    than `lease` seconds): each becomes `sending` with its attempt counted. The claimed ones,
+    each with its notification (detached: for rendering only)."""
+    if not delivery_ids:
+        return []
+    rows = await session.execute(_CLAIM_EMAILS, {"ids": list(delivery_ids), "lease": lease})
+    return [
+        (row.id, Notification(id=row.notification_id, kind=Kind(row.kind), user_id=row.user_id,
+                              email=row.email, locale=row.locale, data=row.data))
+        for row in rows
+    ]  # fmt: skip
+
+
+async def claimed_emails(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Those of `delivery_ids` a sender holds (`sending`)."""
+    if not delivery_ids:
+        return []
+    rows = await session.scalars(
+        select(Delivery.id).where(
+            Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING
         )
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+    )
+    return list(rows)
+
+
+async def record_emails(
+    session: AsyncSession, results: Sequence[tuple[uuid.UUID, str, str | None]]
+) -> None:
+    """Each claimed delivery's outcome, `(id, status, error)`, in one statement."""
+    await session.execute(_RECORD_EMAILS, {
+        "ids": [r[0] for r in results], "statuses": [r[1] for r in results],
+        "errors": [r[2] for r in results],
+    })  # fmt: skip
 
 
 async def stale_queued_emails(session: AsyncSession, older_than: dt.datetime,
                               limit: int) -> list[uuid.UUID]:  # fmt: skip
+    """Email deliveries queued (or claimed) before `older_than` and not sent since."""
     rows = await session.scalars(
         select(Delivery.id).where(
             Delivery.channel == Channel.EMAIL,
-            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
             Delivery.updated < older_than,
         ).limit(limit)
     )  # fmt: skip
@@ -163,7 +212,14 @@ async def stale_queued_emails(session: AsyncSession, older_than: dt.datetime,
 
 
 async def touch_deliveries(session: AsyncSession, ids: Sequence[uuid.UUID]) -> None:
-    await session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(updated=func.now()))
+    """Stale email deliveries about to be published again: queued anew, so a claim that
+    outlived its sender no longer holds them."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status.in_([DeliveryStatus.QUEUED,
+                                                           DeliveryStatus.SENDING]))
+        .values(updated=func.now(), status=DeliveryStatus.QUEUED)
+    )  # fmt: skip
 
 
 # The inbox
@@ -282,47 +338,46 @@ async def failed_deliveries(session: AsyncSession, limit: int) -> Sequence[Any]:
     ).all()
 
 
-# One broadcast chunk, set-based: a statement per table whatever the chunk's size.
-
-_OFF = (
-    "EXISTS (SELECT 1 FROM notify.preference p WHERE p.user_id = {user} "
-    "AND p.kind = 'announcement' AND p.channel = '{channel}' AND NOT p.enabled)"
+# One broadcast chunk, set-based: one statement whatever the chunk's size. Each recipient's
+# preferences are read once; the notifications inserted (a key already there is skipped) feed
+# the deliveries and inbox items through data-modifying CTEs, whose foreign keys are checked
+# at the end of the statement, when every row is in.
+_CHUNK = text("""
+WITH people AS (
+    SELECT u.id, u.email, u.key, coalesce(r.locale, :locale) AS locale,
+           coalesce(bool_or(p.channel = 'email' AND NOT p.enabled), false) AS email_off,
+           coalesce(bool_or(p.channel = 'inbox' AND NOT p.enabled), false) AS inbox_off
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS text[]), CAST(:keys AS text[]))
+         AS u(id, email, key)
+    LEFT JOIN notify.recipient r ON r.user_id = u.id
+    LEFT JOIN notify.preference p ON p.user_id = u.id AND p.kind = 'announcement'
+    GROUP BY u.id, u.email, u.key, r.locale
+), added AS (
+    INSERT INTO notify.notification
+        (id, idempotency_key, kind, user_id, email, locale, data, broadcast_id, created)
+    SELECT gen_random_uuid(), key, 'announcement', id, email, locale, CAST(:data AS jsonb),
+           :broadcast, now()
+    FROM people WHERE NOT (email_off AND inbox_off)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, user_id
+), chosen AS (
+    SELECT a.id, a.user_id, p.email_off, p.inbox_off
+    FROM added a JOIN people p ON p.id = a.user_id
+), inbox_deliveries AS (
+    INSERT INTO notify.delivery (id, notification_id, channel, status, attempts, updated, sent_at)
+    SELECT gen_random_uuid(), id, 'inbox', 'sent', 1, now(), now() FROM chosen
+    WHERE NOT inbox_off
+), inbox AS (
+    INSERT INTO notify.inbox (id, notification_id, user_id, kind, title, body, link, created)
+    SELECT gen_random_uuid(), id, user_id, 'announcement', :title, :body, NULL, now()
+    FROM chosen WHERE NOT inbox_off
+), emails AS (
+    INSERT INTO notify.delivery (id, notification_id, channel, status, attempts, updated)
+    SELECT gen_random_uuid(), id, 'email', 'queued', 0, now() FROM chosen WHERE NOT email_off
+    RETURNING id
 )
-_CHUNK_NOTIFICATIONS = text(f"""
-INSERT INTO notify.notification
-    (id, idempotency_key, kind, user_id, email, locale, data, broadcast_id, created)
-SELECT gen_random_uuid(), u.key, 'announcement', u.id, u.email, coalesce(r.locale, :locale),
-       CAST(:data AS jsonb), :broadcast, now()
-FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS text[]), CAST(:keys AS text[]))
-     AS u(id, email, key)
-LEFT JOIN notify.recipient r ON r.user_id = u.id
-WHERE NOT ({_OFF.format(user="u.id", channel="email")}
-           AND {_OFF.format(user="u.id", channel="inbox")})
-ON CONFLICT (idempotency_key) DO NOTHING
-""")  # noqa: S608 - the fragments are constants of this module
-_CHUNK_OF = "FROM notify.notification n WHERE n.idempotency_key = ANY(CAST(:keys AS text[]))"
-_CHUNK_INBOX_DELIVERIES = text(f"""
-INSERT INTO notify.delivery (id, notification_id, channel, status, attempts, updated, sent_at)
-SELECT gen_random_uuid(), n.id, 'inbox', 'sent', 1, now(), now() {_CHUNK_OF}
-  AND NOT {_OFF.format(user="n.user_id", channel="inbox")}
-ON CONFLICT (notification_id, channel) DO NOTHING
+SELECT id FROM emails
 """)
-_CHUNK_INBOX = text(f"""
-INSERT INTO notify.inbox (id, notification_id, user_id, kind, title, body, link, created)
-SELECT gen_random_uuid(), n.id, n.user_id, 'announcement', :title, :body, NULL, now() {_CHUNK_OF}
-  AND NOT {_OFF.format(user="n.user_id", channel="inbox")}
-ON CONFLICT (notification_id) DO NOTHING
-""")
-_CHUNK_EMAILS = text(f"""
-INSERT INTO notify.delivery (id, notification_id, channel, status, attempts, updated)
-SELECT gen_random_uuid(), n.id, 'email', 'queued', 0, now() {_CHUNK_OF}
-  AND NOT {_OFF.format(user="n.user_id", channel="email")}
-ON CONFLICT (notification_id, channel) DO NOTHING
-""")
-_CHUNK_QUEUED = text(f"""
-SELECT d.id FROM notify.delivery d WHERE d.channel = 'email' AND d.status = 'queued'
-  AND d.notification_id IN (SELECT n.id {_CHUNK_OF})
-""")  # noqa: S608 - the fragments are constants of this module
 
 
 async def write_broadcast_chunk(
@@ -330,17 +385,16 @@ async def write_broadcast_chunk(
     data: dict[str, str], title: str, body: str, default_locale: str,
 ) -> list[uuid.UUID]:  # fmt: skip
     """Notifications, deliveries and inbox items of one chunk of a broadcast's recipients (a
-    recipient who switched off both channels gets nothing); the queued email deliveries."""
-    import orjson
+    recipient who switched off both channels gets nothing); the queued email deliveries.
 
+    A recipient whose notification is already there gets nothing more: a chunk is written
+    whole, with the broadcast's cursor, in one transaction."""
     ids = [user_id for user_id, _ in people]
-    keys = [f"broadcast:{broadcast_id}:{user_id}" for user_id in ids]
-    await session.execute(_CHUNK_NOTIFICATIONS, {
-        "ids": ids, "emails": [email for _, email in people], "keys": keys,
+    emails = list(await session.scalars(_CHUNK, {
+        "ids": ids, "emails": [email for _, email in people],
+        "keys": [f"broadcast:{broadcast_id}:{user_id}" for user_id in ids],
         "locale": default_locale, "data": orjson.dumps(data).decode(), "broadcast": broadcast_id,
-    })  # fmt: skip
-    await session.execute(_CHUNK_INBOX_DELIVERIES, {"keys": keys})
-    await session.execute(_CHUNK_INBOX, {"keys": keys, "title": title, "body": body})
-    await session.execute(_CHUNK_EMAILS, {"keys": keys})
+        "title": title, "body": body,
+    }))  # fmt: skip
     await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": INBOX_CHANNEL})
-    return list(await session.scalars(_CHUNK_QUEUED, {"keys": keys}))
+    return emails

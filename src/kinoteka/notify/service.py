@@ -5,7 +5,8 @@ A notification is created once per idempotency key (`event:<message id>` for an 
 event, `broadcast:<id>:<user>` for a broadcast) with one delivery row per channel (unique per
 notification and channel). The in-app delivery is the inbox row, written with the
 notification; an email delivery is queued and its id published on `notify.email`, where
-`send_email` sends it unless it is already sent, so a redelivered message sends nothing twice.
+`send_email` claims and sends it (in batches, `sending.py`) unless it is already sent or
+claimed, so a redelivered message sends nothing twice.
 """
 
 from __future__ import annotations
@@ -120,33 +121,10 @@ async def handle_account_event(kit: NotifyKit, message: BrokerDelivery) -> None:
 
 
 async def send_email(kit: NotifyKit, delivery_id: uuid.UUID, attempt: int) -> None:
-    """Send one queued email delivery; a failure is recorded on the row and raised, and on
-    the last attempt the delivery is marked failed (the broker parks the message)."""
-    failure: Exception | None = None
-    async with kit.db.session() as session:
-        found = await repository.lock_email_delivery(session, delivery_id)
-        if found is None:
-            return  # gone, or a duplicate of this message is being sent right now
-        delivery, notification = found
-        if delivery.status is not DeliveryStatus.QUEUED:
-            return
-        delivery.attempts += 1
-        delivery.updated = _now()
-        try:
-            await kit.mailer.send(compose_email(kit, notification, delivery.id))
-        except Exception as error:
-            failure = error
-            delivery.error = f"{type(error).__name__}: {error}"[:2000]
-            if attempt >= kit.settings.max_attempts:
-                delivery.status = DeliveryStatus.FAILED
-                log.warning("notify.email_failed", delivery_id=str(delivery.id),
-                            attempts=delivery.attempts, error=delivery.error)  # fmt: skip
-        else:
-            delivery.status = DeliveryStatus.SENT
-            delivery.sent_at = _now()
-            delivery.error = None
-    if failure is not None:
-        raise failure
+    """Send one queued email delivery (batched with those handled at the same moment: see
+    `kinoteka.notify.sending`); a failure is recorded on the row and raised, and on the last
+    attempt the delivery is marked failed (the broker parks the message)."""
+    await kit.sender.send(kit, delivery_id, attempt, compose_email)
 
 
 async def handle_email(kit: NotifyKit, message: BrokerDelivery) -> None:

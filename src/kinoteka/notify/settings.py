@@ -34,6 +34,15 @@ class NotifySettings(BaseModel):
     smtp_connections: int = Field(
         default=4, ge=1, le=64, description="SMTP connections kept open and reused."
     )
+    send_batch: int = Field(
+        default=64, ge=1, le=1000, description="Email deliveries claimed and sent together."
+    )
+    send_lease: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a claimed email delivery stays with its sender; after that a "
+        "sender that died is presumed gone and the delivery is sent again.",
+    )
     mail_from: str = Field(default="Kinoteka <no-reply@kinoteka.local>")
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL of links in messages."

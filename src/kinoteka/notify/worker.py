@@ -67,8 +67,9 @@ async def sweep_stale_emails(kit: NotifyKit, older_than: float) -> int:
 
 async def _pace(kit: NotifyKit) -> None:
     last_sweep = time.monotonic()
-    # Older than the longest backoff: a delivery waiting for its retry is not stale.
-    stale_after = max(300.0, 2 * kit.settings.retry_max_delay)
+    # Older than the longest backoff (a delivery waiting for its retry is not stale) and than
+    # a claim's lease (a claim younger than that still has a sender).
+    stale_after = max(300.0, 2 * kit.settings.retry_max_delay, kit.settings.send_lease)
     while True:
         try:
             await relay_outbox(kit)

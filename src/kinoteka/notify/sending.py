@@ -1,0 +1,142 @@
+"""Email deliveries sent in batches, with no database transaction open across SMTP.
+
+The broker hands the worker up to a batch of `notify.email` messages at once and runs their
+handlers concurrently; `EmailBatcher` gathers the handlers that arrive together and sends
+their deliveries as one batch:
+
+1. claim, one statement and a short transaction: every delivery of the batch still `queued`
+   (or `sending` for longer than `send_lease`: its sender died) becomes `sending`, its attempt
+   counted; a delivery already sent, failed, or in another sender's hands is skipped, so a
+   redelivered message sends nothing twice;
+2. send the claimed messages over the mailer's pool of reused SMTP connections;
+3. record every result in one statement: `sent`, or the error with the delivery back to
+   `queued` (retried by the broker with backoff), or `failed` on the message's last attempt
+   (the broker then parks it in the dead-letter queue).
+
+Each handler then returns (the broker acknowledges its message) or raises its delivery's
+error. A sender killed between 1 and 3 leaves its deliveries `sending`; the broker redelivers
+the unacknowledged messages, and after `send_lease` they are claimed again (the sweeper
+republishes any whose message was lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+import structlog
+
+from kinoteka.notify import repository
+from kinoteka.notify.mail import MailError
+
+if TYPE_CHECKING:
+    from kinoteka.notify.kit import NotifyKit
+    from kinoteka.notify.models import Notification
+
+Compose = Callable[["NotifyKit", "Notification", uuid.UUID], EmailMessage]
+"""Renders a delivery's message (`service.compose_email`)."""
+
+log = structlog.get_logger(__name__)
+
+GATHER_SECONDS = 0.002
+"""How long the first handler of a burst waits for the rest of the broker's batch."""
+
+
+@dataclass
+class _Waiting:
+    delivery_id: uuid.UUID
+    attempt: int
+    done: asyncio.Future[None]
+
+
+@dataclass
+class EmailBatcher:
+    pending: list[_Waiting] = field(default_factory=list)
+
+    async def send(
+        self, kit: NotifyKit, delivery_id: uuid.UUID, attempt: int, compose: Compose
+    ) -> None:
+        """Send one queued email delivery, together with those handled at the same moment;
+        raises the delivery's error when it was not sent."""
+        waiting = _Waiting(delivery_id, attempt, asyncio.get_running_loop().create_future())
+        self.pending.append(waiting)
+        if len(self.pending) == 1:  # the first of a burst sends it
+            await asyncio.sleep(GATHER_SECONDS)
+            batch, self.pending = self.pending, []
+            try:
+                for start in range(0, len(batch), kit.settings.send_batch):
+                    await send_batch(kit, batch[start : start + kit.settings.send_batch], compose)
+            finally:
+                for other in batch:  # cancelled or failed midway: the rest are retried
+                    if not other.done.done():
+                        other.done.set_exception(MailError("the sender stopped before sending"))
+        await waiting.done
+
+
+async def send_batch(kit: NotifyKit, batch: list[_Waiting], compose: Compose) -> None:
+    """Claim, send and record one batch (see the module docstring); resolve each waiter."""
+    attempts: dict[uuid.UUID, int] = {}
+    for item in batch:
+        attempts[item.delivery_id] = max(item.attempt, attempts.get(item.delivery_id, 0))
+    lease = kit.settings.send_lease
+    deadline = time.monotonic() + 2 * lease
+    errors: dict[uuid.UUID, BaseException] = {}
+    remaining = list(attempts)
+    while remaining:
+        async with kit.db.session() as session:
+            claimed = await repository.claim_emails(session, remaining, lease)
+            taken = {delivery_id for delivery_id, _ in claimed}
+            held = await repository.claimed_emails(session, [x for x in remaining
+                                                             if x not in taken])  # fmt: skip
+        if claimed:
+            errors |= await _send_and_record(kit, claimed, attempts, compose)
+        # Claimed by another sender: wait for it to finish, or for its claim to lapse (it
+        # died mid-send), rather than acknowledge a message whose mail may never go out.
+        remaining = held
+        if remaining and time.monotonic() > deadline:
+            for delivery_id in remaining:
+                errors[delivery_id] = MailError("another sender still holds the delivery")
+            break
+        if remaining:
+            await asyncio.sleep(min(1.0, lease / 4))
+    for item in batch:
+        error = errors.get(item.delivery_id)
+        if error is not None:
+            item.done.set_exception(error)
+        else:  # sent now, or already sent / failed by someone else
+            item.done.set_result(None)
+
+
+async def _send_and_record(
+    kit: NotifyKit, claimed: list[tuple[uuid.UUID, Notification]], attempts: dict[uuid.UUID, int],
+    compose: Compose,
+) -> dict[uuid.UUID, BaseException]:  # fmt: skip
+    messages = [compose(kit, notification, delivery_id) for delivery_id, notification in claimed]
+    sends = asyncio.gather(*(kit.mailer.send(message) for message in messages),
+                           return_exceptions=True)  # fmt: skip
+    try:
+        # A live sender never keeps a claim past half its lease, so a claim older than the
+        # lease can only be a dead sender's.
+        outcomes: list[object] = list(await asyncio.wait_for(sends, kit.settings.send_lease / 2))
+    except TimeoutError:
+        outcomes = [MailError("SMTP: the batch ran out of time")] * len(claimed)
+    errors: dict[uuid.UUID, BaseException] = {}
+    results: list[tuple[uuid.UUID, str, str | None]] = []
+    for (delivery_id, _), outcome in zip(claimed, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            errors[delivery_id] = outcome
+            last = attempts[delivery_id] >= kit.settings.max_attempts
+            text = f"{type(outcome).__name__}: {outcome}"[:2000]
+            results.append((delivery_id, "failed" if last else "queued", text))
+            if last:
+                log.warning("notify.email_failed", delivery_id=str(delivery_id), error=text)
+        else:
+            results.append((delivery_id, "sent", None))
+    async with kit.db.session() as session:
+        await repository.record_emails(session, results)
+    return errors
