@@ -26,19 +26,18 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 import structlog
 
 from kinoteka.notify import repository
-from kinoteka.notify.mail import MailError
+from kinoteka.notify.mail import MailError, OutgoingMail
 
 if TYPE_CHECKING:
     from kinoteka.notify.kit import NotifyKit
     from kinoteka.notify.models import Notification
 
-Compose = Callable[["NotifyKit", "Notification", uuid.UUID], EmailMessage]
+Compose = Callable[["NotifyKit", "Notification", uuid.UUID], OutgoingMail]
 """Renders a delivery's message (`service.compose_email`)."""
 
 log = structlog.get_logger(__name__)

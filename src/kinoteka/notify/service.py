@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from email.message import EmailMessage
 from typing import Any
 
 import orjson
@@ -25,7 +24,7 @@ from kinoteka.infra.broker import Delivery as BrokerDelivery
 from kinoteka.notify import repository
 from kinoteka.notify.errors import InboxItemNotFound, InvalidUnsubscribeLink, SecurityMessages
 from kinoteka.notify.kit import EMAIL_TOPIC, NotifyKit
-from kinoteka.notify.mail import build_message
+from kinoteka.notify.mail import OutgoingMail, build_message
 from kinoteka.notify.models import Channel, Delivery, DeliveryStatus, Kind, Notification
 from kinoteka.notify.rendering import Rendered, pick_locale, render
 
@@ -60,7 +59,7 @@ def render_notification(kit: NotifyKit, notification: Notification) -> Rendered:
 
 def compose_email(
     kit: NotifyKit, notification: Notification, delivery_id: uuid.UUID
-) -> EmailMessage:
+) -> OutgoingMail:
     rendered = render_notification(kit, notification)
     headers: dict[str, str] = {}
     if notification.kind is Kind.ANNOUNCEMENT:
