@@ -7,10 +7,11 @@ import email
 import email.policy
 from email.message import EmailMessage
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kinoteka.notify.mail import build_message
+from kinoteka.notify.mail import MailError, build_message
 
 # What the editors' forms let through: no control characters in a subject line.
 LINE = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=300)
@@ -43,3 +44,14 @@ def test_any_subject_and_bodies_read_back(subject: str, text: str, html: str) ->
     assert plain.get_content() == text
     assert rich.get_content() == html
     assert (mail.sender, mail.recipient) == ("no-reply@kinoteka.local", "viewer@example.com")
+
+
+def test_a_line_break_in_an_address_is_refused_not_written() -> None:
+    with pytest.raises(MailError, match="line break"):
+        build_message(sender="Kinoteka <no-reply@kinoteka.local>",
+                      recipient="viewer@example.com\r\nBcc: everyone@example.com",
+                      subject="s", text="t", html="h")  # fmt: skip
+    folded = build_message(sender="Kinoteka <no-reply@kinoteka.local>",
+                           recipient="viewer@example.com", subject="s\r\nBcc: x@example.com",
+                           text="t", html="h")  # fmt: skip
+    assert b"\r\nBcc:" not in folded.data

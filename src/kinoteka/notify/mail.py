@@ -7,6 +7,7 @@ delivery with backoff, so an SMTP server down for a while delays mail and loses 
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ class MailError(Exception):
     """The SMTP server did not take the message."""
 
 
+_BARE_ADDRESS = re.compile(r"[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.\-]+")
+
+
 @dataclass(frozen=True)
 class OutgoingMail:
     """A message ready for the wire: the envelope and the MIME bytes."""
@@ -43,9 +47,14 @@ def _header(value: str) -> str:
     return Header(value, "utf-8").encode(linesep="\r\n")
 
 
-def _address(value: str) -> str:
+def _address(value: str) -> tuple[str, str]:
+    """The header form of an address and the bare address (for the envelope)."""
+    if "\r" in value or "\n" in value:
+        raise MailError(f"an address with a line break: {value!r}")
+    if value.isascii() and "<" not in value and "," not in value and '"' not in value:
+        return value.strip(), value.strip()  # a bare address, the usual recipient
     name, address = parseaddr(value)
-    return formataddr((name, address), charset="utf-8") if name else address
+    return (formataddr((name, address), charset="utf-8") if name else address), address
 
 
 def _part(subtype: str, content: str) -> str:
@@ -64,9 +73,10 @@ def build_message(
     whose policy machinery cost several milliseconds of CPU per message: the price of a
     broadcast's mail."""
     boundary = f"=_kinoteka_{uuid.uuid4().hex}"
+    (from_header, from_address), (to_header, to_address) = _address(sender), _address(recipient)
     lines = [
-        f"From: {_address(sender)}",
-        f"To: {_address(recipient)}",
+        f"From: {from_header}",
+        f"To: {to_header}",
         f"Subject: {_header(subject)}",
         f"Date: {formatdate(localtime=False, usegmt=True)}",
         f"Message-ID: {message_id or make_msgid(domain='kinoteka')}",
@@ -77,7 +87,7 @@ def build_message(
     body = (f"--{boundary}\r\n{_part('plain', text)}--{boundary}\r\n{_part('html', html)}"
             f"--{boundary}--\r\n")  # fmt: skip
     data = "\r\n".join(lines) + "\r\n\r\n" + body
-    return OutgoingMail(parseaddr(sender)[1], parseaddr(recipient)[1], data.encode())
+    return OutgoingMail(from_address, to_address, data.encode())
 
 
 class Mailer:

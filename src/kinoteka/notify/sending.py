@@ -42,8 +42,10 @@ Compose = Callable[["NotifyKit", "Notification", uuid.UUID], OutgoingMail]
 
 log = structlog.get_logger(__name__)
 
-GATHER_SECONDS = 0.002
-"""How long the first handler of a burst waits for the rest of the broker's batch."""
+GATHER_STEP = 0.005
+GATHER_MAX = 0.05
+"""The first handler of a burst waits for the rest of the broker's batch: while more keep
+arriving, in steps of `GATHER_STEP` seconds, for at most `GATHER_MAX` (or a full batch)."""
 
 
 @dataclass
@@ -65,7 +67,11 @@ class EmailBatcher:
         waiting = _Waiting(delivery_id, attempt, asyncio.get_running_loop().create_future())
         self.pending.append(waiting)
         if len(self.pending) == 1:  # the first of a burst sends it
-            await asyncio.sleep(GATHER_SECONDS)
+            waited, seen = 0.0, 0
+            while seen < len(self.pending) < kit.settings.send_batch and waited < GATHER_MAX:
+                seen = len(self.pending)
+                await asyncio.sleep(GATHER_STEP)
+                waited += GATHER_STEP
             batch, self.pending = self.pending, []
             try:
                 for start in range(0, len(batch), kit.settings.send_batch):
@@ -115,15 +121,24 @@ async def _send_and_record(
     kit: NotifyKit, claimed: list[tuple[uuid.UUID, Notification]], attempts: dict[uuid.UUID, int],
     compose: Compose,
 ) -> dict[uuid.UUID, BaseException]:  # fmt: skip
-    messages = [compose(kit, notification, delivery_id) for delivery_id, notification in claimed]
-    sends = asyncio.gather(*(kit.mailer.send(message) for message in messages),
+    outcomes: list[object] = []
+    ready: list[tuple[int, OutgoingMail]] = []
+    for index, (delivery_id, notification) in enumerate(claimed):
+        try:
+            ready.append((index, compose(kit, notification, delivery_id)))
+            outcomes.append(None)
+        except Exception as error:  # this delivery's data cannot make a message
+            outcomes.append(error)
+    sends = asyncio.gather(*(kit.mailer.send(message) for _, message in ready),
                            return_exceptions=True)  # fmt: skip
     try:
         # A live sender never keeps a claim past half its lease, so a claim older than the
         # lease can only be a dead sender's.
-        outcomes: list[object] = list(await asyncio.wait_for(sends, kit.settings.send_lease / 2))
+        sent: list[object] = list(await asyncio.wait_for(sends, kit.settings.send_lease / 2))
     except TimeoutError:
-        outcomes = [MailError("SMTP: the batch ran out of time")] * len(claimed)
+        sent = [MailError("SMTP: the batch ran out of time")] * len(ready)
+    for (index, _), outcome in zip(ready, sent, strict=True):
+        outcomes[index] = outcome
     errors: dict[uuid.UUID, BaseException] = {}
     results: list[tuple[uuid.UUID, str, str | None]] = []
     for (delivery_id, _), outcome in zip(claimed, outcomes, strict=True):
