@@ -13,7 +13,7 @@ rate of the same work without it, measured in the same run.
 The broker is the embedded Redis (Streams), and RabbitMQ too when it answers on
 KINOTEKA_TEST_RABBITMQ_URL (default amqp://guest:guest@127.0.0.1:5672/).
 Scale: KINOTEKA_BENCH_NOTIFY_ACCOUNTS (default 100,000) and KINOTEKA_BENCH_NOTIFY_EMAILS
-(default 3,000).
+(default 3,000); KINOTEKA_BENCH_NOTIFY_CHUNK (default: the setting's broadcast_chunk).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from kinoteka.settings import LogSettings, Settings
 ACCOUNTS = int(os.environ.get("KINOTEKA_BENCH_NOTIFY_ACCOUNTS", "100000"))
 EMAILS = int(os.environ.get("KINOTEKA_BENCH_NOTIFY_EMAILS", "3000"))
 RABBITMQ = os.environ.get("KINOTEKA_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
-CHUNK = 1000
+CHUNK = int(os.environ.get("KINOTEKA_BENCH_NOTIFY_CHUNK", NotifySettings().broadcast_chunk))
 
 
 def _free_port() -> int:

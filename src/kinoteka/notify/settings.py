@@ -56,7 +56,12 @@ class NotifySettings(BaseModel):
     )
     retry_max_delay: float = Field(default=120.0, gt=0, description="Longest retry delay, s.")
     broadcast_chunk: int = Field(
-        default=1000, ge=1, le=50_000, description="Recipients fanned out per broadcast step."
+        # Each step costs a broker round trip and a transaction besides its rows: at 1000 the
+        # fan-out ran at about 0.6x the bare chunk writes, at 5000 at about 0.9x.
+        default=5000,
+        ge=1,
+        le=50_000,
+        description="Recipients fanned out per broadcast step.",
     )
     poll_interval: float = Field(
         default=1.0, gt=0, le=60, description="Seconds between outbox and schedule passes."
