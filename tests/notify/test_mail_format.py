@@ -8,7 +8,7 @@ import email.policy
 from email.message import EmailMessage
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinoteka.notify.mail import MailError, build_message
@@ -24,6 +24,8 @@ def _parse(data: bytes) -> EmailMessage:
     return parsed
 
 
+# No deadline: the machines running the tests are shared, and a slow example is no failure.
+@settings(deadline=None)
 @given(subject=LINE, text=BODY, html=BODY)
 def test_any_subject_and_bodies_read_back(subject: str, text: str, html: str) -> None:
     mail = build_message(
