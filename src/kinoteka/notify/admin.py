@@ -30,7 +30,7 @@ from kinoteka.mounting import ADMIN_CLAIMS_STATE, AdminSection
 from kinoteka.notify import broadcasts, repository
 from kinoteka.notify.broadcasts import Audience
 from kinoteka.notify.errors import BroadcastNotEditable, BroadcastNotFound, NotifyError
-from kinoteka.notify.kit import EMAIL_TOPIC, GROUP
+from kinoteka.notify.kit import BROADCAST_TOPIC, EMAIL_TOPIC, GROUP
 from kinoteka.notify.models import AudienceKind, BroadcastStatus
 from kinoteka.notify.schemas import BroadcastIn
 from kinoteka.services import Services
@@ -114,7 +114,8 @@ def announcement_sections(services: Services) -> Sequence[AdminSection]:
             letters: list[Any] = []
             letters_error = None
             try:
-                letters = await services.notify.broker.dead_letters(EMAIL_TOPIC, GROUP, limit=50)
+                for topic in (EMAIL_TOPIC, BROADCAST_TOPIC):
+                    letters += await services.notify.broker.dead_letters(topic, GROUP, limit=50)
             except Exception as failure:  # shown on the page; the rest of it still works
                 log.warning("notify.admin_dead_letters_failed", error=str(failure))
                 letters_error = f"{type(failure).__name__}: {failure}"
