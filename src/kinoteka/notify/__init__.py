@@ -4,7 +4,8 @@ Auth's account events (created, password reset requested, password changed, new-
 sign-in) reach this context through the broker (`kinoteka.infra.broker`); it renders them
 from Jinja2 templates (English or Russian, by the account's locale) and delivers them by SMTP
 and to the inbox, each notification once per idempotency key. Editors holding `notify.send`
-compose announcements in the admin API and watch them fan out.
+compose announcements in the back office (`/admin/notify`, `notify/admin.py`) or the admin
+API, and watch them fan out; email goes out in batches (`notify/sending.py`).
 
 Public surface for other contexts: `NotifyKit` and `build_notify_kit` (what the composition
 root opens), `run_worker(kit)` (the consumers and loops `kinoteka up` runs), `Kind`, and the
