@@ -39,46 +39,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kinoteka.infra.search.port import (
-    MAX_LIMIT,
-    MAX_PAGE_SIZE,
-    PHRASE_SLOP,
-    Document,
-    EncodedDocument,
-    FieldKind,
-    FieldSpec,
-    IndexDefinition,
-    SearchError,
-    SearchHits,
-    SearchIndex,
-    SearchQuery,
-    SearchQueryError,
-    SearchUnavailable,
-    Sort,
-    Upsert,
-    fuzzy_distance,
-)
+from kinoteka.infra.search import port
+from kinoteka.infra.search.port import *  # noqa: F403 (the port's names are this package's)
+from kinoteka.infra.search.port import IndexDefinition, SearchError, SearchIndex
 
-__all__ = [
-    "MAX_LIMIT",
-    "MAX_PAGE_SIZE",
-    "PHRASE_SLOP",
-    "Document",
-    "EncodedDocument",
-    "FieldKind",
-    "FieldSpec",
-    "IndexDefinition",
-    "SearchError",
-    "SearchHits",
-    "SearchIndex",
-    "SearchQuery",
-    "SearchQueryError",
-    "SearchUnavailable",
-    "Sort",
-    "Upsert",
-    "from_url",
-    "fuzzy_distance",
-]
+__all__ = ["from_url"]
+__all__ += port.__all__
 
 
 def from_url(
