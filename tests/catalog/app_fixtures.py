@@ -16,6 +16,7 @@ from kinoteka.app import create_app
 from kinoteka.auth import service as auth_service
 from kinoteka.auth.deps import get_auth_kit
 from kinoteka.auth.settings import AuthSettings, PasswordHashSettings
+from kinoteka.catalog.admin import CSRF_COOKIE
 from kinoteka.clients import build_services
 from kinoteka.infra import csrf
 from kinoteka.infra.db import libpq_url
@@ -58,7 +59,8 @@ async def running_client(
 
         async def send_csrf_token(request: httpx.Request) -> None:
             # What the admin's pages do in a browser: echo the CSRF cookie's token.
-            cookie = client.cookies.get(csrf.COOKIE)
+            name = CSRF_COOKIE if request.url.path.startswith("/admin") else csrf.COOKIE
+            cookie = client.cookies.get(name)
             wanted = request.method not in csrf.SAFE_METHODS and csrf.HEADER not in request.headers
             if wanted and cookie and not request.extensions.get(AS_IS):
                 request.headers[csrf.HEADER] = cookie.rpartition(".")[0]

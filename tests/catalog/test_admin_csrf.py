@@ -9,8 +9,19 @@ from pathlib import Path
 import httpx
 import pytest
 
+from kinoteka.auth import service as auth_service
+from kinoteka.auth.deps import get_auth_kit
 from kinoteka.settings import Environment
-from tests.catalog.app_fixtures import AS_IS, BASE_URL, PASSWORD, Panel, admin_panel
+from tests.catalog.app_fixtures import (
+    AS_IS,
+    BASE_URL,
+    PASSWORD,
+    Panel,
+    admin_panel,
+    catalog_services,
+    catalog_settings,
+    running_client,
+)
 
 ADMIN_EMAIL = "editor@example.com"
 AS_A_PAGE = {AS_IS: True}
@@ -156,7 +167,8 @@ async def test_cookies_are_secure_in_production(
         panel.client.base_url = httpx.URL("https://kinoteka.test")  # Secure cookies need HTTPS
         panel.client.cookies.clear()
         page = await panel.client.get("/admin/login")
-        assert {"secure", "httponly", "samesite=lax"} <= cookie_attributes(page, "kinoteka_csrf")
+        flags = cookie_attributes(page, "kinoteka_admin_csrf")
+        assert {"secure", "httponly", "samesite=lax"} <= flags
         logged_in = await panel.client.post(
             "/admin/login",
             data={"username": ADMIN_EMAIL, "password": PASSWORD, "csrftoken": form_token(page)},
@@ -173,3 +185,25 @@ async def test_cookies_are_not_secure_in_development_over_http(panel: Panel) -> 
     attributes = cookie_attributes(logged_in, "kinoteka_admin")
     assert {"httponly", "samesite=lax"} <= attributes
     assert "secure" not in attributes
+
+
+async def test_a_visit_to_the_site_between_the_admin_page_and_its_post_keeps_the_login_working(
+    fresh_database: str, flushed_redis: str, tmp_path: Path
+) -> None:
+    """A browser fetches `/favicon.ico` right after the admin's login page: the pages' guard
+    gives it the site's CSRF cookie at `Path=/`, and both cookies then go to `/admin`. Each guard
+    keeps its own cookie, so the admin's form still matches."""
+    services = catalog_services(catalog_settings(tmp_path), fresh_database, flushed_redis)
+    async with services.db.session() as session:
+        kit = get_auth_kit(services)
+        await auth_service.create_user(session, kit, ADMIN_EMAIL, PASSWORD, roles=["admin"])
+    async with running_client(services, ["admin", "web"]) as client:
+        token = form_token(await client.get("/admin/login"))
+        await client.get("/favicon.ico")
+        assert len(client.cookies.jar) == 2
+        answer = await client.post(
+            "/admin/login",
+            data={"username": ADMIN_EMAIL, "password": PASSWORD, "csrftoken": token},
+            extensions=AS_A_PAGE,
+        )
+        assert answer.status_code == 302, answer.text

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kinoteka.catalog.admin import CSRF_COOKIE
 from kinoteka.infra import csrf, tasks
 from tests.catalog.app_fixtures import PASSWORD
 from tests.resilience.conftest import ADMIN_EMAIL
@@ -119,7 +120,7 @@ async def test_admin_panel_answers_an_outage_as_a_503_too(
 ) -> None:
     """SQLAdmin is a mounted sub-app: its errors need the same handlers as the API's."""
     await client.get("/admin/login")  # the CSRF cookie, as a browser gets it first
-    token = client.cookies[csrf.COOKIE].rpartition(".")[0]
+    token = client.cookies[CSRF_COOKIE].rpartition(".")[0]
     await postgres_proxy.cut()
     try:
         answer = await client.post(

@@ -8,6 +8,11 @@ cheat sheet and Django's `CsrfViewMiddleware`:
   the one in the signed `kinoteka_csrf` cookie (a signed double submit: another site can make
   the browser send the cookie but can neither read it nor mint one the signature accepts).
 
+Each guard names its own cookie: the admin's lives at `Path=/admin` as `kinoteka_admin_csrf`,
+the pages' at `Path=/` as `kinoteka_csrf`. Under one name, a browser that opened the admin and
+then any other page of the site (its favicon will do) would send both cookies to `/admin`, and
+the server would check the form against the wrong one.
+
 Pages put the token in their forms with `csrf_token(request)` (a Jinja global of the admin);
 scripts send it as the header (the admin's base template reads it from a `<meta>` tag).
 """
@@ -52,6 +57,7 @@ class CSRFMiddleware:
         secret: str,
         secure: bool,
         cookie_path: str = "/",
+        cookie_name: str = COOKIE,
         trusted_origins: Iterable[str] = (),
         max_body_bytes: int = 64 * 1024 * 1024,
     ) -> None:
@@ -59,6 +65,7 @@ class CSRFMiddleware:
         self.key = hashlib.sha256(b"kinoteka.csrf\x00" + secret.encode()).digest()
         self.secure = secure
         self.cookie_path = cookie_path
+        self.cookie_name = cookie_name
         self.trusted_origins = {origin.rstrip("/").lower() for origin in trusted_origins}
         self.max_body_bytes = max_body_bytes
 
@@ -73,7 +80,7 @@ class CSRFMiddleware:
         return token if hmac.compare_digest(signature, self._sign(token)) else None
 
     def _set_cookie(self, token: str) -> str:
-        parts = [f"{COOKIE}={token}.{self._sign(token)}", f"Path={self.cookie_path}",
+        parts = [f"{self.cookie_name}={token}.{self._sign(token)}", f"Path={self.cookie_path}",
                  "HttpOnly", "SameSite=Lax"]  # fmt: skip
         if self.secure:
             parts.append("Secure")
@@ -84,7 +91,7 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        token = self._token_of(request.cookies.get(COOKIE))
+        token = self._token_of(request.cookies.get(self.cookie_name))
         fresh = token is None
         if token is None:
             token = secrets.token_urlsafe(32)

@@ -31,6 +31,8 @@ from kinoteka.services import Services
 from kinoteka.settings import Environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+CSRF_COOKIE = "kinoteka_admin_csrf"
+"""The admin's own CSRF cookie (at `Path=/admin`; the pages' guard has `kinoteka_csrf`)."""
 
 
 class KinotekaAdmin(Admin):
@@ -82,6 +84,7 @@ def install_admin(app: FastAPI, services: Services) -> Admin:
         secret=services.settings.secret_key.get_secret_value(),
         secure=settings.admin.https_only or services.settings.env is Environment.PRODUCTION,
         cookie_path="/admin",
+        cookie_name=CSRF_COOKIE,
     )
     admin = KinotekaAdmin(
         app,
