@@ -92,9 +92,10 @@ def open_analytics_store(services: Services) -> Opened[AnalyticsStore]:
 def open_ugc_kit(services: Services) -> Opened[UgcKit]:
     from kinoteka.ugc.kit import build_ugc_kit
 
-    kit = build_ugc_kit(services.settings.ugc, services.urls, services.db)
+    settings = services.settings
+    kit = build_ugc_kit(settings.ugc, services.urls, services.db, settings.cache)
     # On the platform's PostgreSQL the store is the database `/health` already reports.
-    ping = kit.store.ping if services.settings.ugc.store_url else None
+    ping = kit.store.ping if settings.ugc.store_url else None
     return Opened(kit, close=kit.close, ping=ping)
 
 

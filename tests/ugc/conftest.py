@@ -34,10 +34,19 @@ def add_films(database_url: str, count: int) -> list[uuid.UUID]:
     return films
 
 
+# Generous waits: a burst of concurrent requests in a fresh process opens a Redis and a
+# PostgreSQL connection per request, and on a loaded machine the default 1 s Redis connect
+# timeout runs out (a 503, the write refused) although nothing is down.
+PATIENT_CACHE = {"socket_timeout": 30, "connect_timeout": 30}
+PATIENT_DATABASE = {"pool_timeout": 60, "connect_timeout": 60}
+
+
 def ugc_services(database_url: str, redis_url: str, **ugc: object) -> Services:
     settings = Settings(
         secret_key="test-secret-for-keys",
         auth={"redis_prefix": f"t{uuid.uuid4().hex[:10]}"},  # type: ignore[arg-type]
+        cache=PATIENT_CACHE,  # type: ignore[arg-type]
+        database=PATIENT_DATABASE,  # type: ignore[arg-type]
         ugc=ugc,  # type: ignore[arg-type]
     )
     urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")

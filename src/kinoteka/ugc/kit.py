@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from kinoteka.infra import documents as documents_port
 from kinoteka.infra import ratelimit
+from kinoteka.infra.cache import CacheSettings
 from kinoteka.infra.db import Database
 from kinoteka.infra.documents import DocumentStore
 from kinoteka.infra.footprint import StoreUrls
@@ -55,14 +56,17 @@ class UgcKit:
         await self.store.close()
 
 
-def build_ugc_kit(settings: UgcSettings, urls: StoreUrls, db: Database) -> UgcKit:
-    """The store of `settings.store_url`, else the platform's PostgreSQL (its engine shared);
-    nothing connects until used."""
+def build_ugc_kit(
+    settings: UgcSettings, urls: StoreUrls, db: Database, cache: CacheSettings
+) -> UgcKit:
+    """The store of `settings.store_url`, else the platform's PostgreSQL (its engine shared),
+    and the write limiter on the platform's Redis with its timeouts (`cache`); nothing
+    connects until used."""
     store = StatsCachingStore(
         documents_port.from_url(settings.store_url or urls.database_url, database=db),
         ttl=settings.summary_cache_seconds,
     )
-    limiter = ratelimit.from_url(urls.redis_url, namespace="kinoteka:ugc")
+    limiter = ratelimit.from_url(urls.redis_url, namespace="kinoteka:ugc", settings=cache)
     return UgcKit(settings=settings, store=store, limiter=limiter)
 
 
