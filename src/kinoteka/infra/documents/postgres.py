@@ -1,7 +1,11 @@
 """PostgreSQL adapter of the document port: one table per collection in the schema `ugc`,
 `(key text primary key, doc jsonb)`, each call one statement (or a short retry loop of single
 statements) run in autocommit: every write is atomic on its document, and a call costs one
-round trip, not three (no BEGIN/COMMIT around a lone statement).
+round trip, not three (no BEGIN/COMMIT around a lone statement). The statements go straight to
+the driver (asyncpg, `$n` parameters) on a pooled connection: SQLAlchemy's per-statement
+compile, cache-key and result work cost more than the statement's own client side. Driver
+errors come out as the engine's would (`driver_error`; a timeout or a broken link as
+`DatabaseUnavailable`, the connection dropped from the pool).
 
 Field names are spliced into the SQL (checked against a strict pattern), values are bound:
 the migrations' expression indexes on `doc -> 'field'` then serve the queries.
@@ -10,18 +14,22 @@ the migrations' expression indexes on `doc -> 'field'` then serve the queries.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kinoteka.infra import db as db_port
-from kinoteka.infra.db import Database
+from kinoteka.infra.db import Database, DatabaseUnavailable, driver_error
 from kinoteka.infra.documents.port import Document, Order, check_collection
 
 SCHEMA = "ugc"
+LINK_LOST = frozenset({"08", "57"})
+"""SQLSTATE classes after which a connection is not reused: connection, operator intervention."""
 FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -46,13 +54,14 @@ def _load(raw: str | None) -> Document | None:
     return loaded
 
 
-def _where(where: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def _where(where: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """The condition on `where`'s fields and its arguments, `$1`… in order."""
     clauses: list[str] = []
-    params: dict[str, Any] = {}
-    for number, (name, value) in enumerate(where.items()):
-        clauses.append(f"doc -> '{_field(name)}' = CAST(:w{number} AS jsonb)")
-        params[f"w{number}"] = _json(value)
-    return (" AND ".join(clauses) or "true"), params
+    args: list[Any] = []
+    for name, value in where.items():
+        args.append(_json(value))
+        clauses.append(f"doc -> '{_field(name)}' = CAST(${len(args)} AS jsonb)")
+    return (" AND ".join(clauses) or "true"), args
 
 
 class PostgresDocumentStore:
@@ -68,22 +77,42 @@ class PostgresDocumentStore:
             return cls(database.engine, owns_engine=False)
         return cls(db_port.from_url(url).engine, owns_engine=True)
 
-    async def _one(self, statement: str, **params: Any) -> Any:
+    @asynccontextmanager
+    async def _driver(self) -> AsyncIterator[Any]:
+        """A pooled connection's asyncpg connection, in autocommit, its errors translated."""
         async with self.statements.connect() as connection:
-            return (await connection.execute(text(statement), params)).scalar_one_or_none()
+            raw = await connection.get_raw_connection()
+            try:
+                yield raw.driver_connection
+            except (TimeoutError, OSError) as error:
+                await connection.invalidate()
+                reason = type(error).__name__
+                raise DatabaseUnavailable(f"postgres did not answer in time: {reason}") from error
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                sqlstate = str(getattr(error, "sqlstate", "") or "")
+                if isinstance(error, asyncpg.InterfaceError) or sqlstate[:2] in LINK_LOST:
+                    await connection.invalidate()
+                raise driver_error(error, "a document store statement") from error
+
+    async def _rows(self, statement: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._driver() as driver:
+            rows: list[asyncpg.Record] = await driver.fetch(statement, *args)
+            return rows
+
+    async def _one(self, statement: str, *args: Any) -> Any:
+        async with self._driver() as driver:
+            return await driver.fetchval(statement, *args)
 
     async def get(self, collection: str, key: str) -> Document | None:
-        raw = await self._one(
-            f"SELECT doc::text FROM {_table(collection)} WHERE key = :key", key=key
-        )
+        raw = await self._one(f"SELECT doc::text FROM {_table(collection)} WHERE key = $1", key)
         return _load(raw)
 
     async def insert(self, collection: str, key: str, document: Document) -> bool:
         inserted = await self._one(
-            f"INSERT INTO {_table(collection)} (key, doc) VALUES (:key, CAST(:doc AS jsonb)) "
+            f"INSERT INTO {_table(collection)} (key, doc) VALUES ($1, CAST($2 AS jsonb)) "
             "ON CONFLICT (key) DO NOTHING RETURNING 1",
-            key=key,
-            doc=_json(document),
+            key,
+            _json(document),
         )
         return inserted is not None
 
@@ -93,19 +122,19 @@ class PostgresDocumentStore:
         # included), replace it when there was one, insert when there was none. When a
         # concurrent insert took the key between the two, nothing was written: run it again,
         # which then finds that row.
-        statement = text(
-            f"WITH p AS (SELECT key, doc AS old FROM {table} WHERE key = :key FOR UPDATE), "
-            f"u AS (UPDATE {table} AS t SET doc = CAST(:doc AS jsonb) FROM p "
+        statement = (
+            f"WITH p AS (SELECT key, doc AS old FROM {table} WHERE key = $1 FOR UPDATE), "
+            f"u AS (UPDATE {table} AS t SET doc = CAST($2 AS jsonb) FROM p "
             "WHERE t.key = p.key RETURNING 1), "
-            f"i AS (INSERT INTO {table} (key, doc) SELECT :key, CAST(:doc AS jsonb) "
+            f"i AS (INSERT INTO {table} (key, doc) SELECT $1, CAST($2 AS jsonb) "
             "WHERE NOT EXISTS (SELECT FROM p) ON CONFLICT (key) DO NOTHING RETURNING 1) "
             "SELECT (SELECT old::text FROM p), "
             "EXISTS (SELECT FROM u) OR EXISTS (SELECT FROM i)"
         )
-        params = {"key": key, "doc": _json(document)}
-        async with self.statements.connect() as connection:
+        doc = _json(document)
+        async with self._driver() as driver:
             while True:
-                previous, written = (await connection.execute(statement, params)).one()
+                previous, written = await driver.fetchrow(statement, key, doc)
                 if written:
                     return _load(previous)
 
@@ -113,12 +142,12 @@ class PostgresDocumentStore:
         table = _table(collection)
         name = _field(field)
         written = await self._one(
-            f"INSERT INTO {table} AS t (key, doc) VALUES (:key, CAST(:doc AS jsonb)) "
+            f"INSERT INTO {table} AS t (key, doc) VALUES ($1, CAST($2 AS jsonb)) "
             "ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc "
             f"WHERE t.doc -> '{name}' IS NULL OR t.doc -> '{name}' < EXCLUDED.doc -> '{name}' "
             "RETURNING 1",
-            key=key,
-            doc=_json(document),
+            key,
+            _json(document),
         )
         return written is not None
 
@@ -129,11 +158,11 @@ class PostgresDocumentStore:
         for name in changes:
             _field(name)
         previous = await self._one(
-            f"UPDATE {table} AS t SET doc = t.doc || CAST(:changes AS jsonb) FROM "
-            f"(SELECT key, doc AS old FROM {table} WHERE key = :key FOR UPDATE) AS p "
+            f"UPDATE {table} AS t SET doc = t.doc || CAST($2 AS jsonb) FROM "
+            f"(SELECT key, doc AS old FROM {table} WHERE key = $1 FOR UPDATE) AS p "
             "WHERE t.key = p.key RETURNING p.old::text",
-            key=key,
-            changes=_json(dict(changes)),
+            key,
+            _json(dict(changes)),
         )
         return _load(previous)
 
@@ -145,34 +174,34 @@ class PostgresDocumentStore:
             _field(name)
         added = (
             "(SELECT jsonb_object_agg(d.k, COALESCE((t.doc ->> d.k)::bigint, 0) + d.v::bigint) "
-            "FROM jsonb_each_text(CAST(:deltas AS jsonb)) AS d(k, v))"
+            "FROM jsonb_each_text(CAST($2 AS jsonb)) AS d(k, v))"
         )
         if create:
             statement = (
-                f"INSERT INTO {table} AS t (key, doc) VALUES (:key, CAST(:deltas AS jsonb)) "
+                f"INSERT INTO {table} AS t (key, doc) VALUES ($1, CAST($2 AS jsonb)) "
                 f"ON CONFLICT (key) DO UPDATE SET doc = t.doc || {added} RETURNING t.doc::text"
             )
         else:
             statement = (
-                f"UPDATE {table} AS t SET doc = t.doc || {added} WHERE t.key = :key "
+                f"UPDATE {table} AS t SET doc = t.doc || {added} WHERE t.key = $1 "
                 "RETURNING t.doc::text"
             )
-        raw = await self._one(statement, key=key, deltas=_json(dict(deltas)))
+        raw = await self._one(statement, key, _json(dict(deltas)))
         return _load(raw)
 
     async def delete(self, collection: str, key: str) -> Document | None:
         raw = await self._one(
-            f"DELETE FROM {_table(collection)} WHERE key = :key RETURNING doc::text", key=key
+            f"DELETE FROM {_table(collection)} WHERE key = $1 RETURNING doc::text", key
         )
         return _load(raw)
 
     async def delete_where(self, collection: str, where: Mapping[str, Any]) -> int:
-        condition, params = _where(where)
-        async with self.statements.connect() as connection:
-            result = await connection.execute(
-                text(f"DELETE FROM {_table(collection)} WHERE {condition}"), params
+        condition, args = _where(where)
+        async with self._driver() as driver:
+            status: str = await driver.execute(
+                f"DELETE FROM {_table(collection)} WHERE {condition}", *args
             )
-            return int(result.rowcount)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def find(
         self,
@@ -183,43 +212,39 @@ class PostgresDocumentStore:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Document]:
-        condition, params = _where(where)
+        condition, args = _where(where)
         order = ", ".join(
             f"doc -> '{_field(name)}' {'DESC' if descending else 'ASC'}"
             for name, descending in order_by
         )
         statement = (
             f"SELECT doc::text FROM {_table(collection)} WHERE {condition} "
-            f"ORDER BY {order + ', ' if order else ''}key LIMIT :limit OFFSET :offset"
+            f"ORDER BY {order + ', ' if order else ''}key "
+            f"LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}"
         )
-        async with self.statements.connect() as connection:
-            rows = await connection.execute(
-                text(statement), {**params, "limit": limit, "offset": offset}
-            )
-            return [orjson.loads(raw) for raw in rows.scalars()]
+        rows = await self._rows(statement, *args, limit, offset)
+        return [orjson.loads(row[0]) for row in rows]
 
     async def keys(
         self, collection: str, *, after: str | None = None, limit: int = 1000
     ) -> list[str]:
         # COLLATE "C": byte order, the order MongoDB gives its string `_id`s.
-        condition = 'WHERE key > :after COLLATE "C" ' if after is not None else ""
-        statement = (
-            f'SELECT key FROM {_table(collection)} {condition}ORDER BY key COLLATE "C" LIMIT :limit'
-        )
-        params: dict[str, Any] = {"limit": limit}
+        args: list[Any] = [limit]
+        condition = ""
         if after is not None:
-            params["after"] = after
-        async with self.statements.connect() as connection:
-            rows = await connection.execute(text(statement), params)
-            return [str(key) for key in rows.scalars()]
+            args.append(after)
+            condition = 'WHERE key > $2 COLLATE "C" '
+        statement = (
+            f'SELECT key FROM {_table(collection)} {condition}ORDER BY key COLLATE "C" LIMIT $1'
+        )
+        return [str(row[0]) for row in await self._rows(statement, *args)]
 
     async def count(self, collection: str, where: Mapping[str, Any]) -> int:
-        condition, params = _where(where)
-        async with self.statements.connect() as connection:
-            result = await connection.execute(
-                text(f"SELECT count(*) FROM {_table(collection)} WHERE {condition}"), params
-            )
-            return int(result.scalar_one())
+        condition, args = _where(where)
+        counted = await self._one(
+            f"SELECT count(*) FROM {_table(collection)} WHERE {condition}", *args
+        )
+        return int(counted)
 
     async def prepare(self, indexes: Mapping[str, Sequence[Order]]) -> None:
         """Nothing: the `ugc` migrations create the tables and their indexes."""
