@@ -135,12 +135,13 @@ Viewer = Annotated[AccessClaims | None, Depends(optional_viewer)]
 
 
 async def known_film(services: ServicesDep, film_id: uuid.UUID) -> uuid.UUID:
-    known = services.ugc.known_films
+    kit = services.ugc
+    known = kit.known_films
     if film_id in known:
         return film_id
     # A session of its own, closed at once: a request-long one would hold a pooled
     # connection while the store (sharing the pool) waits for another.
-    async with services.db.session() as session:
+    async with kit.lookups() as session:
         exists = await film_exists(session, film_id)
     if not exists:
         raise FilmNotFound(film_id)

@@ -6,6 +6,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from kinoteka.infra import documents as documents_port
 from kinoteka.infra import ratelimit
 from kinoteka.infra.cache import CacheSettings
@@ -43,6 +45,9 @@ class UgcKit:
     settings: UgcSettings
     store: DocumentStore
     limiter: RateLimiter
+    lookups: async_sessionmaker[AsyncSession]
+    """Sessions for the catalog reads a write needs (does the film exist), in autocommit: one
+    round trip per lookup, no BEGIN/COMMIT around a lone SELECT."""
     known_films: KnownFilms = field(default_factory=KnownFilms)
 
     async def check_write_rate(self, user_id: uuid.UUID) -> None:
@@ -67,7 +72,8 @@ def build_ugc_kit(
         ttl=settings.summary_cache_seconds,
     )
     limiter = ratelimit.from_url(urls.redis_url, namespace="kinoteka:ugc", settings=cache)
-    return UgcKit(settings=settings, store=store, limiter=limiter)
+    lookups = async_sessionmaker(db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return UgcKit(settings=settings, store=store, limiter=limiter, lookups=lookups)
 
 
 def get_ugc(services: Services) -> UgcKit:
