@@ -49,6 +49,7 @@ from kinoteka.media.processing import (
     LadderRung,
     MediaError,
     ProbeResult,
+    Rendition,
     plan_ladder,
     probe,
     render,
@@ -183,23 +184,9 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
         progress.keep = prefix + QUICK
     elif env.settings.quick_rung and len(rungs) > 1:
         await _quick_rung(env, job, source, probed, rungs[-1], workdir, progress)
-    out = workdir / "out"
-    out.mkdir()
-    try:
-        rendition = await anyio.to_thread.run_sync(
-            lambda: render(
-                source,
-                out,
-                probed,
-                rungs,
-                segment_seconds=env.settings.segment_seconds,
-                preset=env.settings.preset,
-                on_progress=progress.update,
-            )
-        )
-    except MediaError as error:
-        raise JobRefused(str(error)) from error
-    size = await upload_tree(env.storage, out, rendition.files, prefix)
+    rendition, size = await _render_and_store(
+        env, source, probed, rungs, workdir / "out", prefix, progress.update
+    )
     outputs = {"hls": rendition.hls_master, "dash": rendition.dash_manifest}
     async with env.db.session() as session:
         previous = await service.switch_in(session, job, outputs, size)
@@ -229,24 +216,11 @@ async def _quick_rung(
 ) -> None:
     """Render the lowest rung alone (a small share of the ladder's work) under the version's
     `quick/` and let it play while the whole ladder renders, when nothing plays yet."""
-    out = workdir / "quick"
-    out.mkdir()
-    try:
-        rendition = await anyio.to_thread.run_sync(
-            lambda: render(
-                source,
-                out,
-                probed,
-                [rung],
-                segment_seconds=env.settings.segment_seconds,
-                preset=env.settings.preset,
-                on_progress=lambda _: progress.update(0.0),  # cancellable; the ladder's % counts
-            )
-        )
-    except MediaError as error:
-        raise JobRefused(str(error)) from error
     prefix = version_prefix(job.video_id, job.version) + QUICK
-    size = await upload_tree(env.storage, out, rendition.files, prefix)
+    rendition, size = await _render_and_store(
+        env, source, probed, [rung], workdir / "quick", prefix,
+        lambda _: progress.update(0.0),  # cancellable; the ladder's % counts
+    )  # fmt: skip
     outputs = {"hls": QUICK + rendition.hls_master, "dash": QUICK + rendition.dash_manifest}
     async with env.db.session() as session:
         switched = await service.play_quick(session, job, outputs, size, rung.name)
@@ -255,6 +229,37 @@ async def _quick_rung(
         log.info("media.quick_rung_rendered", video_id=str(job.video_id), rung=rung.name)
     else:
         await delete_prefix(env.storage, prefix)
+
+
+async def _render_and_store(
+    env: JobEnv,
+    source: Path,
+    probed: ProbeResult,
+    rungs: Sequence[LadderRung],
+    out: Path,
+    prefix: str,
+    on_progress: Callable[[float], None],
+) -> tuple[Rendition, int]:
+    """Render `rungs` in one ffmpeg pass into `out` (a new directory), then store the files
+    under `prefix`; the rendition and the bytes stored. A source ffmpeg cannot render refuses
+    the job."""
+    await anyio.Path(out).mkdir()
+    try:
+        rendition = await anyio.to_thread.run_sync(
+            lambda: render(
+                source,
+                out,
+                probed,
+                rungs,
+                segment_seconds=env.settings.segment_seconds,
+                preset=env.settings.preset,
+                on_progress=on_progress,
+            )
+        )
+    except MediaError as error:
+        raise JobRefused(str(error)) from error
+    size = await upload_tree(env.storage, out, rendition.files, prefix)
+    return rendition, size
 
 
 # --- artwork ------------------------------------------------------------------------------
