@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import pytest
@@ -34,6 +34,21 @@ async def _upload(env: JobEnv, path: Path, name: str | None = None) -> uuid.UUID
             checksum=None, video_id=video_id,
         )  # fmt: skip
     return video_id
+
+
+class Uploaded(NamedTuple):
+    env: JobEnv
+    queue: RecordingQueue
+    video_id: uuid.UUID
+
+
+@pytest.fixture
+async def uploaded(job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache) -> Uploaded:
+    """A registered video of a 2 s 640x360 clip, beside the jobs' stores and queue."""
+    env, queue = job_env
+    return Uploaded(
+        env, queue, await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    )
 
 
 async def _video(env: JobEnv, video_id: uuid.UUID) -> Video:
@@ -111,11 +126,8 @@ async def test_a_source_becomes_a_switched_in_version(
     assert again.attempt == video.attempt
 
 
-async def test_a_failed_retranscode_keeps_the_playing_version(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
-) -> None:
-    env, queue = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+async def test_a_failed_retranscode_keeps_the_playing_version(uploaded: Uploaded) -> None:
+    env, queue, video_id = uploaded
     await _run_pipeline(env, queue, video_id)
     before = await _keys(env.storage, f"media/{video_id}/v1/")
 
@@ -137,10 +149,9 @@ async def test_a_failed_retranscode_keeps_the_playing_version(
 
 
 async def test_the_quick_rung_plays_while_the_ladder_renders_and_survives_its_failure(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache, monkeypatch: pytest.MonkeyPatch
+    uploaded: Uploaded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env, queue = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    env, queue, video_id = uploaded
     rendered: list[list[str]] = []
     real_render = jobs.render
 
@@ -181,11 +192,8 @@ async def test_the_quick_rung_plays_while_the_ladder_renders_and_survives_its_fa
     assert video.outputs_size == sum([await env.storage.size(key) for key in after])
 
 
-async def test_a_retranscode_has_no_quick_rung(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
-) -> None:
-    env, queue = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+async def test_a_retranscode_has_no_quick_rung(uploaded: Uploaded) -> None:
+    env, queue, video_id = uploaded
     await _run_pipeline(env, queue, video_id)
     async with env.db.session() as session:
         await service.request_transcode(session, video_id)
@@ -200,11 +208,8 @@ async def test_a_retranscode_has_no_quick_rung(
     assert await _keys(env.storage, f"media/{video_id}/v1/") == []
 
 
-async def test_an_artwork_that_cannot_be_made_leaves_the_video_playing(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
-) -> None:
-    env, queue = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+async def test_an_artwork_that_cannot_be_made_leaves_the_video_playing(uploaded: Uploaded) -> None:
+    env, queue, video_id = uploaded
     await jobs.transcode(env, video_id)
     ladder = await _keys(env.storage, f"media/{video_id}/v1/")
     # The source breaks between the render and the artwork: the artwork step is refused.
@@ -227,11 +232,8 @@ async def test_an_artwork_that_cannot_be_made_leaves_the_video_playing(
     assert playing[video.film_id].video_id == video_id
 
 
-async def test_the_sweep_resends_a_lost_artwork_step_and_it_completes(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
-) -> None:
-    env, queue = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+async def test_the_sweep_resends_a_lost_artwork_step_and_it_completes(uploaded: Uploaded) -> None:
+    env, queue, video_id = uploaded
     await jobs.transcode(env, video_id)
     queue.sent.clear()  # the artwork task is lost with its worker
     assert await jobs.sweep(env) == 0  # its heartbeat is fresh: nothing is lost yet
@@ -251,10 +253,9 @@ async def test_the_sweep_resends_a_lost_artwork_step_and_it_completes(
 
 
 async def test_an_artwork_step_gives_up_after_its_attempts_and_the_video_plays_on(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
+    uploaded: Uploaded,
 ) -> None:
-    env, _ = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+    env, _, video_id = uploaded
     await jobs.transcode(env, video_id)
     for _ in range(env.settings.transcode_attempts):  # each start counts (workers killed)
         async with env.db.session() as session:
@@ -303,11 +304,8 @@ def _write(path: Path, data: bytes) -> Path:
     return path
 
 
-async def test_a_job_gives_up_after_its_attempts(
-    job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
-) -> None:
-    env, _ = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=2))
+async def test_a_job_gives_up_after_its_attempts(uploaded: Uploaded) -> None:
+    env, _, video_id = uploaded
     # Each start counts, as when a worker is killed mid-job before it records anything.
     for _ in range(env.settings.transcode_attempts):
         async with env.db.session() as session:
