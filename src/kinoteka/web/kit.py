@@ -24,6 +24,7 @@ from kinoteka.infra.csrf import csrf_token
 from kinoteka.infra.search import SearchError
 from kinoteka.services import Services
 from kinoteka.web.i18n import LOCALES, N_, Strings, choose_locale
+from kinoteka.web.page_cache import PageCache
 from kinoteka.web.playback import PlaybackSource
 from kinoteka.web.session import PageLogin, PageSession, PageSessions
 from kinoteka.web.settings import WebSettings
@@ -34,6 +35,7 @@ T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STRINGS_STATE = "kinoteka_web_strings"
+VERSION_STATE = "kinoteka_web_index_version"
 NOTICES = {
     "signed_out": N_("You are signed out."),
     "password_changed": N_("Your password is changed; your other devices are signed out."),
@@ -88,20 +90,29 @@ class Viewer:
 
 
 class Reused(Generic[T]):
-    """One value, read again once `seconds` have passed (one reader at a time)."""
+    """One value, read again once `seconds` have passed or the index `version` moved (one
+    reader at a time)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._value: tuple[float, T] | None = None
+        self._value: tuple[float, int, T] | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self, read: Callable[[], Awaitable[T]]) -> T:
-        if self._value is not None and time.monotonic() - self._value[0] < self.seconds:
-            return self._value[1]
-        async with self._lock:
-            if self._value is None or time.monotonic() - self._value[0] >= self.seconds:
-                self._value = (time.monotonic(), await read())
-            return self._value[1]
+    def _fresh(self, version: int) -> bool:
+        return (
+            self._value is not None
+            and self._value[1] >= version
+            and time.monotonic() - self._value[0] < self.seconds
+        )
+
+    async def get(self, read: Callable[[], Awaitable[T]], version: int) -> T:
+        value = self._value
+        if value is None or not self._fresh(version):
+            async with self._lock:
+                value = self._value
+                if value is None or not self._fresh(version):
+                    value = self._value = (time.monotonic(), version, await read())
+        return value[2]
 
 
 @dataclass
@@ -112,6 +123,7 @@ class WebKit:
     templates: Jinja2Templates
     playback: PlaybackSource
     home_shelves: Reused[Any] = field(default_factory=lambda: Reused(0))
+    pages: PageCache = field(default_factory=lambda: PageCache(0, 0))
 
     _oauth: Any = None
 
@@ -126,6 +138,14 @@ class WebKit:
 
     def queries(self) -> content.ContentQueries:
         return content.queries_for(self.services)
+
+    async def index_version(self, request: Request) -> int:
+        """The search index's version, read once per request (before any of its reads)."""
+        found: int | None = getattr(request.state, VERSION_STATE, None)
+        if found is None:
+            found = await self.services.search.version()
+            setattr(request.state, VERSION_STATE, found)
+        return found
 
     def strings(self, request: Request) -> Strings:
         found: Strings | None = getattr(request.state, STRINGS_STATE, None)
@@ -208,6 +228,21 @@ def page_route(kit: WebKit) -> type[APIRoute]:
             handler = super().get_route_handler()
 
             async def handle(request: Request) -> Response:
+                if not kit.pages.eligible(request):
+                    return await answer(request)
+                try:
+                    version = await kit.index_version(request)
+                except SearchError:
+                    return await answer(request)  # the page says the catalog is unavailable
+                key = kit.pages.key(version, kit.strings(request).locale, request)
+                page = kit.pages.get(key)
+                if page is not None:
+                    return kit.pages.respond(request, page, "hit")
+                response = await answer(request)
+                page = kit.pages.put(key, request, response)
+                return response if page is None else kit.pages.respond(request, page, "miss")
+
+            async def answer(request: Request) -> Response:
                 try:
                     return await handler(request)
                 except SignInRequired:

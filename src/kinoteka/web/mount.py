@@ -24,6 +24,7 @@ from kinoteka.web.accounts import accounts_router
 from kinoteka.web.inbox import inbox_router
 from kinoteka.web.kit import HERE, Reused, WebKit, template_environment
 from kinoteka.web.opinions import opinions_router
+from kinoteka.web.page_cache import GZIP_LEVEL, PageCache
 from kinoteka.web.pages import catalog_router
 from kinoteka.web.playback import PlaybackSource
 from kinoteka.web.session import PageSessions
@@ -49,7 +50,7 @@ class PageCompression:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=800)
+        self.gzip = GZipMiddleware(app, minimum_size=800, compresslevel=GZIP_LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not str(scope["path"]).startswith(UNCOMPRESSED_PREFIXES):
@@ -82,6 +83,7 @@ def build_kit(app: FastAPI, services: Services) -> WebKit:
         templates=templates,
         playback=PlaybackSource(app, settings.media_api_url),
         home_shelves=Reused(settings.home_cache_seconds),
+        pages=PageCache(settings.page_cache_entries, settings.page_cache_seconds),
     )
 
 

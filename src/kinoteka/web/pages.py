@@ -32,7 +32,9 @@ def catalog_router(kit: WebKit) -> APIRouter:
     async def home(request: Request) -> Response:
         session = await kit.browsing(request)
         size = kit.settings.row_size
-        shelves: HomeShelves = await kit.home_shelves.get(lambda: _read_shelves(kit))
+        shelves: HomeShelves = await kit.home_shelves.get(
+            lambda: _read_shelves(kit), await kit.index_version(request)
+        )
         rows: list[dict[str, Any]] = []
         if session is not None and session.claims is not None:
             films = await viewing.continue_watching_cards(

@@ -32,3 +32,14 @@ class WebSettings(BaseModel):
         description="Seconds the home page's catalog rows are reused before being read again.",
     )
     genre_rows: int = Field(default=4, ge=0, le=20, description="Genre rows on the home page.")
+    page_cache_entries: int = Field(
+        default=2000,
+        ge=0,
+        description="Anonymous pages kept rendered (gzipped) per process; 0: no page cache.",
+    )
+    page_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds an anonymous page is served from the cache at most (a catalog "
+        "change drops it at once); 0: no page cache.",
+    )
