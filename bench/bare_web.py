@@ -1,5 +1,5 @@
 """The pages' baseline: the same Jinja2 templates rendered from in-memory data (no index, no
-session, no cache), on the same server stack with the same compression."""
+session, no cache), on the same server stack with the same compression (level 6)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from kinoteka.content import CardPage, FilmView
 from kinoteka.web.i18n import LOCALES, Strings
 from kinoteka.web.kit import template_environment
 from kinoteka.web.opinions import REVIEWS_PAGE, SCORES, FilmOpinions
+from kinoteka.web.page_cache import GZIP_LEVEL
 from kinoteka.web.paging import Pager
 
 _DATA: dict[str, Any] = json.loads(
@@ -36,7 +37,7 @@ _COMMON = {
 }
 
 app = FastAPI()
-app.add_middleware(GZipMiddleware, minimum_size=800)
+app.add_middleware(GZipMiddleware, minimum_size=800, compresslevel=GZIP_LEVEL)
 
 
 def _render(template: str, here: str, context: dict[str, Any]) -> HTMLResponse:
