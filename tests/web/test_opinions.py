@@ -231,3 +231,35 @@ async def _user_id(db: object) -> uuid.UUID:
 
     assert isinstance(db, AsyncSession)
     return uuid.UUID(str((await db.execute(text("SELECT id FROM auth.users"))).scalar_one()))
+
+
+async def test_an_anonymous_film_page_follows_the_index_counters_a_viewer_the_store(
+    site: tuple[Services, httpx.AsyncClient, str], web_index: Index
+) -> None:
+    """An anonymous visitor's film page reads the store only when the film's index document
+    says it has ratings or reviews (the sync puts ugc's counters there); a signed-in viewer's
+    reads the store always."""
+    from kinoteka.search.settings import SearchSettings
+
+    _, client, film_id = site
+    await sign_up(client)
+    assert (await post(client, film_id, "/rating", score="8")).status_code == 303
+    assert "1 rating" in (await client.get(f"/films/{film_id}")).text
+    client.cookies.delete("kinoteka_session")
+    # The index has not taken the counters yet (no sync runs here): nobody rated it, it says.
+    assert "No ratings yet." in (await client.get(f"/films/{film_id}")).text
+
+    _, index = web_index
+    movies = SearchSettings().indexes.movies
+    original = await index.get(movies, film_id)
+    assert original is not None
+    await index.bulk(movies, [{**original, "user_rating": 8.0, "user_rating_count": 1}])
+    try:
+        await index.refresh()
+        page = await client.get(f"/films/{film_id}")
+        assert page.headers["x-cache"] == "miss"  # a new index version, a fresh page
+        assert "1 rating" in page.text
+        assert "★ 8.0" in page.text
+    finally:
+        await index.bulk(movies, [original])
+        await index.refresh()

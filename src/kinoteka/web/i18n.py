@@ -79,7 +79,18 @@ class Strings:
         return text % {"num": n, **values}
 
     def language_name(self, locale: str) -> str:
-        return Locale.parse(locale).get_display_name(locale) or locale
+        return _own_name(locale)
+
+
+@cache
+def _own_name(locale: str) -> str:
+    """A language's name in itself (the same on every page: parsed once)."""
+    return Locale.parse(locale).get_display_name(locale) or locale
+
+
+def language_menu() -> list[tuple[str, str]]:
+    """The language switch: each UI language by its own name."""
+    return [(code, _own_name(code)) for code in LOCALES]
 
 
 def N_(message: str) -> str:

@@ -23,7 +23,7 @@ from kinoteka import auth, content, notify
 from kinoteka.infra.csrf import csrf_token
 from kinoteka.infra.search import SearchError
 from kinoteka.services import Services
-from kinoteka.web.i18n import LOCALES, N_, Strings, choose_locale
+from kinoteka.web.i18n import N_, Strings, choose_locale, language_menu
 from kinoteka.web.page_cache import PageCache
 from kinoteka.web.playback import PlaybackSource
 from kinoteka.web.session import PageLogin, PageSession, PageSessions
@@ -195,7 +195,7 @@ class WebKit:
             "_": strings.gettext,
             "ngettext": strings.ngettext,
             "lang": strings.locale,
-            "locales": [(code, strings.language_name(code)) for code in LOCALES],
+            "locales": language_menu(),
             "signed_in": signed_in,
             "unread": unread,
             "csrf_token": csrf_token(request),

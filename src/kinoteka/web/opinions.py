@@ -88,10 +88,20 @@ async def read_opinions(
     *,
     sort: ReviewSortValue,
     page: int,
+    film: content.FilmView | None = None,
 ) -> FilmOpinions:
-    store = ugc.get_ugc(kit.services).store
+    """What `film_id`'s page shows of its viewers' content; `film`, its index document, spares
+    an anonymous visitor's page the store's read when it says nobody rated or reviewed it."""
+    kit_ugc = ugc.get_ugc(kit.services)
+    store = kit_ugc.store
     moderator = claims is not None and claims.has(MODERATE)
-    summary = await ugc.rating_summary(store, film_id)
+    if claims is None and film is not None and _unrated_in_index(film, kit_ugc):
+        summary = ugc.RatingSummary(
+            film_id=film_id, average=None, count=0, reviews=0,
+            distribution={str(score): 0 for score in SCORES},
+        )  # fmt: skip
+    else:
+        summary = await ugc.rating_summary(store, film_id)
     if summary.reviews == 0 and not moderator:
         # The counters say there is no visible review: most films, and no list to read.
         reviews = ugc.ReviewPage(items=[], total=0)
@@ -121,6 +131,19 @@ async def read_opinions(
     return found
 
 
+def _unrated_in_index(film: content.FilmView, kit: ugc.UgcKit) -> bool:
+    """Whether the film's index document says it has no rating and no visible review, and
+    carries ugc's counters at all: the sync joins them from the PostgreSQL store only
+    (`docs/architecture.md`), the store the genre audience needs too. The index lags the
+    store by the sync's latency, as every anonymous page does (the page cache keys pages by
+    the index version); a signed-in viewer's page always reads the store."""
+    return (
+        film.user_rating_count == 0
+        and film.review_count == 0
+        and ugc.genre_audience_available(kit.settings)
+    )
+
+
 async def _my_score(store: DocumentStore, user: uuid.UUID, film_id: uuid.UUID) -> int | None:
     try:
         return (await ugc.my_rating(store, user, film_id)).score
@@ -148,7 +171,7 @@ async def film_page(
         answer = await kit.playback.fetch(request, found.uuid, session.login.access_token)
         playback = answer if isinstance(answer, PlaybackInfo) else None
     opinions = await read_opinions(
-        kit, request, uuid.UUID(found.uuid), claims, sort=sort, page=page
+        kit, request, uuid.UUID(found.uuid), claims, sort=sort, page=page, film=found
     )
     return await kit.render(
         request,
