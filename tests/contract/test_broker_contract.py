@@ -158,6 +158,34 @@ async def test_a_message_left_unacknowledged_is_delivered_again(broker: Broker) 
     assert got[0].message_id == "crash-1"
 
 
+async def test_a_slow_message_does_not_hold_up_those_published_after_it(broker: Broker) -> None:
+    # Messages in hand are handled concurrently, and the consumer reads on while one is slow:
+    # an email batch being sent does not keep the next batch from being claimed.
+    await broker.declare("events", "g")
+    await broker.publish("events", b"slow", message_id="slow-1")
+    slow_started, later_done = anyio.Event(), anyio.Event()
+    handled: list[str] = []
+
+    async def handle(delivery: Delivery) -> None:
+        if delivery.body == b"slow":
+            slow_started.set()
+            with anyio.fail_after(10):
+                await later_done.wait()
+        handled.append(delivery.message_id)
+        if len(handled) == 3:
+            later_done.set()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(lambda: broker.consume("events", "g", handle, retry=FAST))
+        await slow_started.wait()
+        for number in range(3):
+            await broker.publish("events", b"later", message_id=f"later-{number}")
+        await wait_for(lambda: len(handled) == 4)
+        tasks.cancel_scope.cancel()
+    assert handled[-1] == "slow-1"
+    assert sorted(handled[:3]) == ["later-0", "later-1", "later-2"]
+
+
 async def test_ping_answers(broker: Broker) -> None:
     await broker.ping()
 

@@ -71,7 +71,11 @@ def build_notify_kit(settings: Settings, db: Database, redis_url: str) -> Notify
     return NotifyKit(
         settings=notify,
         db=db,
-        broker=broker_port.from_url(notify.broker_url or redis_url, prefix=notify.broker_prefix),
+        broker=broker_port.from_url(
+            notify.broker_url or redis_url,
+            prefix=notify.broker_prefix,
+            prefetch=notify.broker_prefetch,
+        ),
         mailer=Mailer(notify),
         signal=InboxSignal(db),
         secret=settings.secret_key.get_secret_value(),

@@ -23,6 +23,16 @@ class NotifySettings(BaseModel):
         pattern=r"^[A-Za-z0-9_.\-]+$",
         description="Names the exchange and queues (RabbitMQ) or keys (Redis) of the broker.",
     )
+    broker_prefetch: int = Field(
+        # A consumer holding only one email batch left the SMTP connections idle while the
+        # batch was claimed, recorded and acknowledged; several let the next batch's claim
+        # overlap this one's sends.
+        default=256,
+        ge=1,
+        le=10_000,
+        description="Messages a consumer holds at once (RabbitMQ's prefetch; the Redis "
+        "consumer's unacknowledged messages), handled concurrently.",
+    )
     smtp_host: str = Field(default="127.0.0.1", description="SMTP server for email.")
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     smtp_security: SmtpSecurity = Field(

@@ -43,12 +43,15 @@ __all__ = [
 ]
 
 
-def from_url(url: str, *, prefix: str = "kinoteka", claim_after: float = 60.0) -> Broker:
+def from_url(
+    url: str, *, prefix: str = "kinoteka", claim_after: float = 60.0, prefetch: int = 256
+) -> Broker:
     """The adapter for `url`; nothing connects until first used.
 
     `prefix` names the exchange (RabbitMQ) or the keys (Redis). `claim_after` is how long a
     Redis consumer may hold a message before another takes it over (RabbitMQ redelivers as soon
-    as the holder's connection drops).
+    as the holder's connection drops). `prefetch` is how many messages a consumer holds (and
+    handles concurrently) at once.
     """
     from urllib.parse import urlsplit
 
@@ -56,11 +59,11 @@ def from_url(url: str, *, prefix: str = "kinoteka", claim_after: float = 60.0) -
     if scheme in {"amqp", "amqps"}:
         from kinoteka.infra.broker.rabbitmq import RabbitBroker
 
-        return RabbitBroker(url, prefix=prefix)
+        return RabbitBroker(url, prefix=prefix, prefetch=prefetch)
     if scheme in {"redis", "rediss", "unix"}:
         from kinoteka.infra.broker.redis import RedisBroker
 
-        return RedisBroker(url, prefix=prefix, claim_after=claim_after)
+        return RedisBroker(url, prefix=prefix, claim_after=claim_after, prefetch=prefetch)
     raise ValueError(
         f"unsupported broker URL scheme {scheme!r}; known: amqp://, amqps://, redis://, unix://"
     )

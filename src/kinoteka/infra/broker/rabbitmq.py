@@ -41,7 +41,7 @@ TOPIC = "x-kinoteka-topic"
 
 
 class RabbitBroker:
-    def __init__(self, url: str, *, prefix: str = "kinoteka", prefetch: int = 64) -> None:
+    def __init__(self, url: str, *, prefix: str = "kinoteka", prefetch: int = 256) -> None:
         self.url = url
         self.prefix = prefix
         self.prefetch = prefetch
@@ -64,6 +64,8 @@ class RabbitBroker:
         return self._connection
 
     async def _publishing(self) -> tuple[AbstractChannel, AbstractExchange]:
+        if self._channel is not None and self._exchange is not None:
+            return self._channel, self._exchange  # the usual case: no lock per message
         async with self._lock:
             if self._channel is None or self._exchange is None:
                 connection = await self._connect()

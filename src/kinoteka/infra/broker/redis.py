@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 import structlog
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from kinoteka.infra.broker.port import (
@@ -51,11 +52,15 @@ Fields = dict[bytes, bytes]
 
 class RedisBroker:
     def __init__(self, url: str, *, prefix: str = "kinoteka", claim_after: float = 60.0,
-                 batch: int = 64, max_length: int = 1_000_000) -> None:  # fmt: skip
+                 batch: int = 64, prefetch: int = 256,
+                 max_length: int = 1_000_000) -> None:  # fmt: skip
         self.url = url
         self.prefix = prefix
         self.claim_after = claim_after
         self.batch = batch
+        """Entries read (or claimed) per command."""
+        self.prefetch = prefetch
+        """Entries a consumer holds unacknowledged at once, handled concurrently."""
         self.max_length = max_length
         self._redis: Redis | None = None
 
@@ -112,30 +117,67 @@ class RedisBroker:
         promote = self.redis.register_script(PROMOTE)
         claim_ms = max(1, round(self.claim_after * 1000))
         last_claim = 0.0
-        while True:
-            await promote(keys=[schedule, retries], args=[time.time()])
-            if time.monotonic() - last_claim >= min(self.claim_after, 5.0):
-                last_claim = time.monotonic()
-                for key in (stream, retries):
-                    reply: Any = await self.redis.xautoclaim(
-                        key, group, consumer, min_idle_time=claim_ms, start_id="0-0",
-                        count=self.batch,
-                    )  # fmt: skip
-                    for entry_id, fields in reply[1]:
-                        if fields:
-                            await self._handle(key, group, topic, entry_id, fields, handler, policy)
-            block = await self._block_ms(schedule)
-            read: Any = await self.redis.xreadgroup(
-                group, consumer, {stream: ">", retries: ">"}, count=self.batch, block=block
-            )
-            # A batch is handled concurrently (like RabbitMQ's prefetch); the next read waits
-            # for the whole batch, so at most `batch` messages are in hand at once.
-            async with anyio.create_task_group() as tasks:
-                for key, entries in read or []:
-                    name = key.decode() if isinstance(key, bytes) else key
-                    for entry_id, fields in entries:
-                        tasks.start_soon(self._handle, name, group, topic, entry_id, fields,
-                                         handler, policy)  # fmt: skip
+        # Like RabbitMQ's prefetch: up to `prefetch` entries are in hand, handled
+        # concurrently; the next read waits for room for a whole `batch` (not for the previous
+        # batch to finish), so a slow batch does not hold up the next one.
+        slots = anyio.Semaphore(self.prefetch)
+        want = min(self.batch, self.prefetch)
+
+        in_hand: set[bytes] = set()
+        """Entry ids being handled: a claim of idle entries (a slow handler's too) skips them."""
+
+        async def handle(key: str, entry_id: bytes, fields: Fields) -> None:
+            try:
+                await self._handle(key, group, topic, entry_id, fields, handler, policy)
+            finally:
+                in_hand.discard(entry_id)
+                slots.release()
+
+        async with anyio.create_task_group() as tasks:
+            while True:
+                for _ in range(want):
+                    await slots.acquire()
+                idle: int | None = None  # claim entries idle this long, every few seconds
+                if time.monotonic() - last_claim >= min(self.claim_after, 5.0):
+                    idle, last_claim = claim_ms, time.monotonic()
+                try:
+                    keys = (stream, retries, schedule)
+                    entries = await self._next(promote, keys, group, consumer, want, idle)
+                finally:
+                    for _ in range(want):
+                        slots.release()
+                for key, entry_id, fields in entries:
+                    if entry_id in in_hand:
+                        continue
+                    await slots.acquire()  # a read of both streams may bring up to 2 * want
+                    in_hand.add(entry_id)
+                    tasks.start_soon(handle, key, entry_id, fields)
+
+    async def _next(self, promote: AsyncScript, keys: tuple[str, str, str], group: str,
+                    consumer: str, count: int,
+                    claim_ms: int | None) -> list[tuple[str, bytes, Fields]]:  # fmt: skip
+        """Due retries promoted, then entries idle for `claim_ms` claimed (when given), else
+        up to `count` new entries of each stream (waiting at most until the next retry is
+        due)."""
+        stream, retries, schedule = keys
+        await promote(keys=[schedule, retries], args=[time.time()])
+        entries: list[tuple[str, bytes, Fields]] = []
+        if claim_ms is not None:
+            for key in (stream, retries):
+                reply: Any = await self.redis.xautoclaim(
+                    key, group, consumer, min_idle_time=claim_ms, start_id="0-0", count=count
+                )
+                entries += [(key, entry_id, fields) for entry_id, fields in reply[1] if fields]
+            if entries:
+                return entries
+        read: Any = await self.redis.xreadgroup(
+            group, consumer, {stream: ">", retries: ">"}, count=count,
+            block=await self._block_ms(schedule),
+        )  # fmt: skip
+        for key, got in read or []:
+            name = key.decode() if isinstance(key, bytes) else key
+            entries += [(name, entry_id, fields) for entry_id, fields in got]
+        return entries
 
     async def _block_ms(self, schedule: str) -> int:
         """Wait for new entries at most until the next retry is due (and at most 1 s)."""
