@@ -51,23 +51,28 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def render_notification(kit: NotifyKit, notification: Notification) -> Rendered:
+def render_notification(
+    kit: NotifyKit, notification: Notification, unsubscribe_url: str | None = None
+) -> Rendered:
     values: dict[str, Any] = {"email": notification.email, **notification.data}
     if notification.kind is Kind.ANNOUNCEMENT:
-        values["unsubscribe_url"] = kit.unsubscribe_url(notification.user_id, Kind.ANNOUNCEMENT)
+        values["unsubscribe_url"] = unsubscribe_url or kit.unsubscribe_url(
+            notification.user_id, Kind.ANNOUNCEMENT
+        )
     return render(notification.kind, notification.locale, values)
 
 
 def compose_email(
     kit: NotifyKit, notification: Notification, delivery_id: uuid.UUID
 ) -> OutgoingMail:
-    rendered = render_notification(kit, notification)
     headers: dict[str, str] = {}
+    url = None
     if notification.kind is Kind.ANNOUNCEMENT:
-        # RFC 8058 one-click unsubscribe: mail clients POST to the URL.
+        # RFC 8058 one-click unsubscribe: mail clients POST to the URL (the body's link too).
         url = kit.unsubscribe_url(notification.user_id, Kind.ANNOUNCEMENT)
         headers["List-Unsubscribe"] = f"<{url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    rendered = render_notification(kit, notification, url)
     return build_message(
         sender=kit.settings.mail_from, recipient=notification.email, subject=rendered.subject,
         text=rendered.text, html=rendered.html, message_id=f"<{delivery_id}@kinoteka>",
