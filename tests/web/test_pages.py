@@ -212,3 +212,39 @@ async def test_all_films_page_through_plain_links_from_the_top_row(
     last = await client.get("/films", params={"page": 42, "sort": "title"})
     assert 'rel="next"' not in last.text
     assert FILM_LINK.search(last.text)
+
+
+async def test_films_with_a_video_get_the_first_row_and_a_list_of_their_own(
+    fresh_database: str, flushed_redis: str, web_index: Index, tmp_path: Path
+) -> None:
+    from kinoteka.infra.search import SearchQuery
+    from kinoteka.search.service import open_index
+    from kinoteka.search.settings import SearchSettings
+
+    settings = SearchSettings()
+    source = await web_index[1].search(SearchQuery(index=settings.indexes.movies, limit=30))
+    url = f"tantivy://{tmp_path / 'index'}"
+    index = open_index(url, settings)
+    await index.ensure_indexes()
+    documents = [dict(d, has_video=i < 2) for i, d in enumerate(source.documents)]
+    await index.bulk(settings.indexes.movies, documents, [])
+    watchable = {str(d["id"]) for d in documents[:2]}
+    services = web_services(fresh_database, flushed_redis, (url, index), tmp_path)
+    async with web_client(services) as client:
+        html = (await client.get("/")).text
+        assert html.index(">Ready to watch</h2>") < html.index(">New</h2>")
+        row = html.split(">Ready to watch</h2>")[1].split("</section>")[0]
+        assert set(FILM_LINK.findall(row)) == watchable
+        listed = await client.get("/films", params={"sort": "-added", "has_video": "true"})
+        assert set(FILM_LINK.findall(listed.text)) == watchable
+        assert "<h1>Ready to watch</h1>" in listed.text
+        assert 'name="has_video" value="true"' in listed.text
+        russian = await client.get("/", headers={"accept-language": "ru"})
+        assert ">Можно смотреть</h2>" in russian.text
+    await index.close()
+
+
+async def test_the_home_page_has_no_watch_row_while_no_film_has_a_video(
+    client: httpx.AsyncClient,
+) -> None:
+    assert "Ready to watch" not in (await client.get("/")).text

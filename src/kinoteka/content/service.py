@@ -274,9 +274,14 @@ class ContentQueries:
 
     # Pages (the web context) list films with their posters and need the total for paging.
 
-    async def film_cards(self, *, sort: str | None, genre: str | None, page: Page) -> CardPage:
-        """Films, best rated first unless `sort` says otherwise, optionally of one genre."""
-        filters: dict[str, str] = {}
+    async def film_cards(
+        self, *, sort: str | None, genre: str | None, page: Page, has_video: bool | None = None
+    ) -> CardPage:
+        """Films, best rated first unless `sort` says otherwise, optionally of one genre and
+        only those with (or without) a video."""
+        filters: dict[str, str | bool] = {}
+        if has_video is not None:
+            filters["has_video"] = has_video
         if genre is not None:
             genre_id = _valid_id(genre)
             if genre_id is None:

@@ -75,18 +75,22 @@ def catalog_router(kit: WebKit) -> APIRouter:
 
     @router.get("/films", name="web_films")
     async def films(
-        request: Request, sort: SortValue = "-imdb_rating", page: PageNumber = 1
+        request: Request,
+        sort: SortValue = "-imdb_rating",
+        page: PageNumber = 1,
+        has_video: bool | None = None,
     ) -> Response:
         await kit.browsing(request)
         size = kit.settings.page_size
         found = await kit.queries().film_cards(
-            sort=sort, genre=None, page=content.Page(size=size, number=page)
+            sort=sort, genre=None, page=content.Page(size=size, number=page), has_video=has_video
         )
         return await kit.render(
             request,
             "genre.html",
             {
                 "genre": None,
+                "has_video": has_video,
                 "films": found.items,
                 "total": found.total,
                 "sort": sort,
@@ -228,7 +232,8 @@ class HomeShelves:
 async def _read_shelves(kit: WebKit) -> HomeShelves:
     queries = kit.queries()
     row = content.Page(size=kit.settings.row_size)
-    new, top, genres = await asyncio.gather(
+    watchable, new, top, genres = await asyncio.gather(
+        queries.film_cards(sort="-added", genre=None, page=row, has_video=True),
         queries.film_cards(sort="-added", genre=None, page=row),
         queries.film_cards(sort="-imdb_rating", genre=None, page=row),
         queries.list_genres(),
@@ -237,7 +242,11 @@ async def _read_shelves(kit: WebKit) -> HomeShelves:
     by_genre = await asyncio.gather(
         *(queries.film_cards(sort="-imdb_rating", genre=g.uuid, page=row) for g in shown)
     )
-    rows: list[dict[str, Any]] = [
+    rows: list[dict[str, Any]] = []
+    if watchable.items:  # what a visitor can play right away, newest first
+        more = "/films?sort=-added&has_video=true"
+        rows.append({"key": "watch", "title": None, "films": watchable.items, "more": more})
+    rows += [
         {"key": "new", "title": None, "films": new.items, "more": "/films?sort=-added"},
         {"key": "top", "title": None, "films": top.items, "more": "/films"},
     ]
