@@ -42,6 +42,15 @@ class StopsAfterInsert:
         # Blocking the loop is the point: the ack never comes, the test kills us here.
         time.sleep(3600)  # noqa: ASYNC251
 
+    async def insert_json(
+        self, table: str, lines: Sequence[bytes], *, dedup_token: str | None = None
+    ) -> int:
+        loaded = await self.store.insert_json(table, lines, dedup_token=dedup_token)
+        self.marker.write_text(f"{loaded}\n")
+        # Blocking the loop is the point: the ack never comes, the test kills us here.
+        time.sleep(3600)  # noqa: ASYNC251
+        return loaded
+
     async def query(
         self, sql: str, parameters: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:

@@ -11,6 +11,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from kinoteka.analytics.messages import decode
 from kinoteka.analytics.models import FailedEvent
 from kinoteka.analytics.schemas import BusRecord
 from kinoteka.analytics.topics import PLAYER_TOPICS, PlayerEventType
@@ -33,7 +34,7 @@ async def topic_bodies(services: Services, kind: PlayerEventType) -> list[BusRec
         entries = await client.xrange(PLAYER_TOPICS[kind])
     finally:
         await client.aclose()
-    return [BusRecord.model_validate_json(fields[b"b"]) for _, fields in entries]
+    return [record for _, fields in entries for record in decode(fields[b"b"])]
 
 
 async def failed_rows(services: Services) -> list[FailedEvent]:

@@ -57,7 +57,9 @@ def wait_for(path: Path, process: subprocess.Popen[bytes], within: float) -> Non
         time.sleep(0.05)  # polling a file the child writes, with a deadline
 
 
-def test_a_loader_killed_between_insert_and_ack(redis_url: str, tmp_path: Path) -> None:
+def test_a_loader_killed_between_insert_and_ack(
+    redis_url: str, fresh_database: str, tmp_path: Path
+) -> None:
     chdb_dir = tmp_path / "chdb"  # its own: chDB opens one directory per process
     database = f"k_{uuid.uuid4().hex[:10]}"
     marker = tmp_path / "inserted"
@@ -83,6 +85,7 @@ def test_a_loader_killed_between_insert_and_ack(redis_url: str, tmp_path: Path) 
     env = {
         **os.environ,
         "KINOTEKA_REDIS_URL": redis_url,
+        "KINOTEKA_DATABASE_URL": fresh_database,  # the failed-events store of `load`
         "KINOTEKA_ANALYTICS__STORE_URL": f"chdb://{chdb_dir}",
         "KINOTEKA_ANALYTICS__DATABASE": database,
         "KINOTEKA_ANALYTICS__RECLAIM_IDLE": "0.1",

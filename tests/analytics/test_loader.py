@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
+from redis.asyncio import Redis
 
-from kinoteka.analytics.loader import Loader
-from kinoteka.analytics.topics import PAGE_TOPICS, PageKind
+from kinoteka.analytics.loader import Loader, RefusedRow
+from kinoteka.analytics.messages import MAX_EVENTS_PER_MESSAGE, lines_of
+from kinoteka.analytics.topics import PAGE_TOPICS, PLAYER_TOPICS, PageKind, PlayerEventType
 from kinoteka.analytics.warehouse import COLUMNS
 from kinoteka.infra import bus as bus_port
 from kinoteka.infra.analytics import AnalyticsStore
@@ -66,7 +70,8 @@ async def test_batches_close_at_their_size(
     bus: EventBus, chdb_store: AnalyticsStore, database_name: str
 ) -> None:
     loader = await make_loader(bus, chdb_store, database_name, batch_size=10, max_wait=0.3)
-    await send(bus, [player("pause") for _ in range(25)])
+    for _ in range(25):  # one event per message: a batch gathers messages up to its size
+        await send(bus, [player("pause")])
     assert [await loader.run_once(wait=2) for _ in range(3)] == [10, 10, 5]
     assert await counted(chdb_store, database_name, "clicks_on_video_pauses") == (25, 25)
     assert await loader.run_once(wait=0.1) == 0
@@ -108,3 +113,69 @@ async def test_a_malformed_message_is_skipped_not_retried(
     assert loader.stats.malformed == 1
     assert await loader.run_until_idle(0.3) == 0
     assert await counted(chdb_store, database_name, "get_genres_page_views") == (1, 1)
+
+
+async def test_a_message_carries_a_batch_of_one_topic(
+    bus: EventBus, flushed_redis: str, chdb_store: AnalyticsStore, database_name: str
+) -> None:
+    loader = await make_loader(bus, chdb_store, database_name, batch_size=5000, max_wait=0.2)
+    await send(bus, [player("pause") for _ in range(MAX_EVENTS_PER_MESSAGE + 5)])
+    await send(bus, [player("quality_change") for _ in range(3)])
+    client = Redis.from_url(flushed_redis)
+    try:
+        pauses = await client.xrange(PLAYER_TOPICS[PlayerEventType.PAUSE])
+        changes = await client.xrange(PLAYER_TOPICS[PlayerEventType.QUALITY_CHANGE])
+    finally:
+        await client.aclose()
+    assert [len(lines_of(fields[b"b"])) for _, fields in pauses] == [MAX_EVENTS_PER_MESSAGE, 5]
+    assert [len(lines_of(fields[b"b"])) for _, fields in changes] == [3]
+    assert await loader.run_until_idle(0.3) == MAX_EVENTS_PER_MESSAGE + 8
+    assert await counted(chdb_store, database_name, "clicks_on_video_pauses") == (1005, 1005)
+    assert await counted(chdb_store, database_name, "video_quality_change_clicks") == (3, 3)
+
+
+async def test_single_event_messages_of_older_versions_still_load(
+    bus: EventBus, chdb_store: AnalyticsStore, database_name: str
+) -> None:
+    loader = await make_loader(bus, chdb_store, database_name, batch_size=100, max_wait=0.2)
+    old = [player("full_view"), player("full_view")]
+    # What the collector published before messages carried batches: one event, one message.
+    await bus.publish(
+        PLAYER_TOPICS[PlayerEventType.FULL_VIEW],
+        [orjson.dumps(record.model_dump(mode="json")) for record in old],
+    )
+    assert await loader.run_until_idle(0.3) == 2
+    rows = await chdb_store.query(
+        f"SELECT event_id, duration, client_at FROM {database_name}.clicks_on_video_full_views"
+        " FINAL"
+    )
+    found = sorted((r[0], r[1], r[2].replace(tzinfo=dt.UTC)) for r in rows)
+    assert found == sorted((e.event_id, e.duration, e.client_at) for e in old)
+
+
+async def test_rows_clickhouse_refuses_are_kept_and_the_rest_load(
+    bus: EventBus, chdb_store: AnalyticsStore, database_name: str
+) -> None:
+    kept: list[RefusedRow] = []
+
+    async def keep(rows: list[RefusedRow]) -> None:
+        kept.extend(rows)
+
+    loader = await make_loader(bus, chdb_store, database_name, batch_size=100, max_wait=0.2)
+    loader.on_refused = keep
+    good = [player("pause") for _ in range(6)]
+    lines = [r.model_dump_json().encode() for r in good]
+    bad_uuid = lines[2].replace(str(good[2].film_id).encode(), b"not-a-uuid")
+    topic = PLAYER_TOPICS[PlayerEventType.PAUSE]
+    await bus.publish(topic, [b"\n".join([lines[0], lines[1], bad_uuid, lines[3], b"[1, 2"])])
+    await bus.publish(topic, [b"\n".join(lines[4:])])
+    await bus.publish("tracking.unknown", [lines[0]])
+    assert await loader.run_until_idle(0.3) == 5
+    assert await counted(chdb_store, database_name, "clicks_on_video_pauses") == (5, 5)
+    assert loader.stats.malformed == 2  # the unknown topic is not subscribed: never read
+    assert sorted((row.index, row.line[:12]) for row in kept) == [
+        (2, bad_uuid[:12]), (4, b"[1, 2"),
+    ]  # fmt: skip
+    assert all(row.topic == topic and row.reason for row in kept)
+    assert "uuid" in next(row.reason for row in kept if row.index == 2).lower()
+    assert await loader.run_until_idle(0.3) == 0  # acknowledged, not retried

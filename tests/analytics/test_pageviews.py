@@ -12,6 +12,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from kinoteka.analytics.messages import decode
 from kinoteka.analytics.schemas import BusRecord
 from kinoteka.analytics.topics import PAGE_TOPICS, PageKind
 from kinoteka.app import create_app
@@ -46,7 +47,7 @@ async def stream(redis_url: str, kind: PageKind) -> list[BusRecord]:
         entries = await client.xrange(PAGE_TOPICS[kind])
     finally:
         await client.aclose()
-    return [BusRecord.model_validate_json(fields[b"b"]) for _, fields in entries]
+    return [record for _, fields in entries for record in decode(fields[b"b"])]
 
 
 async def eventually(check: Any, within: float = 10) -> Any:

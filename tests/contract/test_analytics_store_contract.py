@@ -8,10 +8,17 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
 from kinoteka.infra import analytics as store_port
-from kinoteka.infra.analytics import AnalyticsStore, AnalyticsStoreError
+from kinoteka.infra.analytics import (
+    AnalyticsRowsRejected,
+    AnalyticsStore,
+    AnalyticsStoreError,
+    AnalyticsStoreUnavailable,
+)
+from kinoteka.infra.outage import StoreUnavailable
 
 
 @pytest.fixture(params=["chdb", "server"])
@@ -78,3 +85,39 @@ async def test_errors_are_the_ports(store: AnalyticsStore, database: str) -> Non
 def test_unknown_schemes_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported analytics store URL scheme"):
         store_port.from_url("mysql://localhost")
+
+
+async def test_json_lines_load_and_refused_lines_are_named(
+    store: AnalyticsStore, database: str
+) -> None:
+    await store.command(
+        f"CREATE TABLE {database}.t (id UUID, n UInt32, at DateTime64(3, 'UTC'))"
+        " ENGINE = MergeTree ORDER BY id"
+    )
+    ids = [uuid.uuid4() for _ in range(6)]
+    lines = [
+        orjson.dumps({"id": str(i), "n": n, "at": "2026-12-01T12:00:00.250Z", "extra": True})
+        for n, i in enumerate(ids)
+    ]
+    assert await store.insert_json(f"{database}.t", lines[:2]) == 2
+    lines[3] = b'{"id": "nope", "n": 3}'
+    lines[5] = b"{not json"
+    with pytest.raises(AnalyticsRowsRejected) as refused:
+        await store.insert_json(f"{database}.t", lines[2:], dedup_token="b")
+    assert refused.value.loaded == 2
+    assert [row.index for row in refused.value.rejected] == [1, 3]
+    assert all(row.reason for row in refused.value.rejected)
+    found = await store.query(f"SELECT id, at FROM {database}.t ORDER BY n")
+    assert [row[0] for row in found] == [ids[0], ids[1], ids[2], ids[4]]
+    at = dt.datetime(2026, 12, 1, 12, 0, 0, 250_000, tzinfo=dt.UTC)
+    assert found[0][1].replace(tzinfo=dt.UTC) == at
+
+
+async def test_a_store_that_cannot_be_reached_is_unavailable() -> None:
+    down = store_port.from_url("http://127.0.0.1:1")
+    try:
+        with pytest.raises(AnalyticsStoreUnavailable) as error:
+            await down.ping()
+        assert isinstance(error.value, StoreUnavailable)
+    finally:
+        await down.close()

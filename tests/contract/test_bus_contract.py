@@ -137,3 +137,13 @@ async def test_an_unreachable_bus_raises_bus_error() -> None:
 def test_unknown_schemes_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported bus URL scheme"):
         bus_port.from_url("amqp://guest@localhost")
+
+
+async def test_publish_many_appends_messages_of_several_topics(bus: EventBus, topic: str) -> None:
+    other = topic + ".other"
+    await bus.subscribe([topic, other], "g")
+    await bus.publish_many([(topic, b"1"), (other, b"2"), (topic, b"3")])
+    await bus.publish_many([])
+    got = await receive_all(bus, [topic, other], "g", "c", 3)
+    assert [d.body for d in got if d.topic == topic] == [b"1", b"3"]
+    assert [d.body for d in got if d.topic == other] == [b"2"]

@@ -99,7 +99,8 @@ async def bus_types(redis_url: str) -> list[str]:
         found: list[str] = []
         for topic in set(PLAYER_TOPICS.values()):
             for _, fields in await client.xrange(topic):
-                found.extend(orjson.loads(body)["type"] for body in fields.values())
+                for body in fields.values():  # a message holds JSON lines, one event each
+                    found.extend(orjson.loads(line)["type"] for line in body.splitlines())
         return found
     finally:
         await client.aclose()

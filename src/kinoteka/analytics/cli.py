@@ -19,16 +19,23 @@ app = typer.Typer(help="Player events and page views -> ClickHouse.", no_args_is
 T = TypeVar("T")
 
 
-def _run(settings: Settings, work: Callable[[Loader], Awaitable[T]]) -> T:
+def _run(
+    settings: Settings, work: Callable[[Loader], Awaitable[T]], *, keep_refused: bool = False
+) -> T:
+    """`work` on a prepared loader; `keep_refused`: refused rows go to the failed-events store
+    (PostgreSQL, started for the command when embedded)."""
     from kinoteka.analytics.loader import Loader
+    from kinoteka.analytics.repository import refused_rows_sink
     from kinoteka.infra import analytics as store_port
     from kinoteka.infra import bus as bus_port
+    from kinoteka.infra import db as db_port
     from kinoteka.infra.analytics import AnalyticsStoreError
     from kinoteka.infra.bus import BusError
+    from kinoteka.infra.outage import StoreUnavailable
 
     analytics = settings.analytics
     store_url = analytics.store_url or f"chdb://{(settings.data_dir / 'clickhouse').resolve()}"
-    with running_stores(settings, database=False, redis=analytics.bus_url is None) as urls:
+    with running_stores(settings, database=keep_refused, redis=analytics.bus_url is None) as urls:
 
         async def main() -> T:
             store_url = (
@@ -38,6 +45,11 @@ def _run(settings: Settings, work: Callable[[Loader], Awaitable[T]]) -> T:
                 analytics.bus_url or urls.redis_url, max_length=analytics.stream_max_length
             )
             store = store_port.from_url(store_url)
+            database = (
+                db_port.from_url(urls.database_url, pool_size=2, settings=settings.database)
+                if keep_refused
+                else None
+            )
             loader = Loader(
                 bus,
                 store,
@@ -46,6 +58,7 @@ def _run(settings: Settings, work: Callable[[Loader], Awaitable[T]]) -> T:
                 batch_size=analytics.load_batch_size,
                 max_wait=analytics.load_max_wait,
                 reclaim_idle=analytics.reclaim_idle,
+                on_refused=refused_rows_sink(database.session) if database else None,
             )
             try:
                 await loader.prepare()
@@ -53,11 +66,18 @@ def _run(settings: Settings, work: Callable[[Loader], Awaitable[T]]) -> T:
             finally:
                 await bus.close()
                 await store.close()
+                if database is not None:
+                    await database.close()
 
         try:
             return asyncio.run(main())
         except (BusError, OSError) as error:
             fail(f"bus: {error}")
+        except StoreUnavailable as error:
+            hint = ""
+            if store_url.startswith("chdb://") and error.store == "analytics store":
+                hint = " (chDB opens its directory in one process at a time: is `up` running?)"
+            fail(f"{error.store}: {error}{hint}")
         except AnalyticsStoreError as error:
             hint = ""
             if store_url.startswith("chdb://"):
@@ -89,7 +109,7 @@ def load(
         await loader.run(stop)
         return loader.stats.loaded
 
-    loaded = _run(settings, work)
+    loaded = _run(settings, work, keep_refused=True)
     out.print(f"loaded {loaded} events")
 
 

@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import structlog
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kinoteka.analytics import repository
+from kinoteka.analytics import messages, repository
+from kinoteka.analytics.repository import jsonable, text_for_postgres
 from kinoteka.analytics.schemas import (
     BatchAnswer,
     BusRecord,
@@ -77,13 +77,9 @@ def _event_id_of(raw: Any) -> str | None:
 
 
 async def publish(bus: EventBus, records: Sequence[BusRecord], topic_of: dict[str, str]) -> None:
-    by_topic: dict[str, list[bytes]] = {}
-    for record in records:
-        by_topic.setdefault(topic_of[record.type], []).append(
-            orjson.dumps(record.model_dump(mode="json"))
-        )
-    for topic, bodies in by_topic.items():
-        await bus.publish(topic, bodies)
+    """`records` on their topics, a message per topic (and per `MAX_EVENTS_PER_MESSAGE`), all
+    in one `publish_many`."""
+    await bus.publish_many(messages.encode(records, topic_of))
 
 
 async def collect(
@@ -116,8 +112,8 @@ async def collect(
                     source=source,
                     batch_index=-1,
                     event_id=None,
-                    reason=_text(f"batch: {reason}"),
-                    payload=_jsonable(body),
+                    reason=text_for_postgres(f"batch: {reason}"),
+                    payload=jsonable(body),
                 )
             ],
         )
@@ -175,9 +171,9 @@ async def collect(
                     user_id=user_id,
                     source=source,
                     batch_index=item.index,
-                    event_id=_text(item.event_id),
-                    reason=_text(item.reason),
-                    payload=_jsonable(batch.events[item.index]),
+                    event_id=text_for_postgres(item.event_id),
+                    reason=text_for_postgres(item.reason),
+                    payload=jsonable(batch.events[item.index]),
                 )
                 for item in refused
             ],
@@ -201,16 +197,3 @@ async def collect(
             if beats:
                 await on_progress(beats)
     return BatchAnswer(accepted=len(records), refused=refused)
-
-
-def _text(value: str | None) -> str | None:
-    """PostgreSQL text holds no NUL character: it is kept as U+FFFD."""
-    return None if value is None else value.replace("\x00", "\ufffd")
-
-
-def _jsonable(value: Any) -> Any:
-    """The refused payload as PostgreSQL's JSON can store it (no NUL, else its text)."""
-    try:
-        return orjson.loads(orjson.dumps(value).replace(b"\\u0000", b"\\ufffd"))
-    except (TypeError, orjson.JSONEncodeError, orjson.JSONDecodeError):
-        return _text(str(value)[:10_000])

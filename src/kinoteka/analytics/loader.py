@@ -1,34 +1,77 @@
 """The loader: bus -> ClickHouse in batches (by size and by time), acknowledged after insert.
 
-A batch closes at `batch_size` events or `max_wait` seconds after its first event, whichever
-comes first; it is inserted table by table and only then acknowledged on the bus. A loader
-killed between the two leaves its deliveries pending: the next loader takes them over
-(`reclaim` after `reclaim_idle`) and inserts them again, and ClickHouse counts them once (see
-`warehouse`). A malformed message is logged and acknowledged, never retried forever.
+A batch closes at `batch_size` events (at least: a message is never split) or `max_wait`
+seconds after its first event, whichever comes first; its messages' JSON lines are inserted
+as they are, one `INSERT … FORMAT JSONEachRow` per table (`messages`, `warehouse`), and only
+then acknowledged on the bus. A loader killed between the two leaves its deliveries pending:
+the next loader takes them over (`reclaim` after `reclaim_idle`) and inserts them again, and
+ClickHouse counts them once (see `warehouse`). Rows ClickHouse refuses (and messages of a
+topic with no table) go to `on_refused` with the reason (the failed-events store) and are
+acknowledged with the rest, never retried forever; the batch's other rows load.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
-from pydantic import ValidationError
 
-from kinoteka.analytics.schemas import BusRecord
+from kinoteka.analytics.messages import MAX_EVENTS_PER_MESSAGE, lines_of
 from kinoteka.analytics.topics import ALL_TOPICS, TOPIC_TABLES
-from kinoteka.analytics.warehouse import create_tables, insert_records
-from kinoteka.infra.analytics import AnalyticsStore, AnalyticsStoreError
+from kinoteka.analytics.warehouse import create_tables, insert_lines
+from kinoteka.infra.analytics import AnalyticsRowsRejected, AnalyticsStore, AnalyticsStoreError
 from kinoteka.infra.bus import BusError, Delivery, EventBus
+from kinoteka.infra.outage import StoreUnavailable
 
 log = structlog.get_logger(__name__)
 
 RETRY_DELAY = 1.0
+MAX_MESSAGES_PER_READ = 200
+"""Messages asked for in one read: with the events-per-message estimate, bounds a batch."""
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """An event the loader could not load: its message, its line there, and why."""
+
+    topic: str
+    message_id: str
+    index: int
+    line: bytes
+    reason: str
+
+
+RefusedSink = Callable[[list[RefusedRow]], Awaitable[None]]
+
+
+@dataclass
+class _Block:
+    """One table's lines in a batch, with the delivery each run of lines came from."""
+
+    lines: list[bytes] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def add(self, delivery: Delivery, lines: list[bytes]) -> None:
+        self.starts.append(len(self.lines))
+        self.deliveries.append(delivery)
+        self.lines.extend(lines)
+
+    def origin(self, index: int) -> tuple[Delivery, int]:
+        at = bisect.bisect_right(self.starts, index) - 1
+        return self.deliveries[at], index - self.starts[at]
+
+
+def _events_in(delivery: Delivery) -> int:
+    return delivery.body.count(b"\n") + 1
 
 
 def consumer_name() -> str:
@@ -40,6 +83,7 @@ class LoaderStats:
     loaded: int = 0
     batches: int = 0
     malformed: int = 0
+    """Events refused: rows ClickHouse would not take, messages of an unknown topic."""
     reclaimed: int = 0
     last_batch_seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -57,6 +101,7 @@ class Loader:
         batch_size: int = 5000,
         max_wait: float = 1.0,
         reclaim_idle: float = 30.0,
+        on_refused: RefusedSink | None = None,
     ) -> None:
         self.bus = bus
         self.store = store
@@ -66,8 +111,22 @@ class Loader:
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.reclaim_idle = reclaim_idle
+        self.on_refused = on_refused
         self.stats = LoaderStats()
         self._last_reclaim = float("-inf")
+        # Events per message lately: how many messages to ask for to fill a batch. Starting
+        # at the most a message holds, the first read never overshoots.
+        self._per_message = float(MAX_EVENTS_PER_MESSAGE)
+
+    def _messages_for(self, events: int) -> int:
+        wanted = math.ceil(max(self.batch_size - events, 1) / self._per_message)
+        return max(1, min(MAX_MESSAGES_PER_READ, wanted))
+
+    def _observe(self, deliveries: Sequence[Delivery]) -> int:
+        events = sum(_events_in(delivery) for delivery in deliveries)
+        if deliveries:
+            self._per_message = max(1.0, events / len(deliveries))
+        return events
 
     async def prepare(self) -> None:
         """Create the database and tables, and the consumer group (both idempotent)."""
@@ -76,6 +135,7 @@ class Loader:
 
     async def _gather(self, wait: float) -> list[Delivery]:
         deliveries: list[Delivery] = []
+        events = 0
         now = time.monotonic()
         if now - self._last_reclaim >= self.reclaim_idle / 2:
             self._last_reclaim = now
@@ -84,12 +144,13 @@ class Loader:
                 self.group,
                 self.consumer,
                 min_idle_seconds=self.reclaim_idle,
-                max_count=self.batch_size,
+                max_count=self._messages_for(0),
             )
             self.stats.reclaimed += len(deliveries)
+            events = self._observe(deliveries)
         deadline = None if not deliveries else time.monotonic() + self.max_wait
         first_wait = wait
-        while len(deliveries) < self.batch_size:
+        while events < self.batch_size:
             if deadline is None:
                 timeout = first_wait
             else:
@@ -100,44 +161,62 @@ class Loader:
                 ALL_TOPICS,
                 self.group,
                 self.consumer,
-                max_count=self.batch_size - len(deliveries),
+                max_count=self._messages_for(events),
                 wait_seconds=min(timeout, self.max_wait),
             )
             if got and deadline is None:
                 deadline = time.monotonic() + self.max_wait
             deliveries.extend(got)
+            events += self._observe(got)
             if not got and deadline is None:
                 break  # nothing came within `wait`
         return deliveries
 
     async def load(self, deliveries: Sequence[Delivery]) -> int:
-        """Insert `deliveries` table by table, then acknowledge them all; returns events loaded."""
-        by_table: dict[str, list[BusRecord]] = {}
+        """Insert `deliveries` table by table, hand refused rows to `on_refused`, then
+        acknowledge them all; returns events loaded."""
+        blocks: dict[str, _Block] = {}
+        refused: list[RefusedRow] = []
         for delivery in deliveries:
+            lines = lines_of(delivery.body)
             table = TOPIC_TABLES.get(delivery.topic)
-            try:
-                if table is None:
-                    raise ValueError(f"no table for topic {delivery.topic!r}")
-                record = BusRecord.model_validate_json(delivery.body)
-            except (ValidationError, ValueError) as error:
-                self.stats.malformed += 1
-                log.warning(
-                    "analytics.malformed_message",
-                    topic=delivery.topic,
-                    id=delivery.id,
-                    error=str(error)[:300],
-                )
+            if table is None:
+                reason = f"no table for topic {delivery.topic!r}"
+                refused += [
+                    RefusedRow(delivery.topic, delivery.id, index, line, reason)
+                    for index, line in enumerate(lines)
+                ]
                 continue
-            by_table.setdefault(table, []).append(record)
+            blocks.setdefault(table, _Block()).add(delivery, lines)
         started = time.monotonic()
-        for table, records in by_table.items():
-            await insert_records(self.store, self.database, table, records)
+        loaded = 0
+        for table, block in blocks.items():
+            try:
+                loaded += await insert_lines(self.store, self.database, table, block.lines)
+            except AnalyticsRowsRejected as rejected:
+                loaded += rejected.loaded
+                for row in rejected.rejected:
+                    delivery, index = block.origin(row.index)
+                    refused.append(
+                        RefusedRow(
+                            delivery.topic, delivery.id, index, block.lines[row.index], row.reason
+                        )
+                    )
+        if refused:
+            log.warning(
+                "analytics.rows_refused",
+                refused=len(refused),
+                first=refused[0].reason[:300],
+                topic=refused[0].topic,
+            )
+            if self.on_refused is not None:
+                await self.on_refused(refused)
         await self.bus.ack(self.group, deliveries)
-        loaded = sum(len(records) for records in by_table.values())
+        self.stats.malformed += len(refused)
         self.stats.loaded += loaded
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.monotonic() - started
-        log.debug("analytics.batch_loaded", events=loaded, tables=len(by_table))
+        log.debug("analytics.batch_loaded", events=loaded, tables=len(blocks))
         return loaded
 
     async def run_once(self, wait: float | None = None) -> int:
@@ -148,7 +227,7 @@ class Loader:
         while True:
             try:
                 return await self.load(deliveries)
-            except (AnalyticsStoreError, BusError) as error:
+            except (AnalyticsStoreError, BusError, StoreUnavailable) as error:
                 # Not acknowledged: retried here, or reclaimed by another loader if we die.
                 self.stats.errors.append(str(error)[:300])
                 del self.stats.errors[:-20]

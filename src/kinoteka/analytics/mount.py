@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from kinoteka.analytics import api
 from kinoteka.analytics.loader import Loader
 from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
-from kinoteka.analytics.repository import forget_account
+from kinoteka.analytics.repository import forget_account, refused_rows_sink
 from kinoteka.analytics.warehouse import create_tables
 from kinoteka.auth import on_account_deleted
 from kinoteka.mounting import ContextMount
@@ -33,6 +33,7 @@ def build_loader(services: Services) -> Loader:
         batch_size=settings.load_batch_size,
         max_wait=settings.load_max_wait,
         reclaim_idle=settings.reclaim_idle,
+        on_refused=refused_rows_sink(services.db.session),
     )
 
 

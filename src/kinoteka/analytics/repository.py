@@ -1,14 +1,18 @@
-"""PostgreSQL queries of the analytics context: refused events."""
+"""PostgreSQL queries of the analytics context: refused events (the collector's and the
+loader's)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kinoteka.analytics.loader import RefusedRow, RefusedSink
 from kinoteka.analytics.models import FailedEvent
 
 
@@ -26,3 +30,49 @@ async def count_failed_events(session: AsyncSession, user_id: uuid.UUID | None =
 
 async def forget_account(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(FailedEvent).where(FailedEvent.user_id == user_id))
+
+
+def text_for_postgres(value: str | None) -> str | None:
+    """PostgreSQL text holds no NUL character: it is kept as U+FFFD."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def jsonable(value: Any) -> Any:
+    """`value` as PostgreSQL's JSON can store it (no NUL, else its text)."""
+    try:
+        return orjson.loads(orjson.dumps(value).replace(b"\\u0000", b"\\ufffd"))
+    except (TypeError, orjson.JSONEncodeError, orjson.JSONDecodeError):
+        return text_for_postgres(str(value)[:10_000])
+
+
+def _refused_row(row: RefusedRow) -> dict[str, Any]:
+    try:
+        payload: Any = orjson.loads(row.line)
+    except orjson.JSONDecodeError:
+        payload = row.line.decode("utf-8", "replace")[:10_000]
+    fields = payload if isinstance(payload, dict) else {}
+    try:
+        user_id = uuid.UUID(str(fields.get("user_id")))
+    except ValueError:
+        user_id = None
+    event_id = fields.get("event_id")
+    return dict(
+        user_id=user_id,
+        source=f"loader:{row.topic}",
+        batch_index=row.index,
+        event_id=text_for_postgres(event_id[:64]) if isinstance(event_id, str) else None,
+        reason=text_for_postgres(row.reason),
+        payload=jsonable(payload),
+    )
+
+
+def refused_rows_sink(
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+) -> RefusedSink:
+    """The loader's `on_refused`: each refused row kept as a failed event, in one statement."""
+
+    async def keep(rows: list[RefusedRow]) -> None:
+        async with sessions() as session:
+            await add_failed_events(session, [_refused_row(row) for row in rows])
+
+    return keep

@@ -3,8 +3,12 @@
 Every table is a ReplacingMergeTree keyed by `event_id`: an event loaded twice (a loader killed
 between insert and ack, a client resending its batch) is one row after merges, and every query
 reads with FINAL so it counts each event once before merges too. Inserts also carry a
-deduplication token (a hash of the block's event ids), so a block re-inserted as-is after a
-crash is dropped at once.
+deduplication token (a hash of the block's lines), so a block re-inserted as-is after a crash
+is dropped at once.
+
+The loader inserts the bus's JSON lines as they are (`insert_lines`, ClickHouse's
+`JSONEachRow`): a `BusRecord`'s fields a table lacks are ignored. `row()` gives the same row
+as a list of values, for inserting records built in Python.
 """
 
 from __future__ import annotations
@@ -93,19 +97,19 @@ def row(table: str, record: BusRecord) -> list[Any]:
     return values
 
 
-def dedup_token(table: str, records: Sequence[BusRecord]) -> str:
+def dedup_token(table: str, lines: Sequence[bytes]) -> str:
     digest = hashlib.sha256(table.encode())
-    for event_id in sorted(str(record.event_id) for record in records):
-        digest.update(event_id.encode())
+    for line in lines:
+        digest.update(line)
+        digest.update(b"\n")
     return digest.hexdigest()
 
 
-async def insert_records(
-    store: AnalyticsStore, database: str, table: str, records: Sequence[BusRecord]
-) -> None:
-    await store.insert(
-        f"{database}.{table}",
-        [row(table, record) for record in records],
-        COLUMNS[table],
-        dedup_token=dedup_token(table, records),
+async def insert_lines(
+    store: AnalyticsStore, database: str, table: str, lines: Sequence[bytes]
+) -> int:
+    """Insert JSON lines (bus records) into `table`; raises `AnalyticsRowsRejected` naming the
+    lines ClickHouse refused once the others are in."""
+    return await store.insert_json(
+        f"{database}.{table}", lines, dedup_token=dedup_token(table, lines)
     )

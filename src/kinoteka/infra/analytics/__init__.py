@@ -6,7 +6,8 @@ Every adapter implements the `AnalyticsStore` protocol:
   `database.table`); a `dedup_token` makes a repeated insert of the same block a no-op where
   the table keeps a deduplication window;
 - `query(sql, parameters)` rows as tuples, parameters bound server-side (`{name:Type}`);
-- `ping()`, `close()`; failures raise `AnalyticsStoreError`.
+- `ping()`, `close()`; failures raise `AnalyticsStoreError`, and a store that cannot be
+  reached or opened `AnalyticsStoreUnavailable` (a `StoreUnavailable`: the app's 503).
 
 One adapter, `ClickHouseStore`, over clickhouse-connect, which speaks the same SQL to a
 ClickHouse server (`http://user:password@host:8123`, `https://…`, `clickhouse://…`) and to chDB
@@ -16,9 +17,22 @@ session per process, so the adapter runs its calls one at a time in a worker thr
 
 from __future__ import annotations
 
-from kinoteka.infra.analytics.port import AnalyticsStore, AnalyticsStoreError
+from kinoteka.infra.analytics.port import (
+    AnalyticsRowsRejected,
+    AnalyticsStore,
+    AnalyticsStoreError,
+    AnalyticsStoreUnavailable,
+    RejectedRow,
+)
 
-__all__ = ["AnalyticsStore", "AnalyticsStoreError", "from_url"]
+__all__ = [
+    "AnalyticsRowsRejected",
+    "AnalyticsStore",
+    "AnalyticsStoreError",
+    "AnalyticsStoreUnavailable",
+    "RejectedRow",
+    "from_url",
+]
 
 
 def from_url(url: str) -> AnalyticsStore:

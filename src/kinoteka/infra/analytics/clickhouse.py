@@ -1,7 +1,14 @@
-"""ClickHouse adapter of the analytics store port: clickhouse-connect to a server or to chDB."""
+"""ClickHouse adapter of the analytics store port: clickhouse-connect to a server or to chDB.
+
+`insert_json` sends its lines as one `INSERT … FORMAT JSONEachRow` (ClickHouse parses them).
+When ClickHouse refuses the block for a row's content (one of `ROW_ERRORS`), the block is
+split in halves and each half tried again, down to single lines: the good rows load in a few
+statements and each refused line gets ClickHouse's own reason.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -11,12 +18,40 @@ from urllib.parse import urlsplit
 import anyio.to_thread
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
-from kinoteka.infra.analytics.port import AnalyticsStoreError
+from kinoteka.infra.analytics.port import (
+    AnalyticsRowsRejected,
+    AnalyticsStoreError,
+    AnalyticsStoreUnavailable,
+    RejectedRow,
+)
 
 T = TypeVar("T")
 SCHEMES = {"chdb", "http", "https", "clickhouse", "clickhousedb"}
+# ClickHouse error codes that mean "this data cannot go in this table", not "the store failed".
+ROW_ERRORS = frozenset({
+    6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 376, 469,
+})  # fmt: skip
+_CODE = re.compile(r"\bCode:\s*(\d+)")
+_PREFIX = re.compile(r"^(?:Code: \d+\. DB::Exception: )+")
+JSON_SETTINGS = {
+    "input_format_skip_unknown_fields": 1,
+    "date_time_input_format": "best_effort",
+}
+
+
+def _code(error: ClickHouseError) -> int | None:
+    code = getattr(error, "code", None)
+    if isinstance(code, int):
+        return code
+    found = _CODE.search(str(error))
+    return int(found.group(1)) if found else None
+
+
+def _reason(error: ClickHouseError) -> str:
+    text = _PREFIX.sub("", str(error).strip()).splitlines()[0]
+    return text.split(": (in file/uri")[0][:300]
 
 
 class ClickHouseStore:
@@ -44,12 +79,17 @@ class ClickHouseStore:
 
     def _run(self, call: Callable[[Client], T]) -> T:
         with self._lock:
-            try:
-                if self._client is None:
+            if self._client is None:
+                try:
                     self._client = self._connect()
+                except (ClickHouseError, OSError) as error:
+                    raise AnalyticsStoreUnavailable(_first_line(error)) from error
+            try:
                 return call(self._client)
+            except OperationalError as error:  # connection refused, dropped, timed out
+                raise AnalyticsStoreUnavailable(_first_line(error)) from error
             except ClickHouseError as error:
-                raise AnalyticsStoreError(str(error).strip().splitlines()[0][:500]) from error
+                raise AnalyticsStoreError(_first_line(error)) from error
 
     async def _call(self, call: Callable[[Client], T]) -> T:
         return await anyio.to_thread.run_sync(self._run, call)
@@ -79,6 +119,39 @@ class ClickHouseStore:
             )
         )
 
+    async def insert_json(
+        self, table: str, lines: Sequence[bytes], *, dedup_token: str | None = None
+    ) -> int:
+        if not lines:
+            return 0
+        rejected: list[RejectedRow] = []
+
+        def attempt(client: Client, start: int, end: int, token: str | None) -> None:
+            settings: dict[str, Any] = dict(JSON_SETTINGS)
+            if token:
+                settings["insert_deduplication_token"] = token
+            try:
+                client.raw_insert(
+                    table, insert_block=b"\n".join(lines[start:end]), settings=settings,
+                    fmt="JSONEachRow",
+                )  # fmt: skip
+            except ClickHouseError as error:
+                if isinstance(error, OperationalError) or _code(error) not in ROW_ERRORS:
+                    raise
+                if end - start == 1:
+                    rejected.append(RejectedRow(start, _reason(error)))
+                    return
+                middle = (start + end) // 2
+                for part_start, part_end in ((start, middle), (middle, end)):
+                    part_token = f"{token}:{part_start}-{part_end}" if token else None
+                    attempt(client, part_start, part_end, part_token)
+
+        await self._call(lambda client: attempt(client, 0, len(lines), dedup_token))
+        loaded = len(lines) - len(rejected)
+        if rejected:
+            raise AnalyticsRowsRejected(rejected, loaded)
+        return loaded
+
     async def query(
         self, sql: str, parameters: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
@@ -98,3 +171,8 @@ class ClickHouseStore:
                     self._client = None
 
         await anyio.to_thread.run_sync(close)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:500]

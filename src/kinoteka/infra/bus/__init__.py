@@ -3,6 +3,9 @@
 Every adapter implements the `EventBus` protocol:
 - `publish(topic, bodies)` appends messages to a topic; returns once the bus holds them,
   raising `BusError` when it cannot;
+- `publish_many(messages)` appends `(topic, body)` messages of any topics in one go (one
+  pipelined round trip on Redis, the sends awaited together on Kafka): the collector's way,
+  whose messages each carry a batch of events;
 - `subscribe(topics, group)` creates the consumer group (idempotent) so that messages
   published from now on are kept for it; a new group starts at the topic's beginning;
 - `receive(topics, group, consumer, max_count=, wait_seconds=)` up to `max_count` new

@@ -39,11 +39,16 @@ class KafkaBus:
         return self._producer
 
     async def publish(self, topic: str, bodies: Sequence[bytes]) -> None:
-        if not bodies:
+        await self.publish_many([(topic, body) for body in bodies])
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        if not messages:
             return
         try:
             producer = await self._started_producer()
-            batch = [await producer.send(topic, body) for body in bodies]
+            # Every send is queued before any acknowledgement is awaited: the producer
+            # batches them per partition, one request per broker.
+            batch = [await producer.send(topic, body) for topic, body in messages]
             for sent in batch:
                 await sent
         except KafkaError as error:

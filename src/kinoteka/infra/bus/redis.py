@@ -23,11 +23,14 @@ class RedisStreamsBus:
         return cls(Redis.from_url(url), max_length=max_length)
 
     async def publish(self, topic: str, bodies: Sequence[bytes]) -> None:
-        if not bodies:
+        await self.publish_many([(topic, body) for body in bodies])
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        if not messages:
             return
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for body in bodies:
+                for topic, body in messages:
                     pipe.xadd(topic, {FIELD: body}, maxlen=self._max_length, approximate=True)
                 await pipe.execute()
         except RedisError as error:

@@ -1,0 +1,41 @@
+"""What a bus message carries: up to `MAX_EVENTS_PER_MESSAGE` events of one topic, as JSON
+lines (one `BusRecord` object per line).
+
+One message is one batch, not one event: the collector publishes a request's events in a few
+messages, and the loader hands a message's lines to ClickHouse as they are (`JSONEachRow`),
+never parsing them in Python. A message of one line is the format older versions published
+(one event per message), so events already queued from them load the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import TypeAdapter
+
+from kinoteka.analytics.schemas import BusRecord
+
+MAX_EVENTS_PER_MESSAGE = 1000
+_record: TypeAdapter[BusRecord] = TypeAdapter(BusRecord)
+
+
+def encode(records: Sequence[BusRecord], topic_of: Mapping[str, str]) -> list[tuple[str, bytes]]:
+    """`(topic, body)` messages for `records`, grouped by their type's topic in order."""
+    by_topic: dict[str, list[bytes]] = {}
+    for record in records:
+        by_topic.setdefault(topic_of[record.type], []).append(_record.dump_json(record))
+    return [
+        (topic, b"\n".join(lines[start : start + MAX_EVENTS_PER_MESSAGE]))
+        for topic, lines in by_topic.items()
+        for start in range(0, len(lines), MAX_EVENTS_PER_MESSAGE)
+    ]
+
+
+def lines_of(body: bytes) -> list[bytes]:
+    """A message's events, one JSON line each (blank lines ignored)."""
+    return [line for line in body.split(b"\n") if line.strip()]
+
+
+def decode(body: bytes) -> list[BusRecord]:
+    """A message's events as records (for readers other than the loader, and tests)."""
+    return [BusRecord.model_validate_json(line) for line in lines_of(body)]
