@@ -213,9 +213,10 @@ async def test_a_bus_outage_is_503_and_the_refused_are_kept(
 
 def test_the_web_players_batch_shape_is_accepted() -> None:
     """The shape the web player posts (version 1, with its quality fields) parses as ours."""
-    from kinoteka.analytics.collector import _player_event
+    from kinoteka.analytics.collector import validate_events
 
     web = {"type": "quality_change", "film_id": str(FILM), "position": 1.0, "at": AT,
            "height": 1080, "bitrate": 5_000_000, "auto": False}  # fmt: skip
-    parsed = _player_event.validate_python(orjson.loads(orjson.dumps(web)))
+    ((index, parsed, reason),) = validate_events([orjson.loads(orjson.dumps(web))])
+    assert (index, reason) == (0, "")
     assert parsed.target == "1080p"

@@ -29,7 +29,8 @@ from kinoteka.infra.bus import BusError, EventBus
 log = structlog.get_logger(__name__)
 
 FUTURE_TOLERANCE = dt.timedelta(hours=1)  # client clocks run ahead; further is an error
-_player_event: TypeAdapter[Any] = TypeAdapter(PlayerEvent)
+_player_events: TypeAdapter[list[Any]] = TypeAdapter(list[PlayerEvent])
+_TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 KNOWN_TYPES = {kind.value for kind in PlayerEventType}
 TYPE_REASON = "type: must be one of " + ", ".join(kind.value for kind in PlayerEventType)
 
@@ -74,6 +75,36 @@ def _event_id_of(raw: Any) -> str | None:
         if isinstance(value, str):
             return value[:64]
     return None
+
+
+def validate_events(events: list[dict[str, Any]]) -> list[tuple[int, Any, str]]:
+    """`(index, event, "")` for each valid event and `(index, None, reason)` for each refused
+    one, in order: the whole list in one pydantic pass, and a second over the valid ones only
+    when some were refused (pydantic stops a list at nothing but reports every item)."""
+    try:
+        return [(i, event, "") for i, event in enumerate(_player_events.validate_python(events))]
+    except ValidationError as error:
+        failures: dict[int, list[Any]] = {}
+        for item in error.errors():
+            failures.setdefault(int(item["loc"][0]), []).append(item)
+    good = [i for i in range(len(events)) if i not in failures]
+    valid = dict(zip(good, _player_events.validate_python([events[i] for i in good]), strict=True))
+    answer: list[tuple[int, Any, str]] = []
+    for index in range(len(events)):
+        if index in valid:
+            answer.append((index, valid[index], ""))
+            continue
+        items = failures[index]
+        if any(item["type"] in _TAG_ERRORS for item in items):
+            answer.append((index, None, TYPE_REASON))
+            continue
+        parts = []
+        for item in items[:5]:
+            location = ".".join(str(p) for p in item["loc"][1:] if not isinstance(p, int))
+            message = item["msg"].removeprefix("Value error, ")
+            parts.append(f"{location}: {message}" if location else message)
+        answer.append((index, None, "; ".join(parts)[:500]))
+    return answer
 
 
 async def publish(bus: EventBus, records: Sequence[BusRecord], topic_of: dict[str, str]) -> None:
@@ -125,19 +156,10 @@ async def collect(
     records: list[BusRecord] = []
     refused: list[RefusedEvent] = []
     seen: set[uuid.UUID] = set()
-    for index, raw in enumerate(batch.events):
-        kind = raw.get("type")
-        if not isinstance(kind, str) or kind not in KNOWN_TYPES:
-            refused.append(
-                RefusedEvent(index=index, event_id=_event_id_of(raw), reason=TYPE_REASON)
-            )
-            continue
-        try:
-            event = _player_event.validate_python(raw)
-        except ValidationError as error:
-            refused.append(
-                RefusedEvent(index=index, event_id=_event_id_of(raw), reason=describe(error))
-            )
+    for index, event, reason in validate_events(batch.events):
+        raw = batch.events[index]
+        if event is None:
+            refused.append(RefusedEvent(index=index, event_id=_event_id_of(raw), reason=reason))
             continue
         event_id = event.event_id or derived_event_id(user_id, batch.playback_id, raw)
         if event.at > server_at + FUTURE_TOLERANCE:
