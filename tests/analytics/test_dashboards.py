@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from xml.etree import ElementTree
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from kinoteka.analytics.dashboards import CHARTS, load_dashboard
 from kinoteka.analytics.loader import Loader
+from kinoteka.analytics.schemas import BusRecord
 from kinoteka.infra.analytics import AnalyticsStore
 from kinoteka.services import Services
 from tests.analytics.conftest import token_for
@@ -23,8 +25,8 @@ A, B, C = (uuid.UUID(int=n) for n in (1, 2, 3))  # films
 U1, U2, U3 = (uuid.uuid4() for _ in range(3))  # viewers
 
 
-@pytest.fixture
-async def loaded(services: Services) -> Services:
+async def load_known_fixture(services: Services, extra: Sequence[BusRecord] = ()) -> None:
+    """The fixture below (and `extra`) loaded into the services' ClickHouse database."""
     at1 = DAY1.replace(hour=20)
     at2 = DAY2.replace(hour=9)
     records = [
@@ -50,6 +52,7 @@ async def loaded(services: Services) -> Services:
         # Too old for a 30-day window.
         player("play", film_id=B, client_at=NOW - dt.timedelta(days=90)),
     ]
+    records += extra
     duplicate = records[0]
     await send(services.bus, [*records, duplicate])  # one event delivered twice
     settings = services.settings.analytics
@@ -63,6 +66,11 @@ async def loaded(services: Services) -> Services:
     )
     await loader.prepare()
     assert await loader.run_until_idle(0.3) == len(records) + 1
+
+
+@pytest.fixture
+async def loaded(services: Services) -> Services:
+    await load_known_fixture(services)
     return services
 
 

@@ -1,12 +1,13 @@
 """How analytics joins the app: the collector and dashboards, the page-view observer of the
 content API (a middleware matching content's routes by path: content imports nothing of
-analytics), its draining task, and under `kinoteka up` the loader into ClickHouse."""
+analytics), its draining task, the dashboards' page in the back office (`/admin/analytics`),
+and under `kinoteka up` the loader into ClickHouse."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import structlog
 from fastapi import FastAPI
@@ -17,7 +18,7 @@ from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
 from kinoteka.analytics.repository import forget_account, refused_rows_sink
 from kinoteka.analytics.warehouse import create_tables
 from kinoteka.auth import on_account_deleted
-from kinoteka.mounting import ContextMount
+from kinoteka.mounting import AdminSection, ContextMount
 from kinoteka.services import Services
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,13 @@ async def loader_in_background(services: Services) -> AsyncIterator[None]:
             await asyncio.gather(task, return_exceptions=True)
 
 
+def analytics_admin(services: Services) -> Sequence[AdminSection]:
+    # SQLAdmin loads only where the admin is mounted.
+    from kinoteka.analytics.admin import dashboard_sections
+
+    return dashboard_sections(services)
+
+
 def analytics_mount() -> ContextMount:
     # One buffer per app: the middleware offers to it, the lifespan drains it.
     holder: dict[str, PageViewBuffer] = {}
@@ -104,4 +112,5 @@ def analytics_mount() -> ContextMount:
         lifespan=lifespan,
         background=loader_in_background,
         uses=("bus", "analytics_store", "auth"),
+        admin=analytics_admin,
     )
