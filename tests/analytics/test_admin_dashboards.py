@@ -27,6 +27,7 @@ VIEWER = "viewer@example.com"
 CATALOGUER = "cataloguer@example.com"
 PAGE = "/admin/analytics"
 HOSTILE = "<img src=x onerror=1>"
+FILM_A_TITLE = "Dawn & <Dusk> over the Northern Frontier"
 
 
 @pytest.fixture
@@ -44,6 +45,11 @@ async def admin(
             "INSERT INTO auth.role (id, name, description, permissions) VALUES "
             "(gen_random_uuid(), 'cataloguer', 'Catalog only', "
             "ARRAY['admin.access', 'catalog.write'])"
+        )
+        # Film A is in the catalog (the page names it); B and C are known only by their ids.
+        connection.execute(
+            "INSERT INTO content.film_work (id, title, type) VALUES (%s, %s, 'movie')",
+            (A, FILM_A_TITLE),
         )
     analytics = AnalyticsSettings(database=database_name, store_url=f"chdb://{chdb_dir}")
     services = catalog_services(
@@ -109,6 +115,10 @@ async def test_the_page_shows_the_fixture_and_its_period(
     first = month.index('<tr data-film="', month.index('id="top-films"'))
     assert month[first:].startswith(f'<tr data-film="{A}"><td><a href="')
     assert f"/admin/film-work/details/{A}" in month
+    # The catalog's title in the table and (cut short) under the chart's bar; escaped both.
+    assert "Dawn &amp; &lt;Dusk&gt; over the Northern Frontier</a>" in month
+    assert ">Dawn &amp; &lt;Dusk&gt;…</text>" in month
+    assert f">{B}</a>" in month  # a film the catalog does not hold keeps its id
     assert "<td>3</td><td>4</td>" in month[first:]
     assert month.count("<svg ") == 6
     for heading in ("Playbacks started per day", "Where viewers pause", "Quality switches"):

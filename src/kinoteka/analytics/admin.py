@@ -20,6 +20,7 @@ from sqladmin import BaseView, expose
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kinoteka import catalog
 from kinoteka.analytics import dashboards
 from kinoteka.auth import Permission
 from kinoteka.infra.analytics import AnalyticsStoreError
@@ -104,10 +105,17 @@ def dashboard_sections(services: Services) -> Sequence[AdminSection]:
                 answer = await self._render(request, {"days": days, "error": reason}, 503)
                 answer.headers["Retry-After"] = str(getattr(failure, "retry_after", 5))
                 return answer
+            async with services.db.session() as session:
+                titles = await catalog.film_titles(session, [f.film_id for f in board.top_films])
             charts = [
-                (chart, dashboards.TITLES[chart], Markup(dashboards.render_svg(board, chart)))  # noqa: S704 - escaped by render_svg
+                (
+                    chart,
+                    dashboards.TITLES[chart],
+                    Markup(dashboards.render_svg(board, chart, titles=titles)),  # noqa: S704 - escaped by render_svg
+                )
                 for chart in dashboards.CHARTS
             ]
-            return await self._render(request, {"days": days, "board": board, "charts": charts})
+            context = {"days": days, "board": board, "charts": charts, "titles": titles}
+            return await self._render(request, context)
 
     return [AdminSection(Analytics, Permission.ANALYTICS_VIEW)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -121,11 +122,24 @@ TITLES = {
 }
 
 
-def bars_of(board: Dashboard, chart: str) -> list[Bar]:
+TITLE_LABEL_CHARS = 14
+
+
+def _film_label(film_id: uuid.UUID, titles: Mapping[uuid.UUID, str]) -> str:
+    title = titles.get(film_id)
+    if title is None:
+        return str(film_id)[:8]
+    return title if len(title) <= TITLE_LABEL_CHARS else title[: TITLE_LABEL_CHARS - 1] + "…"
+
+
+def bars_of(
+    board: Dashboard, chart: str, titles: Mapping[uuid.UUID, str] | None = None
+) -> list[Bar]:
     if chart == "views_per_day":
         return board.views_per_day
     if chart == "top_films":
-        return [Bar(label=str(f.film_id)[:8], value=f.viewers) for f in board.top_films]
+        known = titles or {}
+        return [Bar(label=_film_label(f.film_id, known), value=f.viewers) for f in board.top_films]
     if chart == "completion":
         return [
             Bar(label="started", value=board.started),
@@ -140,9 +154,17 @@ def bars_of(board: Dashboard, chart: str) -> list[Bar]:
     raise KeyError(chart)
 
 
-def render_svg(board: Dashboard, chart: str, *, width: int = 640, height: int = 280) -> str:
-    """A bar chart: one bar per label, its value on top, the title above; text escaped."""
-    bars = bars_of(board, chart)
+def render_svg(
+    board: Dashboard,
+    chart: str,
+    *,
+    width: int = 640,
+    height: int = 280,
+    titles: Mapping[uuid.UUID, str] | None = None,
+) -> str:
+    """A bar chart: one bar per label, its value on top, the title above; text escaped.
+    `titles` names the top films (by id, else the id's first characters)."""
+    bars = bars_of(board, chart, titles)
     title = TITLES[chart]
     if chart == "completion":
         title += f": {board.completion_rate:.0%}"

@@ -6,7 +6,9 @@ the database, `poster_links()`, the public path of each rendition of a poster (f
 or `poster_links_beside()` from the public path of one rendition, as a search document holds
 it), `POSTER_ROUTE_PREFIX`, and `film_exists(session, film_id)` (whether the catalog holds a
 film, for contexts that keep data about films), `genre_names(session)` (every genre's name by
-id, for contexts that let editors pick one). Everything else is the catalog's own.
+id, for contexts that let editors pick one), `film_titles(session, ids)` (the titles of some
+films, for contexts that show films they only know by id). Everything else is the catalog's
+own.
 """
 
 from __future__ import annotations
@@ -67,3 +69,16 @@ async def genre_names(session: AsyncSession) -> dict[uuid.UUID, str]:
 
     rows = await session.execute(select(Genre.id, Genre.name).order_by(Genre.name))
     return {row.id: row.name for row in rows}
+
+
+async def film_titles(session: AsyncSession, film_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The title of each of `film_ids` the catalog holds (a film it does not hold is left out)."""
+    from sqlalchemy import select
+
+    from kinoteka.catalog.models import FilmWork
+
+    wanted = list(dict.fromkeys(film_ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(select(FilmWork.id, FilmWork.title).where(FilmWork.id.in_(wanted)))
+    return {row.id: row.title for row in rows}
