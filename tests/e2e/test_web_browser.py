@@ -23,6 +23,7 @@ import pytest
 from kinoteka.app import create_app
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import SearchIndex
+from kinoteka.search.settings import SearchSettings
 from tests.conftest import TEMPLATE, create_database, drop_database, free_port
 from tests.e2e.test_admin_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServerThread
 from tests.web.conftest import PASSWORD, bus_types, web_index, web_services
@@ -69,19 +70,34 @@ def database(embedded_postgres: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+async def film_id(movies_database: str, web_index: tuple[str, SearchIndex]) -> AsyncIterator[str]:
+    """The film this module streams, marked watchable in the shared index (as the media
+    context's sync does for a film whose video is ready) while the module runs."""
+    with psycopg.connect(libpq_url(movies_database)) as connection:
+        [(found,)] = connection.execute(
+            "SELECT id::text FROM content.film_work WHERE title = %s", (FILM_TITLE,)
+        ).fetchall()
+    index = web_index[1]
+    movies = SearchSettings().indexes.movies
+    document = await index.get(movies, found)
+    assert document is not None
+    await index.bulk(movies, [{**document, "has_video": True}])
+    await index.refresh()
+    yield found
+    await index.bulk(movies, [document])
+    await index.refresh()
+
+
+@pytest.fixture(scope="module")
 def site(
     database: str,
-    movies_database: str,
+    film_id: str,
     embedded_redis: str,
     web_index: tuple[str, SearchIndex],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("web-e2e")
     stream = make_stream(root / "stream")
-    with psycopg.connect(libpq_url(movies_database)) as connection:
-        [(film_id,)] = connection.execute(
-            "SELECT id::text FROM content.film_work WHERE title = %s", (FILM_TITLE,)
-        ).fetchall()
     services = web_services(database, embedded_redis, web_index, root)
     app = create_app(services, ["web", "auth", "ugc"])
     install_media(app, stream, {film_id})
