@@ -14,6 +14,7 @@ import structlog
 from fastapi import Request, Response
 
 from kinoteka.infra.cache import Cache
+from kinoteka.infra.etags import etag_of, not_modified
 from kinoteka.infra.search import SearchIndex
 
 log = structlog.get_logger(__name__)
@@ -26,17 +27,6 @@ def cache_key(version: int, path: str, params: Iterable[tuple[str, str]]) -> str
     canonical = "&".join(f"{name}={value}" for name, value in sorted(params))
     digest = hashlib.blake2b(f"{path.rstrip('/')}?{canonical}".encode(), digest_size=16)
     return f"{KEY_PREFIX}:{version}:{digest.hexdigest()}"
-
-
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return etag in candidates or "*" in candidates
 
 
 class ResponseCache:
@@ -75,6 +65,6 @@ class ResponseCache:
             await self._set(key, body)
         etag = etag_of(body)
         headers = {"ETag": etag, "X-Cache": status, "Cache-Control": "private, max-age=0"}
-        if _matches(request.headers.get("if-none-match"), etag):
+        if not_modified(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         return Response(content=body, media_type="application/json", headers=headers)

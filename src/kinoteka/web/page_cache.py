@@ -15,7 +15,6 @@ recently used first out, and a newer version drops every older entry at once.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kinoteka.infra.csrf import csrf_token
+from kinoteka.infra.etags import etag_of, not_modified
 from kinoteka.web.session import COOKIE as SESSION_COOKIE
 
 GZIP_LEVEL = 6
@@ -39,17 +39,6 @@ class CachedPage:
     etag: str
     headers: tuple[tuple[str, str], ...]
     expires: float
-
-
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return etag in candidates or "*" in candidates
 
 
 class PageCache:
@@ -123,7 +112,7 @@ class PageCache:
         """The kept page (`X-Cache: hit` or `miss`), or a 304 when the client holds it."""
         headers = dict(page.headers)
         headers.update({"ETag": page.etag, "X-Cache": status})
-        if _matches(request.headers.get("if-none-match"), page.etag):
+        if not_modified(request.headers.get("if-none-match"), page.etag):
             headers.pop("content-type", None)
             return Response(status_code=304, headers=headers)
         vary = headers.get("vary")
