@@ -9,7 +9,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint bench sync system-packages web-assets clean
+.PHONY: up test lint bench sync run-packages system-packages web-assets clean
 
 $(UV):
 	@echo "==> installing uv into $(TOOLS)/"
@@ -36,11 +36,15 @@ node_modules/.installed: package.json package-lock.json
 
 web-assets: node_modules/.installed
 
-# Debian packages some tests drive (a real browser, ffmpeg); installed only when missing.
-system-packages:
-	@bash scripts/system-packages.sh
+# Debian packages, installed only when missing: ffmpeg for the platform itself (media workers,
+# the demo clips `make up` generates); that plus a real browser for the tests.
+run-packages:
+	@bash scripts/system-packages.sh run
 
-up: sync web-assets
+system-packages:
+	@bash scripts/system-packages.sh test
+
+up: sync run-packages web-assets
 	@$(VENV)/bin/kinoteka up
 
 test: sync system-packages web-assets
@@ -53,7 +57,7 @@ lint: sync
 
 # `make bench` runs every benchmark, `make bench cli search` the ones named.
 BENCHES := $(filter-out bench,$(MAKECMDGOALS))
-bench: sync web-assets
+bench: sync run-packages web-assets
 	@$(VENV)/bin/python -m bench $(BENCHES)
 
 ifeq (bench,$(firstword $(MAKECMDGOALS)))

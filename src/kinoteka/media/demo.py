@@ -52,7 +52,10 @@ def demo_clip_command(out: Path, index: int, seconds: float) -> list[str]:
 
 async def add_demo_clips(settings: Settings, urls: StoreUrls, film_ids: Sequence[uuid.UUID]) -> int:
     """Give `film_ids` a generated clip each and send them to the workers; how many."""
-    if not film_ids or shutil.which("ffmpeg") is None:
+    if not film_ids:
+        return 0
+    if shutil.which("ffmpeg") is None:
+        log.warning("media.demo_clips_skipped", reason="ffmpeg is not on PATH; make up installs it")
         return 0
     media = settings.media
     db = db_port.from_url(urls.database_url)
