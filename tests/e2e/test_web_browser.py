@@ -352,7 +352,8 @@ ANONYMOUS_PAGES = [
 
 
 async def check_page(page: Any, name: str) -> list[str]:
-    """axe-core's serious and critical violations; screenshots at phone and desktop width."""
+    """axe-core's serious and critical violations, and a page wider than a phone or a desktop
+    window; screenshots at both widths."""
     await page.add_script_tag(path=str(AXE))
     results = await page.evaluate(
         "axe.run(document, {resultTypes: ['violations']})"
@@ -366,6 +367,12 @@ async def check_page(page: Any, name: str) -> list[str]:
     ]
     for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         await page.set_viewport_size(viewport)
+        # Rows scroll inside themselves; the page itself never scrolls sideways.
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        if overflow > 0:
+            problems.append(f"{name}: the page scrolls sideways by {overflow}px at {label} width")
         await page.screenshot(path=str(ARTIFACTS / f"web-{name}-{label}.png"), full_page=True)
     await page.set_viewport_size(DESKTOP)
     return problems
