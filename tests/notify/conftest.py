@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import re
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -104,8 +106,11 @@ def notify_settings(smtp_port: int, **overrides: Any) -> Settings:
     )
 
 
-async def make_services(database_url: str, redis_url: str, settings: Settings) -> Services:
-    urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")
+async def make_services(
+    database_url: str, redis_url: str, settings: Settings, search_url: str = ""
+) -> Services:
+    urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url=search_url,
+                     storage_url="")  # fmt: skip
     return build_services(settings, urls)
 
 
@@ -116,9 +121,11 @@ def settings(smtp: SmtpServer) -> Settings:
 
 @pytest.fixture
 async def services(
-    fresh_database: str, flushed_redis: str, settings: Settings
+    fresh_database: str, flushed_redis: str, settings: Settings, tmp_path: Path
 ) -> AsyncIterator[Services]:
-    built = await make_services(fresh_database, flushed_redis, settings)
+    # An empty search index, opened only by the web pages (`site`).
+    search_url = f"tantivy://{tmp_path / 'index'}"
+    built = await make_services(fresh_database, flushed_redis, settings, search_url)
     yield built
     await built.close()
 
@@ -131,6 +138,36 @@ async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+@pytest.fixture
+async def site(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """`client`'s app with the web pages too: what a link in a mail opens."""
+    app = create_app(services, ["auth", "notify", "web"], run_background=True)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+FORM = re.compile(r'<form method="post" action="([^"]+)".*?</form>', re.DOTALL)
+FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+async def follow_reset_link(
+    client: httpx.AsyncClient, link: str, new_password: str
+) -> httpx.Response:
+    """What a reader of the reset mail does: open its link in a browser (signed out), type a
+    new password into the page's form and send it; the form's answer."""
+    page = await client.get(link)
+    assert page.status_code == 200, page.text
+    form = FORM.search(page.text)
+    assert form is not None, "the reset page has no form"
+    fields = dict(FIELD.findall(form.group(0)))
+    assert "csrftoken" in fields
+    assert "code" in fields  # filled in from the link: the reader types only the password
+    assert 'name="password"' in form.group(0)
+    return await client.post(form.group(1), data={**fields, "password": new_password})
 
 
 async def eventually(check: Callable[[], Awaitable[Any]] | Callable[[], Any],

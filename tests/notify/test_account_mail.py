@@ -15,7 +15,16 @@ from kinoteka.auth import AccountEvent
 from kinoteka.notify.kit import GROUP
 from kinoteka.notify.service import send_email
 from kinoteka.services import Services
-from tests.notify.conftest import PASSWORD, SmtpServer, bearer, bodies, eventually, sign_up
+from tests.notify.conftest import (
+    PASSWORD,
+    SmtpServer,
+    bearer,
+    bodies,
+    eventually,
+    follow_reset_link,
+    new_email,
+    sign_up,
+)
 
 
 def subject(smtp: SmtpServer, address: str, wanted: str) -> list[EmailMessage]:
@@ -23,8 +32,9 @@ def subject(smtp: SmtpServer, address: str, wanted: str) -> list[EmailMessage]:
 
 
 async def test_sign_up_and_reset_by_mail_end_to_end(
-    client: httpx.AsyncClient, smtp: SmtpServer, services: Services
+    site: httpx.AsyncClient, smtp: SmtpServer, services: Services
 ) -> None:
+    client = site
     account = await sign_up(client)
     welcome = (await eventually(lambda: smtp.mailbox.to(account["email"])))[0]
     assert welcome["Subject"] == "Welcome to Kinoteka"
@@ -35,8 +45,12 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
     link = re.search(r"http://testserver(/api/v1/auth/email/confirm\?token=\S+)", plain)
     assert link is not None
     assert link.group(1).replace("&", "&amp;") in html or link.group(1) in html
-    confirmed = await client.get(link.group(1))
+    confirmed = await client.get(link.group(1))  # a mail client opens it: a GET, signed out
     assert confirmed.status_code == 200
+    assert "Your email is confirmed." in confirmed.text
+    again = await client.get(link.group(1))
+    assert again.status_code == 400
+    assert "invalid or already used" in again.text
     async with services.db.session() as session:
         verified = await session.scalar(
             text("SELECT email_verified FROM auth.users WHERE id = :id"), {"id": account["id"]}
@@ -50,7 +64,7 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
     items = (await client.get("/api/v1/notify/inbox", headers=headers)).json()
     assert [item["kind"] for item in items] == ["welcome"]
 
-    # Forgot the password: the mail's link carries the token that resets it.
+    # Forgot the password: the mail's link opens the page that sets a new one.
     asked = await client.post("/api/v1/auth/password/reset-request",
                               json={"email": account["email"]})  # fmt: skip
     assert asked.status_code == 202
@@ -58,15 +72,19 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
         lambda: subject(smtp, account["email"], "Reset your Kinoteka password")
     )
     plain, html = bodies(reset[0])
-    found = re.search(r"http://testserver/api/v1/auth/password/reset\?token=(\S+)", plain)
+    found = re.search(r"http://testserver(/password-reset\?token=\S+)", plain)
     assert found is not None
-    token = found.group(1)
-    assert token in html
+    link = found.group(1)
+    assert f'href="http://testserver{link}"' in html
     new_password = "a brand new secret 9"
-    done = await client.post(
-        "/api/v1/auth/password/reset", json={"token": token, "new_password": new_password}
-    )
-    assert done.status_code == 204
+    done = await follow_reset_link(client, link, new_password)
+    assert done.status_code == 303
+    assert done.headers["location"] == "/signin?notice=password_reset"
+    # Spent: the link now says so on the page, and offers to send a new one.
+    again = await client.get(link)
+    assert again.status_code == 400
+    assert "This reset link is used or expired." in again.text
+    assert 'action="/password-reset"' in again.text
     old = await client.post("/api/v1/auth/login",
                             json={"email": account["email"], "password": PASSWORD})  # fmt: skip
     assert old.status_code == 401
@@ -78,6 +96,24 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
     headers = bearer(new.json()["access_token"])
     items = (await client.get("/api/v1/notify/inbox", headers=headers)).json()
     assert "password_reset" not in [item["kind"] for item in items]
+
+
+async def test_signing_up_on_the_russian_pages_gets_a_russian_welcome(
+    site: httpx.AsyncClient, smtp: SmtpServer
+) -> None:
+    address = new_email()
+    site.cookies.set("kinoteka_lang", "ru")
+    form = await site.get("/signup")
+    assert form.headers["content-language"] == "ru"
+    token = re.search(r'name="csrftoken" value="([^"]+)"', form.text)
+    assert token is not None
+    fields = {"email": address, "password": PASSWORD, "password_repeat": PASSWORD}
+    made = await site.post("/signup", data={"csrftoken": token.group(1), **fields})
+    assert made.status_code == 303, made.text
+    (welcome,) = await eventually(lambda: smtp.mailbox.to(address))
+    assert welcome["Subject"] == "Добро пожаловать в Kinoteka"
+    plain, _ = bodies(welcome)
+    assert "Здравствуйте!" in plain
 
 
 async def test_russian_locale_and_marking_read(client: httpx.AsyncClient, smtp: SmtpServer) -> None:

@@ -81,7 +81,8 @@ async def test_sign_up_signs_in_with_a_strict_session_cookie(client: httpx.Async
     assert EMAIL in account.text
     assert account.text.count('<tr class="current">') == 1  # this device, marked
     assert "Sign out this device" in account.text
-    assert "success" in account.text  # the login history
+    assert "<td>Signed in</td>" in account.text  # the login history, said in words
+    assert "<td>Other device</td>" in account.text  # httpx is no browser
     # No token reaches the browser: the cookie is an opaque id.
     assert "eyJ" not in account.text
 
@@ -231,7 +232,101 @@ async def test_resetting_a_forgotten_password(client: httpx.AsyncClient) -> None
         data={"csrftoken": csrf_of(sent.text), "code": "wrong", "password": "brand new secret"},
     )
     assert bad.status_code == 400
-    assert "invalid" in bad.text
+    assert "This reset link or code is wrong, used or expired." in bad.text
+    # The form is offered again, for a new code.
+    assert 'action="/password-reset"' in bad.text
+
+
+async def test_a_dead_reset_link_says_so_and_offers_a_new_one(client: httpx.AsyncClient) -> None:
+    page = await client.get("/password-reset?token=never-issued")
+    assert page.status_code == 400
+    assert "This reset link is used or expired." in page.text
+    assert 'action="/password-reset"' in page.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+    empty = await client.get("/password-reset?token=")
+    assert empty.status_code == 400
+    too_long = await client.get("/password-reset?token=" + "x" * 201)
+    assert too_long.status_code == 400
+    assert "wrong parameter" in too_long.text
+
+
+async def test_the_mail_language_is_chosen_on_the_account_page(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client)  # on the English pages
+    page = await client.get("/account")
+    assert '<option value="en" selected>English</option>' in page.text
+    chosen = await client.post(
+        "/account/mail-language", data={"csrftoken": csrf_of(page.text), "locale": "ru"}
+    )
+    assert chosen.status_code == 303
+    shown = await client.get(chosen.headers["location"])
+    assert "Our emails to you will be in the language you chose." in shown.text
+    assert '<option value="ru" selected>русский</option>' in shown.text
+    wrong = await client.post(
+        "/account/mail-language", data={"csrftoken": csrf_of(page.text), "locale": "klingon"}
+    )
+    assert wrong.status_code == 400
+    assert "Choose one of the languages offered." in wrong.text
+
+
+ERROR = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.DOTALL)
+LATIN = re.compile(r"[A-Za-z]")
+LOANWORDS = re.compile(r"\b(email|Kinoteka)\b")
+"""Latin words the Russian pages use as they are."""
+
+
+def russian_error(page: httpx.Response) -> str:
+    """The page's error message, checked to be Russian (no English word left in it)."""
+    found = ERROR.search(page.text)
+    assert found, f"no error on the page ({page.status_code})"
+    message = found.group(1)
+    assert re.search("[\u0430-\u044f\u0451]", message), message
+    assert not LATIN.search(LOANWORDS.sub("", message)), f"English on a Russian page: {message!r}"
+    return message
+
+
+async def test_account_errors_are_in_the_language_of_the_page(
+    client: httpx.AsyncClient,
+) -> None:
+    client.cookies.set("kinoteka_lang", "ru")
+
+    async def post(path: str, page: httpx.Response, **fields: str) -> httpx.Response:
+        return await client.post(path, data={"csrftoken": csrf_of(page.text), **fields})
+
+    form = await client.get("/signup")
+    signup = {"password": PASSWORD, "password_repeat": PASSWORD}
+    bad_email = await post("/signup", form, **signup, email="not an address")
+    assert bad_email.status_code == 400
+    assert russian_error(bad_email) == "Это не похоже на адрес электронной почты."
+    weak = await post("/signup", form, email=EMAIL, password="short", password_repeat="short")
+    assert weak.status_code == 400
+    assert russian_error(weak).startswith("Выберите другой пароль: он должен быть не короче")
+    assert (await sign_up(client)).status_code == 303
+    page = await client.get("/account")
+    history = page.text[page.text.index('id="history"') :]
+    assert "<td>Вход выполнен</td>" in history
+    assert "<td>Другое устройство</td>" in history
+    assert ">success<" not in history
+    new = {"new_password": "a new long secret", "new_password_repeat": "a new long secret"}
+    wrong = await post("/account/password", page, current_password="nope", **new)
+    assert russian_error(wrong) == "Неверный пароль."
+    weak = await post("/account/password", page, current_password=PASSWORD,
+                      new_password="aaaaaaaaaaaa", new_password_repeat="aaaaaaaaaaaa")  # fmt: skip
+    assert "содержать цифру или знак" in russian_error(weak)
+    refused = await post("/account/delete", page, password="nope")
+    assert russian_error(refused) == "Неверный пароль."
+    await post("/signout", page)
+
+    form = await client.get("/signup")
+    taken = await post("/signup", form, **signup, email=EMAIL)
+    assert russian_error(taken).startswith("Аккаунт с этим email уже есть.")  # noqa: RUF001
+    form = await client.get("/password-reset")
+    code = await post("/password-reset/confirm", form, code="wrong", password="brand new 12")
+    russian_error(code)
+    asked = [await post("/password-reset", form, email=EMAIL) for _ in range(4)]
+    assert asked[-1].status_code == 429
+    assert russian_error(asked[-1]).startswith("Слишком много попыток. Повторите через")
 
 
 async def test_an_expiring_access_token_is_renewed_behind_the_page(

@@ -7,8 +7,11 @@ This package is auth's public surface; other contexts import only from `kinoteka
 - Signing in for another front end (the admin panel): `ClientInfo`, `TokenPair`, `log_in`,
   `refresh_session`, `log_out`, and the errors `AuthError`, `TooManyAttempts`.
 - A viewer's own account (the web pages): `sign_up` (signed in at once), `get_account`,
-  `active_sessions`, `revoke_session`, `login_history`, `change_password`, `delete_own_account`,
-  `request_password_reset`, `reset_password`.
+  `active_sessions`, `revoke_session`, `login_history` (`LoginOutcome`, `DeviceType`),
+  `change_password`, `delete_own_account`, `request_password_reset`, `reset_token_usable`,
+  `reset_password`; the errors a page says in its own language (`InvalidCredentials`,
+  `InvalidEmail`, `WeakPassword` with the broken `PasswordRule`s, `EmailTaken`,
+  `AccountInactive`, `InvalidResetToken`, `LastSuperUser`, `NotFound`, `OAuthFailed`).
 - Social sign-in for a browser front end (load only when providers are configured):
   `build_oauth(providers)`, `start_social_login`, `finish_social_login`.
 - Account management: `role_names`, `account_role_names`, `set_account_roles`, and
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
         delete_own_account,
         request_password_reset,
         reset_password,
+        reset_token_usable,
     )
     from kinoteka.auth.deps import (
         CurrentUser,
@@ -63,14 +67,28 @@ if TYPE_CHECKING:
         require_permission,
     )
     from kinoteka.auth.devices import ClientInfo
-    from kinoteka.auth.errors import AuthError, TooManyAttempts
+    from kinoteka.auth.errors import (
+        AccountInactive,
+        AuthError,
+        EmailTaken,
+        InvalidCredentials,
+        InvalidEmail,
+        InvalidResetToken,
+        LastSuperUser,
+        NotFound,
+        OAuthFailed,
+        TooManyAttempts,
+        WeakPassword,
+    )
     from kinoteka.auth.events import off_account_deleted, on_account_deleted
     from kinoteka.auth.kit import AuthKit
     from kinoteka.auth.login import login as log_in
+    from kinoteka.auth.models import DeviceType, LoginOutcome
     from kinoteka.auth.models import User as AccountRecord
     from kinoteka.auth.oauth import build_oauth, finish_social_login, start_social_login
     from kinoteka.auth.outbox import AccountEvent
     from kinoteka.auth.outbox import relay_events as relay_account_events
+    from kinoteka.auth.passwords import PasswordRule
     from kinoteka.auth.permissions import Permission, RoleName
     from kinoteka.auth.repository import account_addresses
     from kinoteka.auth.roles import account_role_names, role_names, set_account_roles
@@ -84,15 +102,27 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, str]] = {
     "AccessClaims": ("tokens", "AccessClaims"),
     "AccountEvent": ("outbox", "AccountEvent"),
+    "AccountInactive": ("errors", "AccountInactive"),
     "AccountRecord": ("models", "User"),
     "AuthError": ("errors", "AuthError"),
     "AuthKit": ("kit", "AuthKit"),
     "ClientInfo": ("devices", "ClientInfo"),
     "CurrentUser": ("deps", "CurrentUser"),
+    "DeviceType": ("models", "DeviceType"),
+    "EmailTaken": ("errors", "EmailTaken"),
+    "InvalidCredentials": ("errors", "InvalidCredentials"),
+    "InvalidEmail": ("errors", "InvalidEmail"),
+    "InvalidResetToken": ("errors", "InvalidResetToken"),
+    "LastSuperUser": ("errors", "LastSuperUser"),
+    "LoginOutcome": ("models", "LoginOutcome"),
+    "NotFound": ("errors", "NotFound"),
+    "OAuthFailed": ("errors", "OAuthFailed"),
+    "PasswordRule": ("passwords", "PasswordRule"),
     "Permission": ("permissions", "Permission"),
     "RoleName": ("permissions", "RoleName"),
     "TokenPair": ("sessions", "TokenPair"),
     "TooManyAttempts": ("errors", "TooManyAttempts"),
+    "WeakPassword": ("errors", "WeakPassword"),
     "account_addresses": ("repository", "account_addresses"),
     "account_role_names": ("roles", "account_role_names"),
     "active_sessions": ("sessions", "active_sessions"),
@@ -102,6 +132,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "login_history": ("sessions", "login_history"),
     "request_password_reset": ("account", "request_password_reset"),
     "reset_password": ("account", "reset_password"),
+    "reset_token_usable": ("account", "reset_token_usable"),
     "revoke_session": ("sessions", "revoke_session"),
     "sign_up": ("service", "sign_up"),
     "build_oauth": ("oauth", "build_oauth"),
@@ -124,15 +155,27 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = [
     "AccessClaims",
     "AccountEvent",
+    "AccountInactive",
     "AccountRecord",
     "AuthError",
     "AuthKit",
     "ClientInfo",
     "CurrentUser",
+    "DeviceType",
+    "EmailTaken",
+    "InvalidCredentials",
+    "InvalidEmail",
+    "InvalidResetToken",
+    "LastSuperUser",
+    "LoginOutcome",
+    "NotFound",
+    "OAuthFailed",
+    "PasswordRule",
     "Permission",
     "RoleName",
     "TokenPair",
     "TooManyAttempts",
+    "WeakPassword",
     "account_addresses",
     "account_role_names",
     "active_sessions",
@@ -154,6 +197,7 @@ __all__ = [
     "request_password_reset",
     "require_permission",
     "reset_password",
+    "reset_token_usable",
     "revoke_session",
     "role_names",
     "set_account_roles",

@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka.auth import repository
-from kinoteka.auth.errors import Conflict, InvalidCredentials, InvalidResetToken
+from kinoteka.auth.errors import Conflict, InvalidCredentials, InvalidResetToken, LastSuperUser
 from kinoteka.auth.events import publish_account_deleted
 from kinoteka.auth.kit import AuthKit
 from kinoteka.auth.models import PasswordReset, User
@@ -89,7 +89,8 @@ async def request_password_reset(session: AsyncSession, kit: AuthKit, email: str
             "user_id": str(user.id),
             "email": user.email,
             "token": token,
-            "reset_url": f"{kit.settings.public_url.rstrip('/')}/api/v1/auth/password/reset"
+            # The site's reset page: it opens with the code filled in and asks for a password.
+            "reset_url": f"{kit.settings.public_url.rstrip('/')}/password-reset"
             f"?{urlencode({'token': token})}",
             "expires_minutes": str(kit.settings.reset_token_ttl_seconds // 60),
         },
@@ -105,6 +106,12 @@ async def confirm_email(session: AsyncSession, token: str) -> None:
     user.email_confirm_hash = None
     await session.flush()
     log.info("auth.email_verified", user_id=str(user.id))
+
+
+async def reset_token_usable(session: AsyncSession, token: str) -> bool:
+    """Whether `token` would reset a password now (known, unused, unexpired); spends nothing."""
+    reset = await repository.reset_by_hash(session, token_digest(token), lock=False)
+    return reset is not None and reset.used_at is None and reset.expires_at > _now()
 
 
 async def reset_password(session: AsyncSession, kit: AuthKit, token: str, new: str) -> None:
@@ -125,7 +132,7 @@ async def ensure_not_last_super_user(session: AsyncSession, user_id: uuid.UUID) 
     """
     holders = await repository.lock_role_holders(session, RoleName.SUPER_USER)
     if list(holders) == [user_id]:
-        raise Conflict(
+        raise LastSuperUser(
             "this is the last active super user; grant super_user to another account first"
         )
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kinoteka.auth.passwords import PasswordRule
+
 
 class AuthError(Exception):
     """Base of the auth errors; the message is safe to show to the caller."""
@@ -16,7 +21,11 @@ class InvalidEmail(InvalidInput):
 
 
 class WeakPassword(InvalidInput):
-    pass
+    """The password breaks the policy: the message and `broken` name the rules."""
+
+    def __init__(self, message: str, broken: tuple[PasswordRule, ...] = ()) -> None:
+        super().__init__(message)
+        self.broken = broken
 
 
 class EmailTaken(AuthError):
@@ -55,6 +64,10 @@ class NotFound(AuthError):
 
 class Conflict(AuthError):
     pass
+
+
+class LastSuperUser(Conflict):
+    """The change would leave the deployment without an active super user."""
 
 
 class OAuthFailed(AuthError):

@@ -6,6 +6,7 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -15,8 +16,24 @@ from kinoteka.auth.settings import PasswordHashSettings
 MAX_PASSWORD_LENGTH = 128  # bounds the hashing work one request can ask for
 
 
+class PasswordRule(StrEnum):
+    """A rule of the password policy, named so a front end can say it in its own language."""
+
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    NO_LETTER = "no_letter"
+    LETTERS_ONLY = "letters_only"
+    FEW_CHARACTERS = "few_characters"
+    HAS_EMAIL = "has_email"
+
+
 class PasswordPolicyError(ValueError):
-    """The password breaks the policy; the message says which rule, for the user to read."""
+    """The password breaks the policy; the message says which rule, for the user to read, and
+    `broken` lists them."""
+
+    def __init__(self, message: str, broken: tuple[PasswordRule, ...] = ()) -> None:
+        super().__init__(message)
+        self.broken = broken
 
 
 @dataclass(frozen=True)
@@ -74,20 +91,20 @@ class Passwords:
 
 def check_password_policy(password: str, *, email: str, min_length: int) -> None:
     """Raise `PasswordPolicyError` naming every rule the password breaks."""
-    problems: list[str] = []
+    problems: dict[PasswordRule, str] = {}
     length = len(password)
     if length < min_length:
-        problems.append(f"be at least {min_length} characters long")
+        problems[PasswordRule.TOO_SHORT] = f"be at least {min_length} characters long"
     if length > MAX_PASSWORD_LENGTH:
-        problems.append(f"be at most {MAX_PASSWORD_LENGTH} characters long")
+        problems[PasswordRule.TOO_LONG] = f"be at most {MAX_PASSWORD_LENGTH} characters long"
     if not any(char.isalpha() for char in password):
-        problems.append("contain a letter")
+        problems[PasswordRule.NO_LETTER] = "contain a letter"
     if all(char.isalpha() for char in password):
-        problems.append("contain a digit or a symbol")
+        problems[PasswordRule.LETTERS_ONLY] = "contain a digit or a symbol"
     if len(set(password)) < 4:
-        problems.append("use at least 4 different characters")
+        problems[PasswordRule.FEW_CHARACTERS] = "use at least 4 different characters"
     local_part = email.split("@", 1)[0].lower()
     if len(local_part) >= 4 and local_part in password.lower():
-        problems.append("not contain your email address")
+        problems[PasswordRule.HAS_EMAIL] = "not contain your email address"
     if problems:
-        raise PasswordPolicyError("password must " + ", ".join(problems))
+        raise PasswordPolicyError("password must " + ", ".join(problems.values()), tuple(problems))

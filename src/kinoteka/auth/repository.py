@@ -215,12 +215,11 @@ async def history_page(
     return list(rows), total or 0
 
 
-async def reset_by_hash(session: AsyncSession, token_hash: str) -> PasswordReset | None:
-    return (
-        await session.scalars(
-            select(PasswordReset).where(PasswordReset.token_hash == token_hash).with_for_update()
-        )
-    ).first()
+async def reset_by_hash(
+    session: AsyncSession, token_hash: str, *, lock: bool = True
+) -> PasswordReset | None:
+    statement = select(PasswordReset).where(PasswordReset.token_hash == token_hash)
+    return (await session.scalars(statement.with_for_update() if lock else statement)).first()
 
 
 async def oauth_link(session: AsyncSession, provider: str, subject: str) -> OAuthAccount | None:

@@ -67,7 +67,7 @@ def check_new_password(settings: AuthSettings, password: str, email: str) -> Non
     try:
         check_password_policy(password, email=email, min_length=settings.password_min_length)
     except PasswordPolicyError as error:
-        raise WeakPassword(f"password: {error}") from None
+        raise WeakPassword(f"password: {error}", error.broken) from None
 
 
 async def get_role(session: AsyncSession, name: str) -> Role:

@@ -76,7 +76,8 @@ class AuthSettings(BaseModel):
     redis_prefix: str = Field(default="auth", description="Namespace of auth keys in Redis.")
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
     public_url: str = Field(
-        default="http://127.0.0.1:8000", description="Base URL browsers reach the auth API at."
+        default="http://127.0.0.1:8000",
+        description="Base URL of the site: the auth API and the pages mail links open.",
     )
     oauth_providers: dict[str, OAuthProvider] = Field(default_factory=dict)
 

@@ -12,7 +12,10 @@ root opens), `run_worker(kit)` (the consumers and loops `kinoteka up` runs), `Ki
 inbox for front ends that authenticate their own way (the web pages' cookie):
 `list_inbox(session, user_id, limit=)` -> `InboxItemOut`s, `unread_count(session, user_id)`,
 `mark_read(session, user_id, item_id | None)` (raises `InboxItemNotFound`) and
-`unread_counts(kit, user_id)` (an async iterator: the count now and on each change).
+`unread_counts(kit, user_id)` (an async iterator: the count now and on each change); the
+account's mail language, `mail_locale(session, user_id, default)` and
+`set_mail_locale(session, user_id, locale)` (in the caller's transaction: set with a
+sign-up, it holds for the welcome mail).
 Names are resolved on first use, so importing this package loads nothing else.
 """
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from kinoteka.notify.inbox import list_inbox, mark_read, unread_count, unread_counts
     from kinoteka.notify.kit import NotifyKit, build_notify_kit
     from kinoteka.notify.models import Kind
+    from kinoteka.notify.recipients import mail_locale, set_mail_locale
     from kinoteka.notify.schemas import InboxItemOut
     from kinoteka.notify.worker import run_worker
 
@@ -36,8 +40,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "NotifyKit": ("kit", "NotifyKit"),
     "build_notify_kit": ("kit", "build_notify_kit"),
     "list_inbox": ("inbox", "list_inbox"),
+    "mail_locale": ("recipients", "mail_locale"),
     "mark_read": ("inbox", "mark_read"),
     "run_worker": ("worker", "run_worker"),
+    "set_mail_locale": ("recipients", "set_mail_locale"),
     "unread_count": ("inbox", "unread_count"),
     "unread_counts": ("inbox", "unread_counts"),
 }
@@ -49,8 +55,10 @@ __all__ = [
     "NotifyKit",
     "build_notify_kit",
     "list_inbox",
+    "mail_locale",
     "mark_read",
     "run_worker",
+    "set_mail_locale",
     "unread_count",
     "unread_counts",
 ]

@@ -29,6 +29,7 @@ from kinoteka.notify.errors import (
 from kinoteka.notify.inbox import WAKE_SECONDS, unread_counts
 from kinoteka.notify.kit import GROUP, NotifyKit
 from kinoteka.notify.models import Broadcast, Kind
+from kinoteka.notify.recipients import set_mail_locale
 from kinoteka.notify.schemas import (
     BroadcastIn,
     BroadcastOut,
@@ -143,7 +144,7 @@ async def put_preferences(
     body: PreferencesIn, claims: CurrentUser, session: SessionDep, kit: KitDep
 ) -> PreferencesOut:
     if body.locale is not None:
-        await service.set_locale(session, claims.subject, body.locale)
+        await set_mail_locale(session, claims.subject, body.locale)
     for item in body.items:
         await service.set_preference(session, claims.subject, item.kind, item.channel,
                                      item.enabled)  # fmt: skip

@@ -27,7 +27,8 @@ from kinoteka.notify.errors import InboxItemNotFound, InvalidUnsubscribeLink, Se
 from kinoteka.notify.kit import EMAIL_TOPIC, NotifyKit
 from kinoteka.notify.mail import OutgoingMail, build_message
 from kinoteka.notify.models import Channel, Delivery, DeliveryStatus, Kind, Notification
-from kinoteka.notify.rendering import Rendered, pick_locale, render
+from kinoteka.notify.recipients import mail_locale
+from kinoteka.notify.rendering import Rendered, render
 
 log = structlog.get_logger(__name__)
 
@@ -151,15 +152,7 @@ async def handle_email(kit: NotifyKit, message: BrokerDelivery) -> None:
 
 
 async def locale(session: AsyncSession, kit: NotifyKit, user_id: uuid.UUID) -> str:
-    found = await repository.locales(session, [user_id])
-    return found.get(user_id, kit.settings.default_locale)
-
-
-async def set_locale(session: AsyncSession, user_id: uuid.UUID, locale: str) -> str:
-    chosen = pick_locale(locale)
-    await repository.set_locale(session, user_id, chosen)
-    await session.flush()
-    return chosen
+    return await mail_locale(session, user_id, kit.settings.default_locale)
 
 
 async def preferences(

@@ -11,8 +11,9 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from kinoteka import auth, content
-from kinoteka.web.i18n import LANG_COOKIE, LOCALES
+from kinoteka import auth, content, notify
+from kinoteka.web.account_text import device_name, explain, outcome_name
+from kinoteka.web.i18n import LANG_COOKIE, LOCALES, N_, language_menu
 from kinoteka.web.kit import WebKit, page_route, safe_next
 from kinoteka.web.opinions import read_account_opinions
 from kinoteka.web.paging import MAX_PAGE, Pager
@@ -21,6 +22,7 @@ from kinoteka.web.session import client_info
 log = structlog.get_logger(__name__)
 
 HISTORY_PAGE = 10
+DEAD_RESET_LINK = N_("This reset link is used or expired. Enter your email to get a new one.")
 SOCIAL_COOKIE = "kinoteka_social"
 SOCIAL_TTL = 600
 
@@ -31,6 +33,11 @@ def _field(form: Any, name: str, limit: int = 500) -> str:
 
 def accounts_router(kit: WebKit) -> APIRouter:
     router = APIRouter(include_in_schema=False, route_class=page_route(kit))
+
+    def said(request: Request, error: auth.AuthError) -> str:
+        """Auth's `error` in the page's language."""
+        min_length = kit.services.settings.auth.password_min_length
+        return explain(kit.strings(request), error, min_password_length=min_length)
 
     async def sign_in_page(
         request: Request, *, error: str | None = None, email: str = "", status_code: int = 200
@@ -67,7 +74,9 @@ def accounts_router(kit: WebKit) -> APIRouter:
                     db, auth.get_auth_kit(kit.services), email, password, client_info(request)
                 )
         except auth.TooManyAttempts as error:
-            return await sign_in_page(request, error=str(error), email=email, status_code=429)
+            return await sign_in_page(
+                request, error=said(request, error), email=email, status_code=429
+            )
         except auth.AuthError:
             message = kit.strings(request).gettext("Wrong email or password.")
             return await sign_in_page(request, error=message, email=email, status_code=400)
@@ -101,11 +110,15 @@ def accounts_router(kit: WebKit) -> APIRouter:
         auth_kit = auth.get_auth_kit(kit.services)
         try:
             async with kit.services.db.session() as db:
-                _, pair = await auth.sign_up(db, auth_kit, email, password, client)
-        except auth.TooManyAttempts as error:
-            return await sign_up_page(request, error=str(error), email=email, status_code=429)
+                user, pair = await auth.sign_up(db, auth_kit, email, password, client)
+                # Mail is written in the language of the pages the account was made on; the
+                # welcome mail reads it after this commit (auth's outbox is in it too).
+                await notify.set_mail_locale(db, user.id, strings.locale)
         except auth.AuthError as error:
-            return await sign_up_page(request, error=str(error), email=email, status_code=400)
+            status_code = 429 if isinstance(error, auth.TooManyAttempts) else 400
+            return await sign_up_page(
+                request, error=said(request, error), email=email, status_code=status_code
+            )
         await kit.sessions.sign_in(request, pair, email.strip().lower())
         log.info("web.signup", user_id=str(pair.claims.subject))
         return kit.redirect(request, safe_next(_field(form, "next")))
@@ -115,8 +128,22 @@ def accounts_router(kit: WebKit) -> APIRouter:
         return await kit.render(request, "reset.html", context, status_code=status_code)
 
     @router.get("/password-reset", name="web_reset")
-    async def reset_form(request: Request) -> Response:
-        return await reset_page(request, sent=False)
+    async def reset_form(
+        request: Request, token: Annotated[str | None, Query(max_length=200)] = None
+    ) -> Response:
+        if token is None:
+            return await reset_page(request, sent=False)
+        # The link from the reset mail: the code is filled in, only the password is asked.
+        async with kit.services.db.session() as db:
+            usable = bool(token) and await auth.reset_token_usable(db, token)
+        if not usable:
+            message = kit.strings(request).gettext(DEAD_RESET_LINK)
+            response = await reset_page(request, sent=False, error=message, status_code=400)
+        else:
+            response = await reset_page(request, sent=True, code=token, from_link=True)
+        # The address holds a credential: no other site learns it from a Referer.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @router.post("/password-reset")
     async def reset_request(request: Request) -> Response:
@@ -125,21 +152,29 @@ def accounts_router(kit: WebKit) -> APIRouter:
         try:
             async with kit.services.db.session() as db:
                 await auth.request_password_reset(db, auth.get_auth_kit(kit.services), email)
-        except auth.TooManyAttempts as error:
-            return await reset_page(request, sent=False, error=str(error), status_code=429)
         except auth.AuthError as error:
-            return await reset_page(request, sent=False, error=str(error), status_code=400)
+            status_code = 429 if isinstance(error, auth.TooManyAttempts) else 400
+            return await reset_page(
+                request, sent=False, error=said(request, error), status_code=status_code
+            )
         return await reset_page(request, sent=True, email=email)
 
     @router.post("/password-reset/confirm")
     async def reset_confirm(request: Request) -> Response:
         form = await kit.form(request)
         code, password = _field(form, "code", 200).strip(), _field(form, "password", 1000)
+        from_link = _field(form, "from_link") == "1"
         try:
             async with kit.services.db.session() as db:
                 await auth.reset_password(db, auth.get_auth_kit(kit.services), code, password)
+        except auth.InvalidResetToken as error:
+            # A dead code: the page offers to send a new one.
+            return await reset_page(request, sent=False, error=said(request, error),
+                                    status_code=400)  # fmt: skip
         except auth.AuthError as error:
-            return await reset_page(request, sent=True, error=str(error), status_code=400)
+            # A password the policy refuses: the code stays, the visitor tries another.
+            return await reset_page(request, sent=True, code=code, from_link=from_link,
+                                    error=said(request, error), status_code=400)  # fmt: skip
         return kit.redirect(request, "/signin?notice=password_reset")
 
     @router.get("/signin/{provider}", name="web_social")
@@ -185,7 +220,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
                     client_info(request),
                 )  # fmt: skip
         except auth.AuthError as error:
-            return await sign_in_page(request, error=str(error), status_code=400)
+            return await sign_in_page(request, error=said(request, error), status_code=400)
         await kit.sessions.sign_in(request, pair, "")
         log.info("web.social_signin", user_id=str(pair.claims.subject), provider=provider)
         response = kit.redirect(request, safe_next(state.get("next")))
@@ -208,12 +243,15 @@ def accounts_router(kit: WebKit) -> APIRouter:
         status_code: int = 200,
     ) -> Response:
         claims = (await kit.signed_in(request)).claims
+        default_locale = kit.services.settings.notify.default_locale
         async with kit.services.db.session() as db:
             user = await auth.get_account(db, claims.subject)
             devices = await auth.active_sessions(db, claims.subject)
             history, total = await auth.login_history(
                 db, claims.subject, page=history_page, size=HISTORY_PAGE
             )
+            mail_locale = await notify.mail_locale(db, claims.subject, default_locale)
+        strings = kit.strings(request)
         mine = await read_account_opinions(
             kit, request, claims.subject, bookmarks_page=bookmarks_page, reviews_page=reviews_page
         )
@@ -228,6 +266,10 @@ def accounts_router(kit: WebKit) -> APIRouter:
                 "history": history,
                 "pager": Pager.of(request, history_page, HISTORY_PAGE, total, key="history_page"),
                 "mine": mine,
+                "mail_locale": mail_locale,
+                "mail_locales": language_menu(),
+                "outcome_name": lambda outcome: outcome_name(strings, outcome),
+                "device_name": lambda device: device_name(strings, device),
                 "error": error,
             },
             status_code=status_code,
@@ -262,8 +304,20 @@ def accounts_router(kit: WebKit) -> APIRouter:
                     new,
                 )
         except auth.AuthError as error:
-            return await account_page(request, 1, error=str(error), status_code=400)
+            return await account_page(request, 1, error=said(request, error), status_code=400)
         return kit.redirect(request, "/account?notice=password_changed")
+
+    @router.post("/account/mail-language")
+    async def mail_language(request: Request) -> Response:
+        viewer = await kit.signed_in(request)
+        form = await kit.form(request)
+        locale = _field(form, "locale", 20)
+        if locale not in LOCALES:
+            message = kit.strings(request).gettext("Choose one of the languages offered.")
+            return await account_page(request, 1, error=message, status_code=400)
+        async with kit.services.db.session() as db:
+            await notify.set_mail_locale(db, viewer.claims.subject, locale)
+        return kit.redirect(request, "/account?notice=mail_language_saved")
 
     @router.post("/account/delete")
     async def delete_account(request: Request) -> Response:
@@ -278,7 +332,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
                     _field(form, "password", 1000),
                 )
         except auth.AuthError as error:
-            return await account_page(request, 1, error=str(error), status_code=400)
+            return await account_page(request, 1, error=said(request, error), status_code=400)
         await kit.sessions.forget(request)
         log.info("web.account_deleted", user_id=str(viewer.claims.subject))
         return kit.redirect(request, "/?notice=account_deleted")
@@ -293,7 +347,7 @@ def accounts_router(kit: WebKit) -> APIRouter:
                     db, auth.get_auth_kit(kit.services), viewer.claims.subject, session_id
                 )
         except auth.AuthError as error:
-            return await account_page(request, 1, error=str(error), status_code=404)
+            return await account_page(request, 1, error=said(request, error), status_code=404)
         if session_id == viewer.claims.session_id:
             await kit.sessions.sign_out(request)
             return kit.redirect(request, "/?notice=signed_out")

@@ -43,6 +43,7 @@ NOTICES = {
     "session_revoked": N_("That device is signed out."),
     "sign_in_to_watch": N_("Sign in to watch films."),
     "account_deleted": N_("Your account and everything kept about it are deleted."),
+    "mail_language_saved": N_("Our emails to you will be in the language you chose."),
     "bookmarked": N_("The film is in your bookmarks."),
     "bookmark_removed": N_("The film is out of your bookmarks."),
     "rated": N_("Your score is saved."),
