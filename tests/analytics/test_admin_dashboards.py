@@ -64,7 +64,12 @@ async def admin(
     # and a quality name a hostile client chose.
     extra = [
         player("play", film_id=B, user_id=U3, client_at=NOW - dt.timedelta(days=20)),
-        player("quality_change", to_quality=HOSTILE, client_at=NOW - dt.timedelta(days=1)),
+        player(
+            "quality_change",
+            from_quality="480p",
+            to_quality=HOSTILE,
+            client_at=NOW - dt.timedelta(days=1),
+        ),
     ]
     await load_known_fixture(services, extra)
     async with running_client(services, ["admin"]) as client:

@@ -29,26 +29,37 @@ async def load_known_fixture(services: Services, extra: Sequence[BusRecord] = ()
     """The fixture below (and `extra`) loaded into the services' ClickHouse database."""
     at1 = DAY1.replace(hour=20)
     at2 = DAY2.replace(hour=9)
+    resumed = at1 + dt.timedelta(minutes=5)
+    late = at2 + dt.timedelta(minutes=90)  # another hour of the day
+    a1, a2, a3, a4 = (uuid.uuid4() for _ in range(4))  # playbacks of film A
     records = [
-        # Plays: film A by three viewers (U1 twice), B by one, C by one on day 2.
-        player("play", film_id=A, user_id=U1, client_at=at1),
-        player("play", film_id=A, user_id=U1, client_at=at1),
-        player("play", film_id=A, user_id=U2, client_at=at1),
-        player("play", film_id=A, user_id=U3, client_at=at2),
-        player("play", film_id=B, user_id=U1, client_at=at1),
+        # Playbacks: film A by three viewers (U1 twice), B by one, C by one on day 2. The
+        # player sends `play` again on each resume after a pause: the same playback.
+        player("play", film_id=A, user_id=U1, playback_id=a1, client_at=at1),
+        player("play", film_id=A, user_id=U1, playback_id=a1, client_at=resumed),
+        player("play", film_id=A, user_id=U1, playback_id=a2, client_at=at1),
+        player("play", film_id=A, user_id=U2, playback_id=a3, client_at=at1),
+        player("play", film_id=A, user_id=U3, playback_id=a4, client_at=at2),
+        player("play", film_id=A, user_id=U3, playback_id=a4, client_at=late),
+        player("play", film_id=B, user_id=U1, client_at=at1),  # an older client: no playback id
         player("play", film_id=C, user_id=U2, client_at=at2),
         # Full views: U1 and U2 finished A; U2 finished C. Six started pairs, three finished.
         player("full_view", film_id=A, user_id=U1, client_at=at1),
         player("full_view", film_id=A, user_id=U2, client_at=at1),
         player("full_view", film_id=C, user_id=U2, client_at=at2),
-        # Pauses at 2 min, 4 min and 12 min.
-        player("pause", position=120.0, client_at=at1),
+        # Pauses at 2 min, 4 min and 12 min; film A lasts 90 min, and the video ending (which
+        # pauses it) is no viewer's pause.
+        player("progress", film_id=A, position=5400.0, duration=5400.0, client_at=at1),
+        player("pause", film_id=A, position=120.0, client_at=at1),
         player("pause", position=240.0, client_at=at1),
         player("pause", position=720.0, client_at=at2),
-        # Quality: to 1080p twice, to 480p once.
-        player("quality_change", to_quality="1080p", client_at=at1),
-        player("quality_change", to_quality="1080p", client_at=at2),
-        player("quality_change", to_quality="480p", client_at=at2),
+        player("pause", film_id=A, user_id=U1, position=5400.0, client_at=at1),
+        # Quality: to 1080p twice, to 480p once; where two playbacks started is no switch.
+        player("quality_change", from_quality="480p", to_quality="1080p", client_at=at1),
+        player("quality_change", from_quality="480p", to_quality="1080p", client_at=at2),
+        player("quality_change", from_quality="1080p", to_quality="480p", client_at=at2),
+        player("quality_change", to_quality="720p", height=720, client_at=at1),
+        player("quality_change", to_quality="720p", height=720, client_at=at2),
         # Too old for a 30-day window.
         player("play", film_id=B, client_at=NOW - dt.timedelta(days=90)),
     ]
@@ -94,7 +105,7 @@ async def test_the_figures_of_a_known_fixture(loaded: Services) -> None:
     assert [(b.label, b.value) for b in board.quality_switches] == [("1080p", 2), ("480p", 1)]
     hours = {b.label: b.value for b in board.hours_of_day}
     assert len(hours) == 24
-    assert (hours["20"], hours["09"], hours["00"]) == (4, 2, 0)
+    assert (hours["20"], hours["09"], hours["10"], hours["00"]) == (4, 2, 0, 0)
 
 
 async def test_the_dashboard_needs_analytics_view(

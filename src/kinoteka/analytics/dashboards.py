@@ -36,12 +36,13 @@ class TopFilm(BaseModel):
     film_id: uuid.UUID
     viewers: int
     plays: int
+    """Playbacks: resumes after a pause belong to the playback they resume."""
 
 
 class Dashboard(BaseModel):
     days: int
     views_per_day: list[Bar]
-    """Playbacks started (`play` events) per day."""
+    """Playbacks started per day (a playback's resumes are not new ones)."""
     top_films: list[TopFilm]
     """Films by distinct viewers who started them."""
     started: int
@@ -49,9 +50,11 @@ class Dashboard(BaseModel):
     completion_rate: float
     """Share of (viewer, film) pairs started that reached a full view."""
     pause_positions: list[Bar]
-    """Pauses by where in the film they happened, in 5-minute buckets."""
+    """Pauses by where in the film they happened, in 5-minute buckets (the video ending is
+    not a pause)."""
     quality_switches: list[Bar]
-    """Quality changes by the quality switched to."""
+    """Quality switches by the quality switched to (the rendition a playback starts at is
+    not a switch)."""
     hours_of_day: list[Bar]
     """Playbacks started by hour of the day (UTC), all 24 hours."""
 
@@ -61,22 +64,44 @@ def _since(days: int) -> dt.datetime:
 
 
 _WINDOW = "client_at >= {since:DateTime64(3)}"
-_PLAYS = "FROM DB.player_events FINAL WHERE type = 'play' AND " + _WINDOW
+# A playback is one (viewer, film, playback_id): the player sends `play` again on every resume
+# after a pause, under the same playback id, so plays are counted by playback, each at its
+# first play. An event sent without a playback id (older clients) is a playback of its own.
+_PLAYBACKS = (
+    "FROM (SELECT film_id, user_id, ifNull(playback_id, event_id) AS playback,"
+    " min(client_at) AS started FROM DB.player_events FINAL WHERE type = 'play' AND "
+    + _WINDOW
+    + " GROUP BY film_id, user_id, playback)"
+)
+# A pause this close to the film's end (its longest duration a player reported) is the video
+# ending, which pauses it, not a viewer pausing.
+END_SECONDS = 1.0
+_DURATIONS = (
+    "SELECT film_id, ifNull(max(duration), 0) AS length FROM DB.player_events FINAL"
+    " WHERE type = 'progress' AND duration IS NOT NULL AND " + _WINDOW + " GROUP BY film_id"
+)
 QUERIES = {
-    "per_day": "SELECT toDate(client_at) AS day, count() " + _PLAYS + " GROUP BY day ORDER BY day",
+    "per_day": "SELECT toDate(started) AS day, count() "
+    + _PLAYBACKS
+    + " GROUP BY day ORDER BY day",
     "top": "SELECT film_id, uniqExact(user_id) AS viewers, count() AS plays "
-    + _PLAYS
+    + _PLAYBACKS
     + " GROUP BY film_id ORDER BY viewers DESC, plays DESC, film_id LIMIT 10",
-    "started": "SELECT uniqExact(user_id, film_id) " + _PLAYS,
+    "started": "SELECT uniqExact(user_id, film_id) " + _PLAYBACKS,
     "finished": "SELECT uniqExact(user_id, film_id) FROM DB.clicks_on_video_full_views FINAL"
     " WHERE " + _WINDOW,
-    "pauses": f"SELECT intDiv(toUInt64(position), {PAUSE_BUCKET_MINUTES * 60}) AS bucket,"
-    " count() FROM DB.clicks_on_video_pauses FINAL WHERE "
+    "pauses": f"SELECT intDiv(toUInt64(p.position), {PAUSE_BUCKET_MINUTES * 60}) AS bucket,"
+    " count() FROM DB.clicks_on_video_pauses AS p FINAL"
+    f" LEFT JOIN ({_DURATIONS}) AS d ON p.film_id = d.film_id WHERE p."
     + _WINDOW
-    + " GROUP BY bucket ORDER BY bucket",
+    + f" AND NOT (d.length > 0 AND p.position >= d.length - {END_SECONDS})"
+    " GROUP BY bucket ORDER BY bucket",
+    # A change without `from_quality` is the rendition a playback started at, not a switch.
     "qualities": "SELECT to_quality, count() AS switches FROM DB.video_quality_change_clicks"
-    " FINAL WHERE " + _WINDOW + " GROUP BY to_quality ORDER BY switches DESC, to_quality",
-    "hours": "SELECT toHour(client_at) AS hour, count() " + _PLAYS + " GROUP BY hour",
+    " FINAL WHERE from_quality != '' AND "
+    + _WINDOW
+    + " GROUP BY to_quality ORDER BY switches DESC, to_quality",
+    "hours": "SELECT toHour(started) AS hour, count() " + _PLAYBACKS + " GROUP BY hour",
 }
 
 
