@@ -2,24 +2,30 @@
 
 A visitor browses and is asked to sign in to watch; a viewer signs up, signs in, finds a film
 through a misspelled search, plays its stream (rendered here by ffmpeg as the media context
-will), switches quality, sees seek thumbnails, and resumes after a reload. Every page passes
+will), switches quality, sees seek thumbnails, and resumes after a reload; the player keeps
+its events through a collector that refuses them and through a reload. Every page passes
 axe-core without serious or critical violations and is kept as a phone and a desktop
 screenshot under `test-artifacts/`.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
+from redis.asyncio import Redis
 
+from kinoteka.analytics.topics import PLAYER_TOPICS
 from kinoteka.app import create_app
 from kinoteka.infra.db import libpq_url
 from kinoteka.infra.search import SearchIndex
@@ -37,6 +43,7 @@ MISSPELLED = "Star Wars Knigths of the Old Republik"
 EMAIL = "browser-viewer@example.com"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
+OUTBOX_KEY = "kinoteka.player.outbox"  # where the player keeps the batches not yet taken
 
 __all__ = ["web_index"]  # the session's synced index, a fixture shared with tests/web
 
@@ -124,6 +131,7 @@ async def page(browser: Any) -> AsyncIterator[Any]:
     page = await context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    await page.unroute_all(behavior="ignoreErrors")  # a handler may still be answering
     await context.close()
 
 
@@ -277,6 +285,194 @@ async def test_the_dash_path_plays_and_f_toggles_full_screen(page: Any, site: Si
     await poll(page, "document.fullscreenElement === document.getElementById('player')")
     await page.locator("body").press("f")
     await poll(page, "document.fullscreenElement === null")
+
+
+@dataclass
+class Posted:
+    """A batch the player posted to the collector, and what it was answered."""
+
+    status: int | str  # the HTTP status, or "beacon" for one sent as the page went away
+    events: list[dict[str, Any]]
+
+
+BATCH_FIELD = re.compile(r'name="batch"\r\n\r\n(\{.*?\})\r\n--', re.DOTALL)
+
+
+async def watch_events(page: Any, refuse: list[bool]) -> list[Posted]:
+    """Every batch the page posts to `/web/events`, in order. While `refuse[0]` is true the
+    answer is a 503, as the collector's when its bus is down; else the request goes through."""
+    posted: list[Posted] = []
+
+    async def handle(route: Any) -> None:
+        request = route.request
+        body = (request.post_data_buffer or b"").decode(errors="replace")
+        found = BATCH_FIELD.search(body)
+        events = json.loads(found.group(1))["events"] if found else []
+        if refuse and refuse[0]:
+            posted.append(Posted(503, events))
+            await route.fulfill(status=503, body="the event bus is unavailable")
+            return
+        response = await route.fetch()
+        kind = "beacon" if request.resource_type == "ping" else response.status
+        posted.append(Posted(kind, events))
+        await route.fulfill(response=response)
+
+    await page.route("**/web/events", handle)
+    return posted
+
+
+async def bus_event_ids(redis_url: str) -> list[str]:
+    """The `event_id` of every player event on the bus, as often as it was published."""
+    client = Redis.from_url(redis_url)
+    try:
+        found: list[str] = []
+        for topic in set(PLAYER_TOPICS.values()):
+            for _, fields in await client.xrange(topic):
+                for body in fields.values():
+                    found.extend(orjson.loads(line)["event_id"] for line in body.splitlines())
+        return found
+    finally:
+        await client.aclose()
+
+
+async def eventually(page: Any, check: Callable[[], Any], what: str) -> Any:
+    """`check()` (awaited when it is a coroutine) once truthy; fails with `what` after 15 s."""
+    until = time.monotonic() + 15
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        assert time.monotonic() < until, what
+        await page.wait_for_timeout(100)  # polling, with a deadline
+
+
+async def play_then_pause(page: Any, past: float) -> float:
+    await page.get_by_role("button", name="Play").click()
+    await poll(page, f"document.getElementById('video').currentTime > {past}")
+    await page.locator("body").press(" ")
+    await poll(page, "document.getElementById('video').paused")
+    position: float = await page.evaluate("document.getElementById('video').currentTime")
+    return position
+
+
+async def test_player_events_wait_out_a_refused_post_and_a_reload(page: Any, site: Site) -> None:
+    await sign_up(page, site, "outage-viewer@example.com")
+    refuse = [True]
+    posted = await watch_events(page, refuse)
+    watch = f"{site.url}/films/{site.film_id}/watch"
+    outbox = f"sessionStorage.getItem({json.dumps(OUTBOX_KEY)})"
+    await page.goto(watch)
+    position = await play_then_pause(page, 2.0)
+
+    # The collector refuses the first batch (its bus is down); the player keeps it and posts
+    # it again, with the same event ids, once the collector is back.
+    await eventually(page, lambda: posted, "the pause posted nothing")
+    refuse[0] = False
+    first = posted[0]
+    assert first.status == 503
+    assert {"play", "pause", "progress"} <= {e["type"] for e in first.events}
+    ids = [e["event_id"] for e in first.events]
+    assert all(ids)
+    assert len(set(ids)) == len(ids)
+    resent = await eventually(
+        page,
+        lambda: [p for p in posted if p.status == 202],
+        "the refused batch was never posted again",
+    )
+    assert [e["event_id"] for e in resent[0].events] == ids
+    on_bus = await bus_event_ids(site.redis_url)
+    assert sorted(i for i in on_bus if i in set(ids)) == sorted(ids)  # each once
+    assert await page.evaluate(outbox) is None
+
+    # The resume point survived the outage: "continue watching" starts where the pause was.
+    await page.reload()
+    start = float(await page.locator("#player").get_attribute("data-start") or 0)
+    assert abs(start - position) < 1.5
+
+    # Refused again, then reloaded: the batch waits in the tab's storage and the next page
+    # posts it once the collector takes events again.
+    refuse[0] = True
+    await play_then_pause(page, start + 1.0)
+    waiting = await eventually(
+        page, lambda: page.evaluate(outbox), "the refused batch is not in sessionStorage"
+    )
+    kept = {e["event_id"] for batch in json.loads(waiting) for e in batch["events"]}
+    assert kept
+    await page.reload()
+    refuse[0] = False
+
+    async def all_kept_on_bus() -> bool:
+        return kept <= set(await bus_event_ids(site.redis_url))
+
+    await eventually(page, all_kept_on_bus, "the kept batch never reached the bus")
+    await poll(page, f"{outbox} === null")
+
+    # The video ending pauses it: that is no pause event (the heartbeat says where it ended).
+    # (The DASH path: this test stream's HLS stalls 70 ms before its end and never ends.)
+    await page.goto(f"{watch}?engine=dash")
+    await poll(page, "window.dashjs && document.getElementById('video').readyState > 0")
+    await page.evaluate("document.getElementById('video').currentTime = 18.5")
+    await page.get_by_role("button", name="Play").click()
+    await poll(page, "document.getElementById('video').ended")
+    await eventually(
+        page,
+        lambda: [
+            e for p in posted for e in p.events if e["type"] == "progress" and e["position"] > 19.5
+        ],
+        "no heartbeat where the video ended",
+    )
+    pauses = [e["position"] for p in posted for e in p.events if e["type"] == "pause"]
+    assert pauses
+    assert max(pauses) < 19.0
+
+    # No quality change for the rendition playback started at; a switch names both ends.
+    await page.locator("#quality").select_option(label="180p")
+    await page.get_by_role("button", name="Play").click()
+    await poll(page, "document.getElementById('player').dataset.rendition === '180'")
+    await page.locator("body").press(" ")
+    await eventually(
+        page,
+        lambda: any(e.get("to_quality") == "180p" for p in posted for e in p.events),
+        "the switch to 180p was not posted",
+    )
+    switches = [e for p in posted for e in p.events if e["type"] == "quality_change"]
+    assert all(e["from_quality"] and e["from_quality"] != e["to_quality"] for e in switches)
+
+
+async def test_the_player_keeps_a_bounded_outbox(page: Any, site: Site) -> None:
+    await sign_up(page, site, "bounded-viewer@example.com")
+    await watch_events(page, [True])  # the collector refuses everything
+    # An earlier page in this tab left 1000 events waiting, in 20 batches of 50.
+    earlier = [
+        {
+            "playback_id": str(uuid.uuid4()),
+            "events": [
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "type": "progress",
+                    "film_id": site.film_id,
+                    "position": 1.0,
+                    "at": "2026-12-01T20:00:00Z",
+                }
+                for _ in range(50)
+            ],
+        }
+        for _ in range(20)
+    ]
+    stored = json.dumps(json.dumps(earlier))
+    await page.add_init_script(f"sessionStorage.setItem({json.dumps(OUTBOX_KEY)}, {stored})")
+    await page.goto(f"{site.url}/films/{site.film_id}/watch")
+    await play_then_pause(page, 1.0)
+    outbox = f"JSON.parse(sessionStorage.getItem({json.dumps(OUTBOX_KEY)}) || '[]')"
+    await poll(page, f"{outbox}.some((b) => b.events.some((e) => e.type === 'pause'))")
+    batches = await page.evaluate(outbox)
+    assert sum(len(b["events"]) for b in batches) <= 1000
+    older = {b["playback_id"] for b in earlier}
+    assert len([b for b in batches if b["playback_id"] in older]) == 19  # the oldest went
+    new = [e for b in batches if b["playback_id"] not in older for e in b["events"]]
+    assert {"play", "pause", "progress"} <= {e["type"] for e in new}
 
 
 async def test_a_viewer_bookmarks_rates_and_reviews_a_film(page: Any, site: Site) -> None:

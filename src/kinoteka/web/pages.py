@@ -174,8 +174,9 @@ def catalog_router(kit: WebKit) -> APIRouter:
 
     @router.post("/web/events", name="web_events", status_code=202)
     async def events(request: Request) -> Response:
-        """Player events, posted by `navigator.sendBeacon` as a form: `batch` (the JSON, schema
-        in `kinoteka.analytics.schemas`) and the page's CSRF token, checked by the page guard.
+        """Player events, posted by the player (`fetch`, and `navigator.sendBeacon` as the page
+        goes away) as a form: `batch` (the JSON, schema in `kinoteka.analytics.schemas`) and
+        the page's CSRF token, checked by the page guard.
 
         The page session is a cookie, which the token-authenticated `/api/v1/events` does not
         take, so the batch comes here and goes on to the analytics collector, answered as
@@ -208,7 +209,8 @@ def catalog_router(kit: WebKit) -> APIRouter:
             except analytics.BatchTooLarge as error:
                 return Response(str(error), status_code=413)
             except analytics.BusUnavailable:
-                # The refused events are kept (the session commits); the beacon resends later.
+                # The refused events are kept (the session commits). The player keeps the batch
+                # and posts it again later with the same event ids, which count once.
                 return Response("the event bus is unavailable", status_code=503,
                                 headers={"Retry-After": "5"})  # fmt: skip
         log.debug("web.events", accepted=answer.accepted, refused=len(answer.refused))

@@ -15,7 +15,23 @@ const filmId = data.film;
 const startAt = parseFloat(data.start || "0") || 0;
 const SCHEMA_VERSION = 1;
 const HEARTBEAT_MS = 10000;
-const playbackId = crypto.randomUUID();
+const BATCH_EVENTS = 50; // a batch closes at this many events (the collector takes 500)
+const MAX_PENDING = 1000; // events kept while the collector refuses; the oldest go first
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60000;
+const OUTBOX_KEY = "kinoteka.player.outbox";
+
+// crypto.randomUUID exists only in secure contexts; getRandomValues everywhere.
+function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const playbackId = newId(); // one per page load: resumes after a pause are the same playback
 
 let engine = null; // "hls" | "dash" | "native"
 let hls = null;
@@ -24,31 +40,111 @@ let duration = parseFloat(data.duration || "0") || 0;
 let lastPosition = startAt;
 let fullViewSent = false;
 let failed = false;
-const queue = [];
+let rendition = null; // the quality playing ("360p"), null until the first one is known
 
 // --- events -------------------------------------------------------------------------------
-function emit(type, fields = {}) {
-  queue.push({
-    type, film_id: filmId, position: Math.max(0, video.currentTime || 0),
-    at: new Date().toISOString(), ...fields,
-  });
-  if (queue.length >= 50) flush();
+// Events wait in an outbox of batches until the collector answers: a 2xx takes a batch, and
+// so does a 4xx (the server kept what it refused, and a resend would be refused again);
+// a 5xx, 408, 429 or a network failure keeps it and retries later with a growing delay. The
+// outbox lives in sessionStorage so a reload (or the next player page in this tab) sends what
+// is left. Every event carries its own `event_id`, so a resend is counted once.
+function loadOutbox() {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(OUTBOX_KEY) || "[]");
+    if (!Array.isArray(stored)) return [];
+    return stored.filter((batch) => batch && batch.playback_id && Array.isArray(batch.events));
+  } catch (error) {
+    return [];
+  }
 }
 
-function flush() {
-  if (!queue.length) return;
-  const body = JSON.stringify({
-    schema_version: SCHEMA_VERSION, playback_id: playbackId, events: queue.splice(0),
+const outbox = loadOutbox(); // [{playback_id, events}], oldest first
+let inFlight = null; // the batch being posted
+let failures = 0;
+let retryTimer = null;
+
+function saveOutbox() {
+  try {
+    if (outbox.length) sessionStorage.setItem(OUTBOX_KEY, JSON.stringify(outbox));
+    else sessionStorage.removeItem(OUTBOX_KEY);
+  } catch (error) {
+    // Storage full or disabled: the events stay in memory for this page.
+  }
+}
+
+function pendingCount() {
+  return outbox.reduce((total, batch) => total + batch.events.length, 0);
+}
+
+function emit(type, fields = {}) {
+  let batch = outbox[outbox.length - 1];
+  if (!batch || batch === inFlight || batch.playback_id !== playbackId
+      || batch.events.length >= BATCH_EVENTS) {
+    batch = { playback_id: playbackId, events: [] };
+    outbox.push(batch);
+  }
+  batch.events.push({
+    event_id: newId(), type, film_id: filmId, position: Math.max(0, video.currentTime || 0),
+    at: new Date().toISOString(), ...fields,
   });
+  // Over the bound, the oldest batches go (not the one on its way, nor this one).
+  let excess = pendingCount() - MAX_PENDING;
+  for (let i = 0; excess > 0 && i < outbox.length - 1;) {
+    if (outbox[i] === inFlight) i += 1;
+    else excess -= outbox.splice(i, 1)[0].events.length;
+  }
+  if (batch.events.length >= BATCH_EVENTS) flush();
+}
+
+function formOf(batch) {
   // A form, so the site's CSRF guard finds its token as it does in every other form.
   const form = new FormData();
   form.append("csrftoken", data.csrf);
-  form.append("batch", body);
-  if (!navigator.sendBeacon(data.events, form)) {
-    fetch(data.events, { method: "POST", body: form, keepalive: true, credentials: "same-origin" })
-      .catch(() => {});
-  }
+  form.append("batch", JSON.stringify({ schema_version: SCHEMA_VERSION, ...batch }));
+  return form;
 }
+
+function retryLater(retryAfter) {
+  failures += 1;
+  const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+  const delay = Math.max(backoff * (0.5 + Math.random() / 2), (retryAfter || 0) * 1000);
+  retryTimer = setTimeout(() => { retryTimer = null; flush(); }, Math.min(delay, RETRY_MAX_MS));
+}
+
+// Post the outbox's batches one at a time, oldest first, until it is empty or one fails.
+async function flush() {
+  saveOutbox();
+  if (inFlight || retryTimer || !outbox.length) return;
+  const batch = outbox[0];
+  inFlight = batch;
+  let retry = true;
+  let retryAfter = 0;
+  try {
+    const response = await fetch(data.events, {
+      method: "POST", body: formOf(batch), keepalive: true, credentials: "same-origin",
+    });
+    retry = response.status >= 500 || response.status === 408 || response.status === 429;
+    retryAfter = parseFloat(response.headers.get("Retry-After") || "0") || 0;
+  } catch (error) {
+    // Offline, or the request never got an answer: keep the batch.
+  }
+  inFlight = null;
+  if (retry) {
+    retryLater(retryAfter);
+  } else {
+    failures = 0;
+    const index = outbox.indexOf(batch);
+    if (index >= 0) outbox.splice(index, 1);
+  }
+  saveOutbox();
+  if (!retry) flush();
+}
+
+window.addEventListener("online", () => {
+  if (retryTimer) clearTimeout(retryTimer);
+  retryTimer = null;
+  flush();
+});
 
 function progress() {
   emit("progress", { duration: duration || null });
@@ -61,14 +157,24 @@ setInterval(() => {
   }
 }, HEARTBEAT_MS);
 
-function leave() {
+// Hidden (another tab, the phone locked): post as usual, the page may still hear the answer.
+// Leaving: the page will not hear it, so what is not already on its way goes by beacon as a
+// last resort and stays in the outbox, which the next player page in this tab resends.
+function leave(unloading) {
   if (video.currentTime > 0) progress();
-  flush();
+  if (!unloading) {
+    flush();
+    return;
+  }
+  saveOutbox();
+  for (const batch of outbox) {
+    if (batch !== inFlight) navigator.sendBeacon(data.events, formOf(batch));
+  }
 }
 document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "hidden") leave();
+  if (document.visibilityState === "hidden") leave(false);
 });
-window.addEventListener("pagehide", leave);
+window.addEventListener("pagehide", () => leave(true));
 
 // --- failure --------------------------------------------------------------------------------
 function fail(detail) {
@@ -92,9 +198,17 @@ function setRenditions(list) {
   quality.disabled = list.length < 2;
 }
 
+// The first rendition is where playback starts, not a switch: it is only noted.
 function renditionChanged(height, bitrate, auto) {
+  const name = height ? `${height}p` : `${Math.round((bitrate || 0) / 1000)}k`;
   root.dataset.rendition = height ? String(height) : "";
-  emit("quality_change", { height: height || null, bitrate: bitrate || null, auto });
+  if (name === rendition) return;
+  const from = rendition;
+  rendition = name;
+  if (from === null) return;
+  emit("quality_change", {
+    from_quality: from, to_quality: name, height: height || null, bitrate: bitrate || null, auto,
+  });
 }
 
 quality.addEventListener("change", () => {
@@ -246,7 +360,8 @@ video.addEventListener("play", () => {
 video.addEventListener("pause", () => {
   playButton.textContent = "▶";
   playButton.setAttribute("aria-label", playButton.dataset.play);
-  emit("pause");
+  // The video reaching its end pauses it too; that is no viewer's pause.
+  if (!video.ended) emit("pause");
   progress();
   flush();
 });
@@ -388,3 +503,4 @@ root.querySelector(".current").textContent = clock(startAt);
 
 // hls.min.js is a deferred classic script; module scripts run after it.
 start();
+flush(); // what an earlier page in this tab could not deliver
