@@ -166,6 +166,35 @@ async def test_derived_objects_are_completed_from_their_flat_fields(index: Searc
     assert all(hit["actors"] == cast and hit["writers"] == [] for hit in hits.documents)
 
 
+async def test_hits_carry_only_the_fields_asked_for(index: SearchIndex) -> None:
+    """`source` names the fields each hit comes back with: those the document has, a derived
+    one built from its flat fields; the ranking and the total are the same as without it."""
+    cast = credited(["Sigourney Weaver"])
+    alien = film("Alien", 8.5, poster_url="/p/alien.jpg", actors=cast,
+                 actors_names=["Sigourney Weaver"], actors_ids=[cast[0]["id"]])  # fmt: skip
+    bare = {k: v for k, v in alien.items() if k != "actors"}
+    await load(index, [bare, film("Aliens", None), film("Alien Nation", 6.0)])
+    whole = await index.search(SearchQuery(movies(index), text="alien", fuzzy=True))
+    hits = await index.search(
+        SearchQuery(movies(index), text="alien", fuzzy=True,
+                    source=("id", "title", "imdb_rating", "actors", "poster_url"))
+    )  # fmt: skip
+    assert hits.total == whole.total == 3
+    assert [hit["id"] for hit in hits.documents] == [hit["id"] for hit in whole.documents]
+    by_title = {hit["title"]: hit for hit in hits.documents}
+    assert by_title["Alien"] == {
+        "id": alien["id"], "title": "Alien", "imdb_rating": 8.5, "actors": cast,
+        "poster_url": "/p/alien.jpg",
+    }  # fmt: skip
+    assert by_title["Aliens"].get("imdb_rating") is None
+    assert "poster_url" not in by_title["Aliens"]
+    assert by_title["Aliens"]["actors"] == []
+    sorted_hits = await index.search(
+        SearchQuery(movies(index), sort=Sort("title"), source=("title", "nowhere"), limit=2)
+    )
+    assert sorted_hits.documents == [{"title": "Alien"}, {"title": "Alien Nation"}]
+
+
 def test_completing_keeps_given_objects_and_refuses_uneven_fields() -> None:
     definition = SearchIndexes.named(IndexNames()).movies
     given = film("Given", directors=credited(["Someone"]))  # not what its flat fields say
@@ -336,6 +365,8 @@ async def test_rejects_unknown_fields_and_bad_pages_as_the_callers_error(
         SearchQuery(movies(index), limit=MAX_LIMIT + 1)
     with pytest.raises(SearchQueryError):
         SearchQuery(movies(index), offset=-1)
+    with pytest.raises(SearchQueryError):
+        SearchQuery(movies(index), source=())
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,10 @@ SORTS = (
     "-added",
 )  # fmt: skip
 PERSON_SORTS = ("full_name", "-full_name")
+SHORT_FIELDS = ("id", "title", "imdb_rating", "user_rating")
+"""What the API's film lists read of each hit (`FilmShort`)."""
+CARD_FIELDS = ("id", "title", "imdb_rating", "poster_url", "genres")
+"""What a film card shows (`FilmCard`): the fields the pages' lists read of each hit."""
 
 
 class NotFound(Exception):
@@ -165,6 +169,7 @@ class ContentQueries:
                 sort=Sort.parse(sort or "-imdb_rating"),
                 offset=page.offset,
                 limit=page.size,
+                source=SHORT_FIELDS,
             )
         )
         return [_film_short(document) for document in hits.documents]
@@ -182,6 +187,7 @@ class ContentQueries:
                 filters={} if has_video is None else {"has_video": has_video},
                 offset=page.offset,
                 limit=page.size,
+                source=SHORT_FIELDS,
             )
         )
         return [_film_short(document) for document in hits.documents]
@@ -268,6 +274,7 @@ class ContentQueries:
                 sort=Sort("imdb_rating", descending=True),
                 offset=page.offset,
                 limit=page.size,
+                source=SHORT_FIELDS,
             )
         )
         return [_film_short(document) for document in hits.documents]
@@ -294,6 +301,7 @@ class ContentQueries:
                 sort=Sort.parse(sort or "-imdb_rating"),
                 offset=page.offset,
                 limit=page.size,
+                source=CARD_FIELDS,
             )
         )
         return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
@@ -304,7 +312,12 @@ class ContentQueries:
             return CardPage(items=[], total=0)
         hits = await self.search.search(
             SearchQuery(
-                index=self.names.movies, text=text, fuzzy=True, offset=page.offset, limit=page.size
+                index=self.names.movies,
+                text=text,
+                fuzzy=True,
+                offset=page.offset,
+                limit=page.size,
+                source=CARD_FIELDS,
             )
         )
         return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)
@@ -320,6 +333,7 @@ class ContentQueries:
                 sort=Sort("imdb_rating", descending=True),
                 offset=page.offset,
                 limit=page.size,
+                source=CARD_FIELDS,
             )
         )
         return CardPage(items=[_film_card(d) for d in hits.documents], total=hits.total)

@@ -9,7 +9,8 @@ Every adapter implements all members of `SearchIndex`:
   returns the batch is acknowledged (durable) and the index version has been bumped; upserts are
   `Document` dicts or `EncodedDocument`s (JSON rendered elsewhere, passed through unparsed);
 - `clear(index)` deletes every document of an index (a full load starts from it);
-- `get`, `count`, `search` read; `refresh()` makes acknowledged writes visible to readers;
+- `get`, `count`, `search` read (a search's hits carry only the fields its `source` names,
+  when it names some); `refresh()` makes acknowledged writes visible to readers;
 - `rebuild(index, batches)` builds a new versioned index from `batches`, switches the alias
   (Elasticsearch) or pointer file (Tantivy) atomically, then drops the old one; searches keep
   answering from the old index until the switch;

@@ -355,12 +355,16 @@ class ElasticsearchIndex:
         definition = self._definition(query.index)
         body = compile_query(definition, query)
         sort = compile_sort(definition, query)
+        # Only the fields asked for, as the index stored them (derived ones included).
+        source: bool | dict[str, list[str]] = (
+            True if query.source is None else {"includes": list(query.source)}
+        )
 
         async def run() -> SearchHits:
             if query.offset + query.limit <= MAX_WINDOW:
                 found = await self.client.search(
                     index=query.index, query=body, sort=sort, from_=query.offset,
-                    size=query.limit, track_total_hits=True,
+                    size=query.limit, track_total_hits=True, source=source,
                 )  # fmt: skip
                 return _hits(found)
             # Past the result window: walk to the offset with search_after, ids only.
@@ -380,7 +384,7 @@ class ElasticsearchIndex:
                 after = hits[-1]["sort"]
             found = await self.client.search(
                 index=query.index, query=body, sort=sort, size=query.limit,
-                search_after=after, track_total_hits=True,
+                search_after=after, track_total_hits=True, source=source,
             )  # fmt: skip
             return _hits(found)
 

@@ -170,22 +170,42 @@ class IndexDefinition:
         the flat fields it repeats; one it has, or whose flat fields it has none of, is left
         as it is."""
         for spec in self.derived_fields:
-            if spec.name in document or all(p.same_as not in document for p in spec.properties):
-                continue
-            names = [prop.name for prop in spec.properties]
-            columns = [document.get(prop.same_as or "") or [] for prop in spec.properties]
-            try:
-                rows = list(zip(*columns, strict=True))
-            except ValueError:
-                raise SearchError(f"{spec.name}: its flat fields differ in length") from None
-            document[spec.name] = [dict(zip(names, row, strict=True)) for row in rows]
+            if spec.name not in document:
+                _derive(spec, document)
         return document
+
+    def select(self, document: Document, fields: Sequence[str] | None) -> Document:
+        """`document` completed (`complete`), or only the named `fields` it has (a derived
+        one built from its flat fields): what a search returns for `SearchQuery.source`."""
+        if fields is None:
+            return self.complete(document)
+        selected = {name: document[name] for name in fields if name in document}
+        for spec in self.derived_fields:
+            if spec.name in fields and spec.name not in selected:
+                _derive(spec, document)
+                if spec.name in document:
+                    selected[spec.name] = document[spec.name]
+        return selected
 
     def completed_json(self, upsert: EncodedDocument) -> str:
         """An encoded document's JSON with its derived fields (as it is when it has none)."""
         if not self.derived_fields:
             return upsert.json
         return orjson.dumps(self.complete(upsert.decode())).decode()
+
+
+def _derive(spec: FieldSpec, document: Document) -> None:
+    """Build the derived OBJECTS field `spec` into `document` from the flat fields it repeats
+    (nothing when the document has none of them)."""
+    if all(p.same_as not in document for p in spec.properties):
+        return
+    names = [prop.name for prop in spec.properties]
+    columns = [document.get(prop.same_as or "") or [] for prop in spec.properties]
+    try:
+        rows = list(zip(*columns, strict=True))
+    except ValueError:
+        raise SearchError(f"{spec.name}: its flat fields differ in length") from None
+    document[spec.name] = [dict(zip(names, row, strict=True)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -210,7 +230,10 @@ class SearchQuery:
     (e.g. `{"genre_ids": id}`, `{"id": [id1, id2]}`, `{"directors.id": id}`), or whose BOOL
     field is the `bool` given (`{"has_video": True}`); `sort` orders by a
     FLOAT or sortable TEXT field (relevance when None and `text` is given, else index order).
-    Pagination is by `offset`/`limit` at any depth.
+    Pagination is by `offset`/`limit` at any depth. `source` names the top-level fields each
+    document is returned with (those it has, so a name the index does not hold is no error;
+    every field when None): a list that shows a few fields of each hit need not read,
+    complete and carry the rest.
     """
 
     index: str
@@ -221,12 +244,15 @@ class SearchQuery:
     sort: Sort | None = None
     offset: int = 0
     limit: int = 50
+    source: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.offset < 0:
             raise SearchQueryError("offset must be 0 or more")
         if not 0 < self.limit <= MAX_LIMIT:
             raise SearchQueryError(f"limit must be between 1 and {MAX_LIMIT}")
+        if self.source is not None and not self.source:
+            raise SearchQueryError("source must name a field at least (None: every field)")
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,9 @@ class TantivyIndex:
             weight_by_field=weight_by,
         )
         hits = [] if past_end else result.hits
-        documents = [stored_document(definition, searcher, address) for _, address in hits]
+        documents = [
+            stored_document(definition, searcher, address, query.source) for _, address in hits
+        ]
         total: int = getattr(result, "count", None) or 0  # not in the bundled stub
         return SearchHits(total=total, documents=documents)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+from collections.abc import Sequence
 
 import orjson
 import tantivy
@@ -176,11 +177,15 @@ def add_json(writer: tantivy.IndexWriter, fields: str) -> None:
 
 
 def stored_document(
-    definition: IndexDefinition, searcher: tantivy.Searcher, address: tantivy.DocAddress
+    definition: IndexDefinition,
+    searcher: tantivy.Searcher,
+    address: tantivy.DocAddress,
+    fields: Sequence[str] | None = None,
 ) -> Document:
-    """The stored original, completed with the derived fields it was written without."""
+    """The stored original, completed with the derived fields it was written without (only
+    its `fields` when named: `IndexDefinition.select`)."""
     raw = searcher.doc(address).get_first(SOURCE)
     if raw is None:
         raise SearchError("a stored document lacks its source")
-    document: Document = orjson.loads(bytes(raw))
-    return definition.complete(document)
+    document: Document = orjson.loads(raw)
+    return definition.select(document, fields)
