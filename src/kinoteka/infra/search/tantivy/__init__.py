@@ -15,8 +15,11 @@ per-document work in Python beyond that.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +86,7 @@ class TantivyIndex:
         self._exact_analyzer = exact_analyzer()
         self._sort_normalizer = sort_normalizer()
         self._readers: dict[str, _Reader] = {}
+        self._read_pool: ThreadPoolExecutor | None = None
         self.writers = Writers(
             lambda index, directory: self._open(index, directory).writer(self.writer_heap, 1),
             self.files.current,
@@ -159,10 +163,14 @@ class TantivyIndex:
         self._definition(index)
         self.writers.clear(index)
 
-    def _reader(self, index: str) -> tantivy.Searcher:
+    def _reader(self, index: str) -> _Reader:
+        """The index's reader, up to date with `VERSION`: reloaded when it moved, reopened when
+        `CURRENT` names another directory (read only then: every switch bumps `VERSION`)."""
         version = self.files.read_version()
-        directory = self.files.current(index)
         reader = self._readers.get(index)
+        if reader is not None and reader.seen_version == version:
+            return reader
+        directory = self.files.current(index)
         if reader is None or reader.directory != directory:
             try:
                 opened = self._open(index, directory)
@@ -172,27 +180,29 @@ class TantivyIndex:
                 opened = self._open(index, directory)
             reader = _Reader(directory, opened, version)
             self._readers[index] = reader
-        elif reader.seen_version != version:
+        else:
             reader.index.reload()
             reader.seen_version = version
-        return reader.index.searcher()
+        return reader
 
     def _get(self, index: str, document_id: str) -> Document | None:
         definition = self._definition(index)
-        searcher = self._reader(index)
-        schema = self._readers[index].index.schema
-        hits = searcher.search(tantivy.Query.term_query(schema, "id", document_id), 1).hits
+        reader = self._reader(index)
+        searcher = reader.index.searcher()
+        term = tantivy.Query.term_query(reader.index.schema, "id", document_id)
+        hits = searcher.search(term, 1).hits
         if not hits:
             return None
         return stored_document(definition, searcher, hits[0][1])
 
     def _count(self, index: str) -> int:
-        return self._reader(index).num_docs
+        return self._reader(index).index.searcher().num_docs
 
     def _search(self, query: SearchQuery) -> SearchHits:
         definition = self._definition(query.index)
-        searcher = self._reader(query.index)
-        schema = self._readers[query.index].index.schema
+        reader = self._reader(query.index)
+        searcher = reader.index.searcher()
+        schema = reader.index.schema
         compiled = compile_query(
             definition, schema, query, searcher, self._analyzer, self._exact_analyzer
         )
@@ -253,6 +263,18 @@ class TantivyIndex:
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(function, *args)
 
+    async def _read(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a read on the pool of one thread per core: a search is CPU work in Tantivy (the
+        GIL released), more threads would only share the cores, and the pool's hand-off costs
+        the event loop less than anyio's. Writes keep to `_run`: a long one must not hold up
+        searches."""
+        if self._read_pool is None:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+            self._read_pool = ThreadPoolExecutor(
+                cores or os.cpu_count() or 1, thread_name_prefix="tantivy-read"
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._read_pool, function, *args)
+
     async def ensure_indexes(self) -> list[str]:
         return await self._run(self._ensure)
 
@@ -275,13 +297,13 @@ class TantivyIndex:
         await self._run(self._clear, index)
 
     async def get(self, index: str, document_id: str) -> Document | None:
-        return await self._run(self._get, index, document_id)
+        return await self._read(self._get, index, document_id)
 
     async def count(self, index: str) -> int:
-        return await self._run(self._count, index)
+        return await self._read(self._count, index)
 
     async def search(self, query: SearchQuery) -> SearchHits:
-        return await self._run(self._search, query)
+        return await self._read(self._search, query)
 
     async def refresh(self) -> None:
         def reload_all() -> None:
@@ -304,7 +326,9 @@ class TantivyIndex:
         return loaded
 
     async def version(self) -> int:
-        return await self._run(self.files.read_version)
+        # A read of a few bytes the kernel keeps cached, asked once per page and per API
+        # answer: cheaper done here than the hand-off to a thread and back.
+        return self.files.read_version()
 
     async def ping(self) -> None:
         if not self.root.is_dir():
@@ -313,3 +337,6 @@ class TantivyIndex:
     async def close(self) -> None:
         await self._run(self.writers.release_all)
         self._readers.clear()
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=False)
+            self._read_pool = None

@@ -18,6 +18,7 @@ class IndexFiles:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._version_file = str(root / "VERSION")
 
     def pointer(self, index: str) -> Path:
         return self.root / index / "CURRENT"
@@ -56,8 +57,11 @@ class IndexFiles:
             return None
 
     def read_version(self) -> int:
+        """The write counter (0 before the first write). Read before every search and page, so
+        without pathlib's layers."""
         try:
-            return int((self.root / "VERSION").read_text() or 0)
+            with open(self._version_file, "rb") as handle:
+                return int(handle.read() or 0)
         except FileNotFoundError:
             return 0
 
