@@ -108,7 +108,7 @@ def test_any_text_compiles_to_a_query_that_runs(
     """Whatever the text (operators, wildcards, control characters, any script), the query
     runs: words are searched as words, nothing is parsed as syntax."""
     query = SearchQuery("movies", text=f"{text} harbor", fuzzy=fuzzy, fields=fields, limit=5)
-    hits = searchable._search(query)  # the sync half the port runs in a worker thread
+    hits = searchable._search(query)  # the search start to end, in this thread
     assert len(hits.documents) <= 5
     if "title" in (fields or ("title",)):
         assert "Harbor Lights" in [d["title"] for d in hits.documents]

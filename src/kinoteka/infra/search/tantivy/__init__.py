@@ -21,6 +21,7 @@ import shutil
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -30,6 +31,7 @@ import structlog
 import tantivy
 
 from kinoteka.infra.search.port import (
+    MAX_PAGE_SIZE,
     Document,
     IndexDefinition,
     SearchError,
@@ -56,6 +58,8 @@ __all__ = ["LAYOUT_FILE", "WRITER_HEAP_MIB", "TantivyIndex"]
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+LOOP_HITS = MAX_PAGE_SIZE
+"""Pages of up to this many hits are read on the event loop's thread (see `search`)."""
 
 
 @dataclass
@@ -185,24 +189,19 @@ class TantivyIndex:
             reader.seen_version = version
         return reader
 
-    def _get(self, index: str, document_id: str) -> Document | None:
-        definition = self._definition(index)
-        reader = self._reader(index)
+    def _get(self, reader: _Reader, index: str, document_id: str) -> Document | None:
         searcher = reader.index.searcher()
         term = tantivy.Query.term_query(reader.index.schema, "id", document_id)
         hits = searcher.search(term, 1).hits
         if not hits:
             return None
-        return stored_document(definition, searcher, hits[0][1])
+        return stored_document(self._definition(index), searcher, hits[0][1])
 
-    def _count(self, index: str) -> int:
-        return self._reader(index).index.searcher().num_docs
-
-    def _search(self, query: SearchQuery) -> SearchHits:
+    def _plan(
+        self, searcher: tantivy.Searcher, schema: tantivy.Schema, query: SearchQuery
+    ) -> Callable[[], tantivy.SearchResult]:
+        """The search of `query` with `searcher`, compiled, as a call to run."""
         definition = self._definition(query.index)
-        reader = self._reader(query.index)
-        searcher = reader.index.searcher()
-        schema = reader.index.schema
         compiled = compile_query(
             definition, schema, query, searcher, self._analyzer, self._exact_analyzer
         )
@@ -215,25 +214,32 @@ class TantivyIndex:
         elif query.text and definition.weight_field is not None:
             weight_by = definition.weight_field  # score * log2(2 + value), as the port says
         # Tantivy collects offset + limit hits up front: an offset past every document would
-        # ask for an allocation of that size (and abort the process), so it is clamped; the
-        # page is empty either way.
-        offset = query.offset
-        past_end = offset >= searcher.num_docs
-        result = searcher.search(
-            compiled,
-            query.limit,
-            count=True,
-            order_by_field=order_by,
-            offset=0 if past_end else offset,
-            order=order,
-            weight_by_field=weight_by,
-        )
-        hits = [] if past_end else result.hits
+        # ask for an allocation of that size (and abort the process), so it is clamped (the
+        # page is empty either way: `_hits`).
+        offset = query.offset if query.offset < searcher.num_docs else 0
+        return partial(
+            searcher.search, compiled, query.limit, count=True, order_by_field=order_by,
+            offset=offset, order=order, weight_by_field=weight_by,
+        )  # fmt: skip
+
+    def _hits(
+        self, searcher: tantivy.Searcher, query: SearchQuery, result: tantivy.SearchResult
+    ) -> SearchHits:
+        """The documents of a search's page and the total, read with the searcher that found
+        them (a reload in between would move the addresses)."""
+        definition = self._definition(query.index)
+        hits = [] if query.offset >= searcher.num_docs else result.hits
         documents = [
             stored_document(definition, searcher, address, query.source) for _, address in hits
         ]
         total: int = getattr(result, "count", None) or 0  # not in the bundled stub
         return SearchHits(total=total, documents=documents)
+
+    def _search(self, query: SearchQuery) -> SearchHits:
+        """A search start to end in the calling thread (`search` splits it between threads)."""
+        reader = self._reader(query.index)
+        searcher = reader.index.searcher()
+        return self._hits(searcher, query, self._plan(searcher, reader.index.schema, query)())
 
     def _rebuild_start(self, index: str) -> tuple[str, tantivy.IndexWriter]:
         directory = self._create(index)
@@ -264,10 +270,10 @@ class TantivyIndex:
         return await anyio.to_thread.run_sync(function, *args)
 
     async def _read(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a read on the pool of one thread per core: a search is CPU work in Tantivy (the
-        GIL released), more threads would only share the cores, and the pool's hand-off costs
-        the event loop less than anyio's. Writes keep to `_run`: a long one must not hold up
-        searches."""
+        """Run a search (or a reader's reopening) on the pool of one thread per core: it is CPU
+        work in Tantivy with the GIL released, more threads would only share the cores, and
+        the pool's hand-off costs the event loop less than anyio's. Writes keep to `_run`: a
+        long one must not hold up searches."""
         if self._read_pool is None:
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
             self._read_pool = ThreadPoolExecutor(
@@ -296,14 +302,35 @@ class TantivyIndex:
     async def clear(self, index: str) -> None:
         await self._run(self._clear, index)
 
+    # Reading: only Tantivy's search itself goes to a worker thread. `Searcher.doc`,
+    # `doc_freq` and file reads each release the GIL, and a worker taking it back waits for
+    # the event loop's thread to let go (the 5 ms switch interval when it is busy rendering):
+    # a page of 24 hits read in a worker took ~100 ms of such waits under load. On the loop's
+    # thread they cost what they are (~0.1 ms to compile a query, ~10 us a hit), so the
+    # query is compiled and a page of hits read there, the search (the GIL released for all
+    # of it) runs in a worker, and reopening or reloading a moved index too.
+
+    async def _fresh_reader(self, index: str) -> _Reader:
+        self._definition(index)
+        reader = self._readers.get(index)
+        if reader is None or reader.seen_version != self.files.read_version():
+            reader = await self._read(self._reader, index)
+        return reader
+
     async def get(self, index: str, document_id: str) -> Document | None:
-        return await self._read(self._get, index, document_id)
+        # one term looked up and one document read: less than a hand-off to a worker
+        return self._get(await self._fresh_reader(index), index, document_id)
 
     async def count(self, index: str) -> int:
-        return await self._read(self._count, index)
+        return (await self._fresh_reader(index)).index.searcher().num_docs
 
     async def search(self, query: SearchQuery) -> SearchHits:
-        return await self._read(self._search, query)
+        reader = await self._fresh_reader(query.index)
+        searcher = reader.index.searcher()
+        result = await self._read(self._plan(searcher, reader.index.schema, query))
+        if query.limit > LOOP_HITS:  # a batch reader's page: read in the worker
+            return await self._read(self._hits, searcher, query, result)
+        return self._hits(searcher, query, result)
 
     async def refresh(self) -> None:
         def reload_all() -> None:
