@@ -8,11 +8,12 @@ import hmac
 import json
 import time
 import uuid
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import HTTPException
 
 from kinoteka.auth.deps import check_access_token
@@ -22,6 +23,7 @@ from kinoteka.auth.tokens import (
     SigningKeyPair,
     TokenError,
     TokenVerifier,
+    UnknownSigningKey,
     sign_access_token,
     verify_access_token,
 )
@@ -158,3 +160,55 @@ async def test_keys_sealed_with_another_secret_say_how_to_recover(kit: AuthKit) 
     async with kit.db.session() as session:
         await other.rotate(session)
     assert (await other.signer()).kid != (await kit.keys.jwks())["keys"][-1]["kid"]
+
+
+class _Keys:
+    """A key source whose keys the test changes."""
+
+    def __init__(self, keys: dict[str, Ed25519PublicKey]) -> None:
+        self.keys = keys
+
+    async def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        return dict(self.keys)
+
+
+async def _loaded(source: _Keys, **options: Any) -> TokenVerifier:
+    verifier = TokenVerifier(source, issuer=ISSUER, audience=AUDIENCE, **options)
+    await verifier.reload()
+    return verifier
+
+
+async def test_a_verified_token_is_remembered_up_to_the_bound() -> None:
+    verifier = await _loaded(_Keys(KEYS), remembered=2)
+    first, second, third = _token(), _token(), _token()
+    claims = await verifier.verify(first)
+    assert await verifier.verify(first) is claims  # not decoded again
+    await verifier.verify(second)
+    await verifier.verify(first)  # used last: second is now the oldest
+    third_claims = await verifier.verify(third)
+    assert await verifier.verify(first) is claims
+    assert await verifier.verify(third) is third_claims
+    assert await verifier.verify(second) == await verifier.verify(second)
+    forgetful = await _loaded(_Keys(KEYS), remembered=0)
+    assert await forgetful.verify(first) is not await forgetful.verify(first)
+
+
+async def test_a_remembered_token_is_refused_once_it_expired() -> None:
+    # Expired two seconds ago, within a leeway of five: accepted, and remembered.
+    token = _token(now=time.time() - 902, ttl_seconds=900)
+    verifier = await _loaded(_Keys(KEYS), leeway=5)
+    await verifier.verify(token)
+    verifier.leeway = 0
+    with pytest.raises(TokenError, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_remembered_tokens_are_forgotten_when_the_keys_reload() -> None:
+    source = _Keys(KEYS)
+    verifier = await _loaded(source)
+    token = _token()
+    await verifier.verify(token)
+    source.keys = {}  # the key was retired
+    await verifier.reload()
+    with pytest.raises(UnknownSigningKey):
+        await verifier.verify(token)

@@ -26,13 +26,15 @@ This package is auth's public surface; other contexts import only from `kinoteka
   accounts' ids and emails (of one role, or all, or of the ids `among`), in id order for
   keyset paging.
 
-Revocation. Access tokens are verified offline (signature, expiry), then one Redis round trip
-(MGET) reads the token's `jti` in the denylist and the account's valid-after moment. Logout,
-refresh and password changes denylist a session's live token; a role change, deactivation or
-deletion sets valid-after to now, so every token issued before it is refused on the next
-request anywhere that shares auth's Redis (the admin panel then refreshes, getting the roles
-that hold now). A service verifying with the JWKS alone and its own Redis sees the change
-within one access-token lifetime (`KINOTEKA_AUTH__ACCESS_TTL_SECONDS`, 15 min by default).
+Revocation. Access tokens are verified offline (signature, expiry; a token verified before is
+remembered, so its signature is not checked again), then one Redis round trip (MGET), on
+every request, reads the token's `jti` in the denylist and the account's valid-after moment.
+Logout, refresh and password changes denylist a session's live token; a role change,
+deactivation or deletion sets valid-after to now, so every token issued before it is refused
+on the next request anywhere that shares auth's Redis (the admin panel then refreshes,
+getting the roles that hold now). A service verifying with the JWKS alone and its own Redis
+sees the change within one access-token lifetime (`KINOTEKA_AUTH__ACCESS_TTL_SECONDS`, 15 min
+by default).
 
 While Redis is down or frozen, auth fails closed. Every authenticated route answers 503 with
 `Retry-After` (the revocation check cannot be made, and a logged-out, deactivated or demoted

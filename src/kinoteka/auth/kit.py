@@ -46,6 +46,7 @@ def build_auth_kit(settings: Settings, db: Database, cache: Cache, redis_url: st
         audience=auth.audience,
         leeway=auth.leeway_seconds,
         refresh_interval=auth.key_refresh_seconds,
+        remembered=auth.remembered_tokens,
     )
     return AuthKit(
         settings=auth,

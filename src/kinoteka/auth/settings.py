@@ -68,6 +68,12 @@ class AuthSettings(BaseModel):
     key_refresh_seconds: float = Field(
         default=30.0, ge=0, description="How often a verifier may reload keys for an unknown kid."
     )
+    remembered_tokens: int = Field(
+        default=4096,
+        ge=0,
+        description="Verified access tokens a process remembers, skipping their signature check "
+        "on the next requests (never their expiry or revocation); 0: none.",
+    )
     password_hash: PasswordHashSettings = PasswordHashSettings()
     password_min_length: int = Field(default=10, ge=8)
     reset_token_ttl_seconds: int = Field(default=3600, ge=60)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -145,6 +146,31 @@ def verify_access_token(
     leeway: float = 0,
 ) -> AccessClaims:
     """Check signature, algorithm, expiry, issuer and audience; raise `TokenError` otherwise."""
+    return _verified(token, keys, issuer=issuer, audience=audience, leeway=leeway).claims
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature, issuer and audience checked out, and the moments between
+    which its time claims hold (PyJWT's rules: `iat` and `nbf` not after now + leeway, `exp`
+    after now - leeway)."""
+
+    claims: AccessClaims
+    valid_from: int
+    valid_until: int
+
+    def holds_at(self, now: float, leeway: float) -> bool:
+        return self.valid_from <= now + leeway and now - leeway < self.valid_until
+
+
+def _verified(
+    token: str,
+    keys: Mapping[str, Ed25519PublicKey],
+    *,
+    issuer: str,
+    audience: str,
+    leeway: float,
+) -> _Verified:
     key = keys.get(_signing_kid(token))
     if key is None:
         raise UnknownSigningKey("unknown signing key")
@@ -163,7 +189,7 @@ def verify_access_token(
     except jwt.PyJWTError as error:
         raise TokenError(f"invalid token: {error}") from None
     try:
-        return AccessClaims(
+        claims = AccessClaims(
             subject=uuid.UUID(payload["sub"]),
             session_id=uuid.UUID(payload["sid"]),
             roles=frozenset(payload.get("roles", ())),
@@ -172,8 +198,11 @@ def verify_access_token(
             issued_at=float(payload["iat"]),
             expires_at=int(payload["exp"]),
         )
+        # As PyJWT reads them (it has just accepted these very values).
+        valid_from = max(int(payload["iat"]), int(payload.get("nbf", payload["iat"])))
     except (TypeError, ValueError):
         raise TokenError("invalid token claims") from None
+    return _Verified(claims, valid_from, int(payload["exp"]))
 
 
 def denylist_key(prefix: str, jti: str) -> str:
@@ -230,7 +259,14 @@ class JwksKeySource:
 
 class TokenVerifier:
     """Offline verification with cached public keys, reloaded when an unknown `kid` shows up
-    (at most every `refresh_interval` seconds, so garbage kids cannot hammer the source)."""
+    (at most every `refresh_interval` seconds, so garbage kids cannot hammer the source).
+
+    The last `remembered` tokens that verified are kept with their claims, so a client's next
+    requests skip the signature check (most of a request's auth cost); a remembered token is
+    still refused once its time claims no longer hold (it is then checked afresh, for the
+    same error), and all are forgotten when the keys reload. Revocation is not decided here:
+    `check_access_token` asks Redis on every request whatever this remembers.
+    """
 
     def __init__(
         self,
@@ -240,24 +276,41 @@ class TokenVerifier:
         audience: str,
         leeway: float = 0,
         refresh_interval: float = 30.0,
+        remembered: int = 4096,
     ) -> None:
         self.source = source
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
         self.refresh_interval = refresh_interval
+        self.remembered = remembered
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._loaded_at: float | None = None
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
 
     async def reload(self) -> None:
-        self._keys = await self.source.public_keys()
+        keys = await self.source.public_keys()
+        # What was verified with the keys before is checked again with these.
+        self._verified.clear()
+        self._keys = keys
         self._loaded_at = time.monotonic()
 
     def verify_cached(self, token: str) -> AccessClaims:
         """Verify with the keys already loaded (no I/O)."""
-        return verify_access_token(
+        known = self._verified.get(token)
+        if known is not None:
+            if known.holds_at(time.time(), self.leeway):
+                self._verified.move_to_end(token)
+                return known.claims
+            del self._verified[token]
+        verified = _verified(
             token, self._keys, issuer=self.issuer, audience=self.audience, leeway=self.leeway
         )
+        if self.remembered > 0:
+            self._verified[token] = verified
+            if len(self._verified) > self.remembered:
+                self._verified.popitem(last=False)
+        return verified.claims
 
     async def verify(self, token: str) -> AccessClaims:
         try:
