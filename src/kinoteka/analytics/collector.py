@@ -33,6 +33,7 @@ _player_events: TypeAdapter[list[Any]] = TypeAdapter(list[PlayerEvent])
 _TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 KNOWN_TYPES = {kind.value for kind in PlayerEventType}
 TYPE_REASON = "type: must be one of " + ", ".join(kind.value for kind in PlayerEventType)
+_TOPIC_OF = {kind.value: topic for kind, topic in PLAYER_TOPICS.items()}
 
 
 @dataclass(frozen=True)
@@ -156,13 +157,14 @@ async def collect(
     records: list[BusRecord] = []
     refused: list[RefusedEvent] = []
     seen: set[uuid.UUID] = set()
+    latest = server_at + FUTURE_TOLERANCE
     for index, event, reason in validate_events(batch.events):
         raw = batch.events[index]
         if event is None:
             refused.append(RefusedEvent(index=index, event_id=_event_id_of(raw), reason=reason))
             continue
         event_id = event.event_id or derived_event_id(user_id, batch.playback_id, raw)
-        if event.at > server_at + FUTURE_TOLERANCE:
+        if event.at > latest:
             refused.append(
                 RefusedEvent(index=index, event_id=str(event_id), reason="at: in the future")
             )
@@ -204,7 +206,7 @@ async def collect(
         log.info("analytics.refused", user_id=str(user_id), refused=len(refused))
     if records:
         try:
-            await publish(bus, records, {t.value: topic for t, topic in PLAYER_TOPICS.items()})
+            await publish(bus, records, _TOPIC_OF)
         except BusError as error:
             log.warning("analytics.bus_unavailable", error=str(error))
             raise BusUnavailable(str(error)) from error
