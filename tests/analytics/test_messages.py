@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
-from kinoteka.analytics.messages import decode, line
-from kinoteka.analytics.schemas import BusRecord
+from kinoteka.analytics.messages import decode, encode, line
+from kinoteka.analytics.schemas import BusRecord, PlayerEvent, player_fields, player_record
 
 _PYDANTIC = TypeAdapter(BusRecord)
 _text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
@@ -44,3 +47,38 @@ _records = st.builds(
 def test_a_line_is_what_pydantic_writes(record: BusRecord) -> None:
     assert line(record) == _PYDANTIC.dump_json(record)
     assert decode(line(record)) == [record]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "play"},
+        {"type": "pause"},
+        {"type": "seek", "from_position": 3.5},
+        {"type": "quality_change", "height": 720, "bitrate": 3_000_000, "auto": True},
+        {"type": "quality_change", "from_quality": "480p", "to_quality": "1080p"},
+        {"type": "progress", "duration": 6000.0},
+        {"type": "progress"},
+        {"type": "full_view", "duration": 5400.0},
+        {"type": "error", "message": "décodeur en panne", "fatal": False},
+    ],
+)
+def test_a_player_events_fields_write_the_line_of_its_record(raw: dict[str, Any]) -> None:
+    (event,) = TypeAdapter(list[PlayerEvent]).validate_python(
+        [
+            {
+                "film_id": str(uuid.uuid4()),
+                "position": 12.25,
+                "at": "2026-12-01T20:15:00+03:00",
+                **raw,
+            }
+        ]
+    )
+    given_ids = {
+        "event_id": uuid.uuid4(), "user_id": uuid.uuid4(), "playback_id": None,
+        "server_at": dt.datetime.now(dt.UTC),
+    }  # fmt: skip
+    fields = player_fields(event, **given_ids)
+    record = player_record(event, **given_ids)
+    assert line(fields) == _PYDANTIC.dump_json(record)
+    assert decode(encode([fields], {raw["type"]: "t"})[0][1]) == [record]

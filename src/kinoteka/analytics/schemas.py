@@ -168,30 +168,26 @@ def derived_event_id(
     return uuid.uuid5(EVENT_NAMESPACE, content)
 
 
-def player_record(
+# Every `BusRecord` field in its order, the optional ones at their defaults.
+_RECORD_FIELDS: dict[str, Any] = {
+    name: None if field.is_required() else field.default
+    for name, field in BusRecord.model_fields.items()
+}
+
+
+def player_fields(
     event: Play | Pause | Seek | QualityChange | Progress | FullView | PlayerError,
     *,
     event_id: uuid.UUID,
     user_id: uuid.UUID,
     playback_id: uuid.UUID | None,
     server_at: dt.datetime,
-) -> BusRecord:
-    extra: dict[str, Any] = {}
-    if isinstance(event, Seek):
-        extra["from_position"] = event.from_position
-    elif isinstance(event, QualityChange):
-        extra.update(
-            from_quality=event.from_quality or "",
-            to_quality=event.target,
-            height=event.height,
-            bitrate=event.bitrate,
-            auto=event.auto,
-        )
-    elif isinstance(event, Progress | FullView):
-        extra["duration"] = event.duration
-    elif isinstance(event, PlayerError):
-        extra.update(message=event.message, fatal=event.fatal)
-    return BusRecord(
+) -> dict[str, Any]:
+    """The `BusRecord` of a checked player event as its plain fields, in the record's order
+    and of its types (the event's were checked): the collector writes them to the bus
+    without building a model per event (`player_record` builds one from them)."""
+    fields = _RECORD_FIELDS.copy()
+    fields.update(
         event_id=event_id,
         type=event.type.value,
         user_id=user_id,
@@ -200,7 +196,40 @@ def player_record(
         position=event.position,
         client_at=event.at,
         server_at=server_at,
-        **extra,
+    )
+    if isinstance(event, Seek):
+        fields["from_position"] = event.from_position
+    elif isinstance(event, QualityChange):
+        fields.update(
+            from_quality=event.from_quality or "",
+            to_quality=event.target,
+            height=event.height,
+            bitrate=event.bitrate,
+            auto=event.auto,
+        )
+    elif isinstance(event, Progress | FullView):
+        fields["duration"] = event.duration
+    elif isinstance(event, PlayerError):
+        fields.update(message=event.message, fatal=event.fatal)
+    return fields
+
+
+def player_record(
+    event: Play | Pause | Seek | QualityChange | Progress | FullView | PlayerError,
+    *,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    playback_id: uuid.UUID | None,
+    server_at: dt.datetime,
+) -> BusRecord:
+    return BusRecord(
+        **player_fields(
+            event,
+            event_id=event_id,
+            user_id=user_id,
+            playback_id=playback_id,
+            server_at=server_at,
+        )
     )
 
 
