@@ -57,7 +57,7 @@ async def test_films_default_order_is_best_rated_first(public_client: httpx.Asyn
 
 async def test_pages_join_up_to_the_unpaged_order(public_client: httpx.AsyncClient) -> None:
     sorts = ("imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating",
-             "added", "-added")  # fmt: skip
+             "added", "-added", "review_count", "-review_count")  # fmt: skip
     for sort in sorts:
         first = (await public_client.get(FILMS, params={"sort": sort, "page_size": 50})).json()
         second = (

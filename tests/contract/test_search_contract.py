@@ -329,6 +329,25 @@ async def test_sort_by_rating_and_title_missing_ratings_last(index: SearchIndex)
     assert await titles(index, sort=Sort.parse("-title")) == ["d", "C", "b", "Á"]
 
 
+async def test_sort_by_viewers_counters_unrated_last(index: SearchIndex) -> None:
+    """The content API's `user_rating` and `review_count` sorts: films nobody rated or
+    reviewed carry neither field and come last both ways."""
+    await load(index, [
+        film("Loved", user_rating=9.5, user_rating_count=2, review_count=1),
+        film("Debated", user_rating=5.0, user_rating_count=40, review_count=12),
+        film("Unseen"),
+        film("Panned", user_rating=2.25, user_rating_count=4, review_count=3),
+    ])  # fmt: skip
+    assert await titles(index, sort=Sort.parse("-user_rating")) == [
+        "Loved", "Debated", "Panned", "Unseen"]  # fmt: skip
+    assert await titles(index, sort=Sort.parse("user_rating")) == [
+        "Panned", "Debated", "Loved", "Unseen"]  # fmt: skip
+    assert await titles(index, sort=Sort.parse("-review_count")) == [
+        "Debated", "Panned", "Loved", "Unseen"]  # fmt: skip
+    assert await titles(index, sort=Sort.parse("review_count")) == [
+        "Loved", "Panned", "Debated", "Unseen"]  # fmt: skip
+
+
 async def test_pagination_reaches_any_depth(index: SearchIndex) -> None:
     documents = [film(f"Film {n:05d}", rating=n / 100) for n in range(250)]
     await load(index, documents)

@@ -31,6 +31,8 @@ SortValue = Literal[
     "-user_rating",
     "added",
     "-added",
+    "review_count",
+    "-review_count",
 ]
 PersonSortValue = Literal["full_name", "-full_name"]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorDetail}}
@@ -158,8 +160,9 @@ async def films(
     sort: Annotated[
         SortValue,
         Query(
-            description="imdb_rating, title, user_rating (viewers' average) or added (when "
-            "the film entered the catalog: -added is newest first); - for descending."
+            description="imdb_rating, title, user_rating (viewers' average), review_count "
+            "(viewers' reviews) or added (when the film entered the catalog: -added is newest "
+            "first); - for descending. Films nobody rated or reviewed come last either way."
         ),
     ] = "-imdb_rating",
     genre: Annotated[str | None, Query(description="Genre id to filter by.")] = None,

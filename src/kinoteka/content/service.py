@@ -30,7 +30,7 @@ from kinoteka.search import IndexNames
 
 SORTS = (
     "imdb_rating", "-imdb_rating", "title", "-title", "user_rating", "-user_rating", "added",
-    "-added",
+    "-added", "review_count", "-review_count",
 )  # fmt: skip
 PERSON_SORTS = ("full_name", "-full_name")
 SHORT_FIELDS = ("id", "title", "imdb_rating", "user_rating")
