@@ -537,10 +537,13 @@ PAGES = [
     ("film", "/films/{film}"),
     ("person", None),
     ("watch", "/films/{film}/watch"),
+    ("unavailable", None),  # the watch page of a film without a video
     ("account", "/account"),
 ]
 ANONYMOUS_PAGES = [
+    ("films", "/films"),
     ("film-anonymous", "/films/{film}"),
+    ("not-found", f"/films/{uuid.UUID(int=0)}"),  # the problem page, as a 404
     ("signin", "/signin"),
     ("signup", "/signup"),
     ("password-reset", "/password-reset"),
@@ -598,11 +601,19 @@ async def test_the_bell_counts_a_delivered_notification_without_reload(
 
 
 async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) -> None:
+    from playwright.async_api import expect
+
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
     for name, path in ANONYMOUS_PAGES:
         await page.goto(site.url + path.format(film=site.film_id))
         problems += await check_page(page, name)
+    await page.goto(f"{site.url}/films?sort=title")
+    other = next(
+        href
+        for href in await page.locator(".card > a").evaluate_all("as => as.map(a => a.pathname)")
+        if site.film_id not in href
+    )
 
     await sign_up(page, site, "axe-viewer@example.com")
     await page.goto(f"{site.url}/films/{site.film_id}")
@@ -611,11 +622,15 @@ async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) 
     person = await page.locator(".people a").first.get_attribute("href")
     genre = await page.locator(".film .meta a.chip").first.get_attribute("href")
     for name, path in PAGES:
-        target = {"genre": genre, "person": person}.get(name) or path
+        target = {"genre": genre, "person": person, "unavailable": f"{other}/watch"}.get(
+            name
+        ) or path
         assert target
         await page.goto(site.url + target.format(film=site.film_id))
         if name == "watch":
             await poll(page, "document.getElementById('player').dataset.engine")
+        if name == "unavailable":
+            await expect(page.locator("main .notice")).to_contain_text("not ready")
         problems += await check_page(page, name)
 
     await page.goto(f"{site.url}/lang/ru?next=/")
