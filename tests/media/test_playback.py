@@ -164,3 +164,41 @@ async def test_on_s3_playlists_pass_through_and_segments_redirect_to_presigned_u
                     assert part.status_code == 206
                     assert len(part.content) == 100
                 assert (await client.get(stream["dash"])).text.lstrip().startswith("<?xml")
+
+
+async def test_posters_and_previews_are_public_but_nothing_else_is(
+    media_server: MediaServer, ready_film: uuid.UUID
+) -> None:
+    """The paths the search documents carry (`artwork_url_sql`, run on the video's row) serve
+    the poster and preview without a token or signature; manifests and segments stay signed."""
+    import psycopg
+
+    from kinoteka.infra.db import libpq_url
+    from kinoteka.media import artwork_url_sql
+
+    poster_sql = artwork_url_sql("v", "poster", "list.webp")
+    preview_sql = artwork_url_sql("v", "preview_webp")
+    with psycopg.connect(libpq_url(media_server.database_url)) as connection:
+        row = connection.execute(
+            f"SELECT {poster_sql}, {preview_sql}, v.id::text, v.current_version"  # noqa: S608
+            " FROM media.videos v WHERE v.film_id = %s",
+            (ready_film,),
+        ).fetchone()
+    assert row is not None
+    poster, preview, video_id, version = row
+    assert poster == f"/media/art/{video_id}/v{version}/poster-list.webp"
+    async with httpx.AsyncClient(base_url=media_server.base_url) as client:
+        for path, kind in ((poster, "image/webp"), (preview, "image/webp")):
+            answer = await client.get(path)
+            assert answer.status_code == 200, path
+            assert answer.headers["content-type"] == kind
+            assert answer.headers["cache-control"].startswith("public")
+            assert answer.content[:4] == b"RIFF"
+        base = f"/media/art/{video_id}/v{version}/"
+        for name in ("master.m3u8", "manifest.mpd", "sprite.vtt", "360p/init.mp4", "..%2Fx"):
+            refused = await client.get(base + name)
+            assert refused.status_code == 404, name
+        assert (await client.get(base + "poster-detail.webp")).status_code == 200
+        missing = await client.get(f"/media/art/{uuid.uuid4()}/v1/poster-list.webp")
+        assert missing.status_code == 404
+        assert (await client.get(f"/media/art/{video_id}/v0/poster-list.webp")).status_code == 404

@@ -6,6 +6,12 @@ covers the prefix `{video_id}/v{n}/` and the expiry, so the manifests' relative 
 The route streams from local storage with HTTP Range support; on S3 it passes the small
 text files (playlists, MPD, VTT) through and redirects everything else to a presigned URL
 of the object, so segment bytes come straight from S3 while relative URIs keep working.
+
+A version's poster and animated preview are public, as the catalog's posters are (anyone may
+browse; watching needs an account): `/media/art/{video_id}/v{n}/poster-list.webp` needs no
+signature and serves those pictures only, never a manifest or a segment. The search documents
+carry these stable paths (`artwork_url_sql`), so film cards and the anonymous film page show
+them.
 """
 
 from __future__ import annotations
@@ -21,14 +27,24 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from kinoteka.infra.storage import InvalidKey, ObjectNotFound, check_key, read_all
+from kinoteka.infra.storage import (
+    InvalidKey,
+    ObjectNotFound,
+    ObjectStorage,
+    check_key,
+    read_all,
+)
 from kinoteka.infra.storage.local import LocalStorage
 from kinoteka.infra.storage.serving import parse_range
+from kinoteka.media.artwork_links import ART_ROUTE
 from kinoteka.media.jobs import CONTENT_TYPES
 from kinoteka.services import ServicesDep
 
 ROUTE = "/media/v"
 _VERSION = re.compile(r"^v[1-9][0-9]{0,8}$")
+_ARTWORK_FILE = re.compile(r"^(poster-[a-z0-9]{1,16}\.(webp|jpg)|preview\.(webp|gif))$")
+"""The files of a version the public artwork route serves (`ffmpeg.poster_files`, previews)."""
+ART_CACHE = "public, max-age=86400"
 TEXT_SUFFIXES = (".m3u8", ".mpd", ".vtt")
 
 
@@ -80,37 +96,65 @@ def playback_router() -> APIRouter:
             key = check_key(f"media/{prefix}{path}")
         except InvalidKey:
             raise HTTPException(404, "no such file") from None
-        storage = services.storage
-        kind = media_type(key)
         headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
-        if not isinstance(storage, LocalStorage):
-            if key.endswith(TEXT_SUFFIXES):
-                try:
-                    body = await read_all(storage, key)
-                except ObjectNotFound:
-                    raise HTTPException(404, "no such file") from None
-                return Response(body, media_type=kind, headers=headers)
-            remaining = max(int(expires - time.time()), 1)
-            url = await storage.presigned_url(key, expires_in=min(remaining, 3600))
-            return RedirectResponse(url, status_code=302)
-        try:
-            size = await storage.size(key)
-        except ObjectNotFound:
-            raise HTTPException(404, "no such file") from None
-        if range_header is None:
-            headers["Content-Length"] = str(size)
-            return StreamingResponse(storage.get(key), media_type=kind, headers=headers)
-        span = parse_range(range_header, size)
-        if span is None:
-            raise HTTPException(
-                416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-            )
-        start, end = span
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        headers["Content-Length"] = str(end - start + 1)
-        return StreamingResponse(
-            storage.get(key, start=start, end=end), status_code=206, media_type=kind,
-            headers=headers,
-        )  # fmt: skip
+        return await _serve(services.storage, key, headers, range_header, expires)
+
+    @router.get(
+        ART_ROUTE + "/{video_id}/{version}/{name}",
+        summary="A version's poster or animated preview (public, as catalog posters are)",
+        responses={404: {"description": "Not a poster or preview, or not made"}},
+    )
+    async def artwork(
+        video_id: uuid.UUID, version: str, name: str, services: ServicesDep,
+        range_header: Annotated[str | None, Header(alias="Range")] = None,
+    ) -> Response:  # fmt: skip
+        if not _VERSION.match(version) or not _ARTWORK_FILE.match(name):
+            raise HTTPException(404, "only a version's posters and previews are public")
+        key = f"media/{video_id}/{version}/{name}"
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": ART_CACHE}
+        expires = int(time.time()) + 3600
+        return await _serve(services.storage, key, headers, range_header, expires)
 
     return router
+
+
+async def _serve(
+    storage: ObjectStorage,
+    key: str,
+    headers: dict[str, str],
+    range_header: str | None,
+    expires: int,
+) -> Response:
+    """The stored file `key`: streamed (with Range) from local storage; on S3 a text file
+    passed through, any other redirected to a presigned URL valid until `expires` (an hour
+    at most)."""
+    kind = media_type(key)
+    if not isinstance(storage, LocalStorage):
+        if key.endswith(TEXT_SUFFIXES):
+            try:
+                body = await read_all(storage, key)
+            except ObjectNotFound:
+                raise HTTPException(404, "no such file") from None
+            return Response(body, media_type=kind, headers=headers)
+        remaining = max(int(expires - time.time()), 1)
+        url = await storage.presigned_url(key, expires_in=min(remaining, 3600))
+        return RedirectResponse(url, status_code=302)
+    try:
+        size = await storage.size(key)
+    except ObjectNotFound:
+        raise HTTPException(404, "no such file") from None
+    if range_header is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(storage.get(key), media_type=kind, headers=headers)
+    span = parse_range(range_header, size)
+    if span is None:
+        raise HTTPException(
+            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        )
+    start, end = span
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(
+        storage.get(key, start=start, end=end), status_code=206, media_type=kind,
+        headers=headers,
+    )  # fmt: skip
