@@ -23,6 +23,13 @@ VALUES (%s, %s, %s, '[]', 1, 100, 'uploads/x', 'x.mp4', 1, 1, %s, %s, %s, 0, '{}
 """
 
 
+ARTWORK = (
+    '{"hls": "master.m3u8", "dash": "manifest.mpd", "artwork": {"poster": {"list.webp":'
+    ' "poster-list.webp", "list.jpg": "poster-list.jpg"}, "preview_webp": "preview.webp",'
+    ' "preview_gif": "preview.gif", "sprite_vtt": "sprite.vtt"}}'
+)
+
+
 def add_video(
     rig: SyncRig,
     title: str,
@@ -140,6 +147,11 @@ async def test_only_what_the_document_shows_queues_a_change(rig: SyncRig) -> Non
         (video_id,),
     )
     assert queued(rig, "Alien") == 1
+    execute(
+        rig.database_url, "UPDATE media.videos SET outputs = %s::jsonb WHERE id = %s",
+        (ARTWORK, video_id),
+    )  # fmt: skip
+    assert queued(rig, "Alien") == 2  # the artwork was made (poster, preview)
 
 
 async def test_has_video_filters_the_index(following: SyncRig) -> None:
@@ -152,3 +164,22 @@ async def test_has_video_filters_the_index(following: SyncRig) -> None:
     assert others.total == 2
     in_hd = await rig.index.search(SearchQuery("movies", filters={"qualities": "1080p"}))
     assert in_hd.total == 1
+
+
+async def test_the_videos_artwork_reaches_the_document_when_it_is_made(
+    following: SyncRig,
+) -> None:
+    """The artwork is added to a version that already plays: the document gains its public
+    poster and preview paths then (the cards and the anonymous film page show them)."""
+    rig = following
+    video_id = add_video(rig, "Alien")
+    document = await document_when(rig, "Alien", lambda d: d["has_video"] is True)
+    assert "video_poster_url" not in document
+    assert "preview_url" not in document
+    execute(
+        rig.database_url, "UPDATE media.videos SET outputs = %s::jsonb WHERE id = %s",
+        (ARTWORK, video_id),
+    )  # fmt: skip
+    document = await document_when(rig, "Alien", lambda d: "video_poster_url" in d)
+    assert document["video_poster_url"] == f"/media/art/{video_id}/v1/poster-list.webp"
+    assert document["preview_url"] == f"/media/art/{video_id}/v1/preview.webp"

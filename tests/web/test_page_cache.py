@@ -174,3 +174,35 @@ async def test_a_catalog_change_gives_a_fresh_page_at_once(
         await index.refresh()
     restored = await client.get(f"/films/{film_id}")
     assert "A Title Nobody Gave It" not in restored.text
+
+
+async def test_a_video_becoming_ready_shows_its_preview_to_the_next_visitor(
+    make_client: Any, web_index: Index
+) -> None:
+    """A film's video, poster and preview reach the index through the sync: the cached
+    anonymous page without them is not served once they are there."""
+    client: httpx.AsyncClient = await make_client()
+    _, index = web_index
+    movies = SearchSettings().indexes.movies
+    film_id = FILM_LINK.findall((await client.get("/")).text)[0]
+    await client.get(f"/films/{film_id}")
+    before = await client.get(f"/films/{film_id}")
+    assert before.headers["x-cache"] == "hit"
+    assert "data-preview" not in before.text
+    original = await index.get(movies, film_id)
+    assert original is not None
+    art = f"/media/art/{film_id}/v1/"
+    ready = {**original, "has_video": True, "video_poster_url": art + "poster-list.webp",
+             "preview_url": art + "preview.webp"}  # fmt: skip
+    await index.bulk(movies, [ready])
+    try:
+        await index.refresh()
+        after = await client.get(f"/films/{film_id}")
+        assert after.headers["x-cache"] == "miss"
+        assert f'data-preview="{art}preview.webp"' in after.text
+        assert f'href="/films/{film_id}/watch"' in after.text
+        if not original.get("poster_url"):
+            assert f'src="{art}poster-list.webp"' in after.text
+    finally:
+        await index.bulk(movies, [original])
+        await index.refresh()

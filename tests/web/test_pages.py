@@ -228,6 +228,9 @@ async def test_films_with_a_video_get_the_first_row_and_a_list_of_their_own(
     index = open_index(url, settings)
     await index.ensure_indexes()
     documents = [dict(d, has_video=i < 2) for i, d in enumerate(source.documents)]
+    # the first film's video has its artwork made, the second's not yet (no catalog posters)
+    art = f"/media/art/{documents[0]['id']}/v1/"
+    documents[0].update(video_poster_url=art + "poster-list.webp", preview_url=art + "preview.webp")
     await index.bulk(settings.indexes.movies, documents, [])
     watchable = {str(d["id"]) for d in documents[:2]}
     services = web_services(fresh_database, flushed_redis, (url, index), tmp_path)
@@ -238,6 +241,8 @@ async def test_films_with_a_video_get_the_first_row_and_a_list_of_their_own(
         assert set(FILM_LINK.findall(row)) == watchable
         listed = await client.get("/films", params={"sort": "-added", "has_video": "true"})
         assert set(FILM_LINK.findall(listed.text)) == watchable
+        assert listed.text.count(f'src="{art}poster-list.webp"') == 1  # its card's picture
+        assert listed.text.count('class="poster-placeholder"') == 1  # the other's letter
         assert "<h1>Ready to watch</h1>" in listed.text
         assert 'name="has_video" value="true"' in listed.text
         russian = await client.get("/", headers={"accept-language": "ru"})
@@ -247,6 +252,11 @@ async def test_films_with_a_video_get_the_first_row_and_a_list_of_their_own(
             playable = f'href="/films/{film}/watch"' in page
             assert playable == (film in watchable)
             assert ("This film has no video yet." in page) != playable
+            # anonymous visitors see the video's poster and preview too
+            assert ('data-preview="' in page) == (film == str(documents[0]["id"]))
+        first = (await client.get(f"/films/{documents[0]['id']}")).text
+        assert f'data-preview="{art}preview.webp"' in first
+        assert f'<img class="poster" src="{art}poster-list.webp"' in first
     await index.close()
 
 

@@ -166,13 +166,18 @@ class FilmCard(FilmShort):
     """A film as a page lists it: the short form with its poster and genre names."""
 
     poster_url: str | None = None
+    video_poster_url: str | None = None
+    """A picture of its video (public), for a film without a catalog poster."""
     genres: list[str] = Field(default_factory=list)
 
 
 class FilmView(FilmDetail):
-    """A film as its page shows it: the detail with its poster."""
+    """A film as its page shows it: the detail with its poster, and its video's poster and
+    animated preview (public paths) when it has a video."""
 
     poster_url: str | None = None
+    video_poster_url: str | None = None
+    preview_url: str | None = None
 
 
 class CardPage(_Out):

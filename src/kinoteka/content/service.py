@@ -79,6 +79,7 @@ def _film_card(document: Mapping[str, Any]) -> FilmCard:
         title=document["title"],
         imdb_rating=document.get("imdb_rating"),
         poster_url=document.get("poster_url"),
+        video_poster_url=document.get("video_poster_url"),
         genres=list(document.get("genres") or []),
     )
 
@@ -348,4 +349,6 @@ class ContentQueries:
         return FilmView(
             **_film_detail(document, self.poster_widths).model_dump(),
             poster_url=document.get("poster_url"),
+            video_poster_url=document.get("video_poster_url"),
+            preview_url=document.get("preview_url"),
         )

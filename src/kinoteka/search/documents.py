@@ -12,7 +12,10 @@ comparisons):
   1970, what "new" sorts by), `popularity` (the weight of its search relevance: rating plus
   a little for its credits, see `search.repository.documents.POPULARITY_SQL`), `has_video`
   (whether the film has a playable video, always present), `duration` (its seconds) and
-  `qualities` (its rungs, `["1080p", "720p"]`), read from `media.videos`;
+  `qualities` (its rungs, `["1080p", "720p"]`), `video_poster_url` and `preview_url` (public
+  paths of its poster, 320 pixels wide, and its animated preview, once made: what a film
+  without a catalog poster shows, and the film page's preview for every visitor), read from
+  `media.videos`;
   `user_rating` (the viewers' average 0-10 score, 2 decimals), `user_rating_count` and
   `review_count` (from ugc's per-film counters);
 - genres: `id`, `name`, `description`;
@@ -88,6 +91,8 @@ MOVIE_FIELDS = (
     FieldSpec("has_video", FieldKind.BOOL),
     FieldSpec("duration", FieldKind.FLOAT),
     FieldSpec("qualities", FieldKind.KEYWORD),
+    FieldSpec("video_poster_url", FieldKind.KEYWORD),
+    FieldSpec("preview_url", FieldKind.KEYWORD),
     _people("directors"),
     _people("actors"),
     _people("writers"),

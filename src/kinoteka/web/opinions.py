@@ -162,7 +162,10 @@ async def film_page(
     draft: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The film page: the film, its playback when signed in, and its viewers' content."""
+    """The film page: the film, and its viewers' content. Its video's poster and animated
+    preview come from the index document (public paths, so every visitor sees them and the
+    anonymous page cache follows them with the index version); a signed-in viewer's page asks
+    the stream endpoint too, whose signed URLs are ahead of the sync."""
     session = await kit.browsing(request)
     found = await kit.queries().get_film_view(film_id)
     claims = session.claims if session is not None else None

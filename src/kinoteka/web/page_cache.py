@@ -5,8 +5,9 @@ only a page that is the same for every such visitor is kept: a 200 HTML answer t
 cookie and carries no CSRF token (a page with a form is rendered afresh each time). An entry
 is keyed by the search index's version, the UI language, whether htmx asked for the results
 alone, and the full URL. The version moves on every acknowledged write to the index and on
-every rebuild, and the viewers' rating and review counters reach the index through the sync
-(see `docs/architecture.md`), so after a change is visible no page rendered before it is
+every rebuild, and the viewers' rating and review counters and a film's video (whether it
+plays, its poster and preview) reach the index through the sync (see
+`docs/architecture.md`), so after a change is visible no page rendered before it is
 served; what the version does not cover (a review's text edited in place) lives at most
 `KINOTEKA_WEB__PAGE_CACHE_SECONDS`. Entries are bounded by `…__PAGE_CACHE_ENTRIES`, least
 recently used first out, and a newer version drops every older entry at once.

@@ -93,6 +93,7 @@ async def film_cards_by_id(
                 title=view.title,
                 imdb_rating=view.imdb_rating,
                 poster_url=view.poster_url,
+                video_poster_url=view.video_poster_url,
                 genres=[g.name for g in view.genre],
             )
         )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from kinoteka.catalog import poster_url_sql
 from kinoteka.infra.db import fetch_column, fetch_rows
 from kinoteka.infra.search import Document, EncodedDocument
+from kinoteka.media import artwork_url_sql
 from kinoteka.search.documents import DocumentKind, SearchIndexes
 from kinoteka.search.settings import IndexNames
 
@@ -80,18 +81,23 @@ USER_RATING_MEMBERS = (
 # The film's playable video, as the media service plays it (`kinoteka.media.service.
 # film_videos`): the newest with a switched-in version. A sanctioned cross-context read (see
 # docs/architecture.md): set-wise over the page, and captured by the trigger on media.videos.
-VIDEO_SELECT = """
-  SELECT DISTINCT ON (v.film_id) v.film_id, v.duration, v.qualities
+VIDEO_SELECT = f"""
+  SELECT DISTINCT ON (v.film_id) v.film_id, v.duration, v.qualities,
+         {artwork_url_sql("v", "poster", "list.webp")} AS poster_url,
+         {artwork_url_sql("v", "preview_webp")} AS preview_url
     FROM media.videos v
-   WHERE {film_id} AND v.current_version IS NOT NULL
-   ORDER BY v.film_id, v.created DESC"""
+   WHERE {{film_id}} AND v.current_version IS NOT NULL
+   ORDER BY v.film_id, v.created DESC"""  # noqa: S608 - built from constants only
 VIDEO_MEMBERS = (
     ("has_video", "v.film_id IS NOT NULL"),
     ("duration", "v.duration"),
     ("qualities", "coalesce(to_json(v.qualities), '[]'::json)"),
+    ("video_poster_url", "v.poster_url"),
+    ("preview_url", "v.preview_url"),
 )
 """`has_video` (always), `duration` (seconds; left out without a video), `qualities` (rung
-names, `[]` without a video)."""
+names, `[]` without a video), `video_poster_url` and `preview_url` (the public paths of the
+video's list-size poster and animated WebP preview; left out until its artwork is made)."""
 
 
 def _film_select(json: _Json, scope: Scope) -> str:
@@ -133,7 +139,7 @@ LEFT JOIN (
     FROM content.person_film_work pfw JOIN content.person p ON p.id = pfw.person_id
    WHERE {scope("pfw.film_work_id")}
    GROUP BY pfw.film_work_id) c ON c.film_work_id = fw.id
-LEFT JOIN ({VIDEO_SELECT.format(film_id=scope("v.film_id"))}) v ON v.film_id = fw.id
+LEFT JOIN ({VIDEO_SELECT.replace("{film_id}", scope("v.film_id"))}) v ON v.film_id = fw.id
 LEFT JOIN ugc.film_stats us ON us.key = fw.id::text
 WHERE {scope("fw.id")}
 """  # noqa: S608 - built from this module's constants only
