@@ -77,6 +77,21 @@ async def test_batches_close_at_their_size(
     assert await loader.run_once(wait=0.1) == 0
 
 
+async def test_the_next_batch_is_gathered_while_the_last_loads_and_never_takes_it_back(
+    bus: EventBus, chdb_store: AnalyticsStore, database_name: str
+) -> None:
+    # Reclaiming everything pending at every gather: the batch in flight is pending too.
+    loader = await make_loader(
+        bus, chdb_store, database_name, batch_size=10, max_wait=0.3, reclaim_idle=0.0
+    )
+    for _ in range(35):
+        await send(bus, [player("pause")])
+    assert await loader.run_until_idle(0.3) == 35
+    assert loader.stats.batches == 4
+    assert loader.stats.reclaimed == 0
+    assert await counted(chdb_store, database_name, "clicks_on_video_pauses") == (35, 35)
+
+
 async def test_batches_close_after_their_time(
     bus: EventBus, chdb_store: AnalyticsStore, database_name: str
 ) -> None:

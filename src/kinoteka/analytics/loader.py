@@ -8,6 +8,10 @@ the next loader takes them over (`reclaim` after `reclaim_idle`) and inserts the
 ClickHouse counts them once (see `warehouse`). Rows ClickHouse refuses (and messages of a
 topic with no table) go to `on_refused` with the reason (the failed-events store) and are
 acknowledged with the rest, never retried forever; the batch's other rows load.
+
+`run` and `run_until_idle` gather the next batch from the bus while the last one loads (the
+insert runs in the store's thread, off the event loop), so reading the bus and inserting
+overlap; at most two batches are in memory, and each is acknowledged only after its insert.
 """
 
 from __future__ import annotations
@@ -133,19 +137,23 @@ class Loader:
         await create_tables(self.store, self.database)
         await self.bus.subscribe(ALL_TOPICS, self.group)
 
-    async def _gather(self, wait: float) -> list[Delivery]:
+    async def _gather(self, wait: float, loading: Sequence[Delivery] = ()) -> list[Delivery]:
+        """The next batch; `loading` is the batch in flight, which reclaim leaves alone."""
         deliveries: list[Delivery] = []
         events = 0
         now = time.monotonic()
         if now - self._last_reclaim >= self.reclaim_idle / 2:
             self._last_reclaim = now
-            deliveries = await self.bus.reclaim(
+            reclaimed = await self.bus.reclaim(
                 ALL_TOPICS,
                 self.group,
                 self.consumer,
                 min_idle_seconds=self.reclaim_idle,
                 max_count=self._messages_for(0),
             )
+            # Our own batch in flight is pending too: taking it again would load it twice.
+            busy = {(delivery.topic, delivery.id) for delivery in loading}
+            deliveries = [d for d in reclaimed if (d.topic, d.id) not in busy]
             self.stats.reclaimed += len(deliveries)
             events = self._observe(deliveries)
         deadline = None if not deliveries else time.monotonic() + self.max_wait
@@ -224,6 +232,9 @@ class Loader:
         deliveries = await self._gather(self.max_wait if wait is None else wait)
         if not deliveries:
             return 0
+        return await self._load_until_done(deliveries)
+
+    async def _load_until_done(self, deliveries: Sequence[Delivery]) -> int:
         while True:
             try:
                 return await self.load(deliveries)
@@ -234,11 +245,32 @@ class Loader:
                 log.warning("analytics.load_failed", error=str(error)[:300])
                 await asyncio.sleep(RETRY_DELAY)
 
+    async def _flow(self, wait: float, stop: asyncio.Event | None = None) -> int:
+        """Batches until one gathers nothing within `wait` (or `stop` is set), each gathered
+        while the one before it loads; returns events loaded."""
+        total = 0
+        deliveries = await self._gather(wait)
+        while deliveries:
+            loading = asyncio.ensure_future(self._load_until_done(deliveries))
+            try:
+                following = (
+                    []
+                    if stop is not None and stop.is_set()
+                    else await self._gather(wait, deliveries)
+                )
+            except BaseException:
+                # Not acknowledged: reclaimed later, and counted once (see `warehouse`).
+                loading.cancel()
+                raise
+            total += await loading
+            deliveries = following
+        return total
+
     async def run(self, stop: asyncio.Event) -> None:
         """Load until `stop` is set; a bus outage is waited out, not fatal."""
         while not stop.is_set():
             try:
-                await self.run_once()
+                await self._flow(self.max_wait, stop)
             except BusError as error:
                 log.warning("analytics.bus_unavailable", error=str(error)[:300])
                 with contextlib.suppress(TimeoutError):
@@ -246,7 +278,4 @@ class Loader:
 
     async def run_until_idle(self, idle: float = 1.0) -> int:
         """Load until no event comes for `idle` seconds (pending ones reclaimed at once)."""
-        total = 0
-        while loaded := await self.run_once(wait=idle):
-            total += loaded
-        return total
+        return await self._flow(idle)
