@@ -113,6 +113,23 @@ async def test_json_lines_load_and_refused_lines_are_named(
     assert found[0][1].replace(tzinfo=dt.UTC) == at
 
 
+async def test_json_blocks_past_the_parallel_parsers_segment_load_whole(
+    store: AnalyticsStore, database: str
+) -> None:
+    # Small blocks are parsed in one thread, larger ones in ClickHouse's parallel parser.
+    await store.command(
+        f"CREATE TABLE {database}.t (n UInt32, s String) ENGINE = MergeTree ORDER BY n"
+    )
+    filler = "x" * 1000
+    lines = [orjson.dumps({"n": n, "s": filler}) for n in range(12_000)]
+    assert sum(len(line) + 1 for line in lines) > 11 * 1024 * 1024
+    assert await store.insert_json(f"{database}.t", lines[:10]) == 10
+    assert await store.insert_json(f"{database}.t", lines[10:]) == 11_990
+    assert await store.query(f"SELECT count(), sum(n) FROM {database}.t") == [
+        (12_000, sum(range(12_000)))
+    ]
+
+
 async def test_a_store_that_cannot_be_reached_is_unavailable() -> None:
     down = store_port.from_url("http://127.0.0.1:1")
     try:
