@@ -30,7 +30,7 @@ import structlog
 
 from kinoteka.analytics.messages import MAX_EVENTS_PER_MESSAGE, lines_of
 from kinoteka.analytics.topics import ALL_TOPICS, TOPIC_TABLES
-from kinoteka.analytics.warehouse import create_tables, insert_lines
+from kinoteka.analytics.warehouse import create_tables, dedup_token, insert_lines
 from kinoteka.infra.analytics import AnalyticsRowsRejected, AnalyticsStore, AnalyticsStoreError
 from kinoteka.infra.bus import BusError, Delivery, EventBus
 from kinoteka.infra.outage import StoreUnavailable
@@ -63,6 +63,7 @@ class _Block:
     lines: list[bytes] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    token: str = ""
 
     def add(self, delivery: Delivery, lines: list[bytes]) -> None:
         self.starts.append(len(self.lines))
@@ -72,6 +73,35 @@ class _Block:
     def origin(self, index: int) -> tuple[Delivery, int]:
         at = bisect.bisect_right(self.starts, index) - 1
         return self.deliveries[at], index - self.starts[at]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Deliveries ready to load: each table's block, and the rows of topics with no table."""
+
+    deliveries: Sequence[Delivery]
+    blocks: dict[str, _Block]
+    unrouted: list[RefusedRow]
+
+
+def _sorted(deliveries: Sequence[Delivery]) -> _Batch:
+    """Split messages into lines, table by table, each block with its deduplication token."""
+    blocks: dict[str, _Block] = {}
+    unrouted: list[RefusedRow] = []
+    for delivery in deliveries:
+        lines = lines_of(delivery.body)
+        table = TOPIC_TABLES.get(delivery.topic)
+        if table is None:
+            reason = f"no table for topic {delivery.topic!r}"
+            unrouted += [
+                RefusedRow(delivery.topic, delivery.id, index, line, reason)
+                for index, line in enumerate(lines)
+            ]
+            continue
+        blocks.setdefault(table, _Block()).add(delivery, lines)
+    for table, block in blocks.items():
+        block.token = dedup_token(table, block.lines)
+    return _Batch(deliveries, blocks, unrouted)
 
 
 def _events_in(delivery: Delivery) -> int:
@@ -183,24 +213,17 @@ class Loader:
     async def load(self, deliveries: Sequence[Delivery]) -> int:
         """Insert `deliveries` table by table, hand refused rows to `on_refused`, then
         acknowledge them all; returns events loaded."""
-        blocks: dict[str, _Block] = {}
-        refused: list[RefusedRow] = []
-        for delivery in deliveries:
-            lines = lines_of(delivery.body)
-            table = TOPIC_TABLES.get(delivery.topic)
-            if table is None:
-                reason = f"no table for topic {delivery.topic!r}"
-                refused += [
-                    RefusedRow(delivery.topic, delivery.id, index, line, reason)
-                    for index, line in enumerate(lines)
-                ]
-                continue
-            blocks.setdefault(table, _Block()).add(delivery, lines)
+        return await self._load(_sorted(deliveries))
+
+    async def _load(self, batch: _Batch) -> int:
         started = time.monotonic()
+        refused = list(batch.unrouted)
         loaded = 0
-        for table, block in blocks.items():
+        for table, block in batch.blocks.items():
             try:
-                loaded += await insert_lines(self.store, self.database, table, block.lines)
+                loaded += await insert_lines(
+                    self.store, self.database, table, block.lines, block.token
+                )
             except AnalyticsRowsRejected as rejected:
                 loaded += rejected.loaded
                 for row in rejected.rejected:
@@ -219,12 +242,12 @@ class Loader:
             )
             if self.on_refused is not None:
                 await self.on_refused(refused)
-        await self.bus.ack(self.group, deliveries)
+        await self.bus.ack(self.group, batch.deliveries)
         self.stats.malformed += len(refused)
         self.stats.loaded += loaded
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.monotonic() - started
-        log.debug("analytics.batch_loaded", events=loaded, tables=len(blocks))
+        log.debug("analytics.batch_loaded", events=loaded, tables=len(batch.blocks))
         return loaded
 
     async def run_once(self, wait: float | None = None) -> int:
@@ -232,12 +255,12 @@ class Loader:
         deliveries = await self._gather(self.max_wait if wait is None else wait)
         if not deliveries:
             return 0
-        return await self._load_until_done(deliveries)
+        return await self._load_until_done(_sorted(deliveries))
 
-    async def _load_until_done(self, deliveries: Sequence[Delivery]) -> int:
+    async def _load_until_done(self, batch: _Batch) -> int:
         while True:
             try:
-                return await self.load(deliveries)
+                return await self._load(batch)
             except (AnalyticsStoreError, BusError, StoreUnavailable) as error:
                 # Not acknowledged: retried here, or reclaimed by another loader if we die.
                 self.stats.errors.append(str(error)[:300])
@@ -249,21 +272,23 @@ class Loader:
         """Batches until one gathers nothing within `wait` (or `stop` is set), each gathered
         while the one before it loads; returns events loaded."""
         total = 0
-        deliveries = await self._gather(wait)
-        while deliveries:
-            loading = asyncio.ensure_future(self._load_until_done(deliveries))
+        batch = _sorted(await self._gather(wait))
+        while batch.deliveries:
+            loading = asyncio.ensure_future(self._load_until_done(batch))
             try:
                 following = (
                     []
                     if stop is not None and stop.is_set()
-                    else await self._gather(wait, deliveries)
+                    else await self._gather(wait, batch.deliveries)
                 )
             except BaseException:
                 # Not acknowledged: reclaimed later, and counted once (see `warehouse`).
                 loading.cancel()
                 raise
+            # Split and hashed while the insert runs, not between one insert and the next.
+            next_batch = _sorted(following)
             total += await loading
-            deliveries = following
+            batch = next_batch
         return total
 
     async def run(self, stop: asyncio.Event) -> None:

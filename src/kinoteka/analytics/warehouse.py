@@ -108,10 +108,8 @@ def dedup_token(table: str, lines: Sequence[bytes]) -> str:
 
 
 async def insert_lines(
-    store: AnalyticsStore, database: str, table: str, lines: Sequence[bytes]
+    store: AnalyticsStore, database: str, table: str, lines: Sequence[bytes], token: str
 ) -> int:
-    """Insert JSON lines (bus records) into `table`; raises `AnalyticsRowsRejected` naming the
-    lines ClickHouse refused once the others are in."""
-    return await store.insert_json(
-        f"{database}.{table}", lines, dedup_token=dedup_token(table, lines)
-    )
+    """Insert JSON lines (bus records) into `table` with their `dedup_token(table, lines)`;
+    raises `AnalyticsRowsRejected` naming the lines ClickHouse refused once the others are in."""
+    return await store.insert_json(f"{database}.{table}", lines, dedup_token=token)
