@@ -35,7 +35,7 @@ SORTS = (
 PERSON_SORTS = ("full_name", "-full_name")
 SHORT_FIELDS = ("id", "title", "imdb_rating", "user_rating")
 """What the API's film lists read of each hit (`FilmShort`)."""
-CARD_FIELDS = ("id", "title", "imdb_rating", "poster_url", "genres")
+CARD_FIELDS = ("id", "title", "imdb_rating", "poster_url", "video_poster_url", "genres")
 """What a film card shows (`FilmCard`): the fields the pages' lists read of each hit."""
 
 

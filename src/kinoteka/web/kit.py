@@ -202,6 +202,7 @@ class WebKit:
             "csrf_token": csrf_token(request),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             "public_browsing": self.settings.public_browsing,
+            "password_min_length": self.services.settings.auth.password_min_length,
             "notice": self.notice(request),
             **(context or {}),
         }
