@@ -211,6 +211,29 @@ async def test_a_bus_outage_is_503_and_the_refused_are_kept(
     await services.bus.close()
 
 
+async def test_a_bus_outage_still_keeps_the_resume_point(services: Services) -> None:
+    from kinoteka.analytics import Heartbeat, collect_player_events
+    from kinoteka.analytics.collector import BusUnavailable
+    from kinoteka.infra import bus as bus_port
+
+    handed: list[list[Heartbeat]] = []
+
+    async def sink(beats: list[Heartbeat]) -> None:
+        handed.append(beats)
+
+    dead = bus_port.from_url("redis://127.0.0.1:1")  # nobody listens there
+    batch = {"schema_version": 1, "events": [event("progress", position=40, duration=100)]}
+    try:
+        async with services.db.session() as session:
+            with pytest.raises(BusUnavailable):
+                await collect_player_events(
+                    session, dead, uuid.uuid4(), batch, max_events=10, on_progress=sink
+                )
+    finally:
+        await dead.close()
+    assert [[beat.position for beat in beats] for beats in handed] == [[40.0]]
+
+
 def test_the_web_players_batch_shape_is_accepted() -> None:
     """The shape the web player posts (version 1, with its quality fields) parses as ours."""
     from kinoteka.analytics.collector import validate_events

@@ -128,7 +128,7 @@ async def collect(
     on_progress: HeartbeatSink | None = None,
 ) -> BatchAnswer:
     """Publish the valid events of `body`; refused ones are stored with their reason; the
-    published `progress` events go to `on_progress` when given.
+    checked `progress` events go to `on_progress` when given, even when the bus refuses.
 
     Flushes, never commits. Raises `BatchTooLarge` before looking at events, and
     `BusUnavailable` when the bus refuses (the refused events are flushed all the same).
@@ -212,13 +212,22 @@ async def collect(
             await publish(bus, records, _TOPIC_OF)
         except BusError as error:
             log.warning("analytics.bus_unavailable", error=str(error))
+            # The resume point does not wait on the bus: a tab closed during an outage keeps it.
+            await _hand_progress(records, on_progress)
             raise BusUnavailable(str(error)) from error
-        if on_progress is not None:
-            beats = [
-                Heartbeat(r["film_id"], r["position"], r["duration"], r["client_at"])
-                for r in records
-                if r["type"] == PlayerEventType.PROGRESS
-            ]
-            if beats:
-                await on_progress(beats)
+        await _hand_progress(records, on_progress)
     return BatchAnswer(accepted=len(records), refused=refused)
+
+
+async def _hand_progress(records: list[dict[str, Any]], on_progress: HeartbeatSink | None) -> None:
+    """The batch's checked `progress` events to `on_progress` (last write wins by client time,
+    so handing them again with a resent batch changes nothing)."""
+    if on_progress is None:
+        return
+    beats = [
+        Heartbeat(r["film_id"], r["position"], r["duration"], r["client_at"])
+        for r in records
+        if r["type"] == PlayerEventType.PROGRESS
+    ]
+    if beats:
+        await on_progress(beats)
