@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from kinoteka.infra.search import SearchIndex
@@ -17,6 +18,13 @@ from kinoteka.search import open_search_index
 from kinoteka.search.settings import SearchSettings
 
 MOVIES = SearchSettings().indexes.movies
+
+
+@pytest.fixture(autouse=True)
+def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A logger not yet bound: the app's logging caches a module's logger on first use, so
+    one used by an earlier test in the session would bypass `capture_logs`."""
+    monkeypatch.setattr(jobs, "log", structlog.get_logger(jobs.__name__))
 
 
 @pytest.fixture
