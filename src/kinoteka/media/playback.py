@@ -25,7 +25,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 
 from kinoteka.infra.storage import (
     InvalidKey,
@@ -35,7 +35,7 @@ from kinoteka.infra.storage import (
     read_all,
 )
 from kinoteka.infra.storage.local import LocalStorage
-from kinoteka.infra.storage.serving import parse_range
+from kinoteka.infra.storage.serving import ranged_response
 from kinoteka.media.artwork_links import ART_ROUTE
 from kinoteka.media.jobs import CONTENT_TYPES
 from kinoteka.services import ServicesDep
@@ -143,18 +143,4 @@ async def _serve(
         size = await storage.size(key)
     except ObjectNotFound:
         raise HTTPException(404, "no such file") from None
-    if range_header is None:
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(storage.get(key), media_type=kind, headers=headers)
-    span = parse_range(range_header, size)
-    if span is None:
-        raise HTTPException(
-            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-        )
-    start, end = span
-    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    headers["Content-Length"] = str(end - start + 1)
-    return StreamingResponse(
-        storage.get(key, start=start, end=end), status_code=206, media_type=kind,
-        headers=headers,
-    )  # fmt: skip
+    return ranged_response(storage, key, size, range_header, kind, headers)

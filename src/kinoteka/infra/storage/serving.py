@@ -17,6 +17,7 @@ from kinoteka.infra.storage.port import InvalidKey, ObjectNotFound
 
 if TYPE_CHECKING:  # the adapter imports this module when asked for its router
     from kinoteka.infra.storage.local import LocalStorage
+    from kinoteka.infra.storage.port import ObjectStorage
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -37,6 +38,35 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= size or end < start:
         return None
     return start, end
+
+
+def ranged_response(
+    storage: ObjectStorage,
+    key: str,
+    size: int,
+    range_header: str | None,
+    media_type: str,
+    headers: dict[str, str],
+) -> StreamingResponse:
+    """The object `key` of `size` bytes streamed whole, or the one range `range_header` asks
+    for as a 206 (a 416 when it cannot be satisfied); `headers` gain the lengths."""
+    if range_header is None:
+        headers["Content-Length"] = str(size)
+        return StreamingResponse(storage.get(key), media_type=media_type, headers=headers)
+    span = parse_range(range_header, size)
+    if span is None:
+        raise HTTPException(
+            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        )
+    start, end = span
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return StreamingResponse(
+        storage.get(key, start=start, end=end),
+        status_code=206,
+        media_type=media_type,
+        headers=headers,
+    )
 
 
 def storage_router(storage: LocalStorage) -> APIRouter:
@@ -64,22 +94,6 @@ def storage_router(storage: LocalStorage) -> APIRouter:
             raise HTTPException(403, "invalid or expired signature")
         media_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=300"}
-        if range_header is None:
-            headers["Content-Length"] = str(size)
-            return StreamingResponse(storage.get(key), media_type=media_type, headers=headers)
-        span = parse_range(range_header, size)
-        if span is None:
-            raise HTTPException(
-                416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-            )
-        start, end = span
-        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        headers["Content-Length"] = str(end - start + 1)
-        return StreamingResponse(
-            storage.get(key, start=start, end=end),
-            status_code=206,
-            media_type=media_type,
-            headers=headers,
-        )
+        return ranged_response(storage, key, size, range_header, media_type, headers)
 
     return router
