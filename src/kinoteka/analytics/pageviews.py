@@ -54,6 +54,7 @@ class PageViewBuffer:
         self._batch_size = batch_size
         self.published = 0
         self.dropped = 0
+        self.in_flight = 0  # views taken off the queue whose publish has not yet succeeded
         self._last_drop_log = 0.0
 
     def offer(self, record: BusRecord) -> bool:
@@ -79,6 +80,7 @@ class PageViewBuffer:
             batch = [await self._queue.get()]
             while len(batch) < self._batch_size and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self.in_flight = len(batch)
             while True:
                 try:
                     await asyncio.wait_for(publish(self._bus(), batch, TOPIC_OF), PUBLISH_TIMEOUT)
@@ -87,6 +89,7 @@ class PageViewBuffer:
                     await asyncio.sleep(RETRY_DELAY)  # backoff while the bus is down
                     continue
                 self.published += len(batch)
+                self.in_flight = 0
                 break
 
     @contextlib.asynccontextmanager
