@@ -275,6 +275,9 @@ async def test_the_dash_path_plays_and_f_toggles_full_screen(page: Any, site: Si
     await page.goto(f"{site.url}/films/{site.film_id}/watch?engine=dash")
     player = page.locator("#player")
     await expect(player).to_have_attribute("data-engine", "dash")
+    # The whole player, controls included, fits a laptop's first screen: no scrolling to Play.
+    bottom = await page.evaluate("document.getElementById('player').getBoundingClientRect().bottom")
+    assert bottom <= DESKTOP["height"], bottom
     await poll(page, "window.dashjs !== undefined")
     await page.get_by_role("button", name="Play").click()
     await poll(page, "document.getElementById('video').currentTime > 1.5")
