@@ -211,6 +211,47 @@ async def test_a_bus_outage_is_503_and_the_refused_are_kept(
     await services.bus.close()
 
 
+async def test_a_batch_resent_after_a_503_keeps_its_refused_events_once(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """Issue #17: the player resends a batch answered 503; its refused events were kept by
+    the first answer and must not be kept again, with the bus still down or back up."""
+    from kinoteka.infra import bus as bus_port
+
+    headers = await token_for(services)
+    batch = {
+        "schema_version": 1,
+        "playback_id": str(uuid.uuid4()),
+        "events": [
+            event("pause"),
+            event("pause", position="x"),
+            event("rewind", event_id=str(uuid.uuid4())),
+            event("seek", position=-3, from_position=10),
+        ],
+    }
+    working = services.bus
+    services.bus = bus_port.from_url("redis://127.0.0.1:1")  # nobody listens there
+    try:
+        for _ in range(2):
+            answer = await client.post("/api/v1/events", json=batch, headers=headers)
+            assert answer.status_code == 503
+    finally:
+        await services.bus.close()
+        services.bus = working
+    resent = await client.post("/api/v1/events", json=batch, headers=headers)
+    assert resent.status_code == 202, resent.text
+    assert [r["index"] for r in resent.json()["refused"]] == [1, 2, 3]
+    assert [row.batch_index for row in await failed_rows(services)] == [1, 2, 3]
+    assert len(await topic_bodies(services, PlayerEventType.PAUSE)) == 1
+
+    # Another playback's events, or another viewer's, are other events: kept on their own.
+    other = {**batch, "playback_id": str(uuid.uuid4())}
+    assert (await client.post("/api/v1/events", json=other, headers=headers)).status_code == 202
+    someone = await token_for(services)
+    assert (await client.post("/api/v1/events", json=batch, headers=someone)).status_code == 202
+    assert len(await failed_rows(services)) == 9
+
+
 async def test_a_bus_outage_still_keeps_the_resume_point(services: Services) -> None:
     from kinoteka.analytics import Heartbeat, collect_player_events
     from kinoteka.analytics.collector import BusUnavailable

@@ -183,3 +183,23 @@ def test_analytics_resume_points_move_into_ugc_progress(empty_database: str) -> 
         "finished": False,
     }
     assert rows[f"{user}:{newer_film}"]["position_seconds"] == 10
+
+
+def test_refused_events_kept_before_analytics_0003_all_stay(empty_database: str) -> None:
+    """analytics_0003 keys each refused event; the rows kept before (resends' copies too)
+    each get a key of their own and none is lost."""
+    migrations.upgrade(empty_database, "analytics_0002")
+    user = uuid.uuid4()
+    with psycopg.connect(libpq_url(empty_database)) as connection:
+        connection.execute(
+            "INSERT INTO analytics.failed_event"
+            " (user_id, source, batch_index, event_id, reason, payload)"
+            " SELECT %s, 'api/v1/events', 1, NULL, 'position: bad', '{\"type\": \"pause\"}'"
+            " FROM generate_series(1, 2)",
+            (user,),
+        )
+    migrations.upgrade(empty_database)
+    with psycopg.connect(libpq_url(empty_database)) as connection:
+        keys = connection.execute("SELECT dedup_key FROM analytics.failed_event").fetchall()
+    assert len({key for (key,) in keys}) == 2
+    assert None not in {key for (key,) in keys}

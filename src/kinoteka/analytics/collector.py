@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka.analytics import messages, repository
-from kinoteka.analytics.repository import jsonable, text_for_postgres
+from kinoteka.analytics.repository import failed_event_key, jsonable, text_for_postgres
 from kinoteka.analytics.schemas import (
     BatchAnswer,
     BusRecord,
@@ -139,17 +139,7 @@ async def collect(
     except ValidationError as error:
         reason = describe(error)
         await repository.add_failed_events(
-            session,
-            [
-                dict(
-                    user_id=user_id,
-                    source=source,
-                    batch_index=-1,
-                    event_id=None,
-                    reason=text_for_postgres(f"batch: {reason}"),
-                    payload=jsonable(body),
-                )
-            ],
+            session, [_failed_row(user_id, None, source, -1, None, f"batch: {reason}", body)]
         )
         await session.flush()
         return BatchAnswer(accepted=0, refused=[RefusedEvent(index=-1, reason=reason)])
@@ -191,16 +181,18 @@ async def collect(
         )
 
     if refused:
+        # A batch resent after a 503 names the same refusals: they are kept once.
         await repository.add_failed_events(
             session,
             [
-                dict(
-                    user_id=user_id,
-                    source=source,
-                    batch_index=item.index,
-                    event_id=text_for_postgres(item.event_id),
-                    reason=text_for_postgres(item.reason),
-                    payload=jsonable(batch.events[item.index]),
+                _failed_row(
+                    user_id,
+                    batch.playback_id,
+                    source,
+                    item.index,
+                    item.event_id,
+                    item.reason,
+                    batch.events[item.index],
                 )
                 for item in refused
             ],
@@ -217,6 +209,29 @@ async def collect(
             raise BusUnavailable(str(error)) from error
         await _hand_progress(records, on_progress)
     return BatchAnswer(accepted=len(records), refused=refused)
+
+
+def _failed_row(
+    user_id: uuid.UUID,
+    playback_id: uuid.UUID | None,
+    source: str,
+    index: int,
+    event_id: str | None,
+    reason: str,
+    raw: Any,
+) -> dict[str, Any]:
+    """The `analytics.failed_event` row of a refused event (or batch: `index` -1)."""
+    kept_reason = text_for_postgres(reason) or ""
+    payload = jsonable(raw)
+    return dict(
+        user_id=user_id,
+        source=source,
+        batch_index=index,
+        event_id=text_for_postgres(event_id),
+        reason=kept_reason,
+        payload=payload,
+        dedup_key=failed_event_key(user_id, playback_id, kept_reason, payload),
+    )
 
 
 async def _hand_progress(records: list[dict[str, Any]], on_progress: HeartbeatSink | None) -> None:
