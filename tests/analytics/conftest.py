@@ -51,7 +51,10 @@ async def services(
 
 
 async def token_for(
-    services: Services, *permissions: str, user_id: uuid.UUID | None = None
+    services: Services,
+    *permissions: str,
+    user_id: uuid.UUID | None = None,
+    now: float | None = None,
 ) -> dict[str, str]:
     kit = get_auth_kit(services)
     signer = await kit.keys.signer()
@@ -64,6 +67,7 @@ async def token_for(
         issuer=kit.settings.issuer,
         audience=kit.settings.audience,
         ttl_seconds=600,
+        now=now,
     )
     return {"Authorization": f"Bearer {token}"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,19 +20,24 @@ from kinoteka.app import create_app
 from kinoteka.infra import bus as bus_port
 from kinoteka.infra.search import SearchIndex
 from kinoteka.services import Services
+from tests.analytics.conftest import token_for
 from tests.content.conftest import content_services, movies_index  # noqa: F401 - fixture
 
 FILM = "3d825f60-9fff-4dfe-b294-1a45fa1e115d"
 
 
-@pytest.fixture
+@pytest.fixture(params=[True], ids=["public"])
 async def content_and_analytics(
-    movies_database: str,
+    request: pytest.FixtureRequest,
+    fresh_database: str,
     flushed_redis: str,
     movies_index: tuple[str, SearchIndex],  # noqa: F811
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+    """A catalog (the index of the course's films; public unless a test's `params` say not)
+    and its page views; a database of its own, where auth keeps the signing keys its tests'
+    tokens need."""
     url, index = movies_index
-    services = content_services(movies_database, flushed_redis, index, url, public=True)
+    services = content_services(fresh_database, flushed_redis, index, url, public=request.param)
     services.settings.analytics.page_view_buffer = 20
     app = create_app(services, ["content", "analytics"])
     async with (
@@ -134,27 +140,81 @@ async def _dropped(buffer: Any) -> int:
     return int(buffer.dropped)
 
 
-def test_the_viewer_is_named_only_when_content_checked_the_token() -> None:
-    import base64
+async def test_a_public_catalog_names_the_viewer_of_a_valid_token_only(
+    content_and_analytics: tuple[httpx.AsyncClient, Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anonymous reading is allowed, and a request with a valid bearer token is still that
+    viewer's page view; a bad or expired token is served and names nobody."""
+    import jwt
 
+    from kinoteka.auth import tokens
+
+    client, services = content_and_analytics
+    user = uuid.uuid4()
+    valid = await token_for(services, user_id=user)
+    expired = await token_for(services, user_id=uuid.uuid4(), now=time.time() - 3600)
+    checked: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    film = f"/api/v1/films/{FILM}"
+    for headers in (valid, valid, expired, {"Authorization": "Bearer abc.def.ghi"}, {}):
+        assert (await client.get(film, headers=headers)).status_code == 200
+    redis_url = services.urls.redis_url
+
+    async def five() -> list[BusRecord]:
+        views = await stream(redis_url, PageKind.FILM_BY_ID)
+        return views if len(views) == 5 else []
+
+    views = await eventually(five)
+    assert sorted(str(view.user_id) for view in views) == sorted([str(user)] * 2 + ["None"] * 3)
+    # The repeat was remembered: its signature was checked once.
+    assert checked.count(valid["Authorization"].removeprefix("Bearer ")) == 1
+
+
+@pytest.mark.parametrize("content_and_analytics", [False], ids=["private"], indirect=True)
+async def test_a_private_catalog_names_the_viewer_content_let_in(
+    content_and_analytics: tuple[httpx.AsyncClient, Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Content checked the token before answering; naming the viewer checks no signature
+    again (the token is remembered)."""
+    import jwt
+
+    from kinoteka.auth import tokens
+
+    client, services = content_and_analytics
+    user = uuid.uuid4()
+    valid = await token_for(services, user_id=user)
+    checked: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    assert (await client.get("/api/v1/genres")).status_code == 401  # no view
+    assert (await client.get("/api/v1/genres", headers=valid)).status_code == 200
+    views = await eventually(lambda: stream(services.urls.redis_url, PageKind.GENRES))
+    assert [view.user_id for view in views] == [user]
+    assert len(checked) == 1
+
+
+def test_a_page_view_is_a_200_of_a_content_read() -> None:
     from kinoteka.analytics.pageviews import page_view_of
 
-    user = "6f1f3a8e-5b0e-4c1e-9a53-2f1d2b3c4d5e"
-    payload = base64.urlsafe_b64encode(f'{{"sub": "{user}"}}'.encode()).rstrip(b"=")
+    user = uuid.UUID("6f1f3a8e-5b0e-4c1e-9a53-2f1d2b3c4d5e")
     route = type("Route", (), {"path": "/api/v1/films/{film_id}"})()
-    scope: dict[str, Any] = {
-        "method": "GET",
-        "route": route,
-        "path_params": {"film_id": FILM},
-        "headers": [(b"authorization", b"Bearer eyJhbGciOiJFZERTQSJ9." + payload + b".sig")],
-    }
-    checked = page_view_of(scope, 200, token_checked=True)
-    assert checked is not None
-    assert str(checked.user_id) == user
-    assert str(checked.object_id) == FILM
-    unchecked = page_view_of(scope, 200, token_checked=False)
-    assert unchecked is not None
-    assert unchecked.user_id is None
-    assert page_view_of(scope, 404, token_checked=True) is None
-    garbage = {**scope, "headers": [(b"authorization", b"Bearer not-a-jwt")]}
-    assert page_view_of(garbage, 200, token_checked=True).user_id is None  # type: ignore[union-attr]
+    scope: dict[str, Any] = {"method": "GET", "route": route, "path_params": {"film_id": FILM}}
+    named = page_view_of(scope, 200, user_id=user)
+    assert named is not None
+    assert (named.user_id, str(named.object_id)) == (user, FILM)
+    anonymous = page_view_of(scope, 200)
+    assert anonymous is not None
+    assert anonymous.user_id is None
+    assert page_view_of(scope, 404, user_id=user) is None
+    assert page_view_of({**scope, "method": "POST"}, 200) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import structlog
@@ -17,7 +18,7 @@ from kinoteka.analytics.loader import Loader
 from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
 from kinoteka.analytics.repository import forget_account, refused_rows_sink
 from kinoteka.analytics.warehouse import create_tables
-from kinoteka.auth import on_account_deleted
+from kinoteka.auth import on_account_deleted, verified_claims
 from kinoteka.mounting import AdminSection, ContextMount
 from kinoteka.services import Services
 
@@ -80,11 +81,14 @@ def analytics_mount() -> ContextMount:
     def install(app: FastAPI, services: Services) -> None:
         api.install(app)
         on_account_deleted(forget_account)  # once per process, however many apps
+
+        async def viewer_of(token: str) -> uuid.UUID | None:
+            # Public catalog or not: content's check, or an earlier view, left it remembered.
+            claims = await verified_claims(services.auth, token)
+            return None if claims is None else claims.subject
+
         app.add_middleware(
-            PageViewMiddleware,
-            buffer=lambda: holder.get("buffer"),
-            # A 200 from the private catalog means content checked the bearer token.
-            token_checked=lambda: not services.settings.content.public,
+            PageViewMiddleware, buffer=lambda: holder.get("buffer"), viewer_of=viewer_of
         )
 
     @contextlib.asynccontextmanager

@@ -5,21 +5,26 @@ each answered request, and for a 200 on one of the content API's seven read rout
 by the route's path, offers a record to `PageViewBuffer`: a bounded in-memory queue that a
 background task drains to the bus in batches. When the bus is down or slow the queue fills,
 further views are dropped, counted and logged (once per second at most); requests never wait.
+
+A view names its viewer when the request carried a bearer token that verifies (signature and
+expiry, through auth's `verified_claims`: a token verified before, by content's own check or
+an earlier view, is remembered and costs nothing), whether or not the catalog is public. It is
+checked after the answer has gone, and a bad or expired token only leaves the view anonymous.
+Revocation is not read for this (a Redis round trip per view): it decides who gets in, and
+content's private catalog checks it before answering.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -116,29 +121,25 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() and len(value) < 9 else None
 
 
-def bearer_subject(scope: Scope) -> uuid.UUID | None:
-    """The `sub` of the request's bearer token, read without checking it.
-
-    Only for an answer the content API gave after verifying that very token (a 200 while the
-    catalog is not public): checking it twice would cost a Redis round trip per view.
-    """
+def bearer_token(scope: Scope) -> str | None:
+    """The request's bearer token as sent (unchecked), or None."""
     for name, value in scope.get("headers", []):
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            parts = value[7:].split(b".")
-            if len(parts) != 3:
-                return None
-            try:
-                payload = orjson.loads(
-                    base64.urlsafe_b64decode(parts[1] + b"=" * (-len(parts[1]) % 4))
-                )
-            except (ValueError, orjson.JSONDecodeError):
-                return None
-            return _uuid(payload.get("sub")) if isinstance(payload, dict) else None
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
     return None
 
 
-def page_view_of(scope: Scope, status: int, *, token_checked: bool = False) -> BusRecord | None:
-    """The page view a request was, or None when it was not a successful content read."""
+ViewerOf = Callable[[str], Awaitable[uuid.UUID | None]]
+"""Who a bearer token names when it verifies, else None."""
+
+
+def page_view_of(
+    scope: Scope, status: int, *, user_id: uuid.UUID | None = None
+) -> BusRecord | None:
+    """The page view a request was (by `user_id`), or None when it was not a successful
+    content read."""
     if status != 200 or scope.get("method") != "GET":
         return None
     route = scope.get("route")
@@ -161,7 +162,7 @@ def page_view_of(scope: Scope, status: int, *, token_checked: bool = False) -> B
     object_id = _uuid(scope.get("path_params", {}).get(parameter)) if parameter else None
     return page_view_record(
         kind,
-        user_id=bearer_subject(scope) if token_checked else None,
+        user_id=user_id,
         object_id=object_id,
         query=first("query") or "",
         page_number=_int(first("page_number", "page[number]")),
@@ -177,11 +178,11 @@ class PageViewMiddleware:
         self,
         app: ASGIApp,
         buffer: Callable[[], PageViewBuffer | None],
-        token_checked: Callable[[], bool] = lambda: False,
+        viewer_of: ViewerOf | None = None,
     ) -> None:
         self.app = app
         self.buffer = buffer
-        self.token_checked = token_checked
+        self.viewer_of = viewer_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/v1/"):
@@ -200,9 +201,19 @@ class PageViewMiddleware:
         if buffer is None:
             return
         try:
-            record = page_view_of(scope, status, token_checked=self.token_checked())
+            record = page_view_of(scope, status)
         except Exception as error:  # counting a view must never break the answer
             log.warning("analytics.page_view_unreadable", error=str(error)[:200])
             return
-        if record is not None:
-            buffer.offer(record)
+        if record is None:
+            return
+        token = bearer_token(scope) if self.viewer_of is not None else None
+        if token is not None and self.viewer_of is not None:
+            try:
+                viewer = await self.viewer_of(token)
+            except Exception as error:  # keys that cannot be read now: an anonymous view
+                log.warning("analytics.page_viewer_unknown", error=str(error)[:200])
+                viewer = None
+            if viewer is not None:
+                record = record.model_copy(update={"user_id": viewer})
+        buffer.offer(record)

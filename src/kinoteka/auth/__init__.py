@@ -3,7 +3,9 @@
 This package is auth's public surface; other contexts import only from `kinoteka.auth`:
 
 - Trusting a caller (FastAPI): `CurrentUser`, `current_user`, `require_permission`,
-  `check_access_token`, `get_auth_kit`, `AuthKit`, `AccessClaims`, `Permission`, `RoleName`.
+  `check_access_token`, `get_auth_kit`, `AuthKit`, `AccessClaims`, `Permission`, `RoleName`;
+  naming one without letting it in (what a request is recorded as): `verified_claims`
+  (signature and expiry only, remembered tokens free, None for a bad token).
 - Signing in for another front end (the admin panel): `ClientInfo`, `TokenPair`, `log_in`,
   `refresh_session`, `log_out`, and the errors `AuthError`, `TooManyAttempts`.
 - A viewer's own account (the web pages): `sign_up` (signed in at once), `get_account`,
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         current_user,
         get_auth_kit,
         require_permission,
+        verified_claims,
     )
     from kinoteka.auth.devices import ClientInfo
     from kinoteka.auth.errors import (
@@ -152,6 +155,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "require_permission": ("deps", "require_permission"),
     "role_names": ("roles", "role_names"),
     "set_account_roles": ("roles", "set_account_roles"),
+    "verified_claims": ("deps", "verified_claims"),
 }
 
 __all__ = [
@@ -205,6 +209,7 @@ __all__ = [
     "set_account_roles",
     "sign_up",
     "start_social_login",
+    "verified_claims",
 ]
 
 

@@ -71,6 +71,18 @@ async def check_access_token(kit: AuthKit, token: str) -> AccessClaims:
     return claims
 
 
+async def verified_claims(kit: AuthKit, token: str) -> AccessClaims | None:
+    """The claims of `token` when its signature and time claims hold, else None (never an
+    error for a bad token). A token verified before is remembered, so a repeat costs no
+    signature check. Offline: revocation is not read (that is `check_access_token`'s Redis
+    round trip), so this names a caller for what it records (a page view), never to let one
+    in."""
+    try:
+        return await kit.verifier.verify(token)
+    except TokenError:
+        return None
+
+
 async def current_user(
     kit: AuthKitDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
