@@ -117,8 +117,10 @@ async def finish_social_login(
     provider: str,
     request: Request,
     client: ClientInfo,
+    on_created: social.AccountCreated | None = None,
 ) -> TokenPair:
-    """The provider's answer (code and state in `request`) to a signed-in pair of tokens."""
+    """The provider's answer (code and state in `request`) to a signed-in pair of tokens;
+    an account made for it is handed to `on_created` in the transaction that makes it."""
     oauth_client = oauth.create_client(provider)
     if oauth_client is None or provider not in kit.settings.oauth_providers:
         raise NotFound(f"no oauth provider {provider!r}")
@@ -141,6 +143,7 @@ async def finish_social_login(
         # OIDC says so explicitly; the presets without the claim only return verified ones.
         email_verified=bool(info.get("email_verified", "email_verified" not in info)),
         client=client,
+        on_created=on_created,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
+
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +18,10 @@ from kinoteka.auth.sessions import TokenPair, start_session
 
 log = structlog.get_logger(__name__)
 
+AccountCreated = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
+"""Told of an account a social login made, in the transaction that makes it (a front end
+records what it knows of the new account there: the mail language of its pages)."""
+
 
 async def social_login(
     session: AsyncSession,
@@ -25,9 +32,10 @@ async def social_login(
     email: str | None,
     email_verified: bool,
     client: ClientInfo,
+    on_created: AccountCreated | None = None,
 ) -> TokenPair:
     """Log in through a provider: its linked account, else the account with the same verified
-    email (linked now), else a new account without a password."""
+    email (linked now), else a new account without a password (handed to `on_created`)."""
     link = await repository.oauth_link(session, provider, subject)
     user: User | None = None
     if link is not None:
@@ -43,6 +51,8 @@ async def social_login(
             if normalised is None:
                 raise OAuthFailed(f"{provider} gave no email address")
             user = await create_user(session, kit, normalised, None)
+            if on_created is not None:
+                await on_created(session, user.id)
         session.add(OAuthAccount(provider=provider, subject=subject, user_id=user.id,
                                  email=normalised))  # fmt: skip
         await session.flush()

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kinoteka import auth, content, notify
 from kinoteka.web.account_text import device_name, explain, outcome_name
@@ -192,7 +193,8 @@ def accounts_router(kit: WebKit) -> APIRouter:
         for name in handoff:
             del session[name]
         key = secrets.token_urlsafe(24)
-        state = {"session": handoff, "next": safe_next(next)}
+        locale = kit.strings(request).locale  # an account made on the way back mails in it
+        state = {"session": handoff, "next": safe_next(next), "locale": locale}
         await kit.services.cache.set(f"web:oauth:{key}", json.dumps(state), ttl=SOCIAL_TTL)
         response.set_cookie(
             SOCIAL_COOKIE, key, max_age=SOCIAL_TTL, path="/signin", secure=kit.sessions.secure,
@@ -213,11 +215,18 @@ def accounts_router(kit: WebKit) -> APIRouter:
         await kit.services.cache.delete(f"web:oauth:{key}")
         state = json.loads(raw)
         request.scope.setdefault("session", {}).update(state["session"])
+        locale = state.get("locale") or kit.strings(request).locale
+
+        async def record_mail_language(db: AsyncSession, user_id: uuid.UUID) -> None:
+            # As a password sign-up does: the language of the pages the account was made on,
+            # in its transaction, so the welcome mail (relayed after the commit) is in it.
+            await notify.set_mail_locale(db, user_id, locale)
+
         try:
             async with kit.services.db.session() as db:
                 pair = await auth.finish_social_login(
                     db, auth.get_auth_kit(kit.services), oauth, provider, request,
-                    client_info(request),
+                    client_info(request), on_created=record_mail_language,
                 )  # fmt: skip
         except auth.AuthError as error:
             return await sign_in_page(request, error=said(request, error), status_code=400)
