@@ -413,7 +413,8 @@ async def test_player_events_wait_out_a_refused_post_and_a_reload(page: Any, sit
     await poll(page, f"{outbox} === null")
 
     # The video ending pauses it: that is no pause event (the heartbeat says where it ended).
-    # (The DASH path: this test stream's HLS stalls 70 ms before its end and never ends.)
+    # (Here on the DASH path; test_media_playback_browser plays a transcoded film's HLS to its
+    # end, and this stream ends its audio with its picture as the media context does.)
     await page.goto(f"{watch}?engine=dash")
     await poll(page, "window.dashjs && document.getElementById('video').readyState > 0")
     await page.evaluate("document.getElementById('video').currentTime = 18.5")

@@ -39,6 +39,8 @@ class ClipSpec:
     fade_in_seconds: float = 0.0
     # fields from two instants woven into each frame (top first), as broadcast sources are
     interlaced: bool = False
+    # the tone's sample rate: 44.1 kHz (CD rate, common in uploads) is resampled by the ladder
+    audio_rate: int = 48000
 
     @property
     def name(self) -> str:
@@ -46,7 +48,7 @@ class ClipSpec:
         return (
             f"{self.width}x{self.height}-{self.seconds:g}s-{self.fps}fps-{streams}"
             f"-r{self.rotate}-f{self.fade_in_seconds:g}{'-i' if self.interlaced else ''}"
-            f".{self.container}"
+            f"{'' if self.audio_rate == 48000 else f'-{self.audio_rate}hz'}.{self.container}"
         )
 
 
@@ -65,7 +67,7 @@ def clip_command(spec: ClipSpec, out: Path) -> list[str]:
             lavfi += ",tinterlace=mode=interleave_top"
         cmd += ["-f", "lavfi", "-i", lavfi]
     if spec.audio:
-        tone = f"sine=frequency=440:sample_rate=48000:duration={spec.seconds}"
+        tone = f"sine=frequency=440:sample_rate={spec.audio_rate}:duration={spec.seconds}"
         cmd += ["-f", "lavfi", "-i", tone]
     if spec.video:
         if spec.fade_in_seconds:

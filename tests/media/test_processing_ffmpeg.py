@@ -9,9 +9,12 @@ import pytest
 
 from kinoteka.media.processing import ProbeResult, plan_ladder
 from kinoteka.media.processing.ffmpeg import (
+    AAC_FRAME_SAMPLES,
+    AUDIO_RATE,
     ImageSize,
     LadderEncoding,
     SpriteLayout,
+    audio_end,
     gop_frames,
     ladder_command,
     poster_command,
@@ -72,6 +75,28 @@ def test_segments_are_keyframe_aligned_cmaf_for_hls_and_dash() -> None:
     # outputs are relative names: the manifests then reference segments relatively
     assert cmd[-1] == "manifest.mpd"
     assert "/" not in value_after(cmd, "-media_seg_name")
+
+
+@pytest.mark.parametrize("seconds", [20.0, 13.37, 0.5, 3600.04, 1 / 48])
+def test_the_audio_ends_on_a_whole_aac_frame_within_the_picture(seconds: float) -> None:
+    end = audio_end(seconds)
+    samples = end * AUDIO_RATE
+    assert samples == round(samples)
+    assert round(samples) % AAC_FRAME_SAMPLES == 0
+    assert seconds - AAC_FRAME_SAMPLES / AUDIO_RATE < end <= seconds
+
+
+def test_the_ladder_ends_its_audio_with_the_picture() -> None:
+    cmd = ladder_command(SOURCE, plan_ladder(hd()), fps=25.0, has_audio=True, video_seconds=20.0)
+    graph = value_after(cmd, "-filter_complex")
+    assert graph.endswith(";[0:a:0]aresample=48000,atrim=end=19.989333[a]")
+    assert values_after(cmd, "-map")[-1] == "[a]"
+    # a picture shorter than one AAC frame keeps its audio as it is
+    short = ladder_command(SOURCE, plan_ladder(hd()), fps=25.0, has_audio=True, video_seconds=0.01)
+    assert values_after(short, "-map")[-1] == "0:a:0"
+    assert "atrim" not in value_after(short, "-filter_complex")
+    silent = ladder_command(SOURCE, plan_ladder(hd()), fps=25.0, has_audio=False, video_seconds=20)
+    assert "[a]" not in value_after(silent, "-filter_complex")
 
 
 def test_audio_less_source_has_no_audio_stream_or_set() -> None:

@@ -138,3 +138,18 @@ def test_parse_ignores_cover_art_and_rejects_zero_duration() -> None:
         parse_probe({"format": {"format_name": "mov"}, "streams": [silent]}, 10)
     with pytest.raises(ProbeError, match="no video stream"):
         parse_probe({"format": {"format_name": "mov"}, "streams": []}, 10)
+
+
+def test_parse_reads_the_pictures_own_length_beside_the_containers() -> None:
+    """The ladder ends its audio with the picture, so the picture's length is read apart
+    from the container's (the longest stream's)."""
+    audio = {"codec_type": "audio", "codec_name": "aac", "duration": "20.3"}
+    container = {"format_name": "mov", "duration": "20.3"}
+    result = parse_probe({"format": container, "streams": [stream(duration="20.0"), audio]}, 10)
+    assert (result.duration, result.video_duration) == (20.3, 20.0)
+    # Matroska states a stream's length in a tag
+    tagged = stream(duration=None, tags={"DURATION": "00:01:02.500000000"})
+    mkv = {"format_name": "matroska,webm", "duration": "62.52"}
+    assert parse_probe({"format": mkv, "streams": [tagged]}, 10).video_duration == 62.5
+    untold = stream(duration=None)
+    assert parse_probe({"format": mkv, "streams": [untold]}, 10).video_duration is None

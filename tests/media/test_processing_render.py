@@ -160,6 +160,31 @@ def test_render_ladder(
         assert detected["Progressive"] > 4 * (detected["TFF"] + detected["BFF"]), detected
 
 
+def playlist_seconds(path: Path) -> list[float]:
+    return [float(segment.duration) for segment in m3u8.load(str(path)).segments]
+
+
+@pytest.mark.parametrize("segment", [1.0, 4.0])
+def test_the_audio_ends_with_the_picture(
+    clip_cache: ClipCache, tmp_path: Path, segment: float
+) -> None:
+    """Issue #16: 44.1 kHz audio, resampled and AAC-padded, ran ~16 ms past a 20 s picture
+    and was cut into a last audio segment of 5 ms after the last picture; hls.js never ended
+    such a stream (the browser test plays one to its end)."""
+    source = clip_cache.get(ClipSpec(seconds=20.0, audio_rate=44100))
+    info = probe(source)
+    rendition = render(source, tmp_path, info, plan_ladder(info, [360, 240]),
+                       segment_seconds=segment, preset="ultrafast")  # fmt: skip
+    master = m3u8.load(str(tmp_path / rendition.hls_master))
+    video = playlist_seconds(tmp_path / master.playlists[0].uri)
+    (audio_group,) = [m for m in master.media if m.type == "AUDIO"]
+    audio = playlist_seconds(tmp_path / audio_group.uri)
+    assert sum(video) == pytest.approx(20.0)
+    # no audio after the picture, and only what a whole AAC frame left before its end
+    assert sum(video) - 1024 / 48000 <= sum(audio) <= sum(video)
+    assert audio[-1] > 1024 / 48000, "no sliver of a segment at the end"
+
+
 def test_cancel_from_progress_kills_ffmpeg_and_removes_outputs(
     clip_cache: ClipCache, tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 
 from kinoteka import auth
+from kinoteka.media.processing.ffmpeg import audio_end
 
 SECONDS = 20
 TILE_SECONDS = 2
@@ -33,6 +34,8 @@ def ladder_command(out: Path) -> list[str]:
         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
         "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
         "-b:v:0", "800k", "-s:v:0", "640x360", "-b:v:1", "150k", "-s:v:1", "320x180",
+        # the audio ends with the picture, as the media context's ladder ends it
+        "-af", f"aresample=48000,atrim=end={audio_end(SECONDS):.6f}",
         "-c:a", "aac", "-b:a", "64k",
         "-f", "dash", "-seg_duration", "1", "-use_template", "1", "-use_timeline", "0",
         "-hls_playlist", "1", "-adaptation_sets", "id=0,streams=v id=1,streams=a",

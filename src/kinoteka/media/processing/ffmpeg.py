@@ -26,6 +26,8 @@ MEDIA_SEGMENT = "chunk-$RepresentationID$-$Number%05d$.$ext$"
 _BASE = [FFMPEG, "-hide_banner", "-nostdin", "-y", "-v", "error", "-nostats"]
 _PROGRESS = ["-progress", "pipe:1"]
 _FALLBACK_FPS = 25.0
+AUDIO_RATE = 48000
+AAC_FRAME_SAMPLES = 1024
 
 
 def video_input(deinterlace: bool) -> str:
@@ -96,6 +98,27 @@ def rung_sample_aspect(rungs: Sequence[LadderRung], index: int) -> Fraction:
     return Fraction(top.width, top.height) * Fraction(rung.height, rung.width)
 
 
+def audio_end(video_seconds: float) -> float:
+    """Where the ladder's audio stops: the last whole AAC frame (1024 samples at 48 kHz)
+    that ends within the picture.
+
+    Audio running on past the last picture, if only by the AAC encoder's padding, leaves the
+    muxer a sliver of an audio segment (a few milliseconds) after the video's last one; hls.js
+    buffers nothing of it inside the film's duration, never calls the stream ended, and the
+    film stalls a few hundredths of a second before its end without `ended` (issue #16).
+    Ending the audio on a whole frame within the picture leaves no such segment; the audio
+    lost is less than a frame's 21 ms, or what played over no picture.
+    """
+    frames = math.floor(video_seconds * AUDIO_RATE / AAC_FRAME_SAMPLES)
+    return frames * AAC_FRAME_SAMPLES / AUDIO_RATE
+
+
+def audio_filter(video_seconds: float) -> str:
+    """The audio branch of the ladder's graph: resampled to 48 kHz and ended at
+    `audio_end(video_seconds)`, output [a]."""
+    return f"[0:a:0]aresample={AUDIO_RATE},atrim=end={audio_end(video_seconds):.6f}[a]"
+
+
 def ladder_filter(rungs: Sequence[LadderRung], deinterlace: bool = False) -> str:
     """The filter graph decoding once and scaling to every rung: outputs [v0], [v1], …"""
     split = f"{video_input(deinterlace)}split={len(rungs)}" + "".join(
@@ -119,6 +142,7 @@ def ladder_command(
     has_audio: bool,
     encoding: LadderEncoding = LadderEncoding(),
     deinterlace: bool = False,
+    video_seconds: float | None = None,
 ) -> list[str]:
     """One ffmpeg that encodes every rung to CMAF segments listed by an MPD and HLS playlists.
 
@@ -126,21 +150,19 @@ def ladder_command(
     media playlist per stream over the same fMP4 segments, so DASH costs no second encode.
     Keyframes are forced on segment boundaries (and scene-cut keyframes are off) so every
     rung cuts its segments at the same instants and players can switch between them.
+    Given the picture's length (`video_seconds`), the audio ends with it (`audio_end`).
     """
     seg = encoding.segment_seconds
     gop = gop_frames(fps, seg)
-    cmd = [
-        *_BASE,
-        *_PROGRESS,
-        "-i",
-        str(source),
-        "-filter_complex",
-        ladder_filter(rungs, deinterlace),
-    ]
+    graph = ladder_filter(rungs, deinterlace)
+    trim_audio = has_audio and video_seconds is not None and audio_end(video_seconds) > 0
+    if trim_audio and video_seconds is not None:
+        graph += ";" + audio_filter(video_seconds)
+    cmd = [*_BASE, *_PROGRESS, "-i", str(source), "-filter_complex", graph]
     for i in range(len(rungs)):
         cmd += ["-map", f"[v{i}]"]
     if has_audio:
-        cmd += ["-map", "0:a:0"]
+        cmd += ["-map", "[a]" if trim_audio else "0:a:0"]
     cmd += [
         "-c:v",
         "libx264",

@@ -32,8 +32,10 @@ class ProbeResult:
     """A source video as it displays: `width`x`height` after rotation and pixel aspect.
 
     `rotation` is the display rotation in degrees (0, 90, 180, 270) ffmpeg applies when
-    decoding; `duration` is in seconds; `container` is ffprobe's format name;
-    `interlaced` says the pictures are fields to deinterlace (broadcast and DV sources).
+    decoding; `duration` is in seconds (the container's: the longest stream);
+    `video_duration` is the picture's own length when the file states it (an audio track
+    may run on past it); `container` is ffprobe's format name; `interlaced` says the
+    pictures are fields to deinterlace (broadcast and DV sources).
     """
 
     duration: float
@@ -47,6 +49,7 @@ class ProbeResult:
     container: str
     size_bytes: int
     interlaced: bool = False
+    video_duration: float | None = None
 
 
 def _ratio(text: object) -> float:
@@ -62,6 +65,18 @@ def _float(value: object) -> float:
         return float(str(value))
     except ValueError:
         return 0.0
+
+
+def _stream_seconds(stream: dict[str, Any]) -> float | None:
+    """A stream's own length: its `duration`, or Matroska's `DURATION` tag (`00:00:20.000…`)."""
+    seconds = _float(stream.get("duration"))
+    if seconds > 0:
+        return seconds
+    tag = str(stream.get("tags", {}).get("DURATION", ""))
+    hours, _, rest = tag.partition(":")
+    minutes, _, secs = rest.partition(":")
+    total = _float(hours) * 3600 + _float(minutes) * 60 + _float(secs) if secs else 0.0
+    return total if total > 0 else None
 
 
 def _rotation(stream: dict[str, Any]) -> int:
@@ -118,6 +133,7 @@ def parse_probe(data: dict[str, Any], size_bytes: int) -> ProbeResult:
         container=container,
         size_bytes=size_bytes,
         interlaced=str(video.get("field_order", "")) in _INTERLACED_FIELD_ORDERS,
+        video_duration=_stream_seconds(video),
     )
 
 

@@ -353,9 +353,16 @@ muteButton.addEventListener("click", toggleMute);
 root.querySelector(".fullscreen").addEventListener("click", toggleFullscreen);
 
 video.addEventListener("play", () => {
+  delete root.dataset.state;
   playButton.textContent = "❚❚";
   playButton.setAttribute("aria-label", playButton.dataset.pause);
   emit("play");
+});
+// The end of the film (its pause, just before, saved the position there): the player shows
+// it, and Play starts the film again.
+video.addEventListener("ended", () => {
+  root.dataset.state = "ended";
+  playButton.textContent = "↻";
 });
 video.addEventListener("pause", () => {
   playButton.textContent = "▶";
