@@ -132,3 +132,34 @@ async def test_the_app_serves_the_local_storages_signed_route_for_its_users(
                 assert response.content == b"hello"
                 tampered = await client.get(signed.replace("a.txt", "b.txt"))
                 assert tampered.status_code == 403
+
+
+async def test_the_request_id_is_one_header_bound_to_the_logs_and_made_when_unusable() -> None:
+    from fastapi.responses import JSONResponse
+    from structlog.contextvars import get_contextvars
+
+    from kinoteka.app import RequestIdMiddleware
+
+    inner = FastAPI()
+    inner.add_middleware(RequestIdMiddleware)
+
+    @inner.get("/named")
+    async def named() -> JSONResponse:
+        # As the error handlers do: the app names the id itself.
+        bound = get_contextvars().get("request_id")
+        return JSONResponse({"bound": bound}, headers={"X-Request-Id": str(bound)})
+
+    transport = httpx.ASGITransport(app=inner)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        given = await client.get("/named", headers={"X-Request-Id": "req-7"})
+        assert given.headers.get_list("x-request-id") == ["req-7"]
+        assert given.json() == {"bound": "req-7"}
+        too_long = await client.get("/named", headers={"X-Request-Id": "x" * 129})
+        made = too_long.headers.get_list("x-request-id")
+        assert len(made) == 1
+        assert len(made[0]) == 32
+        assert int(made[0], 16) >= 0  # hexadecimal
+        assert too_long.json() == {"bound": made[0]}
+        other = await client.get("/named")
+        assert other.headers["x-request-id"] not in ("", made[0])
+    assert "request_id" not in get_contextvars()
