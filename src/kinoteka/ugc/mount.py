@@ -13,14 +13,14 @@ from kinoteka.auth import off_account_deleted, on_account_deleted
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 from kinoteka.ugc.accounts import forget_user
-from kinoteka.ugc.api import router, ugc_error_handler
+from kinoteka.ugc.api import install_api, ugc_error_handler
 from kinoteka.ugc.documents import INDEXES
 from kinoteka.ugc.errors import UgcError
 from kinoteka.ugc.kit import get_ugc
 
 
 def install_ugc(app: FastAPI, services: Services) -> None:
-    app.include_router(router)
+    install_api(app)
     app.add_exception_handler(UgcError, ugc_error_handler)
 
 
