@@ -14,6 +14,7 @@ from kinoteka.infra import documents as documents_port
 from kinoteka.infra.documents import Document, DocumentStore
 from kinoteka.ugc import rate_film, rating_summary, remove_rating
 from kinoteka.ugc.documents import FILM_STATS
+from kinoteka.ugc.service import rendered_rating_summary
 from kinoteka.ugc.stats_cache import StatsCachingStore
 
 
@@ -89,3 +90,42 @@ async def test_no_ttl_no_cache(raw: DocumentStore) -> None:
     assert (await rating_summary(cached, film)).count == 0
     await rate_film(raw, uuid.uuid4(), film, 1)
     assert (await rating_summary(cached, film)).count == 1
+
+
+async def test_a_view_is_made_once_per_entry_and_dropped_with_it(raw: DocumentStore) -> None:
+    film = uuid.uuid4()
+    cached = StatsCachingStore(raw, ttl=60)
+    made: list[int] = []
+
+    def count(key: str, stats: Document | None) -> int:
+        made.append(1)
+        return 0 if stats is None else int(stats["count"])
+
+    assert await cached.view(str(film), count) == 0
+    assert await cached.view(str(film), count) == 0
+    assert len(made) == 1  # the second from memory
+    await rate_film(cached, uuid.uuid4(), film, 4)  # this process's write: seen at once
+    assert await cached.view(str(film), count) == 1
+    assert len(made) == 2
+    rendered = await rendered_rating_summary(cached, film)
+    summary = await rating_summary(cached, film)
+    assert rendered.json == summary.model_dump_json().encode()
+    assert (rendered.count, rendered.reviews) == (1, 0)
+    assert await rendered_rating_summary(cached, film) is rendered
+
+    uncached = StatsCachingStore(raw, ttl=0)
+    assert await uncached.view(str(film), count) == 1
+    await rate_film(raw, uuid.uuid4(), film, 6)
+    assert await uncached.view(str(film), count) == 2
+
+
+async def test_a_view_of_a_read_racing_a_write_is_not_kept(raw: DocumentStore) -> None:
+    film = uuid.uuid4()
+    held = HeldReads(raw)
+    cached = StatsCachingStore(held, ttl=60)  # type: ignore[arg-type]
+    reading = asyncio.create_task(rendered_rating_summary(cached, film))
+    await held.read.wait()
+    await rate_film(cached, uuid.uuid4(), film, 7)
+    held.release.set()
+    assert (await reading).count == 0
+    assert (await rendered_rating_summary(cached, film)).count == 1

@@ -12,7 +12,6 @@ from kinoteka.infra import documents as documents_port
 from kinoteka.infra import ratelimit
 from kinoteka.infra.cache import CacheSettings
 from kinoteka.infra.db import Database
-from kinoteka.infra.documents import DocumentStore
 from kinoteka.infra.footprint import StoreUrls
 from kinoteka.infra.ratelimit import RateLimiter
 from kinoteka.services import Services
@@ -43,7 +42,8 @@ class KnownFilms:
 @dataclass
 class UgcKit:
     settings: UgcSettings
-    store: DocumentStore
+    store: StatsCachingStore
+    """The document store, with the films' counters cached (`stats_cache.py`)."""
     limiter: RateLimiter
     lookups: async_sessionmaker[AsyncSession]
     """Sessions for the catalog reads a write needs (does the film exist), in autocommit: one

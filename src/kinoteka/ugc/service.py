@@ -9,6 +9,7 @@ count and the summary equals a recount.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from kinoteka.ugc.schemas import (
     Rating,
     RatingSummary,
 )
+from kinoteka.ugc.stats_cache import StatsCachingStore
 
 log = structlog.get_logger(__name__)
 
@@ -153,6 +155,27 @@ def summary_of(film_id: uuid.UUID, stats: Document | None) -> RatingSummary:
 async def rating_summary(store: DocumentStore, film_id: uuid.UUID) -> RatingSummary:
     """The film's average, count, distribution and review count (the maintained counters)."""
     return summary_of(film_id, await store.get(FILM_STATS, str(film_id)))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedSummary:
+    """A film's `RatingSummary` as its JSON, with the two counts a reader checks."""
+
+    count: int
+    reviews: int
+    json: bytes
+
+
+def _render_summary(key: str, stats: Document | None) -> RenderedSummary:
+    summary = summary_of(uuid.UUID(key), stats)
+    return RenderedSummary(summary.count, summary.reviews, summary.model_dump_json().encode())
+
+
+async def rendered_rating_summary(store: StatsCachingStore, film_id: uuid.UUID) -> RenderedSummary:
+    """`rating_summary` as JSON, rendered once per cached read of the film's counters (the API
+    answers it as it is: building and serialising the model cost more than the rest of the
+    route)."""
+    return await store.view(str(film_id), _render_summary)
 
 
 async def scan(store: DocumentStore, collection: str, where: dict[str, Any]) -> list[Document]:

@@ -2,9 +2,11 @@
 document store: a film's rating summary is read far more often than it changes.
 
 `StatsCachingStore` is the document store with `get(film_stats, …)` answered from memory for
-up to `ttl` seconds. Every write to `film_stats` through it drops the film's entry when the
-write is done, and a read that raced with a write does not store what it read, so within one
-process a summary never lags a write that returned. Other processes (another `serve ugc`, the
+up to `ttl` seconds, and `view(key, render)` answering what `render` makes of a film's counters
+(the rating summary's JSON) from the same entry, made once per entry and dropped with it.
+Every write to `film_stats` through it drops the film's entry when the write is done, and a
+read that raced with a write does not store what it read, so within one process a summary
+never lags a write that returned. Other processes (another `serve ugc`, the
 `ugc recount` command) are seen within `ttl` (`KINOTEKA_UGC__SUMMARY_CACHE_SECONDS`; 0 turns
 the cache off). Every other call passes straight through.
 """
@@ -12,13 +14,25 @@ the cache off). Every other call passes straight through.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from kinoteka.infra.documents import Document, DocumentStore, Order
 from kinoteka.ugc.documents import FILM_STATS
 
 MAX_ENTRIES = 50_000
+
+View = TypeVar("View")
+Render = Callable[[str, Document | None], View]
+
+
+@dataclass(slots=True)
+class _Entry:
+    expires: float
+    document: Document | None
+    """Never handed out: `get` gives a copy, a render must not change it."""
+    views: dict[Callable[..., Any], Any] = field(default_factory=dict)
 
 
 class StatsCachingStore:
@@ -26,7 +40,7 @@ class StatsCachingStore:
         self.inner = inner
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: dict[str, tuple[float, Document | None]] = {}
+        self._entries: dict[str, _Entry] = {}
         # Per key, how many writes this process made; a read keeps what it read only when no
         # write to its key (and no clearing, `_epoch`) happened while it waited.
         self._writes: dict[str, int] = {}
@@ -45,20 +59,38 @@ class StatsCachingStore:
         self._entries.pop(key, None)
         self._writes[key] = self._writes.get(key, 0) + 1
 
-    async def get(self, collection: str, key: str) -> Document | None:
-        if collection != FILM_STATS or self.ttl <= 0:
-            return await self.inner.get(collection, key)
+    async def _entry(self, key: str) -> _Entry:
+        """The film's entry: from memory while fresh, else read, and kept unless a write (or
+        a clearing) happened while the read waited."""
         now = time.monotonic()
-        cached = self._entries.get(key)
-        if cached is not None and cached[0] > now:
-            return None if cached[1] is None else dict(cached[1])
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires > now:
+            return entry
         before = self._stamp(key)
-        document = await self.inner.get(collection, key)
+        entry = _Entry(now + self.ttl, await self.inner.get(FILM_STATS, key))
         if self._stamp(key) == before:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[key] = (now + self.ttl, None if document is None else dict(document))
-        return document
+            self._entries[key] = entry
+        return entry
+
+    async def get(self, collection: str, key: str) -> Document | None:
+        if collection != FILM_STATS or self.ttl <= 0:
+            return await self.inner.get(collection, key)
+        document = (await self._entry(key)).document
+        return None if document is None else dict(document)
+
+    async def view(self, key: str, render: Render[View]) -> View:
+        """`render(key, counters)` of the film `key`, made once per cache entry (each `render`
+        function its own) and as fresh as `get`'s answer. `render` must not change the
+        counters it is given, and what it makes is shared: it should be immutable."""
+        if self.ttl <= 0:
+            return render(key, await self.inner.get(FILM_STATS, key))
+        entry = await self._entry(key)
+        if render in entry.views:
+            return cast(View, entry.views[render])
+        made = entry.views[render] = render(key, entry.document)
+        return made
 
     async def insert(self, collection: str, key: str, document: Document) -> bool:
         try:
