@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -128,9 +129,17 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
     except ValueError as error:
         fail(str(error))
     # Forwarded headers are believed only from KINOTEKA_TRUSTED_PROXIES, by the app's own
-    # middleware: uvicorn's default would trust them from any local client.
+    # middleware: uvicorn's default would trust them from any local client. uvicorn builds an
+    # access line's arguments (client, quoted path) before the logger drops it: below the
+    # configured level (KINOTEKA_LOG__LEVEL=WARNING) the access log is not run at all.
     config = uvicorn.Config(
-        application, host=host, port=port, log_config=None, lifespan="on", proxy_headers=False
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=False,
+        access_log=logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO),
     )
     # uvicorn re-raises the signal it handled once its shutdown is done; both arrive here as
     # exceptions, so the embedded servers are stopped by `running_stores` on the way out.
