@@ -133,16 +133,11 @@ class Services:
         await self.db.close()
 
 
-def services_of(request: Request) -> Services:
-    """The app's services, for a hot route that takes the request rather than `ServicesDep`."""
-    services: Services = request.app.state.services
-    return services
-
-
 async def get_services(request: Request) -> Services:
     # async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread
     # pool, a hand-off per request that costs more than the lookup.
-    return services_of(request)
+    services: Services = request.app.state.services
+    return services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

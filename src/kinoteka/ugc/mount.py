@@ -20,7 +20,7 @@ from kinoteka.ugc.kit import get_ugc
 
 
 def install_ugc(app: FastAPI, services: Services) -> None:
-    install_api(app)
+    install_api(app, services)
     app.add_exception_handler(UgcError, ugc_error_handler)
 
 
