@@ -155,24 +155,12 @@ def create_app(
         docs_url=None,  # served offline by install_api_docs, and no CDN-loaded ReDoc
         redoc_url=None,
     )
-    install_api_docs(app)
     app.state.services = services
     app.add_middleware(RequestIdMiddleware)
     if services.settings.trusted_proxies:
         # Outermost, so every part of the app (rate limits, login history, the admin) sees the
         # client the trusted proxy forwarded; from anyone else the headers are ignored.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=services.settings.trusted_proxies)
-
-    @app.get("/health", tags=["health"], summary="Whether every store answers")
-    async def health() -> JSONResponse:
-        names = list(services.health_checks)
-        results = await asyncio.gather(*(_timed_check(services.health_checks[n]) for n in names))
-        stores = dict(zip(names, results, strict=True))
-        healthy = all(result["ok"] for result in results)
-        return JSONResponse(
-            {"status": "ok" if healthy else "degraded", "stores": stores},
-            status_code=200 if healthy else 503,
-        )
 
     used: list[ClientName] = []
     for name in chosen:
@@ -190,5 +178,23 @@ def create_app(
         app.state.admin_sections = sections
     for name in chosen:
         mounts[name].install(app, services)
+    # The docs and the health check after the contexts' routes: FastAPI tries routes in order,
+    # and a context's most read routes (the rating summary, the film pages) would otherwise
+    # pay for failed matches against these on every request. No context route overlaps them
+    # (tests/test_api_docs.py and `kinoteka up`'s test in tests/test_cli.py reach them on the
+    # full app).
+    install_api_docs(app)
+
+    @app.get("/health", tags=["health"], summary="Whether every store answers")
+    async def health() -> JSONResponse:
+        names = list(services.health_checks)
+        results = await asyncio.gather(*(_timed_check(services.health_checks[n]) for n in names))
+        stores = dict(zip(names, results, strict=True))
+        healthy = all(result["ok"] for result in results)
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "stores": stores},
+            status_code=200 if healthy else 503,
+        )
+
     install_error_responses(app)
     return app
