@@ -59,6 +59,12 @@ def interlace_detection(path: Path) -> dict[str, int]:
     return {key: int(value) for key, value in zip(words[::2], words[1::2], strict=True)}
 
 
+def uri(entry: str | None) -> str:
+    """A playlist entry's file, which every entry of a rendition's playlists names."""
+    assert entry is not None, "a playlist entry without a URI"
+    return entry
+
+
 def check_rendition(out: Path, rendition: Rendition, duration: float, has_audio: bool) -> None:
     files = {str(p) for p in rendition.files}
     assert rendition.hls_master in files
@@ -68,24 +74,24 @@ def check_rendition(out: Path, rendition: Rendition, duration: float, has_audio:
 
     master = m3u8.load(str(out / rendition.hls_master))
     assert master.is_variant
-    resolutions = [tuple(p.stream_info.resolution) for p in master.playlists]
+    resolutions = [p.stream_info.resolution for p in master.playlists]
     assert resolutions == [(r.width, r.height) for r in rendition.rungs]
     audio_groups = [m for m in master.media if m.type == "AUDIO"]
     assert len(audio_groups) == (1 if has_audio else 0)
 
-    playlists = [p.uri for p in master.playlists] + [m.uri for m in audio_groups]
+    playlists = [uri(p.uri) for p in master.playlists] + [uri(m.uri) for m in audio_groups]
     hls_segments: set[str] = set()
-    for uri in playlists:
-        assert "/" not in uri, "relative URIs only"
-        media = m3u8.load(str(out / uri))
+    for playlist in playlists:
+        assert "/" not in playlist, "relative URIs only"
+        media = m3u8.load(str(out / playlist))
         assert media.is_endlist
         assert media.segment_map, "fMP4 init segment"
-        names = [media.segment_map[0].uri, *(s.uri for s in media.segments)]
+        names = [uri(media.segment_map[0].uri), *(uri(s.uri) for s in media.segments)]
         assert all("/" not in name and ":" not in name for name in names)
         hls_segments.update(names)
         # init + segments decode, and last as long as the source within one segment
-        assert decodes_cleanly(out / uri) == ""
-        assert media_duration(out / uri) == pytest.approx(duration, abs=SEGMENT)
+        assert decodes_cleanly(out / playlist) == ""
+        assert media_duration(out / playlist) == pytest.approx(duration, abs=SEGMENT)
 
     mpd = MPEGDASHParser.parse(str(out / rendition.dash_manifest))
     assert mpd.type == "static"
@@ -155,13 +161,17 @@ def test_render_ladder(
     check_rendition(tmp_path, rendition, info.duration, spec.audio)
     assert ffmpeg_children() == []
     if spec.interlaced:
-        top_playlist = m3u8.load(str(tmp_path / rendition.hls_master)).playlists[0].uri
+        top_playlist = uri(m3u8.load(str(tmp_path / rendition.hls_master)).playlists[0].uri)
         detected = interlace_detection(tmp_path / top_playlist)
         assert detected["Progressive"] > 4 * (detected["TFF"] + detected["BFF"]), detected
 
 
 def playlist_seconds(path: Path) -> list[float]:
-    return [float(segment.duration) for segment in m3u8.load(str(path)).segments]
+    seconds: list[float] = []
+    for segment in m3u8.load(str(path)).segments:
+        assert segment.duration is not None, "every segment has its #EXTINF duration"
+        seconds.append(float(segment.duration))
+    return seconds
 
 
 @pytest.mark.parametrize("segment", [1.0, 4.0])
@@ -176,9 +186,9 @@ def test_the_audio_ends_with_the_picture(
     rendition = render(source, tmp_path, info, plan_ladder(info, [360, 240]),
                        segment_seconds=segment, preset="ultrafast")  # fmt: skip
     master = m3u8.load(str(tmp_path / rendition.hls_master))
-    video = playlist_seconds(tmp_path / master.playlists[0].uri)
+    video = playlist_seconds(tmp_path / uri(master.playlists[0].uri))
     (audio_group,) = [m for m in master.media if m.type == "AUDIO"]
-    audio = playlist_seconds(tmp_path / audio_group.uri)
+    audio = playlist_seconds(tmp_path / uri(audio_group.uri))
     assert sum(video) == pytest.approx(20.0)
     # no audio after the picture, and only what a whole AAC frame left before its end
     assert sum(video) - 1024 / 48000 <= sum(audio) <= sum(video)
