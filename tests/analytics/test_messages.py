@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from hypothesis import given
@@ -15,6 +15,17 @@ from kinoteka.analytics.messages import decode, encode, line
 from kinoteka.analytics.schemas import BusRecord, PlayerEvent, player_fields, player_record
 
 _PYDANTIC = TypeAdapter(BusRecord)
+
+
+class _ServerFields(TypedDict):
+    """What the collector adds to a player event: the keyword arguments of `player_fields`."""
+
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    playback_id: uuid.UUID | None
+    server_at: dt.datetime
+
+
 _text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 _float = st.floats(allow_nan=False, allow_infinity=False)
 _moment = st.datetimes(min_value=dt.datetime(1970, 1, 2), timezones=st.sampled_from([dt.UTC, None]))
@@ -74,7 +85,7 @@ def test_a_player_events_fields_write_the_line_of_its_record(raw: dict[str, Any]
             }
         ]
     )
-    given_ids = {
+    given_ids: _ServerFields = {
         "event_id": uuid.uuid4(), "user_id": uuid.uuid4(), "playback_id": None,
         "server_at": dt.datetime.now(dt.UTC),
     }  # fmt: skip

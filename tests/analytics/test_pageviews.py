@@ -71,7 +71,7 @@ async def test_each_content_read_is_one_page_view_on_its_topic(
     client, services = content_and_analytics
     genre = (await client.get("/api/v1/genres")).json()[0]["uuid"]
     person = (await client.get("/api/v1/persons/search", params={"query": "craig"})).json()[0]
-    reads = [
+    reads: list[tuple[str, dict[str, str | int]]] = [
         ("/api/v1/films", {"page_size": 5, "page_number": 2}),
         ("/api/v1/films/search/", {"query": "star"}),
         (f"/api/v1/films/{FILM}", {}),
@@ -147,8 +147,6 @@ async def test_a_public_catalog_names_the_viewer_of_a_valid_token_only(
     viewer's page view; a bad or expired token is served and names nobody."""
     import jwt
 
-    from kinoteka.auth import tokens
-
     client, services = content_and_analytics
     user = uuid.uuid4()
     valid = await token_for(services, user_id=user)
@@ -160,7 +158,7 @@ async def test_a_public_catalog_names_the_viewer_of_a_valid_token_only(
         checked.append(token)
         return decode(token, *args, **kwargs)
 
-    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    monkeypatch.setattr(jwt, "decode", counting)
     film = f"/api/v1/films/{FILM}"
     for headers in (valid, valid, expired, {"Authorization": "Bearer abc.def.ghi"}, {}):
         assert (await client.get(film, headers=headers)).status_code == 200
@@ -184,8 +182,6 @@ async def test_a_private_catalog_names_the_viewer_content_let_in(
     again (the token is remembered)."""
     import jwt
 
-    from kinoteka.auth import tokens
-
     client, services = content_and_analytics
     user = uuid.uuid4()
     valid = await token_for(services, user_id=user)
@@ -196,7 +192,7 @@ async def test_a_private_catalog_names_the_viewer_content_let_in(
         checked.append(token)
         return decode(token, *args, **kwargs)
 
-    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    monkeypatch.setattr(jwt, "decode", counting)
     assert (await client.get("/api/v1/genres")).status_code == 401  # no view
     assert (await client.get("/api/v1/genres", headers=valid)).status_code == 200
     views = await eventually(lambda: stream(services.urls.redis_url, PageKind.GENRES))

@@ -625,10 +625,10 @@ async def test_every_page_is_accessible_and_photographed(page: Any, site: Site) 
     await page.wait_for_url(re.compile(r"notice=bookmarked"))
     person = await page.locator(".people a").first.get_attribute("href")
     genre = await page.locator(".film .meta a.chip").first.get_attribute("href")
-    for name, path in PAGES:
+    for name, template in PAGES:
         target = {"genre": genre, "person": person, "unavailable": f"{other}/watch"}.get(
             name
-        ) or path
+        ) or template
         assert target
         await page.goto(site.url + target.format(film=site.film_id))
         if name == "watch":

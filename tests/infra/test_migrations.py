@@ -170,7 +170,9 @@ def test_analytics_resume_points_move_into_ugc_progress(empty_database: str) -> 
         )
     migrations.upgrade(empty_database)
     with psycopg.connect(libpq_url(empty_database)) as connection:
-        rows = dict(connection.execute("SELECT key, doc FROM ugc.progress").fetchall())
+        rows: dict[str, dict[str, object]] = dict(
+            connection.execute("SELECT key, doc FROM ugc.progress").fetchall()
+        )
         left = connection.execute("SELECT to_regclass('analytics.watch_progress')").fetchone()
     assert left == (None,)
     assert rows[f"{user}:{film}"] == {

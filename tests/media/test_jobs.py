@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from kinoteka.infra.storage import ObjectStorage
-from kinoteka.media import jobs, service
+from kinoteka.media import jobs, processing, service
 from kinoteka.media.api import stream_of, video_state
 from kinoteka.media.jobs import JobEnv
 from kinoteka.media.models import Video, VideoStatus
@@ -153,7 +153,7 @@ async def test_the_quick_rung_plays_while_the_ladder_renders_and_survives_its_fa
 ) -> None:
     env, queue, video_id = uploaded
     rendered: list[list[str]] = []
-    real_render = jobs.render
+    real_render = processing.render
 
     def ladder_crashes(*args: Any, **kwargs: Any) -> Any:
         rungs = [rung.name for rung in args[3]]

@@ -34,7 +34,7 @@ def vtt_seconds(stamp: str) -> float:
 
 
 def check_sprite_track(out: Path, artwork: Artwork, duration: float) -> None:
-    cues = webvtt.read(str(out / artwork.sprite_vtt))
+    cues = webvtt.read(str(out / artwork.sprite_vtt)).captions
     assert cues, "at least one cue"
     assert vtt_seconds(cues[0].start) == 0.0
     assert vtt_seconds(cues[-1].end) == pytest.approx(duration, abs=0.001)
@@ -86,7 +86,7 @@ def test_artwork(clip_cache: ClipCache, tmp_path: Path, spec: ClipSpec) -> None:
         with Image.open(tmp_path / name) as preview:
             assert preview.format == form
             assert getattr(preview, "is_animated", False)
-            assert preview.n_frames > 5
+            assert getattr(preview, "n_frames", 1) > 5
             assert preview.width == min(320, info.width)
 
     check_sprite_track(tmp_path, artwork, info.duration)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -96,9 +96,9 @@ def _video(database_url: str, video_id: uuid.UUID) -> tuple[str, float, int, lis
     return row[0], row[1], row[2], row[3]
 
 
-def _wait_for(check: object, timeout: float, what: str) -> None:
+def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)  # polling the workers' progress, with a deadline
@@ -107,10 +107,17 @@ def _wait_for(check: object, timeout: float, what: str) -> None:
 def _drained(redis_url: str) -> bool:
     client = redis.Redis.from_url(redis_url)
     try:
-        queued = sum(int(client.llen(name)) for name in ("transcoding", "thumbnails", "indexing"))
-        return queued == 0 and int(client.hlen("unacked")) == 0
+        queues = ("transcoding", "thumbnails", "indexing")
+        queued = sum(_count(client.llen(name)) for name in queues)
+        return queued == 0 and _count(client.hlen("unacked")) == 0
     finally:
         client.close()
+
+
+def _count(reply: Awaitable[int] | int) -> int:
+    """A count the sync client answered: redis-py types its commands once for both clients."""
+    assert isinstance(reply, int)
+    return reply
 
 
 def _send(redis_url: str, kwargs: dict[str, object]) -> None:

@@ -74,14 +74,14 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
     plain, html = bodies(reset[0])
     found = re.search(r"http://testserver(/password-reset\?token=\S+)", plain)
     assert found is not None
-    link = found.group(1)
-    assert f'href="http://testserver{link}"' in html
+    reset_link = found.group(1)
+    assert f'href="http://testserver{reset_link}"' in html
     new_password = "a brand new secret 9"
-    done = await follow_reset_link(client, link, new_password)
+    done = await follow_reset_link(client, reset_link, new_password)
     assert done.status_code == 303
     assert done.headers["location"] == "/signin?notice=password_reset"
     # Spent: the link now says so on the page, and offers to send a new one.
-    again = await client.get(link)
+    again = await client.get(reset_link)
     assert again.status_code == 400
     assert "This reset link is used or expired." in again.text
     assert 'action="/password-reset"' in again.text
@@ -179,7 +179,7 @@ async def test_a_redelivered_event_sends_once(
 
 async def _all_consumed(services: Services) -> bool:
     async with services.db.session() as session:
-        queued = await session.scalar(
+        queued: int | None = await session.scalar(
             text("SELECT count(*) FROM notify.delivery WHERE status = 'queued'")
         )
     return queued == 0

@@ -119,9 +119,9 @@ async def test_audiences_that_cannot_be_selected_are_refused(
         "subject": "s", "body": "b", "send_at": "2030-01-01T10:00:00"})  # fmt: skip
     assert naive.status_code == 422
     viewer = await sign_up(client)
-    refused = await client.post(ANNOUNCE, headers=bearer(viewer["token"]),
-                                json={"subject": "s", "body": "b"})  # fmt: skip
-    assert refused.status_code == 403
+    forbidden = await client.post(ANNOUNCE, headers=bearer(viewer["token"]),
+                                  json={"subject": "s", "body": "b"})  # fmt: skip
+    assert forbidden.status_code == 403
 
 
 async def test_preview_escapes_and_a_scheduled_broadcast_waits(

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import text
 
 from kinoteka.auth import AccountEvent
@@ -72,18 +73,18 @@ def spawn_worker(settings: Settings, database_url: str, redis_url: str) -> subpr
 
 async def test_a_worker_killed_mid_send_sends_once_after_redelivery(
     kit: NotifyKit, smtp: SmtpServer, settings: Settings, fresh_database: str,
-    flushed_redis: str,
+    flushed_redis: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     hold = threading.Event()
     entered = threading.Event()
     smtp.mailbox.hold = hold
     original = smtp.mailbox.handle_DATA
 
-    async def holding(*args: object) -> str:
+    async def holding(server: SMTP, session: Session, envelope: Envelope) -> str:
         entered.set()
-        return await original(*args)  # type: ignore[arg-type]
+        return await original(server, session, envelope)
 
-    smtp.mailbox.handle_DATA = holding  # type: ignore[method-assign]
+    monkeypatch.setattr(smtp.mailbox, "handle_DATA", holding)
     address = f"crash-{uuid.uuid4().hex[:8]}@example.com"
     event = orjson.dumps({
         "user_id": str(uuid.uuid4()), "email": address, "device": "web", "user_agent": "x",
@@ -109,7 +110,7 @@ async def test_a_worker_killed_mid_send_sends_once_after_redelivery(
 
         async def sent() -> bool:
             async with kit.db.session() as session:
-                status = await session.scalar(text(
+                status: str | None = await session.scalar(text(
                     "SELECT d.status FROM notify.delivery d JOIN notify.notification n"
                     " ON n.id = d.notification_id WHERE n.email = :e AND d.channel = 'email'"
                 ), {"e": address})  # fmt: skip

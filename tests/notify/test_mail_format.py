@@ -15,7 +15,7 @@ from kinoteka.notify.mail import MailError, build_message
 
 # What the editors' forms let through: no control characters in a subject line.
 LINE = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=300)
-BODY = st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000)
+BODY = st.text(st.characters(blacklist_categories=["Cs"]), max_size=3000)
 
 
 def _parse(data: bytes) -> EmailMessage:

@@ -44,10 +44,10 @@ PATIENT_DATABASE = {"pool_timeout": 60, "connect_timeout": 60}
 def ugc_services(database_url: str, redis_url: str, **ugc: object) -> Services:
     settings = Settings(
         secret_key="test-secret-for-keys",
-        auth={"redis_prefix": f"t{uuid.uuid4().hex[:10]}"},  # type: ignore[arg-type]
-        cache=PATIENT_CACHE,  # type: ignore[arg-type]
-        database=PATIENT_DATABASE,  # type: ignore[arg-type]
-        ugc=ugc,  # type: ignore[arg-type]
+        auth={"redis_prefix": f"t{uuid.uuid4().hex[:10]}"},
+        cache=PATIENT_CACHE,
+        database=PATIENT_DATABASE,
+        ugc=ugc,
     )
     urls = StoreUrls(database_url=database_url, redis_url=redis_url, search_url="", storage_url="")
     return build_services(settings, urls)

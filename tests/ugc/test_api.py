@@ -79,6 +79,7 @@ async def test_a_rating_is_set_changed_removed_and_summarised(world: UgcWorld) -
 async def test_scores_outside_0_to_10_and_malformed_bodies_are_422(world: UgcWorld) -> None:
     client, film, me = world.client, world.films[0], world.headers()
     url = f"{API}/films/{film}/my-rating"
+    body: object
     for body in (
         {"score": 11},
         {"score": -1},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -43,7 +44,7 @@ async def sign_up(client: httpx.AsyncClient, email: str = EMAIL) -> httpx.Respon
 @pytest.fixture
 async def client(
     fresh_database: str, flushed_redis: str, web_index: Index, tmp_path: Path
-) -> httpx.AsyncClient:
+) -> AsyncIterator[httpx.AsyncClient]:
     services = web_services(fresh_database, flushed_redis, web_index, tmp_path)
     async with web_client(services) as client:
         yield client

@@ -25,7 +25,7 @@ def test_every_string_of_the_pages_is_translated_to_russian() -> None:
     missing = []
     for message_id, filename in sorted(found.items()):
         entry = catalog.get(message_id)
-        strings = [] if entry is None else entry.string
+        strings = [] if entry is None or entry.string is None else entry.string
         strings = [strings] if isinstance(strings, str) else list(strings)
         if not strings or not all(strings):
             missing.append(f"{filename}: {message_id!r}")

@@ -3,7 +3,9 @@ persons, languages, closed browsing, and the error pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ GENRE_LINK = re.compile(r'href="/genres/([0-9a-f-]{36})"')
 @pytest.fixture
 async def client(
     fresh_database: str, flushed_redis: str, web_index: Index, tmp_path: Path
-) -> httpx.AsyncClient:
+) -> AsyncIterator[httpx.AsyncClient]:
     services = web_services(fresh_database, flushed_redis, web_index, tmp_path)
     async with web_client(services) as client:
         yield client
@@ -46,7 +48,9 @@ async def test_home_has_a_new_row_newest_in_the_catalog_first(
     from kinoteka.infra.db import libpq_url
 
     with psycopg.connect(libpq_url(movies_database)) as connection:
-        created = dict(connection.execute("SELECT id::text, created FROM content.film_work"))
+        created: dict[str, dt.datetime] = dict(
+            connection.execute("SELECT id::text, created FROM content.film_work")
+        )
     html = (await client.get("/")).text
     assert html.index(">New</h2>") < html.index(">Top rated</h2>")
     row = html.split(">New</h2>")[1].split("</section>")[0]

@@ -43,8 +43,8 @@ async def test_a_viewer_signs_in_with_a_provider_and_returns_to_the_page(
 ) -> None:
     idp = OAuthProvider(
         client_id="kinoteka",
-        client_secret="provider-secret",  # type: ignore[arg-type]
-        discovery_url=f"{provider.issuer}/.well-known/openid-configuration",  # type: ignore[arg-type]
+        client_secret="provider-secret",
+        discovery_url=f"{provider.issuer}/.well-known/openid-configuration",
     )
     provider.user = {"sub": uuid.uuid4().hex, "email": "social@example.com", "email_verified": True}
     services = web_services(
@@ -117,8 +117,8 @@ async def test_an_account_made_by_social_sign_in_gets_the_page_language_for_mail
     it was made on; signing in again, or linking an account that exists, changes nothing."""
     idp = OAuthProvider(
         client_id="kinoteka",
-        client_secret="provider-secret",  # type: ignore[arg-type]
-        discovery_url=f"{provider.issuer}/.well-known/openid-configuration",  # type: ignore[arg-type]
+        client_secret="provider-secret",
+        discovery_url=f"{provider.issuer}/.well-known/openid-configuration",
     )
     services = web_services(
         fresh_database, flushed_redis, web_index, tmp_path, oauth_providers={"idp": idp}
