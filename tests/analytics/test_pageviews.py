@@ -140,17 +140,10 @@ async def _dropped(buffer: Any) -> int:
     return int(buffer.dropped)
 
 
-async def test_a_public_catalog_names_the_viewer_of_a_valid_token_only(
-    content_and_analytics: tuple[httpx.AsyncClient, Services], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Anonymous reading is allowed, and a request with a valid bearer token is still that
-    viewer's page view; a bad or expired token is served and names nobody."""
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature is checked from now on (each `jwt.decode` call), in order."""
     import jwt
 
-    client, services = content_and_analytics
-    user = uuid.uuid4()
-    valid = await token_for(services, user_id=user)
-    expired = await token_for(services, user_id=uuid.uuid4(), now=time.time() - 3600)
     checked: list[str] = []
     decode = jwt.decode
 
@@ -159,6 +152,19 @@ async def test_a_public_catalog_names_the_viewer_of_a_valid_token_only(
         return decode(token, *args, **kwargs)
 
     monkeypatch.setattr(jwt, "decode", counting)
+    return checked
+
+
+async def test_a_public_catalog_names_the_viewer_of_a_valid_token_only(
+    content_and_analytics: tuple[httpx.AsyncClient, Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anonymous reading is allowed, and a request with a valid bearer token is still that
+    viewer's page view; a bad or expired token is served and names nobody."""
+    client, services = content_and_analytics
+    user = uuid.uuid4()
+    valid = await token_for(services, user_id=user)
+    expired = await token_for(services, user_id=uuid.uuid4(), now=time.time() - 3600)
+    checked = signature_checks(monkeypatch)
     film = f"/api/v1/films/{FILM}"
     for headers in (valid, valid, expired, {"Authorization": "Bearer abc.def.ghi"}, {}):
         assert (await client.get(film, headers=headers)).status_code == 200
@@ -180,19 +186,10 @@ async def test_a_private_catalog_names_the_viewer_content_let_in(
 ) -> None:
     """Content checked the token before answering; naming the viewer checks no signature
     again (the token is remembered)."""
-    import jwt
-
     client, services = content_and_analytics
     user = uuid.uuid4()
     valid = await token_for(services, user_id=user)
-    checked: list[str] = []
-    decode = jwt.decode
-
-    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
-        checked.append(token)
-        return decode(token, *args, **kwargs)
-
-    monkeypatch.setattr(jwt, "decode", counting)
+    checked = signature_checks(monkeypatch)
     assert (await client.get("/api/v1/genres")).status_code == 401  # no view
     assert (await client.get("/api/v1/genres", headers=valid)).status_code == 200
     views = await eventually(lambda: stream(services.urls.redis_url, PageKind.GENRES))

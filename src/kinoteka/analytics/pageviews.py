@@ -207,8 +207,7 @@ class PageViewMiddleware:
             return
         if record is None:
             return
-        token = bearer_token(scope) if self.viewer_of is not None else None
-        if token is not None and self.viewer_of is not None:
+        if self.viewer_of is not None and (token := bearer_token(scope)) is not None:
             try:
                 viewer = await self.viewer_of(token)
             except Exception as error:  # keys that cannot be read now: an anonymous view
