@@ -87,7 +87,7 @@ def _fresh(directory: Path) -> Path:
 def _bare(clip: Path, info: ProbeResult, rungs: list[LadderRung], out: Path) -> Timed:
     encoding = LadderEncoding(segment_seconds=SEGMENT_SECONDS, preset=PRESET)
     cmd = ladder_command(clip, rungs, fps=info.fps, has_audio=info.has_audio, encoding=encoding,
-                         video_seconds=info.video_duration or info.duration)  # fmt: skip
+                         video_seconds=info.picture_seconds)  # fmt: skip
     cmd = [arg for arg in cmd if arg not in ("-progress", "pipe:1")]
     with Timed() as timed:
         subprocess.run(cmd, cwd=out, check=True, stdout=subprocess.DEVNULL, timeout=3600)
@@ -109,7 +109,7 @@ def _separate(clip: Path, info: ProbeResult, rungs: list[LadderRung], out: Path)
             target = _fresh(out / rung.name)
             has_audio = info.has_audio and index == 0
             cmd = ladder_command(clip, [rung], fps=info.fps, has_audio=has_audio, encoding=encoding,
-                                 video_seconds=info.video_duration or info.duration)  # fmt: skip
+                                 video_seconds=info.picture_seconds)  # fmt: skip
             cmd = [arg for arg in cmd if arg not in ("-progress", "pipe:1")]
             subprocess.run(cmd, cwd=target, check=True, stdout=subprocess.DEVNULL, timeout=3600)
     return timed

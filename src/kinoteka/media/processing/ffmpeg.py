@@ -155,14 +155,15 @@ def ladder_command(
     seg = encoding.segment_seconds
     gop = gop_frames(fps, seg)
     graph = ladder_filter(rungs, deinterlace)
-    trim_audio = has_audio and video_seconds is not None and audio_end(video_seconds) > 0
-    if trim_audio and video_seconds is not None:
+    audio = "0:a:0"
+    if has_audio and video_seconds is not None and audio_end(video_seconds) > 0:
         graph += ";" + audio_filter(video_seconds)
+        audio = "[a]"
     cmd = [*_BASE, *_PROGRESS, "-i", str(source), "-filter_complex", graph]
     for i in range(len(rungs)):
         cmd += ["-map", f"[v{i}]"]
     if has_audio:
-        cmd += ["-map", "[a]" if trim_audio else "0:a:0"]
+        cmd += ["-map", audio]
     cmd += [
         "-c:v",
         "libx264",

@@ -51,6 +51,11 @@ class ProbeResult:
     interlaced: bool = False
     video_duration: float | None = None
 
+    @property
+    def picture_seconds(self) -> float:
+        """How long the picture runs: its own length when stated, else the container's."""
+        return self.video_duration or self.duration
+
 
 def _ratio(text: object) -> float:
     try:

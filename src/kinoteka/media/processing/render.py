@@ -59,7 +59,7 @@ def render(
         has_audio=probe.has_audio,
         encoding=encoding,
         deinterlace=probe.interlaced,
-        video_seconds=probe.video_duration or probe.duration,
+        video_seconds=probe.picture_seconds,
     )
     run_ffmpeg(cmd, cwd=scratch, duration=probe.duration, on_progress=on_progress, scratch=scratch)
     files = publish(scratch, out_dir)
