@@ -147,12 +147,16 @@ def _serve(settings: Settings, urls: StoreUrls, contexts: list[str] | None, host
         uvicorn.Server(config).run()
 
 
+def _address(host: str | None, port: int | None) -> dict[str, object]:
+    """The command line's --host/--port as settings overrides (the links in mail follow)."""
+    return {name: value for name, value in (("host", host), ("port", port)) if value}
+
+
 @app.command()
 def up(host: HostOption = None, port: PortOption = None) -> None:
     """Run the whole platform: embedded stores, migrations, demo catalog, every API."""
-    settings = settings_or_exit()
-    host = host or settings.host
-    port = port or settings.port
+    settings = settings_or_exit(**_address(host, port))
+    host, port = settings.host, settings.port
     _check_port_free(host, port)
     _check_demo_source(settings)
 
@@ -215,11 +219,10 @@ def serve(
     """Serve one context's API alone, to deploy and scale it on its own."""
     from kinoteka.app import available_contexts
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(**_address(host, port))
     if context not in available_contexts():
         fail(f"unknown context {context!r}; known: {', '.join(available_contexts()) or 'none'}")
-    host = host or settings.host
-    port = port or settings.port
+    host, port = settings.host, settings.port
     _check_port_free(host, port)
     _stop_on_sigterm()
     with running_stores(settings, database=True, redis=True) as urls:

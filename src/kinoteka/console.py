@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -23,14 +23,16 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(**overrides: Any) -> Settings:
+    """The settings, or exit with one line naming the bad one; `overrides` (a command's
+    options, e.g. `--port`) come before the environment."""
     # Imported here, not above: every command module imports this one, and `--help` needs
     # neither pydantic-settings nor structlog.
     from kinoteka.logs import configure_logging
     from kinoteka.settings import SettingsError, load_settings
 
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except SettingsError as error:
         fail(f"invalid setting: {error}", code=2)
     configure_logging(settings.log)

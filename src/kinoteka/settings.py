@@ -145,6 +145,24 @@ class Settings(BaseSettings):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 
+    @property
+    def site_url(self) -> str:
+        """`http://HOST:PORT` of the server, as a browser on this machine reaches it (a
+        wildcard address is reached on the loopback)."""
+        wildcards = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - read
+        host = wildcards.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @model_validator(mode="after")
+    def _links_to_this_site(self) -> Settings:
+        # Mail links open the site that sent them unless a public address is set.
+        for branch in (self.auth, self.notify):
+            if not branch.public_url:
+                branch.public_url = self.site_url
+        return self
+
     @model_validator(mode="after")
     def _enforce_non_default_secrets(self) -> Settings:
         secret = self.secret_key.get_secret_value()

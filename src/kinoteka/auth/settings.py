@@ -82,8 +82,9 @@ class AuthSettings(BaseModel):
     redis_prefix: str = Field(default="auth", description="Namespace of auth keys in Redis.")
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
     public_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Base URL of the site: the auth API and the pages mail links open.",
+        default="",
+        description="Base URL of the site: the auth API and the pages mail links open; "
+        "unset: the address the server listens on (KINOTEKA_HOST, KINOTEKA_PORT).",
     )
     oauth_providers: dict[str, OAuthProvider] = Field(default_factory=dict)
 

@@ -55,7 +55,9 @@ class NotifySettings(BaseModel):
     )
     mail_from: str = Field(default="Kinoteka <no-reply@kinoteka.local>")
     public_url: str = Field(
-        default="http://127.0.0.1:8000", description="Base URL of links in messages."
+        default="",
+        description="Base URL of links in messages; unset: the address the server listens "
+        "on (KINOTEKA_HOST, KINOTEKA_PORT).",
     )
     default_locale: str = Field(default="en", pattern=r"^(en|ru)$")
     max_attempts: int = Field(
