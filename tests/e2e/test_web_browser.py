@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import psycopg
@@ -522,6 +523,49 @@ async def test_a_viewer_bookmarks_rates_and_reviews_a_film(page: Any, site: Site
     await expect(reviews.locator(".review-text")).to_have_text(
         "A <i>long</i> way from home, told well."
     )
+
+
+def mailed_link(site: Site, event: str, email: str, field: str) -> str:
+    """The link auth put in the outbox for the mail `event` to `email`, on this site."""
+    [(url,)] = site.rows(
+        "SELECT payload->>%s FROM auth.outbox WHERE topic = %s AND payload->>'email' = %s",
+        field, event, email,
+    )  # fmt: skip
+    link = urlsplit(url)
+    return f"{site.url}{link.path}?{link.query}"
+
+
+async def test_links_from_the_mail_confirm_the_address_and_reset_the_password(
+    page: Any, site: Site
+) -> None:
+    """As a viewer follows them from a mail client: the welcome mail's confirmation link, then
+    the reset mail's link, whose page posts its own form (in Chromium, a page with
+    `Referrer-Policy: no-referrer` posts with `Origin: null`, which the CSRF check refuses)."""
+    from playwright.async_api import expect
+
+    email = "forgetful-viewer@example.com"
+    await sign_up(page, site, email)
+    await page.get_by_role("button", name="Sign out").first.click()
+    await page.goto(mailed_link(site, "account.created", email, "confirm_url"))
+    await expect(page.get_by_role("status")).to_have_text(
+        "Your email address is confirmed. Thank you."
+    )
+    [(verified,)] = site.rows("SELECT email_verified FROM auth.users WHERE email = %s", email)
+    assert verified is True
+
+    await page.goto(f"{site.url}/password-reset")
+    await page.fill("#email", email)
+    await page.get_by_role("button", name="Send me a code").click()
+    await expect(page.get_by_role("status")).to_contain_text("a reset code is on its way")
+    await page.goto(mailed_link(site, "account.password_reset_requested", email, "reset_url"))
+    await expect(page.get_by_role("status")).to_have_text("Choose a new password for your account.")
+    await page.fill("#password", "a-new-passphrase-for-me")
+    await page.get_by_role("button", name="Set the password").click()
+    await expect(page.get_by_role("status")).to_have_text("Your password is set. Sign in with it.")
+    await page.fill("#email", email)
+    await page.fill("#password", "a-new-passphrase-for-me")
+    await page.click("form.stack button[type=submit]")
+    await expect(page.get_by_role("link", name="Account")).to_be_visible()
 
 
 async def test_a_stream_that_fails_says_so(page: Any, site: Site) -> None:

@@ -42,15 +42,19 @@ async def test_sign_up_and_reset_by_mail_end_to_end(
     assert welcome["Message-ID"].endswith("@kinoteka>")
     assert "List-Unsubscribe" not in welcome  # account mail is no list
     plain, html = bodies(welcome)
-    link = re.search(r"http://testserver(/api/v1/auth/email/confirm\?token=\S+)", plain)
+    link = re.search(r"http://testserver(/email/confirm\?token=\S+)", plain)
     assert link is not None
     assert link.group(1).replace("&", "&amp;") in html or link.group(1) in html
     confirmed = await client.get(link.group(1))  # a mail client opens it: a GET, signed out
-    assert confirmed.status_code == 200
-    assert "Your email is confirmed." in confirmed.text
+    assert confirmed.status_code == 303
+    assert confirmed.headers["location"] == "/?notice=email_confirmed"
+    home = await client.get(confirmed.headers["location"])
+    assert "Your email address is confirmed." in home.text
     again = await client.get(link.group(1))
     assert again.status_code == 400
-    assert "invalid or already used" in again.text
+    assert "This confirmation link is used or unknown." in again.text
+    assert again.headers["referrer-policy"] == "same-origin"
+    assert "<html" in again.text  # the site's page, not an API error
     async with services.db.session() as session:
         verified = await session.scalar(
             text("SELECT email_verified FROM auth.users WHERE id = :id"), {"id": account["id"]}

@@ -243,7 +243,7 @@ async def test_a_dead_reset_link_says_so_and_offers_a_new_one(client: httpx.Asyn
     assert page.status_code == 400
     assert "This reset link is used or expired." in page.text
     assert 'action="/password-reset"' in page.text
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     empty = await client.get("/password-reset?token=")
     assert empty.status_code == 400
     too_long = await client.get("/password-reset?token=" + "x" * 201)

@@ -11,9 +11,10 @@ This package is auth's public surface; other contexts import only from `kinoteka
 - A viewer's own account (the web pages): `sign_up` (signed in at once), `get_account`,
   `active_sessions`, `revoke_session`, `login_history` (`LoginOutcome`, `DeviceType`),
   `change_password`, `delete_own_account`, `request_password_reset`, `reset_token_usable`,
-  `reset_password`; the errors a page says in its own language (`InvalidCredentials`,
-  `InvalidEmail`, `WeakPassword` with the broken `PasswordRule`s, `EmailTaken`,
-  `AccountInactive`, `InvalidResetToken`, `LastSuperUser`, `NotFound`, `OAuthFailed`).
+  `reset_password`, `confirm_email` (the welcome mail's link); the errors a page says in its
+  own language (`InvalidCredentials`, `InvalidEmail`, `WeakPassword` with the broken
+  `PasswordRule`s, `EmailTaken`, `AccountInactive`, `InvalidResetToken`, `LastSuperUser`,
+  `NotFound`, `OAuthFailed`).
 - Social sign-in for a browser front end (load only when providers are configured):
   `build_oauth(providers)`, `start_social_login`, `finish_social_login`.
 - Account management: `role_names`, `account_role_names`, `set_account_roles`, and
@@ -58,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kinoteka.auth.account import (
         change_password,
+        confirm_email,
         delete_own_account,
         request_password_reset,
         reset_password,
@@ -132,6 +134,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "account_role_names": ("roles", "account_role_names"),
     "active_sessions": ("sessions", "active_sessions"),
     "change_password": ("account", "change_password"),
+    "confirm_email": ("account", "confirm_email"),
     "delete_own_account": ("account", "delete_own_account"),
     "get_account": ("service", "get_user"),
     "login_history": ("sessions", "login_history"),
@@ -188,6 +191,7 @@ __all__ = [
     "build_oauth",
     "change_password",
     "check_access_token",
+    "confirm_email",
     "current_user",
     "delete_own_account",
     "finish_social_login",

@@ -106,7 +106,9 @@ async def create_user(
     for name in roles:
         session.add(UserRole(user_id=user.id, role_id=(await get_role(session, name)).id))
     await session.flush()
-    confirm_url = f"{kit.settings.public_url.rstrip('/')}/api/v1/auth/email/confirm?token={confirm}"
+    # The site's page (it confirms and says so in the site's language); apps call
+    # GET /api/v1/auth/email/confirm with the same token.
+    confirm_url = f"{kit.settings.public_url.rstrip('/')}/email/confirm?token={confirm}"
     payload = {"user_id": str(user.id), "email": email, "confirm_url": confirm_url}
     await record_event(session, AccountEvent.CREATED, payload)
     log.info("auth.user_created", user_id=str(user.id))

@@ -24,6 +24,8 @@ log = structlog.get_logger(__name__)
 
 HISTORY_PAGE = 10
 DEAD_RESET_LINK = N_("This reset link is used or expired. Enter your email to get a new one.")
+DEAD_CONFIRM_LINK = N_("This confirmation link is used or unknown. If you followed it before, "
+                       "your email is confirmed already.")  # fmt: skip
 SOCIAL_COOKIE = "kinoteka_social"
 SOCIAL_TTL = 600
 
@@ -142,9 +144,27 @@ def accounts_router(kit: WebKit) -> APIRouter:
             response = await reset_page(request, sent=False, error=message, status_code=400)
         else:
             response = await reset_page(request, sent=True, code=token, from_link=True)
-        # The address holds a credential: no other site learns it from a Referer.
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # The address holds a credential: no other site learns it from a Referer. Not
+        # `no-referrer`: with it Chromium sends `Origin: null` with the page's own form, which
+        # the CSRF check refuses as another site's.
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
+
+    @router.get("/email/confirm", name="web_confirm_email")
+    async def confirm_email(
+        request: Request, token: Annotated[str, Query(max_length=512)] = ""
+    ) -> Response:
+        """The welcome mail's link: the account's email is verified, the home page says so."""
+        try:
+            async with kit.services.db.session() as db:
+                await auth.confirm_email(db, token)
+        except auth.InvalidResetToken:
+            text = kit.strings(request).gettext(DEAD_CONFIRM_LINK)
+            problem = {"message": text, "status": 400}
+            response = await kit.render(request, "problem.html", problem, status_code=400)
+            response.headers["Referrer-Policy"] = "same-origin"
+            return response
+        return kit.redirect(request, "/?notice=email_confirmed")
 
     @router.post("/password-reset")
     async def reset_request(request: Request) -> Response:

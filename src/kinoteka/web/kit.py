@@ -40,6 +40,7 @@ NOTICES = {
     "signed_out": N_("You are signed out."),
     "password_changed": N_("Your password is changed; your other devices are signed out."),
     "password_reset": N_("Your password is set. Sign in with it."),
+    "email_confirmed": N_("Your email address is confirmed. Thank you."),
     "session_revoked": N_("That device is signed out."),
     "sign_in_to_watch": N_("Sign in to watch films."),
     "account_deleted": N_("Your account and everything kept about it are deleted."),
