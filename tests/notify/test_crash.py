@@ -1,7 +1,7 @@
 """A worker killed with `kill -9` in the middle of sending: RabbitMQ hands the message to the
-next worker, which waits for the dead worker's claim on the delivery to lapse
-(`send_lease`), then sends it: the mail goes out once (the SMTP server never accepted the
-half-sent copy)."""
+next worker, which leaves the delivery to the dead worker's claim (without holding up other
+mail); once the claim has lapsed (`send_lease`) the sweeper queues it again and it is sent:
+the mail goes out once (the SMTP server never accepted the half-sent copy)."""
 
 from __future__ import annotations
 

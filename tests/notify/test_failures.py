@@ -85,3 +85,46 @@ async def test_past_the_last_attempt_a_delivery_fails_and_is_parked(
     viewer = await client.get("/api/v1/notify/admin/failures",
                               headers={"Authorization": f"Bearer {account['token']}"})  # fmt: skip
     assert viewer.status_code == 403
+
+
+class TestDeadSendersClaim:
+    """A delivery claimed by a sender that died mid-send is left to its claim's lease; the
+    messages for it do not hold up other mail meanwhile (with one message in hand at a
+    time, waiting for the claim would stop every other mail for the whole lease)."""
+
+    @pytest.fixture
+    def settings(self, smtp: SmtpServer) -> Settings:
+        return notify_settings(smtp.port, max_attempts=40, retry_max_delay=0.2,
+                               send_lease=6.0, broker_prefetch=1)  # fmt: skip
+
+    async def test_other_mail_goes_out_at_once_and_the_claimed_one_after_the_lease(
+        self, client: httpx.AsyncClient, smtp: SmtpServer, services: Services
+    ) -> None:
+        smtp.stop()
+        stranded = await sign_up(client)
+
+        async def retrying() -> bool:
+            rows = await email_deliveries(services, stranded["email"])
+            return bool(rows) and rows[0][0] == "queued" and rows[0][1] >= 1
+
+        await eventually(retrying)
+        async with services.db.session() as session:  # a sender claims it, then dies
+            await session.execute(text(
+                "UPDATE notify.delivery d SET status = 'sending', updated = now()"
+                " FROM notify.notification n WHERE n.id = d.notification_id"
+                " AND n.email = :e AND d.channel = 'email'"
+            ), {"e": stranded["email"]})  # fmt: skip
+        smtp.start()
+        other = await sign_up(client)
+        await eventually(lambda: smtp.mailbox.to(other["email"]), seconds=4)
+        assert smtp.mailbox.to(stranded["email"]) == []  # its claim has not lapsed yet
+        await eventually(lambda: smtp.mailbox.to(stranded["email"]), seconds=20)
+
+        async def both_sent() -> bool:
+            rows = [*await email_deliveries(services, stranded["email"]),
+                    *await email_deliveries(services, other["email"])]  # fmt: skip
+            return [row[0] for row in rows] == ["sent", "sent"]
+
+        await eventually(both_sent)
+        assert len(smtp.mailbox.to(stranded["email"])) == 1
+        assert len(smtp.mailbox.to(other["email"])) == 1

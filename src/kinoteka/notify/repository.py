@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,20 +174,6 @@ async def claim_emails(
     ]  # fmt: skip
 
 
-async def claimed_emails(
-    session: AsyncSession, delivery_ids: Sequence[uuid.UUID]
-) -> list[uuid.UUID]:
-    """Those of `delivery_ids` a sender holds (`sending`)."""
-    if not delivery_ids:
-        return []
-    rows = await session.scalars(
-        select(Delivery.id).where(
-            Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING
-        )
-    )
-    return list(rows)
-
-
 async def record_emails(
     session: AsyncSession, results: Sequence[tuple[uuid.UUID, str, str | None]]
 ) -> None:
@@ -198,14 +184,18 @@ async def record_emails(
     })  # fmt: skip
 
 
-async def stale_queued_emails(session: AsyncSession, older_than: dt.datetime,
-                              limit: int) -> list[uuid.UUID]:  # fmt: skip
-    """Email deliveries queued (or claimed) before `older_than` and not sent since."""
+async def stale_emails(session: AsyncSession, queued_before: dt.datetime,
+                       claimed_before: dt.datetime, limit: int) -> list[uuid.UUID]:  # fmt: skip
+    """Email deliveries not sent since: queued before `queued_before`, or claimed by a sender
+    before `claimed_before` (a claim that old outlived its sender)."""
     rows = await session.scalars(
         select(Delivery.id).where(
             Delivery.channel == Channel.EMAIL,
-            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
-            Delivery.updated < older_than,
+            or_(
+                and_(Delivery.status == DeliveryStatus.QUEUED, Delivery.updated < queued_before),
+                and_(Delivery.status == DeliveryStatus.SENDING,
+                     Delivery.updated < claimed_before),
+            ),
         ).limit(limit)
     )  # fmt: skip
     return list(rows)

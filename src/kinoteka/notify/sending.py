@@ -7,7 +7,11 @@ their deliveries as one batch:
 1. claim, one statement and a short transaction: every delivery of the batch still `queued`
    (or `sending` for longer than `send_lease`: its sender died) becomes `sending`, its attempt
    counted; a delivery already sent, failed, or in another sender's hands is skipped, so a
-   redelivered message sends nothing twice;
+   redelivered message sends nothing twice. One in another sender's hands is left to it and
+   its message acknowledged: that sender sends it, or, if it died, the worker's sweeper
+   queues and publishes the delivery again once the claim's lease has lapsed. (Waiting here
+   for the claim would hold the broker's slots: after a crash every slot would end up waiting
+   out the dead sender's lease, and no other mail would move.)
 2. send the claimed messages over the mailer's pool of reused SMTP connections;
 3. record every result in one statement: `sent`, or the error with the delivery back to
    `queued` (retried by the broker with backoff), or `failed` on the message's last attempt
@@ -15,14 +19,13 @@ their deliveries as one batch:
 
 Each handler then returns (the broker acknowledges its message) or raises its delivery's
 error. A sender killed between 1 and 3 leaves its deliveries `sending`; the broker redelivers
-the unacknowledged messages, and after `send_lease` they are claimed again (the sweeper
-republishes any whose message was lost).
+the unacknowledged messages, and once `send_lease` has passed the deliveries are claimed again
+(by a redelivered message, or by the sweeper's).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,32 +91,14 @@ async def send_batch(kit: NotifyKit, batch: list[_Waiting], compose: Compose) ->
     attempts: dict[uuid.UUID, int] = {}
     for item in batch:
         attempts[item.delivery_id] = max(item.attempt, attempts.get(item.delivery_id, 0))
-    lease = kit.settings.send_lease
-    deadline = time.monotonic() + 2 * lease
-    errors: dict[uuid.UUID, BaseException] = {}
-    remaining = list(attempts)
-    while remaining:
-        async with kit.db.session() as session:
-            claimed = await repository.claim_emails(session, remaining, lease)
-            taken = {delivery_id for delivery_id, _ in claimed}
-            held = await repository.claimed_emails(session, [x for x in remaining
-                                                             if x not in taken])  # fmt: skip
-        if claimed:
-            errors |= await _send_and_record(kit, claimed, attempts, compose)
-        # Claimed by another sender: wait for it to finish, or for its claim to lapse (it
-        # died mid-send), rather than acknowledge a message whose mail may never go out.
-        remaining = held
-        if remaining and time.monotonic() > deadline:
-            for delivery_id in remaining:
-                errors[delivery_id] = MailError("another sender still holds the delivery")
-            break
-        if remaining:
-            await asyncio.sleep(min(1.0, lease / 4))
+    async with kit.db.session() as session:
+        claimed = await repository.claim_emails(session, list(attempts), kit.settings.send_lease)
+    errors = await _send_and_record(kit, claimed, attempts, compose) if claimed else {}
     for item in batch:
         error = errors.get(item.delivery_id)
         if error is not None:
             item.done.set_exception(error)
-        else:  # sent now, or already sent / failed by someone else
+        else:  # sent now, already sent or failed, or in another sender's hands
             item.done.set_result(None)
 
 

@@ -6,7 +6,8 @@
 - the outbox relay: auth's recorded events to the broker;
 - the scheduler: broadcasts whose time came are started;
 - the sweeper: email deliveries still queued long after their message should have run (the
-  process died between its commit and its publish) are published again; sending is
+  process died between its commit and its publish), or claimed by a sender longer than the
+  claim's lease (the sender died mid-send), are queued and published again; sending is
   idempotent, so a spare message costs nothing.
 
 `kinoteka notify worker` runs it alone; `kinoteka up` runs it beside the API.
@@ -54,10 +55,15 @@ async def relay_outbox(kit: NotifyKit) -> int:
     return total
 
 
-async def sweep_stale_emails(kit: NotifyKit, older_than: float) -> int:
-    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than)
+async def sweep_stale_emails(kit: NotifyKit, queued_for: float, claimed_for: float) -> int:
+    """Publish again the email deliveries queued for `queued_for` seconds or claimed for
+    `claimed_for` without being sent since (their message or their sender was lost)."""
+    now = dt.datetime.now(dt.UTC)
     async with kit.db.session() as session:
-        stale = await repository.stale_queued_emails(session, cutoff, limit=5000)
+        stale = await repository.stale_emails(
+            session, now - dt.timedelta(seconds=queued_for),
+            now - dt.timedelta(seconds=claimed_for), limit=5000,
+        )  # fmt: skip
         await repository.touch_deliveries(session, stale)
     await publish_emails(kit, stale)
     if stale:
@@ -67,16 +73,19 @@ async def sweep_stale_emails(kit: NotifyKit, older_than: float) -> int:
 
 async def _pace(kit: NotifyKit) -> None:
     last_sweep = time.monotonic()
-    # Older than the longest backoff (a delivery waiting for its retry is not stale) and than
-    # a claim's lease (a claim younger than that still has a sender).
-    stale_after = max(300.0, 2 * kit.settings.retry_max_delay, kit.settings.send_lease)
+    # Queued: older than the longest backoff (a delivery waiting for its retry is not stale).
+    # Claimed: older than a claim's lease (a claim younger than that still has a sender). A
+    # short lease is swept as often as it lapses.
+    queued_for = max(300.0, 2 * kit.settings.retry_max_delay, kit.settings.send_lease)
+    claimed_for = kit.settings.send_lease
+    sweep_every = min(SWEEP_EVERY, claimed_for / 2)
     while True:
         try:
             await relay_outbox(kit)
             await start_due_broadcasts(kit)
-            if time.monotonic() - last_sweep >= SWEEP_EVERY:
+            if time.monotonic() - last_sweep >= sweep_every:
                 last_sweep = time.monotonic()
-                await sweep_stale_emails(kit, stale_after)
+                await sweep_stale_emails(kit, queued_for, claimed_for)
         except Exception:
             log.exception("notify.loop_failed")  # the next pass tries again
         await anyio.sleep(kit.settings.poll_interval)
