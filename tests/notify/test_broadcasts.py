@@ -146,6 +146,21 @@ async def test_preview_escapes_and_a_scheduled_broadcast_waits(
     assert again.status_code == 409
 
 
+async def test_paragraphs_typed_in_a_browser_stay_paragraphs(
+    client: httpx.AsyncClient, services: Services
+) -> None:
+    """A textarea posts `\r\n` line ends (and editors leave spaces at line ends): a blank line
+    still starts a new paragraph in the HTML body, and the stored text has plain `\n`s."""
+    admin = await sign_in_as(client, services, "admin")
+    body = "The wait is over.  \r\n\r\nWatch it tonight.\r\nIn 4K."
+    shown = await client.post("/api/v1/notify/admin/preview", headers=admin,
+                              json={"subject": "Premiere", "body": body})  # fmt: skip
+    html = shown.json()["html"]
+    assert "<p>The wait is over.</p>" in html
+    assert "<p>Watch it tonight.\nIn 4K.</p>" in html
+    assert shown.json()["text"].startswith("The wait is over.\n\nWatch it tonight.\nIn 4K.\n")
+
+
 async def test_preferences_and_one_click_unsubscribe_are_honoured(
     client: httpx.AsyncClient, smtp: SmtpServer, services: Services
 ) -> None:

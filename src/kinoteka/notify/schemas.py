@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 import uuid
 from typing import Annotated
@@ -24,8 +25,14 @@ def _printable(allowed: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _plain_lines(value: str) -> str:
+    """Line ends as `\n` (a browser's form sends `\r\n`), no spaces before them: a blank
+    line separates paragraphs however the text was typed."""
+    return re.sub(r"[ \t]+\n", "\n", re.sub(r"\r\n?", "\n", value))
+
+
 Line = Annotated[str, _printable("")]
-Paragraphs = Annotated[str, _printable("\n\r\t")]
+Paragraphs = Annotated[str, _printable("\n\r\t"), AfterValidator(_plain_lines)]
 
 
 class InboxItemOut(BaseModel):
