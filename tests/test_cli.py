@@ -385,6 +385,20 @@ def test_commands_beside_up_attach_to_its_servers_and_leave_them_running(
         assert "subscriber" in me.json()["roles"], me.text
         genres = _genres(port, token, deadline=time.monotonic() + 30)
         assert genres.status_code == 200, genres.text
+
+        # chDB opens its directory in one process: commands ask `up` for the tables.
+        deadline = time.monotonic() + 60
+        while "get_genres_page_views\t0" in (counts := _kinoteka(data_dir, "analytics", "counts")):
+            assert time.monotonic() < deadline, counts  # the page views above, loaded
+            time.sleep(1)
+        assert len(counts.splitlines()) == 11, counts  # the seed's ten tables, player_events
+        assert _kinoteka(data_dir, "analytics", "query", "SELECT 6 * 7").strip() == "42"
+        written = subprocess.run(
+            [*KINOTEKA, "analytics", "query", "DROP DATABASE tracking_user_events"],
+            env=_env(data_dir), capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert written.returncode != 0
+        assert "only read queries" in written.stdout + written.stderr
     finally:
         up.send_signal(signal.SIGTERM)
         output = up.communicate(timeout=30)[0].decode()
@@ -392,3 +406,4 @@ def test_commands_beside_up_attach_to_its_servers_and_leave_them_running(
     assert up.returncode == 0, output
     assert not any(chatter in output for chatter in ALEMBIC_CHATTER), output
     assert _wait_gone(data_dir) == [], "no server of this data directory is left, zombie or not"
+    assert not (data_dir / "analytics.sock").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -113,19 +113,53 @@ def load(
     out.print(f"loaded {loaded} events")
 
 
+def _read(settings: Settings, sql: str) -> list[list[Any]]:
+    """Rows of a read query: asked of a running `up` when it holds the embedded store (see
+    `kinoteka.analytics.querying`), else run on the store opened here."""
+    from kinoteka.analytics.querying import SOCKET_NAME, QueryRefused, ask, is_read
+
+    if not is_read(sql):
+        fail("only read queries (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN) are run here")
+    if settings.analytics.store_url is None:
+        try:
+            return ask(settings.data_dir / SOCKET_NAME, sql)
+        except QueryRefused as error:
+            fail(f"analytics store: {error}")
+        except (OSError, ValueError):
+            pass  # no `up` holds it: open it here
+
+    from kinoteka.infra.analytics import AnalyticsStoreError
+
+    async def work(loader: Loader) -> list[list[Any]]:
+        try:
+            return [list(row) for row in await loader.store.query(sql)]
+        except AnalyticsStoreError as error:
+            fail(f"analytics store: {str(error).splitlines()[0] if str(error) else error}")
+
+    return _run(settings, work)
+
+
 @app.command()
 def counts() -> None:
-    """Events per table, each counted once (by event_id)."""
+    """Events per table, each counted once (by event_id); beside `up` too."""
     from kinoteka.analytics.warehouse import COLUMNS
 
     settings = settings_or_exit()
-
-    async def work(loader: Loader) -> dict[str, int]:
-        found = {}
-        for table in sorted(COLUMNS):
-            rows = await loader.store.query(f"SELECT count() FROM {loader.database}.{table} FINAL")
-            found[table] = int(rows[0][0])
-        return found
-
-    for table, count in _run(settings, work).items():
+    database = settings.analytics.database
+    union = " UNION ALL ".join(
+        f"SELECT '{table}', count() FROM {database}.{table} FINAL" for table in sorted(COLUMNS)
+    )
+    for table, count in sorted(_read(settings, union)):
         out.print(f"{table}\t{count}")
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="A read query (SELECT, SHOW, DESCRIBE, …).")],
+) -> None:
+    """Run a read query on the analytics tables and print its rows, tab-separated; beside
+    `up` too (e.g. "SELECT * FROM tracking_user_events.clicks_on_video_pauses LIMIT 5")."""
+    settings = settings_or_exit()
+    for row in _read(settings, sql):
+        out.print("\t".join("" if value is None else str(value) for value in row),
+                  markup=False, highlight=False)  # fmt: skip

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from kinoteka.analytics import api
 from kinoteka.analytics.loader import Loader
 from kinoteka.analytics.pageviews import PageViewBuffer, PageViewMiddleware
+from kinoteka.analytics.querying import SOCKET_NAME, serving_queries
 from kinoteka.analytics.repository import forget_account, refused_rows_sink
 from kinoteka.analytics.warehouse import create_tables
 from kinoteka.auth import on_account_deleted, verified_claims
@@ -41,7 +42,8 @@ def build_loader(services: Services) -> Loader:
 
 @contextlib.asynccontextmanager
 async def loader_in_background(services: Services) -> AsyncIterator[None]:
-    """Run the loader beside the API until shutdown (`kinoteka up`)."""
+    """Run the loader beside the API until shutdown (`kinoteka up`), and, on the embedded
+    footprint, answer the read queries of commands run beside it (`querying`)."""
     loader = build_loader(services)
     stop = asyncio.Event()
 
@@ -57,7 +59,12 @@ async def loader_in_background(services: Services) -> AsyncIterator[None]:
 
     task = asyncio.create_task(run(), name="analytics-loader")
     try:
-        yield
+        if services.settings.analytics.store_url is None:  # chDB: this process holds it
+            path = services.settings.data_dir / SOCKET_NAME
+            async with serving_queries(services.analytics_store, path):
+                yield
+        else:
+            yield
     finally:
         stop.set()
         try:
