@@ -57,6 +57,11 @@ async def test_a_non_admin_is_refused_with_a_clear_page(panel: Panel) -> None:
 
 async def test_wrong_password_and_anonymous_visits_go_to_the_login(panel: Panel) -> None:
     assert (await panel.client.get("/admin/")).headers["location"].endswith("/admin/login")
+    # The page names its icon inline, so a browser asks for no /favicon.ico (a 404).
+    assert (
+        '<link rel="icon" href="data:image/svg+xml,'
+        in (await panel.client.get("/admin/login")).text
+    )
     wrong = await login(panel.client, ADMIN_EMAIL, "not the password")
     assert wrong.status_code == 400
     assert "Invalid credentials" in wrong.text
