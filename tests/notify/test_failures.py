@@ -128,3 +128,33 @@ class TestDeadSendersClaim:
         await eventually(both_sent)
         assert len(smtp.mailbox.to(stranded["email"])) == 1
         assert len(smtp.mailbox.to(other["email"])) == 1
+
+
+async def test_a_database_outage_costs_the_worker_loop_one_line_per_pass(
+    settings: Settings, flushed_redis: str
+) -> None:
+    """No traceback per pass while PostgreSQL is down: the loop says which store, and why."""
+    import asyncio
+
+    from structlog.testing import capture_logs
+
+    from kinoteka.infra import db as db_port
+    from kinoteka.notify.kit import build_notify_kit
+    from kinoteka.notify.worker import _pace
+    from tests.conftest import free_port
+
+    db = db_port.from_url(f"postgresql://postgres@127.0.0.1:{free_port()}/postgres")
+    kit = build_notify_kit(settings, db, flushed_redis)
+    try:
+        with capture_logs() as logs:
+            task = asyncio.create_task(_pace(kit))
+            await asyncio.sleep(1.0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await kit.close()
+        await db.close()
+    failed = [entry for entry in logs if entry["event"] == "notify.loop_failed"]
+    assert failed, logs
+    assert all(entry["log_level"] == "warning" for entry in failed)
+    assert all("exc_info" not in entry and entry["store"] == "postgres" for entry in failed)

@@ -10,6 +10,7 @@ import anyio
 import structlog
 from fastapi import FastAPI
 
+from kinoteka.infra.outage import StoreUnavailable
 from kinoteka.mounting import ContextMount
 from kinoteka.services import Services
 
@@ -42,6 +43,8 @@ async def media_lifespan(services: Services) -> AsyncIterator[None]:
         while True:
             try:
                 await remove_expired_uploads(services)
+            except StoreUnavailable as error:  # an outage: one line, no traceback
+                log.warning("media.upload_sweep_failed", store=error.store, error=str(error))
             except Exception:  # the next sweep tries again; uploads keep working
                 log.warning("media.upload_sweep_failed", exc_info=True)
             await anyio.sleep(EXPIRY_SWEEP_SECONDS)

@@ -13,6 +13,7 @@ import structlog
 
 from kinoteka.infra import tasks as tasks_port
 from kinoteka.infra.footprint import StoreUrls
+from kinoteka.infra.outage import StoreUnavailable
 from kinoteka.infra.tasks import WorkerRuntime
 from kinoteka.media import jobs
 from kinoteka.settings import Settings
@@ -49,6 +50,9 @@ def _sweep_loop(runtime: WorkerRuntime, stop: threading.Event) -> None:
     while not stop.wait(runtime.settings.media.sweep_interval):
         try:
             resent = asyncio.run(once())
+        except StoreUnavailable as error:  # an outage: one line, the next sweep tries again
+            log.warning("media.sweep_failed", store=error.store, error=str(error))
+            continue
         except Exception:  # the next sweep tries again; the worker itself goes on
             log.warning("media.sweep_failed", exc_info=True)
             continue

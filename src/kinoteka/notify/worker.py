@@ -24,6 +24,7 @@ import structlog
 
 from kinoteka import auth
 from kinoteka.infra.broker import Delivery as BrokerDelivery
+from kinoteka.infra.outage import StoreUnavailable
 from kinoteka.notify import repository
 from kinoteka.notify.broadcasts import handle_broadcast_step, start_due_broadcasts
 from kinoteka.notify.kit import BROADCAST_TOPIC, EMAIL_TOPIC, GROUP, NotifyKit
@@ -86,6 +87,8 @@ async def _pace(kit: NotifyKit) -> None:
             if time.monotonic() - last_sweep >= sweep_every:
                 last_sweep = time.monotonic()
                 await sweep_stale_emails(kit, queued_for, claimed_for)
+        except StoreUnavailable as error:  # an outage: one line per pass, no traceback
+            log.warning("notify.loop_failed", store=error.store, error=str(error))
         except Exception:
             log.exception("notify.loop_failed")  # the next pass tries again
         await anyio.sleep(kit.settings.poll_interval)
