@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import orjson
@@ -11,13 +12,19 @@ import pytest
 from redis.asyncio import Redis
 
 from kinoteka.analytics.loader import Loader, RefusedRow
-from kinoteka.analytics.messages import MAX_EVENTS_PER_MESSAGE, lines_of
-from kinoteka.analytics.topics import PAGE_TOPICS, PLAYER_TOPICS, PageKind, PlayerEventType
+from kinoteka.analytics.messages import MAX_EVENTS_PER_MESSAGE, line, lines_of
+from kinoteka.analytics.topics import (
+    PAGE_TOPICS,
+    PLAYER_TOPICS,
+    TOPIC_TABLES,
+    PageKind,
+    PlayerEventType,
+)
 from kinoteka.analytics.warehouse import COLUMNS
 from kinoteka.infra import bus as bus_port
 from kinoteka.infra.analytics import AnalyticsStore
 from kinoteka.infra.bus import EventBus
-from tests.analytics.factories import page_view, player, send
+from tests.analytics.factories import TOPIC_OF, page_view, player, send
 
 GROUP = "loader-test"
 
@@ -194,3 +201,32 @@ async def test_rows_clickhouse_refuses_are_kept_and_the_rest_load(
     assert all(row.topic == topic and row.reason for row in kept)
     assert "uuid" in next(row.reason for row in kept if row.index == 2).lower()
     assert await loader.run_until_idle(0.3) == 0  # acknowledged, not retried
+
+
+@pytest.mark.parametrize("kind", ["quality_change", "pause", "get_film_by_id"])
+async def test_a_line_without_its_zero_defaults_loads_the_row_of_one_spelling_them_out(
+    bus: EventBus, chdb_store: AnalyticsStore, database_name: str, kind: str
+) -> None:
+    loader = await make_loader(bus, chdb_store, database_name, batch_size=100, max_wait=0.2)
+    fields: dict[str, object] = {
+        "user_id": uuid.uuid4(), "playback_id": None, "from_quality": "", "auto": False
+    }  # fmt: skip
+    if kind.startswith("get_"):
+        short, full = page_view(kind, **fields), page_view(kind, **fields)
+    else:
+        fields |= {"film_id": uuid.uuid4(), "position": 0.0}
+        short, full = player(kind, **fields), player(kind, **fields)
+    spelt_out = full.model_dump_json().encode()
+    assert len(line(short)) < len(spelt_out) * 0.7
+    topic = TOPIC_OF[kind]
+    await bus.publish(topic, [line(short), spelt_out])
+    assert await loader.run_until_idle(0.3) == 2
+    table = TOPIC_TABLES[topic]
+    columns = ", ".join(name for name in COLUMNS[table] if name != "event_id")
+    rows = await chdb_store.query(
+        f"SELECT {columns} FROM {database_name}.{table} FINAL WHERE event_id IN"
+        " ({short:UUID}, {full:UUID})",
+        {"short": short.event_id, "full": full.event_id},
+    )
+    assert len(rows) == 2
+    assert rows[0] == rows[1]

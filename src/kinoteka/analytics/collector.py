@@ -240,7 +240,8 @@ async def _hand_progress(records: list[dict[str, Any]], on_progress: HeartbeatSi
     if on_progress is None:
         return
     beats = [
-        Heartbeat(r["film_id"], r["position"], r["duration"], r["client_at"])
+        # `player_fields` leaves out a zero position and a missing duration.
+        Heartbeat(r["film_id"], r.get("position", 0.0), r.get("duration"), r["client_at"])
         for r in records
         if r["type"] == PlayerEventType.PROGRESS
     ]

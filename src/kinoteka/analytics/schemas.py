@@ -168,10 +168,13 @@ def derived_event_id(
     return uuid.uuid5(EVENT_NAMESPACE, content)
 
 
-# Every `BusRecord` field in its order, the optional ones at their defaults.
-_RECORD_FIELDS: dict[str, Any] = {
-    name: None if field.is_required() else field.default
+# The `BusRecord` fields whose default is a zero (null, 0, "", false): a bus line leaves such
+# a field out while it holds that default, and ClickHouse fills a missing field with the same
+# zero. Half of a player event's line was these; every byte of it was read, hashed and parsed.
+ZERO_DEFAULTS: dict[str, Any] = {
+    name: field.default
     for name, field in BusRecord.model_fields.items()
+    if not field.is_required() and field.default in (None, 0, "", False)
 }
 
 
@@ -184,33 +187,43 @@ def player_fields(
     server_at: dt.datetime,
 ) -> dict[str, Any]:
     """The `BusRecord` of a checked player event as its plain fields, in the record's order
-    and of its types (the event's were checked): the collector writes them to the bus
-    without building a model per event (`player_record` builds one from them)."""
-    fields = _RECORD_FIELDS.copy()
-    fields.update(
-        event_id=event_id,
-        type=event.type.value,
-        user_id=user_id,
-        film_id=event.film_id,
-        playback_id=playback_id,
-        position=event.position,
-        client_at=event.at,
-        server_at=server_at,
-    )
+    and of its types (the event's were checked), without those at their zero default
+    (`ZERO_DEFAULTS`): what its bus line carries. The collector writes them to the bus without
+    building a model per event (`player_record` builds one from them)."""
+    fields: dict[str, Any] = {
+        "event_id": event_id,
+        "type": event.type.value,
+        "user_id": user_id,
+        "film_id": event.film_id,
+    }
+    if playback_id is not None:
+        fields["playback_id"] = playback_id
+    if event.position:
+        fields["position"] = event.position
     if isinstance(event, Seek):
         fields["from_position"] = event.from_position
     elif isinstance(event, QualityChange):
-        fields.update(
-            from_quality=event.from_quality or "",
-            to_quality=event.target,
-            height=event.height,
-            bitrate=event.bitrate,
-            auto=event.auto,
-        )
+        if event.from_quality:
+            fields["from_quality"] = event.from_quality
+        if event.target:
+            fields["to_quality"] = event.target
+        if event.height is not None:
+            fields["height"] = event.height
+        if event.bitrate is not None:
+            fields["bitrate"] = event.bitrate
+        if event.auto:
+            fields["auto"] = True
     elif isinstance(event, Progress | FullView):
-        fields["duration"] = event.duration
+        if event.duration is not None:
+            fields["duration"] = event.duration
     elif isinstance(event, PlayerError):
-        fields.update(message=event.message, fatal=event.fatal)
+        if event.message:
+            fields["message"] = event.message
+        if event.fatal:
+            fields["fatal"] = True
+    fields["client_at"] = event.at
+    fields["server_at"] = server_at
+    fields["schema_version"] = SCHEMA_VERSION
     return fields
 
 
