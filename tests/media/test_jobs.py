@@ -6,6 +6,7 @@ video playing; the sweep re-sends lost steps."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -78,10 +79,14 @@ async def test_a_source_becomes_a_switched_in_version(
     job_env: tuple[JobEnv, RecordingQueue], clip_cache: ClipCache
 ) -> None:
     env, queue = job_env
-    video_id = await _upload(env, clip_cache.get(width=640, height=360, seconds=3))
+    clip = clip_cache.get(width=640, height=360, seconds=3)
+    video_id = await _upload(env, clip)
     await jobs.transcode(env, video_id)
     assert [name for name, _, _ in queue.sent] == [jobs.ARTWORK_TASK, jobs.INDEXING_TASK]
     rendered = await _video(env, video_id)
+    # Registered without a sha256: the job took it as it first read the source.
+    assert rendered.checksum == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert video_state(rendered).checksum == rendered.checksum
     # Playable as soon as the ladder is in: switched in, artwork still to come.
     assert rendered.status is VideoStatus.READY
     assert rendered.current_version == 1

@@ -16,9 +16,15 @@ import psycopg
 import pytest
 from tusclient.client import TusClient
 
+from kinoteka.infra import db as db_port
+from kinoteka.infra import storage as storage_port
 from kinoteka.infra.db import libpq_url
+from kinoteka.media import jobs
+from kinoteka.media.jobs import JobEnv
 from kinoteka.media.upload import BASE
 from tests.media.app_fixtures import MediaServer, another_process
+from tests.media.clips import ClipCache, requires_ffmpeg
+from tests.media.fixtures import SECRET, RecordingQueue
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -56,12 +62,17 @@ def _patch_headers(server: MediaServer, offset: int, body: bytes | None = None) 
 
 
 def _stored_sha256(server: MediaServer, video_id: object) -> str:
-    row = _row(server, "SELECT source_key, checksum FROM media.videos WHERE id = %s", video_id)
+    """The sha256 of the video's source as storage keeps it."""
+    row = _row(server, "SELECT source_key FROM media.videos WHERE id = %s", video_id)
     assert row is not None
-    key, checksum = row
-    stored = hashlib.sha256((server.storage_root / str(key)).read_bytes()).hexdigest()
-    assert stored == checksum
-    return stored
+    return hashlib.sha256((server.storage_root / str(row[0])).read_bytes()).hexdigest()
+
+
+def _recorded_sha256(server: MediaServer, video_id: object) -> str | None:
+    """The sha256 recorded on the video (`Video.checksum`)."""
+    row = _row(server, "SELECT checksum FROM media.videos WHERE id = %s", video_id)
+    assert row is not None
+    return None if row[0] is None else str(row[0])
 
 
 async def test_the_server_says_what_it_supports(media_server: MediaServer) -> None:
@@ -108,6 +119,7 @@ async def test_an_interrupted_upload_resumes_with_the_tus_client(
     assert row is not None
     assert row[0] is not None
     assert _stored_sha256(media_server, row[0]) == sha
+    assert _recorded_sha256(media_server, row[0]) == sha  # declared, checked on completion
     status = _row(media_server, "SELECT status FROM media.videos WHERE id = %s", row[0])
     assert status == ("uploaded",)
     assert not (media_server.settings.data_dir / "uploads" / f"{upload_id}.part").exists()
@@ -138,9 +150,46 @@ async def test_a_connection_dropped_mid_patch_keeps_what_arrived(
                                     headers=_patch_headers(media_server, offset))  # fmt: skip
         assert answer.status_code == 204, answer.text
         assert int(answer.headers["Upload-Offset"]) == len(data)
-    assert _stored_sha256(media_server, answer.headers["X-Video-Id"]) == (
-        hashlib.sha256(data).hexdigest()
-    )
+    video_id = answer.headers["X-Video-Id"]
+    assert _stored_sha256(media_server, video_id) == hashlib.sha256(data).hexdigest()
+    # Nothing declared: not hashed on the request path; the worker records it (below).
+    assert _recorded_sha256(media_server, video_id) is None
+
+
+@requires_ffmpeg
+async def test_an_upload_declaring_no_sha256_gets_it_from_the_worker(
+    media_server: MediaServer, clip_cache: ClipCache
+) -> None:
+    """A client that declares nothing (tus-js-client, Uppy, the admin's uploader) is not
+    hashed on the request path: the worker takes the sha256 when it first reads the file,
+    and the video shows it from then on."""
+    data = clip_cache.get(width=640, height=360, seconds=2).read_bytes()
+    half = len(data) // 2
+    async with httpx.AsyncClient(base_url=media_server.base_url) as client:
+        location = await _create(client, media_server, data)
+        for start, end in ((0, half), (half, len(data))):  # resumed with a second PATCH
+            answer = await client.patch(location, content=data[start:end],
+                                        headers=_patch_headers(media_server, start))  # fmt: skip
+            assert answer.status_code == 204, answer.text
+        video_id = uuid.UUID(answer.headers["X-Video-Id"])
+        assert _recorded_sha256(media_server, video_id) is None
+
+        urls = (media_server.database_url, media_server.storage_url)
+        env = JobEnv(media_server.settings.media, db_port.from_url(urls[0]),
+                     storage_port.from_url(urls[1], secret=SECRET), RecordingQueue())  # fmt: skip
+        try:
+            await jobs.transcode(env, video_id)
+        finally:
+            await env.storage.close()
+            await env.db.close()
+
+        sha = hashlib.sha256(data).hexdigest()
+        assert _recorded_sha256(media_server, video_id) == sha
+        assert _stored_sha256(media_server, video_id) == sha
+        shown = await client.get(f"/api/v1/videos/{video_id}",
+                                 headers=media_server.auth("editor"))  # fmt: skip
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["checksum"] == sha
 
 
 async def test_an_upload_resumed_in_another_process_is_hashed_from_its_bytes(
@@ -166,6 +215,7 @@ async def test_an_upload_resumed_in_another_process_is_hashed_from_its_bytes(
                                     headers=_patch_headers(media_server, half))  # fmt: skip
         assert answer.status_code == 204, answer.text
         assert _stored_sha256(media_server, answer.headers["X-Video-Id"]) == sha
+        assert _recorded_sha256(media_server, answer.headers["X-Video-Id"]) == sha
 
         spoiled = await _create(first, media_server, data, sha256=sha)
         answer = await first.patch(spoiled, content=data[:half],

@@ -1,12 +1,14 @@
 """What the media workers do: one job per video version, from the stored source to streams.
 
-`transcode` (queue `transcoding`) downloads the source once, probes it (`probing`), renders
-the whole ladder in one ffmpeg pass (`transcoding`, progress stored every 2 %), hands the
-outputs to storage under the version's own prefix and switches the version in (`ready`): it
-plays as soon as its ladder is complete. `artwork` (queue `thumbnails`) then makes the poster,
-seek sprite and previews of that version and adds them to it; until then the ready video
-carries `pending = {"step": "artwork"}`, and an artwork that cannot be made leaves the video
-playing without it (`outputs["artwork_error"]`), never `failed`. The switch-in reaches the
+`transcode` (queue `transcoding`) downloads the source once, probes it (`probing`; a source
+whose sha256 is not known yet, as an upload that declared none, is hashed beside ffprobe and
+the checksum recorded on the video), renders the whole ladder in one ffmpeg pass
+(`transcoding`, progress stored every 2 %), hands the outputs to storage under the version's
+own prefix and switches the version in (`ready`): it plays as soon as its ladder is complete.
+`artwork` (queue `thumbnails`) then makes the poster, seek sprite and previews of that version
+and adds them to it; until then the ready video carries `pending = {"step": "artwork"}`, and
+an artwork that cannot be made leaves the video playing without it
+(`outputs["artwork_error"]`), never `failed`. The switch-in reaches the
 film's search document through the search sync's trigger on `media.videos`, and
 `confirm_indexed` (queue `indexing`) watches for it there, logging how long it took
 (`media.indexed`) or that it did not come in time (`media.index_lagging`): indexing lag an
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import tempfile
 import threading
 import time
@@ -67,6 +70,7 @@ HEARTBEAT_SECONDS = 5.0
 INDEXED_WITHIN = 120.0  # seconds the search sync may take before indexing counts as lagging
 INDEX_POLL = 0.5
 QUICK = "quick/"  # where a version's quick rung lives, under its prefix
+HASH_READ = 8 * 1024 * 1024  # bytes read per step when hashing a source
 
 
 @dataclass
@@ -169,7 +173,7 @@ class MediaSourceMissing(Exception):
 async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progress) -> None:
     source = await download(env.storage, job.source_key, workdir / _source_name(job))
     try:
-        probed = await anyio.to_thread.run_sync(probe, source)
+        probed, checksum = await _probe_and_hash(source, hashed=job.checksum is None)
         rungs = plan_ladder(probed, heights=tuple(env.settings.ladder_heights))
     except MediaError as error:
         raise JobRefused(str(error)) from error
@@ -177,8 +181,10 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
     async with env.db.session() as session:
         playing = await service.record_probe(
             session, job, duration=probed.duration, width=probed.width, height=probed.height,
-            qualities=qualities,
+            qualities=qualities, checksum=checksum,
         )  # fmt: skip
+    if checksum is not None:
+        log.info("media.checksum_taken", video_id=str(job.video_id), sha256=checksum)
     prefix = version_prefix(job.video_id, job.version)
     if playing:  # its quick rung plays (an earlier attempt switched it in): keep it on failure
         progress.keep = prefix + QUICK
@@ -203,6 +209,32 @@ async def _transcode_steps(env: JobEnv, job: Job, workdir: Path, progress: Progr
         await send(env.queue, INDEXING_TASK, kwargs, queue_name="indexing")
     except Exception:
         log.warning("media.after_switch_in_failed", video_id=str(job.video_id), exc_info=True)
+
+
+async def _probe_and_hash(source: Path, *, hashed: bool) -> tuple[ProbeResult, str | None]:
+    """ffprobe's view of the downloaded source and, when `hashed`, its sha256 (None when
+    not), read in a thread alongside the probe: an upload that declared no sha256 is not
+    hashed on the request path, so its checksum is taken here, the first read of the file."""
+    hashing = (
+        asyncio.ensure_future(anyio.to_thread.run_sync(file_sha256, source)) if hashed else None
+    )
+    try:
+        probed = await anyio.to_thread.run_sync(probe, source)
+    except BaseException:
+        if hashing is not None:  # the thread ends before the job's directory goes
+            with contextlib.suppress(Exception):
+                await asyncio.shield(hashing)
+        raise
+    return probed, (await hashing if hashing is not None else None)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 (hex) of a file, read in `HASH_READ` steps."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while data := file.read(HASH_READ):
+            digest.update(data)
+    return digest.hexdigest()
 
 
 async def _quick_rung(

@@ -79,7 +79,9 @@ class Video(Base):
     source_name: Mapped[str] = mapped_column(Text, nullable=False, default="")
     source_size: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     checksum: Mapped[str | None] = mapped_column(Text)
-    """sha256 (hex) of the source file as uploaded."""
+    """sha256 (hex) of the source file as uploaded: the one its uploader declared (checked on
+    the upload's last byte), else taken by the worker as it first reads the file (None until
+    then)."""
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     """The version the current (or last) job writes: outputs under `media/{id}/v{version}/`."""
     current_version: Mapped[int | None] = mapped_column(Integer)

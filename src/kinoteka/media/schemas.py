@@ -49,5 +49,8 @@ class VideoState(BaseModel):
     qualities: list[str]
     source_name: str
     source_size: int
-    checksum: str | None
+    checksum: str | None = Field(
+        description="sha256 (hex) of the source file: declared by the uploader and checked, "
+        "else taken by the worker as it first reads the file (null until then)."
+    )
     created: dt.datetime

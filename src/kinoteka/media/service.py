@@ -101,6 +101,9 @@ class Job:
     attempt: int
     source_key: str
     source_name: str
+    checksum: str | None
+    """The source's sha256 when known (declared by the uploader and checked); None until the
+    worker takes it as it first reads the file."""
 
 
 async def start_job(
@@ -134,8 +137,7 @@ async def start_job(
     transition(video, VideoStatus.PROBING)
     await session.flush()
     bound.info("media.job_started", attempt=video.attempt)
-    return Job(video.id, video.film_id, video.version, video.attempt, video.source_key,
-               video.source_name)  # fmt: skip
+    return _job(video)
 
 
 async def start_artwork(
@@ -164,8 +166,12 @@ async def start_artwork(
     video.attempt += 1
     video.heartbeat_at = utcnow()
     await session.flush()
+    return _job(video)
+
+
+def _job(video: Video) -> Job:
     return Job(video.id, video.film_id, video.version, video.attempt, video.source_key,
-               video.source_name)  # fmt: skip
+               video.source_name, video.checksum)  # fmt: skip
 
 
 async def record_probe(
@@ -176,10 +182,14 @@ async def record_probe(
     width: int,
     height: int,
     qualities: Sequence[str],
+    checksum: str | None = None,
 ) -> bool:
-    """What the probe found; returns whether the job's own version already plays (its quick
+    """What the probe found, with the source's sha256 when the worker took it (kept only on a
+    video that has none); returns whether the job's own version already plays (its quick
     rung, switched in by an earlier attempt)."""
     video = await _job_video(session, job)
+    if checksum is not None and video.checksum is None:
+        video.checksum = checksum
     video.duration = duration
     video.width = width
     video.height = height

@@ -9,15 +9,22 @@ upload, under a row lock), our tokens per request, and the finished file handed 
 storage port.
 
 The bytes of an unfinished upload sit in `<data_dir>/uploads/<id>.part` on the API host (with
-several API hosts, route `/api/v1/media/uploads/*` stickily or share that directory). The
-whole file's sha256 is taken as the bytes arrive: the process receiving an upload keeps its
-running hash (`RunningHashes`, in memory: hashlib states cannot be stored) beside the offset
-it covers, and a PATCH that finds none for its offset (another process or host took the
-previous one, the server restarted, a request failed half-way) first hashes the bytes already
-on disk, so a resumed upload is verified all the same. On the last byte the digest is compared
-with the `sha256` the client may declare in `Upload-Metadata`, the file is adopted by the
-storage (renamed in when it shares the filesystem, else copied or streamed up), the video is
-registered and, after the commit, its transcode is sent to the workers.
+several API hosts, route `/api/v1/media/uploads/*` stickily or share that directory). A PATCH
+body is written as it arrives, by a worker thread while the next batch gathers.
+
+The whole file's sha256 is checked here only when the client declared it (`sha256` in
+`Upload-Metadata`), as tusd does: then it is taken as the bytes arrive, the process receiving
+the upload keeping its running hash (`RunningHashes`, in memory: hashlib states cannot be
+stored) beside the offset it covers, and a PATCH that finds none for its offset (another
+process or host took the previous one, the server restarted, a request failed half-way) first
+hashes the bytes already on disk, so a resumed upload is verified all the same; on the last
+byte a digest that differs drops the upload (460). An upload that declared none (tus-js-client
+and Uppy declare nothing, nor does the admin's uploader) is not hashed on the request path,
+which hashing would bound to sha256's speed on one core: the worker takes the video's sha256
+when it first reads the file (beside ffprobe) and records it on the video. The last byte's
+file is adopted by the storage (renamed in when it shares the filesystem, else copied or
+streamed up), the video is registered and, after the commit, its transcode is sent to the
+workers.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ import hmac
 import os
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 import anyio
 import structlog
@@ -59,6 +67,7 @@ CHECKSUM_ALGORITHMS = "sha256"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 WRITE_BUFFER = 8 * 1024 * 1024  # bytes gathered from the body per write
 READ_BUFFER = 8 * 1024 * 1024  # bytes read per step when re-hashing a part file from disk
+IOV_MAX = os.sysconf("SC_IOV_MAX")  # buffers one writev takes
 RUNNING_HASHES = 1024  # uploads whose running sha256 a process keeps (least recent dropped)
 BASE = "/api/v1/media/uploads"
 
@@ -298,25 +307,29 @@ def build_router() -> APIRouter:
                 if at != upload.offset:
                     raise tus_error(409, f"Upload-Offset is {upload.offset}, not {at}",
                                     **{"Upload-Offset": str(upload.offset)})  # fmt: skip
-                running = hashes.take(upload.id, upload.offset)
-                if running is None:
-                    running = await _rehash(part, upload)
+                # The whole file is hashed here only when its sha256 was declared; else the
+                # worker takes it when it first reads the file.
+                running = None
+                if upload.checksum is not None:
+                    running = hashes.take(upload.id, upload.offset)
+                    if running is None:
+                        running = await _rehash(part, upload)
                 written, running = await _receive(request, part, upload, expected, running)
                 upload.offset += written
-                if upload.offset == upload.length and running is None:
-                    running = await _rehash(part, upload)
-                if upload.offset == upload.length and running is not None:
+                if upload.offset == upload.length and upload.checksum is not None:
+                    if running is None:
+                        running = await _rehash(part, upload)
                     checksum = running.hexdigest()
-                    if upload.checksum is not None and upload.checksum != checksum:
+                    if upload.checksum != checksum:
                         # The whole file is wrong: the upload is dropped, the client starts over.
                         refused = (f"the file's sha256 is {checksum}, not the declared "
                                    f"{upload.checksum}; upload it again")  # fmt: skip
                         await session.delete(upload)
-                    else:
-                        video_id = uuid.uuid4()
-                        adopted = service.source_key(video_id, upload.filename)
-                        finished = await _finish(session, services.storage, upload, part,
-                                                 video_id, adopted, checksum)  # fmt: skip
+                if upload.offset == upload.length and refused is None:
+                    video_id = uuid.uuid4()
+                    adopted = service.source_key(video_id, upload.filename)
+                    finished = await _finish(session, services.storage, upload, part,
+                                             video_id, adopted)  # fmt: skip
                 await session.flush()
                 headers = tus_headers(**{"Upload-Offset": str(upload.offset),
                                          "Upload-Expires": _expires_header(upload)})  # fmt: skip
@@ -374,49 +387,39 @@ def _check_owner(upload: Upload | None, caller: Caller) -> Upload:
     return upload
 
 
-class _PartWriter:
-    """Appends to an upload's part file from a worker thread, in large batches.
+Batch = TypeVar("Batch")
 
-    The body's chunks (what the ASGI server hands over, about 256 KiB under uvicorn) are
-    copied into one of two `WRITE_BUFFER` buffers; a full buffer goes to one thread call that
-    feeds it to the upload's running sha256 (and this PATCH's own, when the client sent
-    `Upload-Checksum`) and writes it with `os.write`, both dropping the GIL once for the whole
-    batch rather than once per chunk. While one buffer is hashed and written the next fills,
-    so reading the socket overlaps hashing and writing; batches are written in order.
-    """
 
-    def __init__(self, fd: int, running: hashlib._Hash, digest: hashlib._Hash | None) -> None:
+class _PartWriter(Generic[Batch]):
+    """Appends to an upload's part file from a worker thread, in batches of `WRITE_BUFFER`
+    bytes: while one batch is written the next gathers, so reading the socket overlaps the
+    writing, and batches are written in order. `add` and `_write` say how a batch is kept
+    and written (`_ChunkWriter`, `_HashingWriter`)."""
+
+    def __init__(self, fd: int) -> None:
         self.fd = fd
-        self.running = running
-        self.digest = digest
-        self._buffers = (bytearray(WRITE_BUFFER), bytearray(WRITE_BUFFER))
-        self._current = 0  # the buffer filling; the other one may be in flight
-        self._filled = 0
         self.accepted = 0  # bytes taken from the body, written or not yet
         self.written = 0
         self._inflight: asyncio.Future[int] | None = None
 
     async def add(self, chunk: bytes) -> None:
-        """Take a chunk, starting a batch's write whenever a buffer is full."""
-        view = memoryview(chunk)
-        self.accepted += len(view)
-        while view:
-            take = min(len(view), WRITE_BUFFER - self._filled)
-            self._buffers[self._current][self._filled : self._filled + take] = view[:take]
-            self._filled += take
-            view = view[take:]
-            if self._filled == WRITE_BUFFER:
-                await self.flush()
+        """Take a chunk, starting a batch's write whenever one is full."""
+        raise NotImplementedError
+
+    def _take_batch(self) -> Batch | None:
+        """The gathered batch (None when empty), a new one started."""
+        raise NotImplementedError
+
+    def _write(self, batch: Batch) -> int:
+        """Write a batch (in a worker thread); the bytes written."""
+        raise NotImplementedError
 
     async def flush(self) -> None:
-        """Start writing the filled buffer, once the one before it is written."""
-        if not self._filled:
-            return
+        """Start writing the gathered batch, once the one before it is written."""
         await self.settle()
-        batch = memoryview(self._buffers[self._current])[: self._filled]
-        self._current ^= 1
-        self._filled = 0
-        self._inflight = asyncio.ensure_future(anyio.to_thread.run_sync(self._write, batch))
+        batch = self._take_batch()
+        if batch is not None:
+            self._inflight = asyncio.ensure_future(anyio.to_thread.run_sync(self._write, batch))
 
     async def settle(self) -> None:
         """Wait for the batch in flight (its errors surface here)."""
@@ -437,14 +440,89 @@ class _PartWriter:
             with contextlib.suppress(Exception):
                 await asyncio.shield(inflight)
 
+
+class _ChunkWriter(_PartWriter[list[bytes]]):
+    """An upload nothing hashes here: the body's chunks (what the ASGI server hands over,
+    about 256 KiB under uvicorn) are kept as they are and a batch of them is written with
+    one `os.writev`, dropping the GIL once per batch; the loop copies nothing."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self._batch: list[bytes] = []
+        self._filled = 0
+
+    async def add(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.accepted += len(chunk)
+        self._batch.append(chunk)
+        self._filled += len(chunk)
+        if self._filled >= WRITE_BUFFER:
+            await self.flush()
+
+    def _take_batch(self) -> list[bytes] | None:
+        batch, self._batch, self._filled = self._batch, [], 0
+        return batch or None
+
+    def _write(self, batch: list[bytes]) -> int:
+        return _write_all(self.fd, batch)
+
+
+class _HashingWriter(_PartWriter[memoryview]):
+    """An upload whose bytes are hashed as they come: into the upload's running sha256 (when
+    it declared one) and this PATCH's own (when the client sent `Upload-Checksum`). The
+    chunks are copied into one of two `WRITE_BUFFER` buffers, and a full one is hashed and
+    written by one thread call, dropping the GIL once per batch rather than once per chunk
+    (a thread taking the GIL back waits for the loop to let go of it)."""
+
+    def __init__(
+        self, fd: int, running: hashlib._Hash | None, digest: hashlib._Hash | None
+    ) -> None:
+        super().__init__(fd)
+        self.running = running
+        self.digest = digest
+        self._buffers = (bytearray(WRITE_BUFFER), bytearray(WRITE_BUFFER))
+        self._current = 0  # the buffer filling; the other one may be in flight
+        self._filled = 0
+
+    async def add(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        self.accepted += len(view)
+        while view:
+            take = min(len(view), WRITE_BUFFER - self._filled)
+            self._buffers[self._current][self._filled : self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
+            if self._filled == WRITE_BUFFER:
+                await self.flush()
+
+    def _take_batch(self) -> memoryview | None:
+        if not self._filled:
+            return None
+        batch = memoryview(self._buffers[self._current])[: self._filled]
+        self._current ^= 1
+        self._filled = 0
+        return batch
+
     def _write(self, batch: memoryview) -> int:
-        self.running.update(batch)
-        if self.digest is not None:
-            self.digest.update(batch)
-        done = 0
-        while done < len(batch):  # write may take less than asked (signals)
-            done += os.write(self.fd, batch[done:])
-        return done
+        for digest in (self.running, self.digest):
+            if digest is not None:
+                digest.update(batch)
+        return _write_all(self.fd, [batch])
+
+
+def _write_all(fd: int, chunks: Sequence[bytes | memoryview]) -> int:
+    """Write `chunks` in order with `os.writev` (which may take less than asked)."""
+    views = [memoryview(chunk) for chunk in chunks]
+    done = 0
+    while views:
+        taken = os.writev(fd, views[:IOV_MAX])
+        done += taken
+        while views and taken >= len(views[0]):
+            taken -= len(views.pop(0))
+        if taken:
+            views[0] = views[0][taken:]
+    return done
 
 
 def _bytes_gone(upload: Upload) -> HTTPException:
@@ -463,10 +541,15 @@ async def _rehash(part: Path, upload: Upload) -> hashlib._Hash:
 
 
 async def _receive(
-    request: Request, part: Path, upload: Upload, expected: bytes | None, running: hashlib._Hash
+    request: Request,
+    part: Path,
+    upload: Upload,
+    expected: bytes | None,
+    running: hashlib._Hash | None,
 ) -> tuple[int, hashlib._Hash | None]:
-    """Append the body to `part` at the upload's offset, feeding `running`; returns the bytes
-    kept and the running hash over them (None when it no longer matches the file)."""
+    """Append the body to `part` at the upload's offset, feeding `running` (when the upload
+    keeps one); returns the bytes kept and the running hash over them (None when there is
+    none or it no longer matches the file)."""
     room = upload.length - upload.offset
     try:
         fd = await anyio.to_thread.run_sync(os.open, part, os.O_WRONLY)
@@ -475,7 +558,11 @@ async def _receive(
     try:
         # Bytes past the recorded offset are from a request that died before its commit.
         await anyio.to_thread.run_sync(_truncate_at, fd, upload.offset)
-        writer = _PartWriter(fd, running, hashlib.sha256() if expected is not None else None)
+        digest = hashlib.sha256() if expected is not None else None
+        writer: _ChunkWriter | _HashingWriter = (
+            _ChunkWriter(fd) if running is None and digest is None
+            else _HashingWriter(fd, running, digest)
+        )  # fmt: skip
         try:
             try:
                 async for chunk in request.stream():
@@ -494,12 +581,11 @@ async def _receive(
             await writer.finish()
         finally:
             await writer.abandon()
-        digest = writer.digest
         if digest is not None and not hmac.compare_digest(digest.digest(), expected or b""):
             await anyio.to_thread.run_sync(os.ftruncate, fd, upload.offset)
             reason = f"Upload-Checksum does not match the body; resend from {upload.offset}"
             raise tus_error(460, reason, **{"Upload-Offset": str(upload.offset)})
-        return writer.written, writer.running
+        return writer.written, running
     finally:
         await anyio.to_thread.run_sync(os.close, fd)
 
@@ -516,17 +602,17 @@ async def _finish(
     part: Path,
     video_id: uuid.UUID,
     key: str,
-    checksum: str,
 ) -> uuid.UUID:
-    """Hand the complete, verified file to storage under `key` and register the video."""
+    """Hand the complete file to storage under `key` and register the video, with the
+    sha256 the client declared (verified by then) or none yet (the worker takes it)."""
     stored = await storage.adopt(part, key)
     video = await service.register_video(
         session, film_id=upload.film_id, key=key, name=upload.filename, size=stored.size,
-        checksum=checksum, video_id=video_id,
+        checksum=upload.checksum, video_id=video_id,
     )  # fmt: skip
     upload.video_id = video.id
     log.info("media.upload_complete", upload_id=str(upload.id), video_id=str(video.id),
-             sha256=checksum)  # fmt: skip
+             sha256=upload.checksum)  # fmt: skip
     return video.id
 
 
