@@ -241,6 +241,26 @@ async def test_an_upload_resumed_in_another_process_is_hashed_from_its_bytes(
         assert "start a new upload" in answer.json()["detail"]
 
 
+async def test_a_part_file_shorter_than_its_offset_is_a_clear_410(
+    media_server: MediaServer,
+) -> None:
+    """Bytes the database counts but the disk lost are not made up (an upload that declared
+    no sha256 has no whole-file check to catch zeros in their place): start over."""
+    data = os.urandom(200_000)
+    async with httpx.AsyncClient(base_url=media_server.base_url) as client:
+        location = await _create(client, media_server, data)
+        answer = await client.patch(location, content=data[:100_000],
+                                    headers=_patch_headers(media_server, 0))  # fmt: skip
+        assert answer.status_code == 204
+        part = media_server.settings.data_dir / "uploads" / f"{location.rsplit('/', 1)[-1]}.part"
+        os.truncate(part, 60_000)
+        answer = await client.patch(location, content=data[100_000:],
+                                    headers=_patch_headers(media_server, 100_000))  # fmt: skip
+        assert answer.status_code == 410
+        assert "start a new upload" in answer.json()["detail"]
+        assert part.stat().st_size == 60_000
+
+
 async def test_chunks_are_checked_and_offsets_kept(media_server: MediaServer) -> None:
     data = os.urandom(300_000)
     async with httpx.AsyncClient(base_url=media_server.base_url) as client:

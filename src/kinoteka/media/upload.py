@@ -556,8 +556,8 @@ async def _receive(
     except FileNotFoundError:
         raise _bytes_gone(upload) from None
     try:
-        # Bytes past the recorded offset are from a request that died before its commit.
-        await anyio.to_thread.run_sync(_truncate_at, fd, upload.offset)
+        if not await anyio.to_thread.run_sync(_seek_offset, fd, upload.offset):
+            raise _bytes_gone(upload)
         digest = hashlib.sha256() if expected is not None else None
         writer: _ChunkWriter | _HashingWriter = (
             _ChunkWriter(fd) if running is None and digest is None
@@ -590,9 +590,22 @@ async def _receive(
         await anyio.to_thread.run_sync(os.close, fd)
 
 
-def _truncate_at(fd: int, offset: int) -> None:
-    os.ftruncate(fd, offset)
+def _seek_offset(fd: int, offset: int) -> bool:
+    """Place the part file's end and position at the recorded `offset`; False when the file
+    is shorter (bytes counted by the database are not there: they cannot be restored).
+
+    Bytes past the offset are from a request that died before its commit, and are cut. A
+    file already ending there is left alone: ext4 takes a truncation, even to the file's own
+    size, for a rewrite of the file (`auto_da_alloc`) and writes it all to disk at its close,
+    which made the next commit's fsync wait for it.
+    """
+    size = os.fstat(fd).st_size
+    if size < offset:
+        return False
+    if size > offset:
+        os.ftruncate(fd, offset)
     os.lseek(fd, offset, os.SEEK_SET)
+    return True
 
 
 async def _finish(
