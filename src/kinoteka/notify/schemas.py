@@ -28,7 +28,9 @@ def _printable(allowed: str) -> AfterValidator:
 def _plain_lines(value: str) -> str:
     """Line ends as `\n` (a browser's form sends `\r\n`), no spaces before them: a blank
     line separates paragraphs however the text was typed."""
-    return re.sub(r"[ \t]+\n", "\n", re.sub(r"\r\n?", "\n", value))
+    # Line by line: a pattern for the trailing spaces would take quadratic time on a long
+    # run of spaces without a line end.
+    return "\n".join(line.rstrip(" \t") for line in re.sub(r"\r\n?", "\n", value).split("\n"))
 
 
 Line = Annotated[str, _printable("")]
