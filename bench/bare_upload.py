@@ -8,8 +8,9 @@ PATCH body and answering the number of bytes taken.
   to show what the framework's stream adds to the raw `receive`.
 - `/file`: writes each message to the target file as it arrives (`os.write` on the loop).
 - `/batched`: the least an upload that declared no sha256 does: the body's chunks gathered
-  as they are into 8 MiB batches, each written with one `os.writev` by a worker thread while
-  the next gathers (the tus endpoint's scheme then, without tus, PostgreSQL or storage).
+  as they are into 8 MiB batches, each written with one `os.writev` (the tus endpoint's own
+  `write_all`) by a worker thread while the next gathers (the tus endpoint's scheme then,
+  without tus, PostgreSQL or storage).
 - `/verified`: the least an upload whose sha256 is checked does: the body gathered in two
   8 MiB buffers, each hashed and written by a worker thread while the other fills (the tus
   endpoint's scheme, without tus, PostgreSQL or storage).
@@ -27,6 +28,8 @@ from typing import Any
 
 from starlette.requests import Request
 
+from kinoteka.media.upload import write_all
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -34,7 +37,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 TARGET = os.environ.get("KINOTEKA_BENCH_UPLOAD_TARGET", os.devnull)
 BUFFER = 8 * 1024 * 1024
-IOV_MAX = os.sysconf("SC_IOV_MAX")
 
 
 async def _body(receive: Receive) -> AsyncIterator[bytes]:
@@ -61,7 +63,7 @@ async def _file(scope: Scope, receive: Receive) -> int:
     try:
         size = 0
         async for chunk in _body(receive):
-            size += _write_all(fd, memoryview(chunk))
+            size += write_all(fd, [chunk])
         return size
     finally:
         os.close(fd)
@@ -79,7 +81,7 @@ async def _batched(scope: Scope, receive: Receive) -> int:
             await inflight
             inflight = None
         if batch:
-            inflight = asyncio.ensure_future(asyncio.to_thread(_writev_all, fd, batch))
+            inflight = asyncio.ensure_future(asyncio.to_thread(write_all, fd, batch))
             batch, filled = [], 0
 
     try:
@@ -106,7 +108,7 @@ async def _verified(scope: Scope, receive: Receive) -> int:
 
     def hash_and_write(batch: memoryview) -> int:
         digest.update(batch)
-        return _write_all(fd, batch)
+        return write_all(fd, [batch])
 
     async def flush() -> None:
         nonlocal current, filled, inflight
@@ -133,26 +135,6 @@ async def _verified(scope: Scope, receive: Receive) -> int:
         return size
     finally:
         os.close(fd)
-
-
-def _write_all(fd: int, data: memoryview) -> int:
-    done = 0
-    while done < len(data):
-        done += os.write(fd, data[done:])
-    return done
-
-
-def _writev_all(fd: int, chunks: list[bytes]) -> int:
-    views = [memoryview(chunk) for chunk in chunks if chunk]
-    done = 0
-    while views:
-        taken = os.writev(fd, views[:IOV_MAX])
-        done += taken
-        while views and taken >= len(views[0]):
-            taken -= len(views.pop(0))
-        if taken:
-            views[0] = views[0][taken:]
-    return done
 
 
 ROUTES: dict[str, Callable[[Scope, Receive], Awaitable[int]]] = {

@@ -22,6 +22,16 @@ async def email_deliveries(services: Services, address: str) -> list[tuple[str, 
         return [(row.status, row.attempts, row.error) for row in rows]
 
 
+async def retried(services: Services, address: str, attempts: int) -> None:
+    """Wait until the email to `address` is back in the queue after `attempts` failed sends."""
+
+    async def queued() -> bool:
+        rows = await email_deliveries(services, address)
+        return bool(rows) and rows[0][0] == "queued" and rows[0][1] >= attempts
+
+    await eventually(queued)
+
+
 class TestOutage:
     @pytest.fixture
     def settings(self, smtp: SmtpServer) -> Settings:
@@ -33,11 +43,7 @@ class TestOutage:
         smtp.stop()
         account = await sign_up(client)
 
-        async def retrying() -> bool:
-            rows = await email_deliveries(services, account["email"])
-            return bool(rows) and rows[0][0] == "queued" and rows[0][1] >= 3
-
-        await eventually(retrying)
+        await retried(services, account["email"], 3)
         rows = await email_deliveries(services, account["email"])
         assert "SMTP" in (rows[0][2] or "")
         assert smtp.mailbox.to(account["email"]) == []
@@ -103,11 +109,7 @@ class TestDeadSendersClaim:
         smtp.stop()
         stranded = await sign_up(client)
 
-        async def retrying() -> bool:
-            rows = await email_deliveries(services, stranded["email"])
-            return bool(rows) and rows[0][0] == "queued" and rows[0][1] >= 1
-
-        await eventually(retrying)
+        await retried(services, stranded["email"], 1)
         async with services.db.session() as session:  # a sender claims it, then dies
             await session.execute(text(
                 "UPDATE notify.delivery d SET status = 'sending', updated = now()"

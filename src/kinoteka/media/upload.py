@@ -38,6 +38,7 @@ import hashlib
 import hmac
 import os
 import uuid
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -390,7 +391,7 @@ def _check_owner(upload: Upload | None, caller: Caller) -> Upload:
 Batch = TypeVar("Batch")
 
 
-class _PartWriter(Generic[Batch]):
+class _PartWriter(ABC, Generic[Batch]):
     """Appends to an upload's part file from a worker thread, in batches of `WRITE_BUFFER`
     bytes: while one batch is written the next gathers, so reading the socket overlaps the
     writing, and batches are written in order. `add` and `_write` say how a batch is kept
@@ -402,17 +403,17 @@ class _PartWriter(Generic[Batch]):
         self.written = 0
         self._inflight: asyncio.Future[int] | None = None
 
+    @abstractmethod
     async def add(self, chunk: bytes) -> None:
         """Take a chunk, starting a batch's write whenever one is full."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _take_batch(self) -> Batch | None:
         """The gathered batch (None when empty), a new one started."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _write(self, batch: Batch) -> int:
         """Write a batch (in a worker thread); the bytes written."""
-        raise NotImplementedError
 
     async def flush(self) -> None:
         """Start writing the gathered batch, once the one before it is written."""
@@ -465,7 +466,7 @@ class _ChunkWriter(_PartWriter[list[bytes]]):
         return batch or None
 
     def _write(self, batch: list[bytes]) -> int:
-        return _write_all(self.fd, batch)
+        return write_all(self.fd, batch)
 
 
 class _HashingWriter(_PartWriter[memoryview]):
@@ -508,10 +509,10 @@ class _HashingWriter(_PartWriter[memoryview]):
         for digest in (self.running, self.digest):
             if digest is not None:
                 digest.update(batch)
-        return _write_all(self.fd, [batch])
+        return write_all(self.fd, [batch])
 
 
-def _write_all(fd: int, chunks: Sequence[bytes | memoryview]) -> int:
+def write_all(fd: int, chunks: Sequence[bytes | memoryview]) -> int:
     """Write `chunks` in order with `os.writev` (which may take less than asked)."""
     views = [memoryview(chunk) for chunk in chunks]
     done = 0
